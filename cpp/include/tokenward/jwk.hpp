@@ -1,0 +1,93 @@
+// JSON Web Keys (RFC 7517, RFC 7518 §6, RFC 8037 §2): import, export, generation, thumbprints.
+// A jwk is immutable and cheap to copy (its OpenSSL key and secret bytes are shared).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <openssl/evp.h>
+
+#include "tokenward/algorithms.hpp"
+#include "tokenward/errc.hpp"
+#include "tokenward/json.hpp"
+
+namespace tokenward {
+
+inline constexpr int kMinRsaBits = 2048;
+
+// Bytes wiped from memory when the last owner lets go.
+class secret_bytes {
+ public:
+  explicit secret_bytes(std::string bytes) : bytes_(std::move(bytes)) {}
+  secret_bytes(const secret_bytes&) = delete;
+  secret_bytes& operator=(const secret_bytes&) = delete;
+  ~secret_bytes();
+  [[nodiscard]] std::string_view view() const noexcept { return bytes_; }
+
+ private:
+  std::string bytes_;
+};
+
+enum class key_op : std::uint8_t { sign, verify };
+
+class jwk {
+ public:
+  static result<jwk> from_json(const json& j);
+  static result<jwk> from_json_text(std::string_view text);
+  // PEM: SubjectPublicKeyInfo, PKCS#8, PKCS#1 (RSA), SEC1 (EC) or an X.509 certificate. Encrypted
+  // PEM is refused. `a` fixes the key's algorithm (and must suit the key).
+  static result<jwk> from_pem(std::string_view pem, std::optional<alg> a);
+  static result<jwk> from_secret(std::string_view secret, std::optional<alg> a);
+  // RSA keys are 2048 bits, HMAC keys as long as the hash; the kid is the RFC 7638 thumbprint.
+  static result<jwk> generate(alg a, int rsa_bits = kMinRsaBits);
+
+  [[nodiscard]] result<json> to_json(bool include_private) const;
+  [[nodiscard]] std::string thumbprint() const;  // RFC 7638, SHA-256, base64url
+  [[nodiscard]] result<jwk> public_key() const;
+
+  [[nodiscard]] key_type type() const noexcept { return type_; }
+  [[nodiscard]] curve crv() const noexcept { return crv_; }
+  [[nodiscard]] std::optional<alg> algorithm() const noexcept { return alg_; }
+  [[nodiscard]] const std::string& kid() const noexcept { return kid_; }
+  [[nodiscard]] const std::string& use() const noexcept { return use_; }
+  [[nodiscard]] const std::vector<std::string>& key_ops() const noexcept { return key_ops_; }
+  [[nodiscard]] bool is_private() const noexcept { return private_; }
+  [[nodiscard]] bool is_symmetric() const noexcept { return type_ == key_type::oct; }
+  [[nodiscard]] EVP_PKEY* pkey() const noexcept { return pkey_.get(); }
+  [[nodiscard]] std::string_view secret() const noexcept { return secret_ ? secret_->view() : std::string_view{}; }
+  [[nodiscard]] int rsa_bits() const noexcept { return rsa_bits_; }
+
+  // Whether this key fits algorithm `a` by type, curve and its own "alg". Says nothing of use.
+  [[nodiscard]] bool fits(alg a) const noexcept;
+  // Whether "use" and "key_ops" permit the operation (RFC 7517 §4.2, §4.3).
+  [[nodiscard]] bool permits(key_op op) const noexcept;
+  // Everything needed before signing or verifying with `a`: fit, permission, strength.
+  [[nodiscard]] status check_usable(alg a, key_op op) const;
+
+  jwk with_kid(std::string kid) const {
+    jwk copy = *this;
+    copy.kid_ = std::move(kid);
+    return copy;
+  }
+
+ private:
+  jwk() = default;
+  static result<jwk> from_pkey(EVP_PKEY* owned, std::optional<alg> a);
+  status set_common(const json& j);
+
+  key_type type_ = key_type::oct;
+  curve crv_ = curve::none;
+  std::optional<alg> alg_;
+  std::string kid_;
+  std::string use_;
+  std::vector<std::string> key_ops_;
+  bool private_ = false;
+  int rsa_bits_ = 0;
+  std::shared_ptr<EVP_PKEY> pkey_;
+  std::shared_ptr<const secret_bytes> secret_;
+};
+
+}  // namespace tokenward

@@ -1,0 +1,303 @@
+#include "tokenward/jws.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
+
+#include <array>
+
+#include "tokenward/base64url.hpp"
+#include "tokenward/ossl.hpp"
+
+namespace tokenward::jws {
+namespace {
+
+error bad_sig() { return make_error(errc::bad_signature, "signature verification failed"); }
+
+// Group orders, fetched once: ECDSA scalars must lie in [1, n-1].
+struct curve_orders {
+  std::array<BIGNUM*, 3> order{};
+  std::array<EC_GROUP*, 3> groups{};
+  curve_orders() {
+    const std::array<int, 3> nids{NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1};
+    for (std::size_t i = 0; i < nids.size(); ++i) {
+      groups[i] = EC_GROUP_new_by_curve_name(nids[i]);
+      order[i] = groups[i] != nullptr ? BN_dup(EC_GROUP_get0_order(groups[i])) : nullptr;
+    }
+  }
+  curve_orders(const curve_orders&) = delete;
+  curve_orders& operator=(const curve_orders&) = delete;
+  ~curve_orders() {
+    for (auto* b : order) BN_free(b);
+    for (auto* g : groups) EC_GROUP_free(g);
+  }
+  const BIGNUM* get(curve c) const {
+    switch (c) {
+      case curve::p256: return order[0];
+      case curve::p384: return order[1];
+      case curve::p521: return order[2];
+      default: return nullptr;
+    }
+  }
+};
+
+const curve_orders& orders() {
+  static const curve_orders o;
+  return o;
+}
+
+status configure_pss(EVP_PKEY_CTX* pctx, alg a) {
+  if (family(a) != alg_family::rsa_pss) return {};
+  // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
+  if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, static_cast<int>(digest_size(a))) != 1 ||
+      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, digest(a)) != 1) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "could not configure RSA-PSS");
+  }
+  return {};
+}
+
+result<std::string> ecdsa_der_to_raw(std::string_view der, curve c) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  std::unique_ptr<ECDSA_SIG, ossl::deleter<ECDSA_SIG_free>> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  if (!sig) return make_error(errc::internal, "could not decode an ECDSA signature");
+  const std::size_t size = ec_scalar_size(c);
+  std::string out(2 * size, '\0');
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), o, static_cast<int>(size)) < 0 ||
+      BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), o + size, static_cast<int>(size)) < 0) {
+    return make_error(errc::internal, "could not encode an ECDSA signature");
+  }
+  return out;
+}
+
+// R||S to DER, refusing any scalar outside [1, n-1] ("psychic signatures", CVE-2022-21449).
+result<std::string> ecdsa_raw_to_der(std::string_view raw, curve c) {
+  const std::size_t size = ec_scalar_size(c);
+  if (raw.size() != 2 * size) return bad_sig();
+  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
+  ossl::bignum r(BN_bin2bn(p, static_cast<int>(size), nullptr));
+  ossl::bignum s(BN_bin2bn(p + size, static_cast<int>(size), nullptr));
+  if (!r || !s) return make_error(errc::internal, "out of memory");
+  const BIGNUM* n = orders().get(c);
+  if (n == nullptr) return make_error(errc::internal, "curve order unavailable");
+  if (BN_is_zero(r.get()) || BN_is_zero(s.get()) || BN_cmp(r.get(), n) >= 0 || BN_cmp(s.get(), n) >= 0) {
+    return bad_sig();
+  }
+  std::unique_ptr<ECDSA_SIG, ossl::deleter<ECDSA_SIG_free>> sig(ECDSA_SIG_new());
+  if (!sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) return make_error(errc::internal, "out of memory");
+  r.release();
+  s.release();
+  unsigned char* der = nullptr;
+  const int len = i2d_ECDSA_SIG(sig.get(), &der);
+  if (len <= 0) return make_error(errc::internal, "could not encode an ECDSA signature");
+  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+status check_fit(alg a, const jwk& key) {
+  if (required_key_type(a) != key.type()) {
+    return make_error(errc::unsupported_algorithm, "algorithm " + std::string(alg_name(a)) + " does not fit this key");
+  }
+  if ((key.type() == key_type::ec || key.type() == key_type::okp) && required_curve(a) != key.crv()) {
+    return make_error(errc::unsupported_algorithm, "algorithm " + std::string(alg_name(a)) + " does not fit this curve");
+  }
+  return {};
+}
+
+}  // namespace
+
+result<std::string> hmac(alg a, std::string_view key, std::string_view data) {
+  if (family(a) != alg_family::hmac) return make_error(errc::configuration, "not an HMAC algorithm");
+  std::string out(digest_size(a), '\0');
+  std::size_t out_len = 0;
+  const char* md_name = a == alg::HS256 ? "SHA256" : a == alg::HS384 ? "SHA384" : "SHA512";
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, md_name, nullptr, key.data(), key.size(),
+                reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                reinterpret_cast<unsigned char*>(out.data()), out.size(), &out_len) == nullptr ||
+      out_len != out.size()) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "HMAC failed");
+  }
+  return out;
+}
+
+result<std::string> sign(alg a, const jwk& key, std::string_view input) {
+  TW_TRY(check_fit(a, key));
+  if (!key.is_private()) return make_error(errc::invalid_key, "signing needs a private key");
+  if (family(a) == alg_family::hmac) return hmac(a, key.secret(), input);
+
+  ossl::md_ctx ctx(EVP_MD_CTX_new());
+  if (!ctx) return make_error(errc::internal, "out of memory");
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (EVP_DigestSignInit(ctx.get(), &pctx, digest(a), nullptr, key.pkey()) != 1) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "could not start signing");
+  }
+  TW_TRY(configure_pss(pctx, a));
+  std::size_t len = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(input.data());
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, in, input.size()) != 1) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "signing failed");
+  }
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in, input.size()) != 1) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "signing failed");
+  }
+  sig.resize(len);
+  if (family(a) == alg_family::ecdsa) return ecdsa_der_to_raw(sig, key.crv());
+  return sig;
+}
+
+status verify(alg a, const jwk& key, std::string_view input, std::string_view signature) {
+  TW_TRY(check_fit(a, key));
+  const alg_family fam = family(a);
+  if (fam == alg_family::hmac) {
+    if (signature.size() != digest_size(a)) return bad_sig();
+    auto mac = hmac(a, key.secret(), input);
+    if (!mac) return mac.err();
+    if (CRYPTO_memcmp(mac->data(), signature.data(), signature.size()) != 0) return bad_sig();
+    return {};
+  }
+
+  std::string der;
+  std::string_view sig = signature;
+  if (fam == alg_family::ecdsa) {
+    auto converted = ecdsa_raw_to_der(signature, key.crv());
+    if (!converted) return converted.err();
+    der = std::move(*converted);
+    sig = der;
+  } else if (fam == alg_family::eddsa) {
+    if (signature.size() != 64) return bad_sig();
+  } else if (signature.size() != static_cast<std::size_t>((key.rsa_bits() + 7) / 8)) {
+    return bad_sig();
+  }
+
+  ossl::md_ctx ctx(EVP_MD_CTX_new());
+  if (!ctx) return make_error(errc::internal, "out of memory");
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (EVP_DigestVerifyInit(ctx.get(), &pctx, digest(a), nullptr, key.pkey()) != 1) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "could not start verification");
+  }
+  TW_TRY(configure_pss(pctx, a));
+  const int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                                  reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  ossl::clear_errors();
+  if (rc != 1) return bad_sig();
+  return {};
+}
+
+namespace {
+
+constexpr std::array<std::string_view, 16> kRegisteredHeaders{
+    "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "enc", "zip", "epk", "b64", "ppt"};
+
+status check_header(const json& h, parsed& out) {
+  if (!h.is_object()) return make_error(errc::malformed, "JWS header must be a JSON object");
+  auto alg_it = h.find("alg");
+  if (alg_it == h.end()) return make_error(errc::malformed, "JWS header has no 'alg'");
+  if (!alg_it->is_string()) return make_error(errc::malformed, "JWS header 'alg' must be a string");
+  const auto& name = alg_it->get_ref<const std::string&>();
+  auto a = alg_from_name(name);
+  if (!a) {
+    if (name == "none" || name == "None" || name == "NONE" || name == "nOnE") {
+      return make_error(errc::unsupported_algorithm, "unsigned tokens (alg 'none') are never accepted");
+    }
+    return make_error(errc::unsupported_algorithm, "JWS algorithm '" + name.substr(0, 16) + "' is not supported");
+  }
+  out.algorithm = *a;
+  if (auto it = h.find("kid"); it != h.end()) {
+    if (!it->is_string()) return make_error(errc::malformed, "JWS header 'kid' must be a string");
+    out.kid = it->get<std::string>();
+    out.has_kid = true;
+  }
+  if (auto it = h.find("typ"); it != h.end()) {
+    if (!it->is_string()) return make_error(errc::malformed, "JWS header 'typ' must be a string");
+    out.typ = it->get<std::string>();
+    out.has_typ = true;
+  }
+  if (auto it = h.find("b64"); it != h.end() && !(it->is_boolean() && it->get<bool>())) {
+    return make_error(errc::malformed, "unencoded payloads (b64=false, RFC 7797) are not supported");
+  }
+  if (auto it = h.find("crit"); it != h.end()) {
+    // RFC 7515 §4.1.11: a non-empty array of names this implementation must understand. We
+    // understand no extensions, so any listed name is a rejection.
+    if (!it->is_array() || it->empty()) return make_error(errc::malformed, "JWS header 'crit' must be a non-empty array");
+    for (const auto& c : *it) {
+      if (!c.is_string()) return make_error(errc::malformed, "JWS header 'crit' must hold strings");
+      const auto& cname = c.get_ref<const std::string&>();
+      for (auto reg : kRegisteredHeaders) {
+        if (cname == reg) return make_error(errc::malformed, "JWS header 'crit' must not list registered parameters");
+      }
+      return make_error(errc::malformed, "critical header parameter '" + cname.substr(0, 32) + "' is not understood");
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+result<json> header_of(std::string_view token, const limits& lim) {
+  if (token.size() > lim.max_token_bytes) return make_error(errc::malformed, "token is larger than the size limit");
+  const auto dot = token.find('.');
+  if (dot == std::string_view::npos) return make_error(errc::malformed, "not a compact JWS (expected three parts)");
+  auto bytes = b64::decode(token.substr(0, dot));
+  if (!bytes) return make_error(errc::malformed, "JWS header is not canonical base64url");
+  return parse_json(*bytes, json_limits{lim.max_header_bytes, lim.max_depth}, "JWS header");
+}
+
+result<parsed> parse(std::string_view token, const limits& lim) {
+  if (token.size() > lim.max_token_bytes) {
+    return make_error(errc::malformed, "token is larger than " + std::to_string(lim.max_token_bytes) + " bytes");
+  }
+  if (!token.empty() && token.front() == '{') {
+    return make_error(errc::malformed, "JWS JSON serialization is not accepted; pass a compact token");
+  }
+  const auto d1 = token.find('.');
+  const auto d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
+  if (d1 == std::string_view::npos || d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos) {
+    return make_error(errc::malformed, "not a compact JWS (expected three dot-separated parts)");
+  }
+  parsed out;
+  const auto header_b64 = token.substr(0, d1);
+  out.payload_b64 = token.substr(d1 + 1, d2 - d1 - 1);
+  const auto sig_b64 = token.substr(d2 + 1);
+  out.signing_input = token.substr(0, d2);
+  if (header_b64.empty()) return make_error(errc::malformed, "JWS header is empty");
+  if (header_b64.size() > lim.max_header_bytes / 3 * 4 + 4) return make_error(errc::malformed, "JWS header is too large");
+  auto header = b64::decode(header_b64);
+  if (!header) return make_error(errc::malformed, "JWS header is not canonical base64url");
+  auto h = parse_json(*header, json_limits{lim.max_header_bytes, lim.max_depth}, "JWS header");
+  if (!h) return h.err();
+  out.header = std::move(*h);
+  TW_TRY(check_header(out.header, out));
+  auto payload = b64::decode(out.payload_b64);
+  if (!payload) return make_error(errc::malformed, "JWS payload is not canonical base64url");
+  out.payload = std::move(*payload);
+  if (sig_b64.empty()) return make_error(errc::malformed, "JWS signature is empty");
+  auto sig = b64::decode(sig_b64);
+  if (!sig) return make_error(errc::malformed, "JWS signature is not canonical base64url");
+  out.signature = std::move(*sig);
+  return out;
+}
+
+result<std::string> encode(const json& header, std::string_view payload, alg a, const jwk& key) {
+  std::string token;
+  const std::string header_text = header.dump(-1, ' ', false, json::error_handler_t::strict);
+  token.reserve((header_text.size() + payload.size()) * 4 / 3 + 400);
+  b64::encode_append(token, header_text);
+  token.push_back('.');
+  b64::encode_append(token, payload);
+  auto sig = sign(a, key, token);
+  if (!sig) return sig.err();
+  token.push_back('.');
+  b64::encode_append(token, *sig);
+  return token;
+}
+
+}  // namespace tokenward::jws

@@ -1,0 +1,70 @@
+"""tokenward: strict JOSE tokens for Python services, with a C++ core on OpenSSL 3.
+
+The public API is what ``__all__`` lists. ``tokenward._core`` is the native module behind it and
+not part of the API.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+from tokenward import exceptions
+from tokenward._api import decode, encode, unverified_claims, unverified_header
+from tokenward._core import JWK, JWKSet, Verifier
+from tokenward.exceptions import (
+    ConfigurationError,
+    ExpiredTokenError,
+    ImmatureTokenError,
+    InvalidAudienceError,
+    InvalidClaimError,
+    InvalidIssuerError,
+    InvalidKeyError,
+    InvalidSignatureError,
+    InvalidTokenError,
+    KeyNotFoundError,
+    MalformedTokenError,
+    MissingClaimError,
+    TokenwardError,
+    UnsupportedAlgorithmError,
+)
+
+try:
+    __version__ = _version("tokenward")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
+    __version__ = "0+unknown"
+
+ALGORITHMS: tuple[str, ...] = (
+    "HS256", "HS384", "HS512",
+    "RS256", "RS384", "RS512",
+    "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512",
+    "EdDSA",
+)  # fmt: skip
+
+__all__ = [
+    "ALGORITHMS",
+    "JWK",
+    "ConfigurationError",
+    "ExpiredTokenError",
+    "ImmatureTokenError",
+    "InvalidAudienceError",
+    "InvalidClaimError",
+    "InvalidIssuerError",
+    "InvalidKeyError",
+    "InvalidSignatureError",
+    "InvalidTokenError",
+    "JWKSet",
+    "KeyNotFoundError",
+    "MalformedTokenError",
+    "MissingClaimError",
+    "TokenwardError",
+    "UnsupportedAlgorithmError",
+    "Verifier",
+    "__version__",
+    "decode",
+    "encode",
+    "exceptions",
+    "unverified_claims",
+    "unverified_header",
+]

@@ -1,0 +1,80 @@
+"""Module-level helpers over the native core: encode, decode and unverified inspection."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tokenward import _core
+from tokenward._core import JWK, JWKSet, Verifier
+
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _numeric_dates(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Turn datetime values of exp/nbf/iat into NumericDate integers (RFC 7519 §2)."""
+    if not any(isinstance(claims.get(name), _dt.datetime) for name in _TIME_CLAIMS):
+        return claims
+    out = dict(claims)
+    for name in _TIME_CLAIMS:
+        value = out.get(name)
+        if isinstance(value, _dt.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=_dt.UTC)
+            out[name] = int(value.timestamp())
+    return out
+
+
+def encode(
+    claims: Mapping[str, Any],
+    key: JWK,
+    headers: Mapping[str, Any] | None = None,
+    *,
+    algorithm: str | None = None,
+) -> str:
+    """Sign ``claims`` as a compact JWS (a JWT) with ``key``.
+
+    The algorithm is the key's own; ``algorithm`` is needed only for a key that carries none
+    (an RSA key may sign RS* or PS*) and must agree with it otherwise. The header gets
+    ``alg``, ``typ: "JWT"`` and the key's ``kid``; ``headers`` adds to it but cannot change ``alg``.
+    ``datetime`` values of ``exp``, ``nbf`` and ``iat`` become NumericDates.
+    """
+    return _core.encode(_numeric_dates(claims), key, headers, algorithm)
+
+
+def decode(
+    token: str | bytes,
+    key: JWK | JWKSet,
+    *,
+    algorithms: Sequence[str],
+    issuer: str | Sequence[str] | None = None,
+    audience: str | Sequence[str] | None = None,
+    leeway: float = 0,
+    require: Sequence[str] = (),
+    typ: str | None = None,
+) -> dict[str, Any]:
+    """Verify ``token`` and return its claims; raise an :class:`InvalidTokenError` otherwise.
+
+    A one-off form of :class:`Verifier`; build a ``Verifier`` once to check many tokens.
+    """
+    verifier = Verifier(
+        key,
+        algorithms=algorithms,
+        issuer=issuer,
+        audience=audience,
+        leeway=leeway,
+        require=require,
+        typ=typ,
+    )
+    return verifier.verify(token)
+
+
+def unverified_header(token: str | bytes) -> dict[str, Any]:
+    """The decoded JOSE header, without any verification. For inspection only."""
+    return _core.unverified_header(token)
+
+
+def unverified_claims(token: str | bytes) -> dict[str, Any]:
+    """The decoded claims, without any verification. Never base a decision on them."""
+    return _core.unverified_claims(token)
