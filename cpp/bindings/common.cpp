@@ -1,0 +1,190 @@
+#include "common.hpp"
+
+#include <array>
+#include <cmath>
+
+namespace tokenward::bindings {
+
+// ---------------------------------------------------------------------------------------------
+// Errors: native_error is thrown only by the binding layer and translated once, here.
+
+namespace {
+
+constexpr std::array<const char*, 14> kExceptionNames{
+    "TokenwardError",        // ok (unused)
+    "MalformedTokenError",   // malformed
+    "InvalidSignatureError", // bad_signature
+    "ExpiredTokenError",     // expired
+    "ImmatureTokenError",    // immature
+    "InvalidIssuerError",    // wrong_issuer
+    "InvalidAudienceError",  // wrong_audience
+    "MissingClaimError",     // missing_claim
+    "InvalidClaimError",     // invalid_claim
+    "KeyNotFoundError",      // key_not_found
+    "UnsupportedAlgorithmError",  // unsupported_algorithm
+    "InvalidKeyError",       // invalid_key
+    "ConfigurationError",    // configuration
+    "TokenwardError",        // internal
+};
+
+using exception_table = std::array<py::object, kExceptionNames.size()>;
+
+const exception_table& exceptions() {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<exception_table> storage;
+  return storage
+      .call_once_and_store_result([] {
+        py::module_ mod = py::module_::import("tokenward.exceptions");
+        exception_table table;
+        for (std::size_t i = 0; i < kExceptionNames.size(); ++i) table[i] = mod.attr(kExceptionNames[i]);
+        return table;
+      })
+      .get_stored();
+}
+
+}  // namespace
+
+void raise(const error& e) { throw native_error{e.code, e.detail}; }
+void raise(errc code, std::string message) { throw native_error{code, std::move(message)}; }
+
+void register_translator() {
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const native_error& e) {
+      const auto& table = exceptions();
+      const auto index = static_cast<std::size_t>(e.code);
+      const py::object& cls = table[index < table.size() ? index : 0];
+      PyErr_SetString(cls.ptr(), e.message.c_str());
+    }
+  });
+}
+
+bool is_mapping(py::handle h) {
+  return PyDict_Check(h.ptr()) || py::isinstance(h, py::module_::import("collections.abc").attr("Mapping"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON <-> Python, with the GIL held.
+
+namespace {
+constexpr int kMaxPyDepth = 64;
+}  // namespace
+
+py::object to_py(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null: return py::none();
+    case json::value_t::boolean: return py::bool_(j.get<bool>());
+    case json::value_t::number_integer: return py::reinterpret_steal<py::object>(PyLong_FromLongLong(j.get<std::int64_t>()));
+    case json::value_t::number_unsigned:
+      return py::reinterpret_steal<py::object>(PyLong_FromUnsignedLongLong(j.get<std::uint64_t>()));
+    case json::value_t::number_float: return py::float_(j.get<double>());
+    case json::value_t::string: {
+      const auto& s = j.get_ref<const std::string&>();
+      return py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "strict"));
+    }
+    case json::value_t::array: {
+      py::list out(j.size());
+      std::size_t i = 0;
+      for (const auto& v : j) out[i++] = to_py(v);
+      return out;
+    }
+    case json::value_t::object: {
+      py::dict out;
+      for (const auto& [k, v] : j.items()) out[py::str(k)] = to_py(v);
+      return out;
+    }
+    default: break;
+  }
+  raise(errc::internal, "unexpected JSON value");
+}
+
+json from_py(py::handle h, int depth) {
+  if (depth > kMaxPyDepth) throw py::value_error("value is nested too deeply to serialise as JSON");
+  if (h.is_none()) return nullptr;
+  if (PyBool_Check(h.ptr())) return h.ptr() == Py_True;
+  if (PyLong_Check(h.ptr())) {
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(h.ptr(), &overflow);
+    if (overflow == 0) return static_cast<std::int64_t>(v);
+    if (overflow > 0) {
+      const unsigned long long u = PyLong_AsUnsignedLongLong(h.ptr());
+      if (!PyErr_Occurred()) return static_cast<std::uint64_t>(u);
+      PyErr_Clear();
+    }
+    throw py::value_error("integer is out of the 64-bit range JSON numbers keep exactly");
+  }
+  if (PyFloat_Check(h.ptr())) {
+    const double d = PyFloat_AsDouble(h.ptr());
+    if (!std::isfinite(d)) throw py::value_error("NaN and infinity are not JSON numbers");
+    return d;
+  }
+  if (PyUnicode_Check(h.ptr())) {
+    Py_ssize_t n = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(h.ptr(), &n);
+    if (s == nullptr) throw py::error_already_set();
+    return std::string(s, static_cast<std::size_t>(n));
+  }
+  if (PyList_Check(h.ptr()) || PyTuple_Check(h.ptr())) {
+    json arr = json::array();
+    for (auto item : h) arr.push_back(from_py(item, depth + 1));
+    return arr;
+  }
+  if (is_mapping(h)) {
+    json obj = json::object();
+    for (auto item : py::reinterpret_borrow<py::object>(h).attr("items")()) {
+      auto pair = item.cast<py::tuple>();
+      if (!PyUnicode_Check(pair[0].ptr())) throw py::type_error("JSON object keys must be strings");
+      obj[pair[0].cast<std::string>()] = from_py(pair[1], depth + 1);
+    }
+    return obj;
+  }
+  throw py::type_error(std::string("Object of type ") + Py_TYPE(h.ptr())->tp_name + " is not JSON serializable");
+}
+
+// A token or other text argument as bytes: str (UTF-8) or bytes.
+std::string text_arg(py::handle h, const char* what) {
+  if (PyUnicode_Check(h.ptr())) {
+    Py_ssize_t n = 0;
+    const char* s = PyUnicode_AsUTF8AndSize(h.ptr(), &n);
+    if (s == nullptr) throw py::error_already_set();
+    return {s, static_cast<std::size_t>(n)};
+  }
+  if (PyBytes_Check(h.ptr())) {
+    return {PyBytes_AS_STRING(h.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(h.ptr()))};
+  }
+  throw py::type_error(std::string(what) + " must be str or bytes");
+}
+
+alg alg_arg(const std::string& name) {
+  auto a = alg_from_name(name);
+  if (!a) {
+    if (name == "none") raise(errc::configuration, "'none' is never an accepted algorithm");
+    raise(errc::configuration, "unknown algorithm '" + name.substr(0, 16) + "'");
+  }
+  return *a;
+}
+
+std::optional<alg> opt_alg_arg(const std::optional<std::string>& name) {
+  if (!name) return std::nullopt;
+  return alg_arg(*name);
+}
+
+// A str, or a sequence of str; an empty sequence is a mistake, not "anything goes".
+std::vector<std::string> strings_arg(py::handle h, const char* what) {
+  std::vector<std::string> out;
+  if (h.is_none()) return out;
+  if (PyUnicode_Check(h.ptr())) {
+    out.push_back(h.cast<std::string>());
+    return out;
+  }
+  if (PyBytes_Check(h.ptr())) throw py::type_error(std::string(what) + " must be a str or a sequence of str");
+  for (auto item : h) {
+    if (!PyUnicode_Check(item.ptr())) throw py::type_error(std::string(what) + " must be a str or a sequence of str");
+    out.push_back(item.cast<std::string>());
+  }
+  if (out.empty()) raise(errc::configuration, std::string(what) + " must not be an empty list");
+  return out;
+}
+
+
+}  // namespace tokenward::bindings
