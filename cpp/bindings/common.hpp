@@ -55,5 +55,6 @@ inline py::bytes to_bytes(const std::string& s) { return {s.data(), s.size()}; }
 
 // One function per concern, each in its own file; module.cpp calls them in order.
 void bind_jose(py::module_& m);
+void bind_debug_tokens(py::module_& m);
 
 }  // namespace tokenward::bindings

@@ -49,23 +49,32 @@ std::string encode(std::string_view bytes) {
 
 std::optional<std::string> decode(std::string_view text) {
   const std::size_t n = text.size();
-  if (n % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(n / 4 * 3 + 2);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    const std::int8_t v = kTable[static_cast<unsigned char>(c)];
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
+  const std::size_t rem = n % 4;
+  if (rem == 1) return std::nullopt;
+  std::string out(n / 4 * 3 + (rem == 0 ? 0 : rem - 1), '\0');
+  const auto* in = reinterpret_cast<const unsigned char*>(text.data());
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  std::size_t i = 0;
+  // Whole quads: any invalid character makes the OR of the table values negative.
+  for (; i + 4 <= n; i += 4) {
+    const int a = kTable[in[i]], b = kTable[in[i + 1]], c = kTable[in[i + 2]], d = kTable[in[i + 3]];
+    if ((a | b | c | d) < 0) return std::nullopt;
+    const auto v = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+                   (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
+    *o++ = static_cast<unsigned char>(v >> 16);
+    *o++ = static_cast<unsigned char>(v >> 8);
+    *o++ = static_cast<unsigned char>(v);
   }
-  // Leftover bits (2 or 4) must be zero for the encoding to be canonical.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  if (rem == 2) {
+    const int a = kTable[in[i]], b = kTable[in[i + 1]];
+    if ((a | b) < 0 || (b & 0x0F) != 0) return std::nullopt;  // unused low bits must be zero
+    *o = static_cast<unsigned char>((a << 2) | (b >> 4));
+  } else if (rem == 3) {
+    const int a = kTable[in[i]], b = kTable[in[i + 1]], c = kTable[in[i + 2]];
+    if ((a | b | c) < 0 || (c & 0x03) != 0) return std::nullopt;
+    o[0] = static_cast<unsigned char>((a << 2) | (b >> 4));
+    o[1] = static_cast<unsigned char>(((b & 0x0F) << 4) | (c >> 2));
+  }
   return out;
 }
 

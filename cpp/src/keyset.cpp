@@ -1,5 +1,7 @@
 #include "tokenward/keyset.hpp"
 
+#include <algorithm>
+
 namespace tokenward {
 
 result<jwk_set> jwk_set::from_json_text(std::string_view text, const jwks_limits& limits) {
@@ -25,6 +27,11 @@ result<jwk_set> jwk_set::from_json(const json& j, const jwks_limits& limits) {
       set.keys_.push_back(std::move(*k));
     } else {
       set.skipped_.push_back("key " + std::to_string(index) + ": " + k.err().detail);
+      if (entry.is_object()) {
+        if (auto kid = entry.find("kid"); kid != entry.end() && kid->is_string()) {
+          set.skipped_kids_.push_back(kid->get<std::string>());
+        }
+      }
     }
     ++index;
   }
@@ -49,6 +56,10 @@ const jwk* jwk_set::find(std::string_view kid, bool& ambiguous) const noexcept {
       }
       found = &k;
     }
+  }
+  if (found != nullptr && std::find(skipped_kids_.begin(), skipped_kids_.end(), kid) != skipped_kids_.end()) {
+    ambiguous = true;
+    return nullptr;
   }
   return found;
 }

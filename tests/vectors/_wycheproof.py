@@ -13,9 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-VECTORS_DIR: Path = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "wycheproof"
-)
+VECTORS_DIR: Path = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "wycheproof"
 MISSING_REASON = (
     "Wycheproof vectors not found: expected ../shared/vectors/wycheproof next to the "
     "repository root"

@@ -37,6 +37,9 @@ class jwk_set {
  private:
   std::vector<jwk> keys_;
   std::vector<std::string> skipped_;
+  // kids of skipped entries: a kid the published set uses more than once stays ambiguous even
+  // when only one of its keys could be imported.
+  std::vector<std::string> skipped_kids_;
 };
 
 }  // namespace tokenward

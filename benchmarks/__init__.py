@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of tokenward and its peers (run with ``make bench``)."""

@@ -1,0 +1,117 @@
+// Bindings of the custom provider's tokens: HS256 access tokens and opaque refresh tokens.
+#include <cmath>
+#include <memory>
+
+#include "common.hpp"
+#include "tokenward/debug_tokens.hpp"
+#include "tokenward/verifier.hpp"
+
+namespace tokenward::bindings {
+namespace {
+
+struct py_debug_tokens {
+  std::shared_ptr<const debug_tokens> t;
+};
+
+debug_token_options options_arg(std::string issuer, double leeway) {
+  if (!std::isfinite(leeway)) raise(errc::configuration, "leeway must be a finite number");
+  debug_token_options opts;
+  opts.issuer = std::move(issuer);
+  opts.leeway = leeway;
+  return opts;
+}
+
+// A sequence of str (possibly empty); a lone str is refused, it is almost always a mistake.
+std::vector<std::string> names_arg(py::handle h, const char* what) {
+  std::vector<std::string> out;
+  if (PyUnicode_Check(h.ptr()) || PyBytes_Check(h.ptr())) {
+    throw py::type_error(std::string(what) + " must be a sequence of str, not a single string");
+  }
+  for (auto item : h) {
+    if (!PyUnicode_Check(item.ptr())) throw py::type_error(std::string(what) + " must be a sequence of str");
+    out.push_back(item.cast<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+void bind_debug_tokens(py::module_& m) {
+  py::class_<py_debug_tokens>(m, "DebugTokens",
+                              "Tokens of the custom (debug) provider: HS256 access tokens (typ at+jwt) and opaque "
+                              "refresh tokens, all keyed by one secret through HKDF-SHA256.")
+      .def(py::init([](py::handle secret, std::string issuer, double leeway) {
+             std::string bytes = text_arg(secret, "secret");
+             auto opts = options_arg(std::move(issuer), leeway);
+             return py_debug_tokens{unwrap(debug_tokens::create(bytes, std::move(opts)))};
+           }),
+           py::arg("secret"), py::kw_only(), py::arg("issuer") = "tokenward", py::arg("leeway") = 0.0)
+      .def_static(
+          "with_random_secret",
+          [](std::string issuer, double leeway) {
+            auto opts = options_arg(std::move(issuer), leeway);
+            return py_debug_tokens{unwrap(debug_tokens::create_random(std::move(opts)))};
+          },
+          py::kw_only(), py::arg("issuer") = "tokenward", py::arg("leeway") = 0.0,
+          "Keys from 32 random bytes that never leave the native core: tokens die with the process.")
+      .def(
+          "issue_access",
+          [](const py_debug_tokens& self, const std::string& sub, const std::optional<std::string>& email,
+             py::handle groups, py::handle scopes, std::int64_t lifetime, std::optional<std::int64_t> iat,
+             const std::optional<std::string>& jti) {
+            debug_identity who;
+            who.sub = sub;
+            who.email = email.value_or("");
+            who.groups = names_arg(groups, "groups");
+            who.scopes = names_arg(scopes, "scopes");
+            for (const auto& s : who.scopes) {
+              if (s.empty() || s.find(' ') != std::string::npos) {
+                raise(errc::configuration, "a scope must be a non-empty string without spaces");
+              }
+            }
+            const std::int64_t issued =
+                iat.value_or(static_cast<std::int64_t>(std::floor(verifier::now_seconds())));
+            py::gil_scoped_release nogil;
+            return unwrap(self.t->issue_access(who, issued, lifetime, jti.value_or("")));
+          },
+          py::arg("sub"), py::kw_only(), py::arg("email") = py::none(), py::arg("groups") = py::tuple(),
+          py::arg("scopes") = py::tuple(), py::arg("lifetime"), py::arg("iat") = py::none(),
+          py::arg("jti") = py::none(),
+          "Mint an access token. The same sub/email/groups/scopes/lifetime/iat/jti give the same token.")
+      .def(
+          "verify_access",
+          [](const py_debug_tokens& self, py::handle token, std::optional<double> now) {
+            std::string t = text_arg(token, "token");
+            result<json> r = [&] {
+              py::gil_scoped_release nogil;
+              return self.t->verify_access(t, now.value_or(verifier::now_seconds()));
+            }();
+            return to_py(unwrap(std::move(r)));
+          },
+          py::arg("token"), py::kw_only(), py::arg("now") = py::none(),
+          "Verify an access token (signature, typ, issuer, times, token_use); return its claims.")
+      .def_static(
+          "new_refresh_token", [] { return unwrap(debug_tokens::new_refresh_token()); },
+          "A new refresh token: 'twr_' and 256 random bits in base64url.")
+      .def(
+          "successor_refresh_token",
+          [](const py_debug_tokens& self, const std::string& token) {
+            return unwrap(self.t->successor_refresh_token(token));
+          },
+          py::arg("token"), "The refresh token that replaces `token` when it is rotated.")
+      .def(
+          "refresh_token_hash",
+          [](const py_debug_tokens& self, const std::string& token) { return unwrap(self.t->refresh_token_hash(token)); },
+          py::arg("token"), "hex(HMAC-SHA256) of a refresh token under a key derived from the secret.")
+      .def_static("is_refresh_token", &debug_tokens::is_refresh_token, py::arg("token"),
+                  "Whether `token` has the exact shape of a refresh token.")
+      .def_static(
+          "random_id", [](std::size_t nbytes) { return unwrap(debug_tokens::random_id(nbytes)); },
+          py::arg("nbytes") = 16, "`nbytes` random bytes in base64url.")
+      .def_property_readonly("issuer", [](const py_debug_tokens& self) { return self.t->issuer(); })
+      .def("__repr__", [](const py_debug_tokens& self) {
+        return "<DebugTokens issuer=" + py::repr(py::str(self.t->issuer())).cast<std::string>() + ">";
+      });
+}
+
+}  // namespace tokenward::bindings

@@ -1,0 +1,264 @@
+#include "tokenward/debug_tokens.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <cstdint>
+
+#include "tokenward/base64url.hpp"
+#include "tokenward/jws.hpp"
+#include "tokenward/ossl.hpp"
+
+namespace tokenward {
+namespace {
+
+constexpr std::size_t kKeyBytes = 32;
+constexpr std::size_t kRefreshRandomBytes = 32;  // 256 bits
+constexpr std::size_t kRefreshEncodedChars = 43;  // base64url of 32 bytes, unpadded
+constexpr std::size_t kJtiBytes = 16;
+constexpr std::int64_t kMaxLifetime = std::int64_t{10} * 366 * 24 * 3600;
+constexpr std::int64_t kMaxTime = std::int64_t{1} << 40;
+constexpr std::size_t kMaxRefreshTokenBytes = 1024;
+constexpr std::string_view kSigningInfo = "tokenward/custom/access-token/v1";
+constexpr std::string_view kHashInfo = "tokenward/custom/refresh-hash/v1";
+constexpr std::string_view kSuccessorInfo = "tokenward/custom/refresh-successor/v1";
+
+// Wipes a std::string's bytes when it goes out of scope (for derived keys in transit).
+class wipe_on_exit {
+ public:
+  explicit wipe_on_exit(std::string& s) : s_(s) {}
+  wipe_on_exit(const wipe_on_exit&) = delete;
+  wipe_on_exit& operator=(const wipe_on_exit&) = delete;
+  ~wipe_on_exit() {
+    if (!s_.empty()) OPENSSL_cleanse(s_.data(), s_.size());
+  }
+
+ private:
+  std::string& s_;
+};
+
+result<std::string> random_bytes(std::size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "the random number generator failed");
+  }
+  return out;
+}
+
+// HKDF-SHA256 (RFC 5869) with an empty salt, `info` naming the purpose.
+result<std::string> hkdf_sha256(std::string_view ikm, std::string_view info) {
+  ossl::kdf kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  if (!kdf) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "HKDF is not available");
+  }
+  ossl::kdf_ctx ctx(EVP_KDF_CTX_new(kdf.get()));
+  if (!ctx) return make_error(errc::internal, "out of memory");
+  std::array<char, 7> digest_name{'S', 'H', 'A', '2', '5', '6', '\0'};
+  std::array<OSSL_PARAM, 4> params{
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest_name.data(), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<char*>(ikm.data()), ikm.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()), info.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  std::string out(kKeyBytes, '\0');
+  if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), out.size(), params.data()) != 1) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "HKDF failed");
+  }
+  return out;
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr std::string_view digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto b = static_cast<unsigned char>(c);
+    out.push_back(digits[b >> 4U]);
+    out.push_back(digits[b & 0x0FU]);
+  }
+  return out;
+}
+
+std::string join_scopes(const std::vector<std::string>& scopes) {
+  std::string out;
+  for (const auto& s : scopes) {
+    if (!out.empty()) out.push_back(' ');
+    out += s;
+  }
+  return out;
+}
+
+error not_access(std::string detail) { return make_error(errc::invalid_claim, std::move(detail)); }
+
+const json* member(const json& obj, std::string_view name) {
+  auto it = obj.find(name);
+  return it == obj.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+debug_tokens::debug_tokens(debug_token_options opts, jwk signing_key, std::shared_ptr<verifier> v, std::string hash_key,
+                           std::string successor_key)
+    : opts_(std::move(opts)),
+      signing_key_(std::move(signing_key)),
+      verifier_(std::move(v)),
+      hash_key_(std::move(hash_key)),
+      successor_key_(std::move(successor_key)) {}
+
+result<std::shared_ptr<const debug_tokens>> debug_tokens::create(std::string_view secret, debug_token_options opts) {
+  if (secret.size() < kMinDebugSecretBytes) {
+    return make_error(errc::configuration, "the secret must be at least " + std::to_string(kMinDebugSecretBytes) +
+                                               " bytes long (it has " + std::to_string(secret.size()) + ")");
+  }
+  if (opts.issuer.empty()) return make_error(errc::configuration, "the issuer must not be empty");
+  if (opts.leeway < 0) return make_error(errc::configuration, "leeway must not be negative");
+  if (opts.max_token_bytes < 256) return make_error(errc::configuration, "max_token_bytes must be at least 256");
+
+  auto signing = hkdf_sha256(secret, kSigningInfo);
+  if (!signing) return signing.err();
+  wipe_on_exit wipe_signing{*signing};
+  auto hash_key = hkdf_sha256(secret, kHashInfo);
+  if (!hash_key) return hash_key.err();
+  wipe_on_exit wipe_hash{*hash_key};
+  auto successor_key = hkdf_sha256(secret, kSuccessorInfo);
+  if (!successor_key) return successor_key.err();
+  wipe_on_exit wipe_successor{*successor_key};
+
+  auto key = jwk::from_secret(*signing, alg::HS256);
+  if (!key) return key.err();
+
+  verifier_options vo;
+  vo.algorithms = {alg::HS256};
+  vo.claims.issuers = {opts.issuer};
+  vo.claims.leeway = opts.leeway;
+  vo.claims.required = {"exp", "iat", "sub", "jti", "token_use"};
+  vo.typ = std::string(kAccessTokenTyp);
+  vo.limits.max_token_bytes = opts.max_token_bytes;
+  auto v = verifier::create(std::move(vo), std::make_shared<const jwk_set>(std::vector<jwk>{*key}), true);
+  if (!v) return v.err();
+
+  // Copies for the members; the originals are wiped on return.
+  return std::shared_ptr<const debug_tokens>(new debug_tokens(std::move(opts), std::move(*key), std::move(*v),
+                                                              std::string(*hash_key), std::string(*successor_key)));
+}
+
+result<std::shared_ptr<const debug_tokens>> debug_tokens::create_random(debug_token_options opts) {
+  auto secret = random_bytes(kKeyBytes);
+  if (!secret) return secret.err();
+  wipe_on_exit wipe{*secret};
+  return create(*secret, std::move(opts));
+}
+
+result<std::string> debug_tokens::issue_access(const debug_identity& who, std::int64_t iat, std::int64_t lifetime,
+                                               std::string_view jti) const {
+  if (who.sub.empty()) return make_error(errc::configuration, "an access token needs a subject");
+  if (lifetime <= 0 || lifetime > kMaxLifetime) {
+    return make_error(errc::configuration, "the access token lifetime must be between 1 second and 10 years");
+  }
+  if (iat < 0 || iat > kMaxTime) return make_error(errc::configuration, "the issue time is out of range");
+  std::string id;
+  if (jti.empty()) {
+    auto r = random_id(kJtiBytes);
+    if (!r) return r.err();
+    id = std::move(*r);
+  } else {
+    id = std::string(jti);
+  }
+  json claims = json::object();
+  claims["iss"] = opts_.issuer;
+  claims["sub"] = who.sub;
+  if (!who.email.empty()) claims["email"] = who.email;
+  claims["cognito:groups"] = who.groups;
+  claims["scope"] = join_scopes(who.scopes);
+  claims["iat"] = iat;
+  claims["exp"] = iat + lifetime;
+  claims["jti"] = std::move(id);
+  claims["token_use"] = "access";
+  json header = json::object();
+  header["alg"] = "HS256";
+  header["typ"] = std::string(kAccessTokenTyp);
+  std::string payload;
+  try {
+    payload = claims.dump(-1, ' ', false, json::error_handler_t::strict);
+  } catch (const json::exception&) {
+    return make_error(errc::configuration, "access token claims must be valid UTF-8");
+  }
+  return jws::encode(header, payload, alg::HS256, signing_key_);
+}
+
+result<json> debug_tokens::verify_access(std::string_view token, double now) const {
+  auto claims = verifier_->verify(token, now);
+  if (!claims) return claims.err();
+  const json& c = *claims;
+  if (!c.is_object()) return make_error(errc::malformed, "JWT claims must be a JSON object");
+  const json* use = member(c, "token_use");
+  if (use == nullptr || !use->is_string() || use->get_ref<const std::string&>() != "access") {
+    return not_access("not an access token (token_use is not 'access')");
+  }
+  const json* sub = member(c, "sub");
+  if (sub == nullptr || !sub->is_string() || sub->get_ref<const std::string&>().empty()) {
+    return not_access("'sub' must be a non-empty string");
+  }
+  if (const json* jti = member(c, "jti"); jti == nullptr || !jti->is_string()) {
+    return not_access("'jti' must be a string");
+  }
+  if (const json* email = member(c, "email"); email != nullptr && !email->is_string()) {
+    return not_access("'email' must be a string");
+  }
+  if (const json* scope = member(c, "scope"); scope != nullptr && !scope->is_string()) {
+    return not_access("'scope' must be a string");
+  }
+  if (const json* groups = member(c, "cognito:groups"); groups != nullptr) {
+    if (!groups->is_array()) return not_access("'cognito:groups' must be an array of strings");
+    for (const auto& g : *groups) {
+      if (!g.is_string()) return not_access("'cognito:groups' must be an array of strings");
+    }
+  }
+  return claims;
+}
+
+result<std::string> debug_tokens::new_refresh_token() {
+  auto bytes = random_bytes(kRefreshRandomBytes);
+  if (!bytes) return bytes.err();
+  std::string out(kRefreshTokenPrefix);
+  b64::encode_append(out, *bytes);
+  OPENSSL_cleanse(bytes->data(), bytes->size());
+  return out;
+}
+
+bool debug_tokens::is_refresh_token(std::string_view token) noexcept {
+  if (token.size() != kRefreshTokenPrefix.size() + kRefreshEncodedChars) return false;
+  if (token.substr(0, kRefreshTokenPrefix.size()) != kRefreshTokenPrefix) return false;
+  const auto decoded = b64::decode(token.substr(kRefreshTokenPrefix.size()));
+  return decoded && decoded->size() == kRefreshRandomBytes;
+}
+
+result<std::string> debug_tokens::successor_refresh_token(std::string_view previous) const {
+  if (!is_refresh_token(previous)) return make_error(errc::malformed, "not a refresh token");
+  auto mac = jws::hmac(alg::HS256, successor_key_.view(), previous);
+  if (!mac) return mac.err();
+  std::string out(kRefreshTokenPrefix);
+  b64::encode_append(out, *mac);
+  OPENSSL_cleanse(mac->data(), mac->size());
+  return out;
+}
+
+result<std::string> debug_tokens::refresh_token_hash(std::string_view token) const {
+  if (token.size() > kMaxRefreshTokenBytes) return make_error(errc::malformed, "refresh token is too long");
+  auto mac = jws::hmac(alg::HS256, hash_key_.view(), token);
+  if (!mac) return mac.err();
+  return to_hex(*mac);
+}
+
+result<std::string> debug_tokens::random_id(std::size_t bytes) {
+  if (bytes == 0 || bytes > 64) return make_error(errc::configuration, "an id has between 1 and 64 random bytes");
+  auto raw = random_bytes(bytes);
+  if (!raw) return raw.err();
+  return b64::encode(*raw);
+}
+
+}  // namespace tokenward
