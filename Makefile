@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all demo test install system-deps lint typecheck pytest bench clean
+.PHONY: all demo test install system-deps lint typecheck pytest bench fuzz clean
 
 all: test
 
@@ -34,7 +34,7 @@ pytest: install
 test: lint typecheck pytest
 
 demo: install
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/quickstart.py
 
 bench: install
 	$(PIP) install -q ".[bench]"
@@ -42,3 +42,17 @@ bench: install
 
 clean:
 	rm -rf build build-* $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# libFuzzer with ASan+UBSan over the token, JWK/JWKS/PEM and JSON/base64url parsers.
+FUZZ_SECONDS ?= 60
+fuzz: $(BIN)/python system-deps
+	@command -v clang++ >/dev/null || (apt-get update -qq && apt-get install -y -qq clang libclang-rt-14-dev)
+	$(PIP) install -q "nlohmann-json>=3.11.3"
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DPython_EXECUTABLE=$(abspath $(BIN)/python) -DTOKENWARD_BUILD_MODULE=OFF -DTOKENWARD_BUILD_FUZZERS=ON
+	cmake --build build-fuzz
+	$(BIN)/python scripts/fuzz_seeds.py build-fuzz/corpus
+	for t in fuzz_token fuzz_jwk fuzz_json; do \
+	  mkdir -p build-fuzz/corpus/$$t && \
+	  build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 build-fuzz/corpus/$$t || exit 1; \
+	done

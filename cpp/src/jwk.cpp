@@ -226,10 +226,13 @@ result<json> export_components(EVP_PKEY* pkey, key_type type, curve crv, bool in
   return make_error(errc::internal, "not an asymmetric key");
 }
 
-bool looks_like_public_key_text(std::string_view s) {
+// PEM, SSH or JWK text: key material that must never double as an HMAC secret.
+bool looks_like_key_text(std::string_view s) {
   auto starts = [&](std::string_view p) { return s.substr(0, p.size()) == p; };
-  return s.find("-----BEGIN ") != std::string_view::npos || starts("ssh-rsa ") || starts("ssh-ed25519 ") ||
-         starts("ecdsa-sha2-") || starts("ssh-dss ");
+  const auto first = s.find_first_not_of(" \t\r\n");
+  const bool json_key = first != std::string_view::npos && s[first] == '{' && s.find("\"kty\"") != std::string_view::npos;
+  return json_key || s.find("-----BEGIN ") != std::string_view::npos || starts("ssh-rsa ") ||
+         starts("ssh-ed25519 ") || starts("ecdsa-sha2-") || starts("ssh-dss ");
 }
 
 constexpr std::array<std::string_view, 8> kKnownOps{"sign",    "verify",    "encrypt",   "decrypt",
@@ -410,8 +413,8 @@ result<jwk> jwk::from_json(const json& j) {
 result<jwk> jwk::from_secret(std::string_view secret, std::optional<alg> a) {
   if (secret.empty()) return key_error("an HMAC key must not be empty");
   if (a && family(*a) != alg_family::hmac) return key_error("a secret key can only be used with HS256/384/512");
-  if (looks_like_public_key_text(secret)) {
-    return key_error("this secret looks like a PEM or SSH public key; asymmetric keys must not be used as HMAC secrets");
+  if (looks_like_key_text(secret)) {
+    return key_error("this secret looks like a PEM, SSH or JWK key; asymmetric keys must not be used as HMAC secrets");
   }
   if (a && secret.size() < digest_size(*a)) {
     return key_error("an HMAC key for " + std::string(alg_name(*a)) + " must be at least " +

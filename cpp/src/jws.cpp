@@ -248,7 +248,9 @@ result<json> header_of(std::string_view token, const limits& lim) {
   if (dot == std::string_view::npos) return make_error(errc::malformed, "not a compact JWS (expected three parts)");
   auto bytes = b64::decode(token.substr(0, dot));
   if (!bytes) return make_error(errc::malformed, "JWS header is not canonical base64url");
-  return parse_json(*bytes, json_limits{lim.max_header_bytes, lim.max_depth}, "JWS header");
+  auto h = parse_json(*bytes, json_limits{lim.max_header_bytes, lim.max_depth}, "JWS header");
+  if (h && !h->is_object()) return make_error(errc::malformed, "JWS header must be a JSON object");
+  return h;
 }
 
 result<parsed> parse(std::string_view token, const limits& lim) {

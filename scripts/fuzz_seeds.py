@@ -1,0 +1,29 @@
+"""Write a few well-formed inputs as seeds for the libFuzzer corpora (see `make fuzz`)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import tokenward as tw
+
+
+def main(root: Path) -> None:
+    tokens = root / "fuzz_token"
+    keys = root / "fuzz_jwk"
+    texts = root / "fuzz_json"
+    for d in (tokens, keys, texts):
+        d.mkdir(parents=True, exist_ok=True)
+    claims = {"iss": "https://issuer.example", "aud": "api", "exp": int(time.time()) + 60}
+    for alg in tw.ALGORITHMS:
+        key = tw.JWK.generate(alg)
+        (tokens / f"seed-{alg}").write_text(tw.encode(claims, key))
+        (keys / f"seed-{alg}").write_text(key.to_json(private=True))
+    (keys / "seed-set").write_text(tw.JWKSet([tw.JWK.generate("ES256").public()]).to_json())
+    (texts / "seed-object").write_text('{"a":[1,2.5,true,null,"x"],"b":{"c":"d"}}')
+    (texts / "seed-b64").write_text("eyJhbGciOiJIUzI1NiJ9")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
