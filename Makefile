@@ -21,8 +21,8 @@ install: $(BIN)/python system-deps
 	$(PIP) install -q -C cmake.define.TOKENWARD_WERROR=ON ".[test,fastapi]"
 
 lint: install
-	$(BIN)/ruff check python tests benchmarks examples
-	$(BIN)/ruff format --check python tests benchmarks examples
+	$(BIN)/ruff check python tests benchmarks examples scripts
+	$(BIN)/ruff format --check python tests benchmarks examples scripts
 
 typecheck: install
 	$(BIN)/mypy

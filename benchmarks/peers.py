@@ -37,7 +37,7 @@ class Case:
 
 
 def realistic_claims() -> dict[str, Any]:
-    """Claims shaped like a Cognito access token (plus aud, so every peer checks it the same way)."""
+    """Claims shaped like a Cognito access token, plus aud so every peer checks it alike."""
     now = int(time.time())
     return {
         "sub": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
@@ -136,7 +136,10 @@ def authlib_verify(case: Case) -> Verify | None:
     decoder = JsonWebToken([case.algorithm])
     key = case.public_jwk
     token = case.token
-    options = {"iss": {"essential": True, "value": ISSUER}, "aud": {"essential": True, "value": AUDIENCE}}
+    options = {
+        "iss": {"essential": True, "value": ISSUER},
+        "aud": {"essential": True, "value": AUDIENCE},
+    }
 
     def run() -> dict[str, Any]:
         claims = decoder.decode(token, key, claims_options=options)
