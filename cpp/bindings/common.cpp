@@ -10,7 +10,7 @@ namespace tokenward::bindings {
 
 namespace {
 
-constexpr std::array<const char*, 14> kExceptionNames{
+constexpr std::array<const char*, 15> kExceptionNames{
     "TokenwardError",        // ok (unused)
     "MalformedTokenError",   // malformed
     "InvalidSignatureError", // bad_signature
@@ -25,6 +25,7 @@ constexpr std::array<const char*, 14> kExceptionNames{
     "InvalidKeyError",       // invalid_key
     "ConfigurationError",    // configuration
     "TokenwardError",        // internal
+    "DecryptionError",       // decryption_failed
 };
 
 using exception_table = std::array<py::object, kExceptionNames.size()>;
@@ -80,7 +81,9 @@ py::object to_py(const json& j) {
     case json::value_t::number_float: return py::float_(j.get<double>());
     case json::value_t::string: {
       const auto& s = j.get_ref<const std::string&>();
-      return py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "strict"));
+      PyObject* text = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "strict");
+      if (text == nullptr) throw py::error_already_set();
+      return py::reinterpret_steal<py::object>(text);
     }
     case json::value_t::array: {
       py::list out(j.size());
@@ -142,7 +145,7 @@ json from_py(py::handle h, int depth) {
 }
 
 // A token or other text argument as bytes: str (UTF-8) or bytes.
-std::string text_arg(py::handle h, const char* what) {
+std::string_view text_view(py::handle h, const char* what) {
   if (PyUnicode_Check(h.ptr())) {
     Py_ssize_t n = 0;
     const char* s = PyUnicode_AsUTF8AndSize(h.ptr(), &n);
@@ -154,6 +157,8 @@ std::string text_arg(py::handle h, const char* what) {
   }
   throw py::type_error(std::string(what) + " must be str or bytes");
 }
+
+std::string text_arg(py::handle h, const char* what) { return std::string(text_view(h, what)); }
 
 alg alg_arg(const std::string& name) {
   auto a = alg_from_name(name);

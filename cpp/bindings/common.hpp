@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tokenward/algorithms.hpp"
@@ -47,6 +48,8 @@ bool is_mapping(py::handle h);
 
 // str (as UTF-8) or bytes, copied.
 std::string text_arg(py::handle h, const char* what);
+// The same without a copy: valid while the object lives (str and bytes are immutable).
+std::string_view text_view(py::handle h, const char* what);
 alg alg_arg(const std::string& name);
 std::optional<alg> opt_alg_arg(const std::optional<std::string>& name);
 // A str, or a sequence of str; an empty sequence is a mistake, not "anything goes".
@@ -55,6 +58,7 @@ inline py::bytes to_bytes(const std::string& s) { return {s.data(), s.size()}; }
 
 // One function per concern, each in its own file; module.cpp calls them in order.
 void bind_jose(py::module_& m);
+void bind_field_cipher(py::module_& m);
 void bind_debug_tokens(py::module_& m);
 
 }  // namespace tokenward::bindings

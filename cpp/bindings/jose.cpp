@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "common.hpp"
+#include "token_cache.hpp"
 #include "tokenward/jwk.hpp"
 #include "tokenward/jws.hpp"
 #include "tokenward/keyset.hpp"
@@ -16,6 +17,7 @@ struct py_keyset {
 
 struct py_verifier {
   std::shared_ptr<verifier> v;
+  std::shared_ptr<token_cache> cache;  // null unless cache_size > 0
 };
 
 std::shared_ptr<const jwk_set> keys_arg(py::handle h, bool& single) {
@@ -171,7 +173,8 @@ void bind_jose(py::module_& m) {
   py::class_<py_verifier>(m, "Verifier",
                           "A compiled verification policy, safe to share between threads. verify() releases the GIL.")
       .def(py::init([](py::handle keys, py::handle algorithms, py::handle issuer, py::handle audience, double leeway,
-                       py::handle require, const std::optional<std::string>& typ, std::size_t max_token_size) {
+                       py::handle require, const std::optional<std::string>& typ, std::size_t max_token_size,
+                       py::handle cipher, std::size_t cache_size) {
              verifier_options opts;
              if (PyUnicode_Check(algorithms.ptr())) throw py::type_error("algorithms must be a list of names, not a str");
              for (const auto& name : strings_arg(algorithms, "algorithms")) opts.algorithms.push_back(alg_arg(name));
@@ -188,22 +191,39 @@ void bind_jose(py::module_& m) {
                raise(errc::configuration, "max_token_size must be between 64 bytes and 16 MiB");
              }
              opts.limits.max_token_bytes = max_token_size;
+             if (!cipher.is_none()) {
+               if (!py::isinstance<field_cipher>(cipher)) throw py::type_error("field_cipher must be a FieldCipher");
+               opts.field_cipher = cipher.cast<std::shared_ptr<field_cipher>>();
+             }
+             if (cache_size > 1'000'000) raise(errc::configuration, "cache_size must be at most 1000000");
+             const double cache_leeway = opts.claims.leeway;
              bool single = false;
              auto set = keys_arg(keys, single);
-             return py_verifier{unwrap(verifier::create(std::move(opts), std::move(set), single))};
+             py_verifier out{unwrap(verifier::create(std::move(opts), std::move(set), single)), nullptr};
+             if (cache_size > 0) out.cache = std::make_shared<token_cache>(cache_size, cache_leeway);
+             return out;
            }),
            py::arg("keys"), py::kw_only(), py::arg("algorithms"), py::arg("issuer") = py::none(),
            py::arg("audience") = py::none(), py::arg("leeway") = 0.0, py::arg("require") = py::tuple(),
-           py::arg("typ") = py::none(), py::arg("max_token_size") = 65536)
+           py::arg("typ") = py::none(), py::arg("max_token_size") = 65536, py::arg("field_cipher") = py::none(),
+           py::arg("cache_size") = 0)
       .def(
           "verify",
           [](const py_verifier& self, py::handle token, std::optional<double> now) {
-            std::string t = text_arg(token, "token");
+            // The caller's reference keeps the token object, and so this view, alive while the GIL is
+            // released; str and bytes buffers are immutable.
+            const std::string_view t = text_view(token, "token");
+            const double at = now.value_or(verifier::now_seconds());
+            if (self.cache) {
+              if (py::object hit = self.cache->get(t, at)) return hit;
+            }
             result<json> r = [&] {
               py::gil_scoped_release nogil;
-              return self.v->verify(t, now.value_or(verifier::now_seconds()));
+              return self.v->verify(t, at);
             }();
-            return to_py(unwrap(std::move(r)));
+            py::object claims = to_py(unwrap(std::move(r)));
+            if (self.cache) self.cache->put(t, claims);
+            return claims;
           },
           py::arg("token"), py::kw_only(), py::arg("now") = py::none(),
           "Verify the signature, header and claims; return the claims as a dict.")
@@ -227,8 +247,16 @@ void bind_jose(py::module_& m) {
               raise(errc::configuration, "replace_keys must get the same kind of keys (JWK or JWKSet) as the verifier");
             }
             unwrap(self.v->replace_keys(std::move(set)));
+            if (self.cache) self.cache->clear();
           },
           py::arg("keys"), "Swap in new keys atomically; verifications in flight finish with the old ones.")
+      .def(
+          "cache_info",
+          [](const py_verifier& self) -> py::object {
+            if (!self.cache) return py::none();
+            return self.cache->info();
+          },
+          "Counters of the verified-token cache (hits, misses, size, capacity), or None without one.")
       .def_property_readonly("keys", [](const py_verifier& self) { return py_keyset{self.v->keys()}; })
       .def_property_readonly("algorithms", [](const py_verifier& self) {
         std::vector<std::string> out;
@@ -258,6 +286,7 @@ void bind_jose(py::module_& m) {
           a = ha;
         }
         if (!a) raise(errc::configuration, "the key has no algorithm; pass algorithm=...");
+        if (!key.fits(*a)) raise(errc::configuration, "algorithm " + std::string(alg_name(*a)) + " does not fit this key");
         header["alg"] = std::string(alg_name(*a));
         if (!header.contains("typ")) header["typ"] = "JWT";
         if (!header.contains("kid") && !key.kid().empty()) header["kid"] = key.kid();

@@ -7,5 +7,6 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   m.doc() = "tokenward native core (private: use the tokenward package)";
   tokenward::bindings::register_translator();
   tokenward::bindings::bind_jose(m);
+  tokenward::bindings::bind_field_cipher(m);
   tokenward::bindings::bind_debug_tokens(m);
 }

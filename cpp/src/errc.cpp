@@ -34,6 +34,7 @@ std::string_view code_name(errc e) noexcept {
     case errc::invalid_key: return "invalid_key";
     case errc::configuration: return "configuration";
     case errc::internal: return "internal";
+    case errc::decryption_failed: return "decryption_failed";
   }
   return "unknown";
 }

@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <array>
 #include <set>
 
@@ -16,6 +17,46 @@
 namespace tokenward {
 
 secret_bytes::~secret_bytes() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
+
+namespace {
+
+EVP_MAC* hmac_implementation() {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);  // kept for the process
+  return mac;
+}
+
+}  // namespace
+
+hmac_templates::hmac_templates(std::string_view secret) {
+  EVP_MAC* mac = hmac_implementation();
+  if (mac == nullptr) return;
+  const std::array<alg, 3> algs{alg::HS256, alg::HS384, alg::HS512};
+  for (std::size_t i = 0; i < algs.size(); ++i) {
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
+    if (ctx == nullptr) continue;
+    char md_name[16];
+    const auto name = EVP_MD_get0_name(digest(algs[i]));
+    std::snprintf(md_name, sizeof md_name, "%s", name != nullptr ? name : "");
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, md_name, 0),
+                                 OSSL_PARAM_construct_end()};
+    if (EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), params) != 1) {
+      EVP_MAC_CTX_free(ctx);
+      ossl::clear_errors();
+      continue;
+    }
+    ctx_[i] = ctx;
+  }
+}
+
+hmac_templates::~hmac_templates() {
+  for (auto* c : ctx_) EVP_MAC_CTX_free(c);
+}
+
+EVP_MAC_CTX* hmac_templates::fresh(alg a) const noexcept {
+  const std::size_t i = a == alg::HS256 ? 0 : a == alg::HS384 ? 1 : a == alg::HS512 ? 2 : 3;
+  if (i > 2 || ctx_[i] == nullptr) return nullptr;
+  return EVP_MAC_CTX_dup(ctx_[i]);
+}
 
 namespace {
 
@@ -425,6 +466,7 @@ result<jwk> jwk::from_secret(std::string_view secret, std::optional<alg> a) {
   k.alg_ = a;
   k.private_ = true;
   k.secret_ = std::make_shared<const secret_bytes>(std::string(secret));
+  k.hmac_ = std::make_shared<const hmac_templates>(secret);
   return k;
 }
 

@@ -124,10 +124,30 @@ result<std::string> hmac(alg a, std::string_view key, std::string_view data) {
   return out;
 }
 
+namespace {
+
+// HMAC under the key's prepared template, falling back to a one-shot MAC.
+result<std::string> keyed_hmac(alg a, const jwk& key, std::string_view data) {
+  const hmac_templates* t = key.hmac();
+  ossl::mac_ctx ctx(t != nullptr ? t->fresh(a) : nullptr);
+  if (!ctx) return hmac(a, key.secret(), data);
+  std::string out(digest_size(a), '\0');
+  std::size_t out_len = 0;
+  if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &out_len, out.size()) != 1 ||
+      out_len != out.size()) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "HMAC failed");
+  }
+  return out;
+}
+
+}  // namespace
+
 result<std::string> sign(alg a, const jwk& key, std::string_view input) {
   TW_TRY(check_fit(a, key));
   if (!key.is_private()) return make_error(errc::invalid_key, "signing needs a private key");
-  if (family(a) == alg_family::hmac) return hmac(a, key.secret(), input);
+  if (family(a) == alg_family::hmac) return keyed_hmac(a, key, input);
 
   ossl::md_ctx ctx(EVP_MD_CTX_new());
   if (!ctx) return make_error(errc::internal, "out of memory");
@@ -158,7 +178,7 @@ status verify(alg a, const jwk& key, std::string_view input, std::string_view si
   const alg_family fam = family(a);
   if (fam == alg_family::hmac) {
     if (signature.size() != digest_size(a)) return bad_sig();
-    auto mac = hmac(a, key.secret(), input);
+    auto mac = keyed_hmac(a, key, input);
     if (!mac) return mac.err();
     if (CRYPTO_memcmp(mac->data(), signature.data(), signature.size()) != 0) return bad_sig();
     return {};

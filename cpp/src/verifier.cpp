@@ -106,8 +106,22 @@ result<json> verifier::verify(std::string_view token, double now) const {
   if (!p) return p.err();
   auto claims = parse_json(p->payload, json_limits{opts_.limits.max_token_bytes, opts_.limits.max_depth}, "JWT claims");
   if (!claims) return claims.err();
-  TW_TRY(check_claims(*claims, opts_.claims, now));
-  return claims;
+  if (!opts_.field_cipher) {
+    TW_TRY(check_claims(*claims, opts_.claims, now));
+    return claims;
+  }
+  // Encrypted members: the registered claims are in clear and are checked first; decryption comes
+  // only after they pass. Required names that are not registered claims are looked for afterwards,
+  // among the decrypted members.
+  claims_policy clear_policy = opts_.claims;
+  std::erase_if(clear_policy.required, [](const std::string& name) { return !is_registered_claim(name); });
+  TW_TRY(check_claims(*claims, clear_policy, now));
+  auto plain = opts_.field_cipher->decrypt_claims(*claims);
+  if (!plain) return plain.err();
+  for (const auto& name : opts_.claims.required) {
+    if (!plain->contains(name)) return make_error(errc::missing_claim, "missing required claim '" + name.substr(0, 64) + "'");
+  }
+  return plain;
 }
 
 }  // namespace tokenward

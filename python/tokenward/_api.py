@@ -7,14 +7,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tokenward import _core
-from tokenward._core import JWK, JWKSet, Verifier
+from tokenward._core import JWK, FieldCipher, JWKSet, Verifier
 
 _TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 def _numeric_dates(claims: Mapping[str, Any]) -> Mapping[str, Any]:
     """Turn datetime values of exp/nbf/iat into NumericDate integers (RFC 7519 §2)."""
-    if not any(isinstance(claims.get(name), _dt.datetime) for name in _TIME_CLAIMS):
+    if not isinstance(claims, Mapping) or not any(
+        isinstance(claims.get(name), _dt.datetime) for name in _TIME_CLAIMS
+    ):
         return claims
     out = dict(claims)
     for name in _TIME_CLAIMS:
@@ -32,6 +34,7 @@ def encode(
     headers: Mapping[str, Any] | None = None,
     *,
     algorithm: str | None = None,
+    field_cipher: FieldCipher | None = None,
 ) -> str:
     """Sign ``claims`` as a compact JWS (a JWT) with ``key``.
 
@@ -39,8 +42,13 @@ def encode(
     (an RSA key may sign RS* or PS*) and must agree with it otherwise. The header gets
     ``alg``, ``typ: "JWT"`` and the key's ``kid``; ``headers`` adds to it but cannot change ``alg``.
     ``datetime`` values of ``exp``, ``nbf`` and ``iat`` become NumericDates.
+    With ``field_cipher``, every member but the registered claims is encrypted before signing
+    (see :class:`FieldCipher`).
     """
-    return _core.encode(_numeric_dates(claims), key, headers, algorithm)
+    claims = _numeric_dates(claims)
+    if field_cipher is not None:
+        claims = field_cipher.encrypt_claims(claims)
+    return _core.encode(claims, key, headers, algorithm)
 
 
 def decode(
@@ -53,10 +61,12 @@ def decode(
     leeway: float = 0,
     require: Sequence[str] = (),
     typ: str | None = None,
+    field_cipher: FieldCipher | None = None,
 ) -> dict[str, Any]:
     """Verify ``token`` and return its claims; raise an :class:`InvalidTokenError` otherwise.
 
     A one-off form of :class:`Verifier`; build a ``Verifier`` once to check many tokens.
+    With ``field_cipher``, encrypted members are decrypted once the signature and claims pass.
     """
     verifier = Verifier(
         key,
@@ -66,6 +76,7 @@ def decode(
         leeway=leeway,
         require=require,
         typ=typ,
+        field_cipher=field_cipher,
     )
     return verifier.verify(token)
 

@@ -6,12 +6,15 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
   at fault: answer 401. Messages say what was wrong and never echo key material.
 * :class:`InvalidKeyError` and :class:`ConfigurationError` sit outside that branch: they mean the
   caller's keys or settings are unusable, which no client can fix, so they must not become a 401.
+* :class:`KeySetUnavailableError` sits outside it too: the keys to check a token with cannot be
+  had right now (a remote key set is unreachable), so the answer is 503, not 401.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "DecryptionError",
     "ExpiredTokenError",
     "ImmatureTokenError",
     "InvalidAudienceError",
@@ -21,6 +24,7 @@ __all__ = [
     "InvalidSignatureError",
     "InvalidTokenError",
     "KeyNotFoundError",
+    "KeySetUnavailableError",
     "MalformedTokenError",
     "MissingClaimError",
     "TokenwardError",
@@ -76,9 +80,25 @@ class UnsupportedAlgorithmError(InvalidTokenError):
     """The token's algorithm is unknown, ``none``, not allowed, or does not fit the key."""
 
 
+class DecryptionError(InvalidTokenError):
+    """An encrypted field did not decrypt: tampered, truncated, or under a key the cipher lacks.
+
+    The message is the same for every cause, so it reveals nothing about the plaintext or the key.
+    """
+
+
 class InvalidKeyError(TokenwardError):
     """Key material is unusable: malformed, too weak, or not permitted for the operation."""
 
 
 class ConfigurationError(TokenwardError):
     """tokenward was set up inconsistently (arguments, settings, environment)."""
+
+
+class KeySetUnavailableError(TokenwardError):
+    """No usable verification keys: the key set could not be fetched (or only garbage came back)
+    and no earlier good keys are left within their stale bound.
+
+    Not the token's fault, so not an :class:`InvalidTokenError`: a server answers 503, never
+    401 (which would tell a client to sign in again) and never 200.
+    """

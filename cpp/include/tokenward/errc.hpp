@@ -28,6 +28,8 @@ enum class errc {
   invalid_key,             // key material unusable or too weak, or refused for this use
   configuration,           // the caller asked for something inconsistent
   internal,                // OpenSSL failed where it should not (allocation, ...)
+  // the token's fault again (appended to keep the numbering of the codes above)
+  decryption_failed,       // an encrypted field did not decrypt: tampered, truncated, wrong or unknown key
 };
 
 const std::error_category& error_category() noexcept;

@@ -2,6 +2,7 @@
 // A jwk is immutable and cheap to copy (its OpenSSL key and secret bytes are shared).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,22 @@ class secret_bytes {
 
 enum class key_op : std::uint8_t { sign, verify };
 
+// HMAC contexts for HS256/384/512 keyed once with an oct key's secret. Signing and verifying
+// duplicate one (EVP_MAC_CTX_dup) instead of fetching and keying HMAC on every call; the
+// templates themselves are only read, so threads share them.
+class hmac_templates {
+ public:
+  explicit hmac_templates(std::string_view secret);
+  hmac_templates(const hmac_templates&) = delete;
+  hmac_templates& operator=(const hmac_templates&) = delete;
+  ~hmac_templates();
+  // A fresh keyed context for `a` (the caller owns it), or null if OpenSSL could not make one.
+  [[nodiscard]] EVP_MAC_CTX* fresh(alg a) const noexcept;
+
+ private:
+  std::array<EVP_MAC_CTX*, 3> ctx_{};
+};
+
 class jwk {
  public:
   static result<jwk> from_json(const json& j);
@@ -59,6 +76,7 @@ class jwk {
   [[nodiscard]] EVP_PKEY* pkey() const noexcept { return pkey_.get(); }
   [[nodiscard]] std::string_view secret() const noexcept { return secret_ ? secret_->view() : std::string_view{}; }
   [[nodiscard]] int rsa_bits() const noexcept { return rsa_bits_; }
+  [[nodiscard]] const hmac_templates* hmac() const noexcept { return hmac_.get(); }
 
   // Whether this key fits algorithm `a` by type, curve and its own "alg". Says nothing of use.
   [[nodiscard]] bool fits(alg a) const noexcept;
@@ -88,6 +106,7 @@ class jwk {
   int rsa_bits_ = 0;
   std::shared_ptr<EVP_PKEY> pkey_;
   std::shared_ptr<const secret_bytes> secret_;
+  std::shared_ptr<const hmac_templates> hmac_;
 };
 
 }  // namespace tokenward

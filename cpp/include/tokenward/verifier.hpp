@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tokenward/claims.hpp"
+#include "tokenward/field_cipher.hpp"
 #include "tokenward/jws.hpp"
 #include "tokenward/keyset.hpp"
 
@@ -21,6 +22,8 @@ struct verifier_options {
   claims_policy claims;
   std::optional<std::string> typ;  // header typ to require, if any
   jws::limits limits;
+  // Decrypts the payload's encrypted members after the signature and the claims have passed.
+  std::shared_ptr<const tokenward::field_cipher> field_cipher;
 };
 
 class verifier {

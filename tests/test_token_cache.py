@@ -1,0 +1,148 @@
+"""The verified-token cache of Verifier (cache_size=...): hits skip work, never outlive exp, are
+keyed by the exact token, stay bounded, and hand out copies."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+import tokenward as tw
+
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture(scope="module")
+def key() -> tw.JWK:
+    return tw.JWK.generate("ES256")
+
+
+def token(key: tw.JWK, **claims: Any) -> str:
+    base: dict[str, Any] = {"sub": "u1", "exp": NOW + 60, "groups": ["a", "b"]}
+    base.update(claims)
+    return tw.encode(base, key)
+
+
+def verifier(key: tw.JWK, size: int = 10, **kwargs: Any) -> tw.Verifier:
+    return tw.Verifier(key.public(), algorithms=["ES256"], cache_size=size, **kwargs)
+
+
+def test_no_cache_by_default(key: tw.JWK) -> None:
+    assert tw.Verifier(key.public(), algorithms=["ES256"]).cache_info() is None
+
+
+def test_second_verify_is_a_hit_with_equal_claims(key: tw.JWK) -> None:
+    v = verifier(key)
+    t = token(key)
+    first = v.verify(t, now=NOW)
+    second = v.verify(t, now=NOW)
+    assert first == second
+    info = v.cache_info()
+    assert info is not None
+    assert (info["hits"], info["misses"], info["size"]) == (1, 1, 1)
+
+
+def test_hits_are_private_copies(key: tw.JWK) -> None:
+    v = verifier(key)
+    t = token(key)
+    v.verify(t, now=NOW)["groups"].append("root")
+    hit = v.verify(t, now=NOW)
+    assert hit["groups"] == ["a", "b"]
+    hit["sub"] = "admin"
+    assert v.verify(t, now=NOW)["sub"] == "u1"
+
+
+def test_never_returns_a_token_past_its_exp(key: tw.JWK) -> None:
+    v = verifier(key)
+    t = token(key, exp=NOW + 10)
+    v.verify(t, now=NOW)
+    with pytest.raises(tw.ExpiredTokenError):
+        v.verify(t, now=NOW + 10)
+    info = v.cache_info()
+    assert info is not None and info["size"] == 0
+
+
+def test_leeway_applies_to_cached_tokens_as_to_fresh_ones(key: tw.JWK) -> None:
+    v = verifier(key, leeway=5)
+    t = token(key, exp=NOW + 10)
+    v.verify(t, now=NOW)
+    assert v.verify(t, now=NOW + 14)["sub"] == "u1"
+    with pytest.raises(tw.ExpiredTokenError):
+        v.verify(t, now=NOW + 15)
+
+
+def test_a_different_token_never_hits_another_entry(key: tw.JWK) -> None:
+    v = verifier(key)
+    good = token(key)
+    v.verify(good, now=NOW)
+    header, payload, signature = good.split(".")
+    tampered = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'AQ'}"
+    with pytest.raises(tw.InvalidSignatureError):
+        v.verify(tampered, now=NOW)
+    with pytest.raises(tw.MalformedTokenError):
+        v.verify(good + " ", now=NOW)
+    other = token(key, sub="u2")
+    assert v.verify(other, now=NOW)["sub"] == "u2"
+
+
+def test_rejected_tokens_are_not_cached(key: tw.JWK) -> None:
+    v = verifier(key, audience="api")
+    t = token(key, aud="other")
+    for _ in range(2):
+        with pytest.raises(tw.InvalidAudienceError):
+            v.verify(t, now=NOW)
+    info = v.cache_info()
+    assert info is not None and info["size"] == 0 and info["hits"] == 0
+
+
+def test_tokens_without_exp_are_not_cached(key: tw.JWK) -> None:
+    v = verifier(key)
+    t = tw.encode({"sub": "u1"}, key)
+    v.verify(t, now=NOW)
+    v.verify(t, now=NOW)
+    info = v.cache_info()
+    assert info is not None and info["size"] == 0 and info["hits"] == 0
+
+
+def test_bounded_by_capacity_least_recently_used_first(key: tw.JWK) -> None:
+    v = verifier(key, size=3)
+    tokens = [token(key, sub=f"u{i}") for i in range(5)]
+    for t in tokens:
+        v.verify(t, now=NOW)
+    info = v.cache_info()
+    assert info is not None and info["size"] == 3 and info["capacity"] == 3
+    v.verify(tokens[-1], now=NOW)  # still cached
+    v.verify(tokens[0], now=NOW)  # evicted: a miss
+    info = v.cache_info()
+    assert info is not None and info["hits"] == 1 and info["misses"] == 6
+
+
+def test_oversized_tokens_are_verified_every_time(key: tw.JWK) -> None:
+    v = verifier(key)
+    t = token(key, pad="x" * 9000)
+    v.verify(t, now=NOW)
+    v.verify(t, now=NOW)
+    info = v.cache_info()
+    assert info is not None and info["size"] == 0
+
+
+def test_replacing_keys_empties_the_cache(key: tw.JWK) -> None:
+    v = tw.Verifier(tw.JWKSet([key.public()]), algorithms=["ES256"], cache_size=10)
+    t = token(key)
+    v.verify(t, now=NOW)
+    other = tw.JWK.generate("ES256")
+    v.replace_keys(tw.JWKSet([other.public()]))
+    with pytest.raises(tw.KeyNotFoundError):
+        v.verify(t, now=NOW)
+
+
+def test_cache_size_is_bounded_by_configuration(key: tw.JWK) -> None:
+    with pytest.raises(tw.ConfigurationError):
+        verifier(key, size=10_000_000)
+
+
+def test_real_clock(key: tw.JWK) -> None:
+    v = verifier(key)
+    t = tw.encode({"sub": "u1", "exp": int(time.time()) + 60}, key)
+    assert v.verify(t) == v.verify(t)
