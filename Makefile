@@ -33,10 +33,26 @@ pytest: install
 
 test: lint typecheck pytest
 
+# examples/app.py under uvicorn on 127.0.0.1:8000, sessions in a SQLite file inside the venv.
+# Any TOKENWARD_* variable already set wins (see docs/fastapi.md).
+DEMO_URL := http://127.0.0.1:8000
 demo: install
-	$(BIN)/python examples/quickstart.py
+	@echo ""
+	@echo "  tokenward demo: open $(DEMO_URL)/docs and press Authorize"
+	@echo "  (username debug@example.com, password vega-debug-password), or sign in with curl:"
+	@echo ""
+	@echo "  curl -s -X POST $(DEMO_URL)/v1/auth/login -H 'Content-Type: application/json' -d '{\"email\": \"debug@example.com\", \"password\": \"vega-debug-password\"}'"
+	@echo ""
+	TOKENWARD_STORE_URL="$${TOKENWARD_STORE_URL:-sqlite:///$(VENV)/tokenward-demo.sqlite3}" \
+	TOKENWARD_DEBUG_SCOPES="$${TOKENWARD_DEBUG_SCOPES:-reports:read}" \
+	$(BIN)/python -m uvicorn app:app --app-dir examples --host 127.0.0.1 --port 8000
 
+# The FastAPI end-to-end run uses wrk when it is installed (a Python client otherwise); as root,
+# bench installs it from Debian. The raw-OpenSSL floor is built with CMake into build/bench.
 bench: install
+	@command -v wrk >/dev/null || [ "$$(id -u)" -ne 0 ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || \
+	  echo "wrk not installed: the FastAPI run falls back to a Python client"
 	$(PIP) install -q ".[bench]"
 	$(BIN)/python -m benchmarks
 

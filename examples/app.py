@@ -1,0 +1,97 @@
+"""A FastAPI backend in the usual shape, protected by tokenward. ``make demo`` runs it.
+
+    uvicorn app:app --app-dir examples --host 127.0.0.1 --port 8000
+
+Settings come from the environment (``TOKENWARD_*``; see docs/fastapi.md). With no
+``TOKENWARD_AUTH_SECRET`` the app signs with a random per-process secret and says so.
+
+Routes:
+    GET    /v1/health                public
+    GET    /v1/hello                 anyone; greets the signed-in user by email
+    GET    /v1/projects              any signed-in user (a sync route)
+    GET    /v1/projects/{id}         any signed-in user (an async route)
+    POST   /v1/projects/{id}/deploy  operator or root
+    DELETE /v1/projects/{id}         root only
+    GET    /v1/reports               needs the scope reports:read
+and the auth router: POST /v1/auth/login, /v1/auth/refresh, /v1/auth/logout; GET /v1/auth/me.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Security
+
+from tokenward.fastapi import (
+    Auth,
+    CurrentUser,
+    optional_current_user,
+    require_current_user,
+    require_groups,
+)
+
+auth = Auth.from_env()  # TOKENWARD_AUTH_PROVIDER, TOKENWARD_AUTH_SECRET, ...
+app = FastAPI(title="tokenward example", version="1.0", lifespan=auth.lifespan)
+app.include_router(auth.router)
+
+SignedIn = Annotated[CurrentUser, Depends(require_current_user)]
+MaybeSignedIn = Annotated[CurrentUser | None, Depends(optional_current_user)]
+
+PROJECTS: dict[str, dict[str, Any]] = {
+    "apollo": {"id": "apollo", "name": "Apollo", "deployed": False},
+    "gemini": {"id": "gemini", "name": "Gemini", "deployed": True},
+}
+
+
+def _project(project_id: str) -> dict[str, Any]:
+    project = PROJECTS.get(project_id)
+    if project is None:
+        raise HTTPException(404, detail=f"no project {project_id!r}")
+    return project
+
+
+@app.get("/v1/health", tags=["public"])
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/v1/hello", tags=["public"])
+async def hello(user: MaybeSignedIn) -> dict[str, str]:
+    name = "guest" if user is None else (user.email or user.sub)
+    return {"message": f"hello, {name}"}
+
+
+@app.get("/v1/projects", tags=["projects"])
+def list_projects(user: SignedIn) -> dict[str, Any]:
+    return {"user": user.email, "projects": sorted(PROJECTS)}
+
+
+@app.get("/v1/projects/{project_id}", tags=["projects"])
+async def get_project(project_id: str, user: SignedIn) -> dict[str, Any]:
+    return _project(project_id)
+
+
+@app.post(
+    "/v1/projects/{project_id}/deploy",
+    tags=["operations"],
+    dependencies=[Depends(require_groups("operator", "root"))],
+)
+async def deploy(project_id: str) -> dict[str, Any]:
+    project = _project(project_id)
+    project["deployed"] = True
+    return project
+
+
+@app.delete("/v1/projects/{project_id}", tags=["operations"], status_code=200)
+def delete_project(
+    project_id: str, user: Annotated[CurrentUser, Depends(require_groups("root"))]
+) -> dict[str, str]:
+    _project(project_id)
+    return {"deleted": project_id, "by": user.sub}
+
+
+@app.get("/v1/reports", tags=["reports"])
+def reports(
+    user: Annotated[CurrentUser, Security(require_current_user, scopes=["reports:read"])],
+) -> dict[str, Any]:
+    return {"reports": ["weekly", "monthly"], "scopes": user.scopes}

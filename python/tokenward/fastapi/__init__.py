@@ -1,0 +1,48 @@
+"""tokenward for FastAPI: settings, the auth router, and the dependencies routes use.
+
+::
+
+    from fastapi import Depends, FastAPI, Security
+    from tokenward.fastapi import Auth, CurrentUser, require_current_user, require_groups
+
+    auth = Auth.from_env()                 # reads TOKENWARD_AUTH_PROVIDER, TOKENWARD_AUTH_SECRET...
+    app = FastAPI(lifespan=auth.lifespan)
+    app.include_router(auth.router)        # POST /v1/auth/login, /refresh, /logout; GET /v1/auth/me
+
+    @app.get("/v1/projects")
+    def projects(user: CurrentUser = Depends(require_current_user)): ...
+
+Needs the ``fastapi`` extra: ``pip install 'tokenward[fastapi]'``.
+"""
+
+from __future__ import annotations
+
+from tokenward.exceptions import ConfigurationError
+from tokenward.fastapi.auth import Auth
+from tokenward.fastapi.dependencies import (
+    bearer_scheme,
+    find_auth,
+    optional_current_user,
+    require_current_user,
+    require_groups,
+)
+from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
+from tokenward.fastapi.providers import AuthProvider, CustomProvider
+from tokenward.fastapi.settings import AuthSettings
+
+__all__ = [
+    "Auth",
+    "AuthProvider",
+    "AuthSettings",
+    "ConfigurationError",
+    "CurrentUser",
+    "CustomProvider",
+    "LoginRequest",
+    "RefreshRequest",
+    "TokenResponse",
+    "bearer_scheme",
+    "find_auth",
+    "optional_current_user",
+    "require_current_user",
+    "require_groups",
+]

@@ -1,0 +1,229 @@
+"""The auth endpoints under ``/v1/auth``: login, refresh, logout and me.
+
+``POST /login`` takes JSON ``{"email", "password"}`` or the OAuth2 password form
+(``application/x-www-form-urlencoded`` with ``username``/``password``), which is what Swagger UI's
+Authorize button sends. Bodies are read with a size cap and parsed by hand, so no input a client
+can send ends in a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from pydantic import BaseModel, ValidationError
+
+from tokenward.fastapi import errors
+from tokenward.fastapi.dependencies import require_current_user
+from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
+from tokenward.stores import StoreError
+from tokenward.tokens import RefreshTokenError
+
+if TYPE_CHECKING:
+    from tokenward.fastapi.auth import Auth
+
+__all__ = ["PREFIX", "build_router"]
+
+PREFIX = "/v1/auth"
+MAX_BODY_BYTES = 16 * 1024
+_ROUTE_MARK = "__tokenward_auth__"
+
+M = TypeVar("M", bound=BaseModel)
+
+_TOO_LARGE = 413  # named differently across Starlette versions
+_UNPROCESSABLE = 422
+
+_JSON = "application/json"
+_FORM = "application/x-www-form-urlencoded"
+
+_PASSWORD_FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["username", "password"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["password"]},
+        "username": {"type": "string", "description": "the email address"},
+        "password": {"type": "string", "format": "password"},
+        "scope": {"type": "string", "description": "space-separated scopes (optional)"},
+    },
+}
+_REFRESH_FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["refresh_token"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["refresh_token"]},
+        "refresh_token": {"type": "string"},
+    },
+}
+
+
+def _body_doc(model: type[BaseModel], form_schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                _JSON: {"schema": model.model_json_schema()},
+                _FORM: {"schema": form_schema},
+            },
+        }
+    }
+
+
+def _error_doc(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        400: "The body could not be read",
+        401: "Not authenticated, or the credentials or token are not valid",
+        413: "The body is too large",
+        415: "The body is neither JSON nor a urlencoded form",
+        422: "The body lacks a field or has one of the wrong type",
+        503: "The session store is unavailable",
+    }
+    return {code: {"description": text[code]} for code in codes}
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise errors.bad_request(
+            f"The body must be at most {MAX_BODY_BYTES} bytes.",
+            _TOO_LARGE,
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise errors.bad_request(
+                f"The body must be at most {MAX_BODY_BYTES} bytes.",
+                _TOO_LARGE,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_fields(request: Request) -> tuple[dict[str, Any], bool]:
+    """The body as a dict of fields, and whether it came as a form."""
+    media_type = request.headers.get("content-type", _JSON).split(";", 1)[0].strip().lower()
+    body = await _read_body(request)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.bad_request("The body must be UTF-8.") from None
+    if media_type == _FORM:
+        try:
+            parsed = urllib.parse.parse_qs(
+                text, keep_blank_values=True, strict_parsing=False, max_num_fields=16
+            )
+        except ValueError:
+            raise errors.bad_request("The form has too many fields.") from None
+        return {key: values[0] for key, values in parsed.items() if values}, True
+    if media_type in (_JSON, "") or media_type.endswith("+json"):
+        try:
+            data = json.loads(text) if text.strip() else None
+        except (ValueError, RecursionError):
+            raise errors.bad_request("The body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise errors.bad_request("The body must be a JSON object.")
+        return data, False
+    raise errors.bad_request(
+        f"Send the body as {_JSON} (or {_FORM}).", status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    )
+
+
+def _validate(model: type[M], data: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # The inputs are left out: they may hold a password.
+        detail = [
+            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        raise HTTPException(_UNPROCESSABLE, detail=detail) from None
+
+
+def _grant_type(data: dict[str, Any], expected: str) -> None:
+    grant = data.get("grant_type")
+    if grant is not None and grant != expected:
+        raise errors.bad_request(f"grant_type must be {expected!r} here.")
+
+
+def build_router(auth: Auth) -> APIRouter:
+    """The router for ``auth``; mount it with ``app.include_router(auth.router)``."""
+    router = APIRouter(prefix=PREFIX, tags=["auth"])
+
+    @router.post(
+        "/login",
+        response_model=TokenResponse,
+        summary="Sign in (debug login of the custom provider)",
+        openapi_extra=_body_doc(LoginRequest, _PASSWORD_FORM_SCHEMA),
+        responses=_error_doc(400, 401, 413, 415, 422, 503),
+    )
+    async def login(request: Request) -> TokenResponse:
+        data, is_form = await _read_fields(request)
+        if is_form:
+            _grant_type(data, "password")
+            data = {
+                "email": data.get("username", data.get("email")),
+                "password": data.get("password"),
+                "scope": data.get("scope"),
+            }
+        credentials = _validate(LoginRequest, data)
+        try:
+            pair = await auth.login(credentials.email, credentials.password, credentials.scope)
+        except StoreError:
+            raise errors.unavailable("The session store") from None
+        if pair is None:
+            raise errors.bad_credentials()
+        return TokenResponse(**pair.to_json())
+
+    @router.post(
+        "/refresh",
+        response_model=TokenResponse,
+        summary="Exchange a refresh token for a new pair (the old one is spent)",
+        openapi_extra=_body_doc(RefreshRequest, _REFRESH_FORM_SCHEMA),
+        responses=_error_doc(400, 401, 413, 415, 422, 503),
+    )
+    async def refresh(request: Request) -> TokenResponse:
+        data, is_form = await _read_fields(request)
+        if is_form:
+            _grant_type(data, "refresh_token")
+        body = _validate(RefreshRequest, data)
+        try:
+            pair = await auth.refresh(body.refresh_token)
+        except RefreshTokenError:
+            raise errors.invalid_refresh_token() from None
+        except StoreError:
+            raise errors.unavailable("The session store") from None
+        return TokenResponse(**pair.to_json())
+
+    @router.post(
+        "/logout",
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        summary="Revoke the refresh token's whole family (every token it was rotated into)",
+        openapi_extra=_body_doc(RefreshRequest, _REFRESH_FORM_SCHEMA),
+        responses=_error_doc(400, 413, 415, 422, 503),
+    )
+    async def logout(request: Request) -> Response:
+        data, _ = await _read_fields(request)
+        body = _validate(RefreshRequest, data)
+        try:
+            await auth.logout(body.refresh_token)
+        except StoreError:
+            raise errors.unavailable("The session store") from None
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.get(
+        "/me",
+        response_model=CurrentUser,
+        summary="The signed-in user",
+        responses=_error_doc(401, 503),
+    )
+    async def me(user: Annotated[CurrentUser, Depends(require_current_user)]) -> CurrentUser:
+        return user
+
+    for endpoint in (login, refresh, logout, me):
+        setattr(endpoint, _ROUTE_MARK, auth)
+    return router

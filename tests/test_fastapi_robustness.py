@@ -1,0 +1,218 @@
+"""Never a 500: whatever a client sends to the auth endpoints or as a bearer token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from _fastapi_support import EMAIL, PASSWORD, TestClient, bearer, login, make_app
+
+ENDPOINTS = ["/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout"]
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    app, _ = make_app()
+    with TestClient(app) as c:
+        yield c
+
+
+def ok_status(code: int) -> bool:
+    return code < 500
+
+
+# --- bodies ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        ("application/json", b"", 400),
+        ("application/json", b"not json", 400),
+        ("application/json", b"[]", 400),
+        ("application/json", b'"a string"', 400),
+        ("application/json", b"null", 400),
+        ("application/json", b"1e999999", 400),
+        ("application/json", b"{", 400),
+        ("application/json", b"\xff\xfe\x00", 400),
+        ("application/json", b"[" * 8000 + b"]" * 8000, 400),
+        ("application/json", b'{"email": 1, "password": [], "refresh_token": {}}', 422),
+        ("application/json", b'{"email": null, "password": null, "refresh_token": null}', 422),
+        ("application/json", b"{}", 422),
+        ("application/x-www-form-urlencoded", b"", 422),
+        ("application/x-www-form-urlencoded", b"%%%&&&===", 422),
+        ("application/x-www-form-urlencoded", b"a=1&" * 100, 400),
+        ("application/x-www-form-urlencoded", b"\xff=\xfe", 400),
+        ("multipart/form-data; boundary=x", b"--x\r\n\r\n--x--", 415),
+        ("text/plain", b"hello", 415),
+        ("application/xml", b"<a/>", 415),
+    ],
+)
+def test_bad_bodies(
+    client: TestClient, path: str, content_type: str, body: bytes, expected: int
+) -> None:
+    response = client.post(path, content=body, headers={"content-type": content_type})
+    assert response.status_code == expected, response.text
+    assert isinstance(response.json()["detail"], str | list)
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_oversized_body_is_413(client: TestClient, path: str) -> None:
+    body = b'{"email": "' + b"a" * 100_000 + b'"}'
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_oversized_streamed_body_is_413(client: TestClient, path: str) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"email": "'
+        for _ in range(100):
+            yield b"a" * 1000
+        yield b'"}'
+
+    response = client.post(path, content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_bad_content_length_is_refused(client: TestClient) -> None:
+    response = client.post(
+        "/v1/auth/login",
+        content=b"{}",
+        headers={"content-type": "application/json", "content-length": "-1"},
+    )
+    assert ok_status(response.status_code)
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_overlong_fields_are_422_without_echo(client: TestClient, path: str) -> None:
+    secret_like = "p" * 2000
+    body = {"email": EMAIL, "password": secret_like, "refresh_token": secret_like}
+    response = client.post(path, json=body)
+    assert response.status_code == 422
+    assert secret_like not in response.text
+
+
+def test_validation_errors_never_echo_the_password(client: TestClient) -> None:
+    response = client.post("/v1/auth/login", json={"password": "hunter2-secret"})
+    assert response.status_code == 422
+    assert "hunter2-secret" not in response.text
+
+
+def test_wrong_methods(client: TestClient) -> None:
+    assert client.get("/v1/auth/login").status_code == 405
+    assert client.post("/v1/auth/me").status_code == 405
+
+
+def test_unicode_credentials(client: TestClient) -> None:
+    for email, password in [("ü@example.com", "pässwörd"), (EMAIL, "\ud800"), ("\x00", "\x00")]:
+        response = client.post(
+            "/v1/auth/login",
+            content=f'{{"email": "{email}", "password": "{password}"}}'.encode(
+                "utf-8", "surrogatepass"
+            ),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code in (400, 401), (email, response.text)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    path=st.sampled_from(ENDPOINTS),
+    content_type=st.sampled_from(
+        ["application/json", "application/x-www-form-urlencoded", "", "text/plain"]
+    ),
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+            lambda children: (
+                st.lists(children, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(["email", "password", "refresh_token", "scope", "x"]),
+                    children,
+                    max_size=5,
+                )
+            ),
+            max_leaves=10,
+        ).map(lambda v: repr(v).replace("'", '"').encode()),
+    ),
+)
+def test_fuzzed_bodies_never_500(
+    client: TestClient, path: str, content_type: str, body: bytes
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post(path, content=body, headers=headers)
+    assert ok_status(response.status_code), (response.status_code, response.text)
+
+
+# --- bearer tokens --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"",
+        b"Bearer",
+        b"Bearer    ",
+        b"Bearer \xff\xfe",
+        b"Bearer \xc3\xa9",
+        b"Bearer a b c",
+        b"Bearer ....",
+        b"Bearer e30.e30.e30",
+        b"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.",
+        b"Bearer " + b"e" * 70_000,
+        b"Bearer " + b"a." * 5000,
+        b"Digest foo",
+        b"Bearer\tabc",
+        b"   ",
+    ],
+)
+@pytest.mark.parametrize("path", ["/sync", "/async", "/optional", "/reports", "/root"])
+def test_garbage_authorization_headers(client: TestClient, value: bytes, path: str) -> None:
+    response = client.get(path, headers={"Authorization": value})
+    if path == "/optional" and response.status_code == 200:
+        assert response.json() == {"sub": None}
+        return
+    assert response.status_code == 401, (value[:40], response.text)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(token=st.binary(max_size=200).filter(lambda b: b"\r" not in b and b"\n" not in b))
+def test_fuzzed_tokens_never_500(client: TestClient, token: bytes) -> None:
+    response = client.get("/sync", headers={"Authorization": b"Bearer " + token})
+    assert response.status_code == 401
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_mutated_real_tokens_are_401(client: TestClient, data: Any) -> None:
+    token = _good_token(client)
+    index = data.draw(st.integers(min_value=0, max_value=len(token) - 1))
+    replacement = data.draw(st.sampled_from("AZaz09-_.=+/ "))
+    mutated = token[:index] + replacement + token[index + 1 :]
+    response = client.get("/sync", headers=bearer(mutated))
+    if mutated == token:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 401
+
+
+_TOKEN: dict[str, str] = {}
+
+
+def _good_token(client: TestClient) -> str:
+    if "access" not in _TOKEN:
+        _TOKEN["access"] = login(client, EMAIL, PASSWORD)["access_token"]
+    return _TOKEN["access"]

@@ -1,0 +1,277 @@
+"""AuthSettings: the environment, the prefix, and every refusal naming its variable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+
+from _fastapi_support import SECRET, TestClient, bearer, login
+from tokenward import ConfigurationError
+from tokenward.fastapi import Auth, AuthSettings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No TOKENWARD_* / VEGA_* variable of the machine leaks into these tests."""
+    import os
+
+    for name in list(os.environ):
+        if name.upper().startswith(("TOKENWARD_", "VEGA_")):
+            monkeypatch.delenv(name)
+    yield
+
+
+def test_defaults() -> None:
+    settings = AuthSettings.from_env()
+    assert settings.auth_provider == "custom"
+    assert settings.auth_secret is None
+    assert settings.debug_email == "debug@example.com"
+    assert settings.debug_password.get_secret_value() == "vega-debug-password"
+    assert settings.groups == ("root", "operator")
+    assert settings.scopes == ()
+    assert settings.access_token_lifetime == dt.timedelta(minutes=15)
+    assert settings.refresh_token_lifetime == dt.timedelta(days=7)
+    assert settings.refresh_reuse_grace == dt.timedelta(seconds=10)
+    assert settings.store_url == ":memory:"
+    assert settings.environment == "development"
+    assert settings.env_prefix == "TOKENWARD_"
+    assert settings.var("auth_secret") == "TOKENWARD_AUTH_SECRET"
+
+
+def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_DEBUG_GROUPS", "admins, operator  readers")
+    monkeypatch.setenv("TOKENWARD_DEBUG_SCOPES", '["reports:read", "reports:write"]')
+    monkeypatch.setenv("TOKENWARD_ACCESS_TOKEN_LIFETIME", "300")
+    monkeypatch.setenv("TOKENWARD_REFRESH_TOKEN_LIFETIME", "P1D")
+    monkeypatch.setenv("TOKENWARD_REFRESH_REUSE_GRACE", "PT5S")
+    monkeypatch.setenv("tokenward_environment", "staging")
+    settings = AuthSettings.from_env()
+    assert settings.auth_secret is not None
+    assert settings.auth_secret.get_secret_value() == SECRET
+    assert SECRET not in repr(settings)
+    assert settings.groups == ("admins", "operator", "readers")
+    assert settings.scopes == ("reports:read", "reports:write")
+    assert settings.access_token_lifetime == dt.timedelta(seconds=300)
+    assert settings.refresh_token_lifetime == dt.timedelta(days=1)
+    assert settings.refresh_reuse_grace == dt.timedelta(seconds=5)
+    assert settings.environment == "staging"
+    settings.check()
+
+
+def test_lifetimes_reach_the_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_ACCESS_TOKEN_LIFETIME", "120")
+    auth = Auth.from_env()
+    app = FastAPI(lifespan=auth.lifespan)
+    app.include_router(auth.router)
+    with TestClient(app) as client:
+        tokens = login(client)
+        assert tokens["expires_in"] == 120
+        claims = client.get("/v1/auth/me", headers=bearer(tokens["access_token"])).json()["claims"]
+        assert claims["exp"] - claims["iat"] == 120
+
+
+def test_custom_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEGA_AUTH_PROVIDER", "custom")
+    monkeypatch.setenv("VEGA_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("VEGA_COGNITO_REGION", "eu-west-1")
+    monkeypatch.setenv("VEGA_COGNITO_USER_POOL_ID", "eu-west-1_pool")
+    monkeypatch.setenv("VEGA_COGNITO_APP_CLIENT_ID", "abc123")
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", "too short")  # another prefix: ignored
+    settings = AuthSettings.from_env(prefix="VEGA_")
+    assert settings.env_prefix == "VEGA_"
+    assert settings.auth_secret is not None
+    assert settings.auth_secret.get_secret_value() == SECRET
+    assert (settings.cognito_region, settings.cognito_user_pool_id) == (
+        "eu-west-1",
+        "eu-west-1_pool",
+    )
+    assert settings.cognito_app_client_id == "abc123"
+    settings.check()
+
+
+def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_DEBUG_EMAIL", "env@example.com")
+    settings = AuthSettings.from_env(debug_email="code@example.com")
+    assert settings.debug_email == "code@example.com"
+
+
+# --- refusals -------------------------------------------------------------------------------------
+
+
+def refused(prefix: str = "TOKENWARD_") -> str:
+    with pytest.raises(ConfigurationError) as info:
+        Auth.from_env(prefix=prefix)
+    return str(info.value)
+
+
+def test_short_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", "x" * 31)
+    message = refused()
+    assert "TOKENWARD_AUTH_SECRET" in message
+    assert "31 bytes" in message
+    assert "x" * 31 not in message
+
+
+def test_short_secret_counts_bytes_not_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", "é" * 16)  # 32 bytes in UTF-8
+    Auth.from_env()
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", "é" * 15 + "e")  # 31 bytes
+    assert "TOKENWARD_AUTH_SECRET" in refused()
+
+
+def test_empty_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", "")
+    assert "TOKENWARD_AUTH_SECRET" in refused()
+
+
+def test_short_secret_refusal_names_the_prefixed_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEGA_AUTH_SECRET", "short")
+    assert "VEGA_AUTH_SECRET" in refused("VEGA_")
+
+
+@pytest.mark.parametrize("environment", ["production", "PROD", "Production ", "live"])
+def test_custom_auth_refuses_production(monkeypatch: pytest.MonkeyPatch, environment: str) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_ENVIRONMENT", environment)
+    message = refused()
+    assert "TOKENWARD_ENVIRONMENT" in message
+    assert "TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION" in message
+
+
+def test_production_can_be_allowed_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_ENVIRONMENT", "production")
+    monkeypatch.setenv("TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION", "true")
+    # ... but not with the published debug password
+    assert "TOKENWARD_DEBUG_PASSWORD" in refused()
+    monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", "a-real-password-for-this-deployment")
+    Auth.from_env()
+
+
+def test_production_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_ENVIRONMENT", "production")
+    monkeypatch.setenv("TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION", "1")
+    monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", "a-real-password-for-this-deployment")
+    assert "TOKENWARD_AUTH_SECRET" in refused()
+
+
+@pytest.mark.parametrize("environment", ["staging", "qa"])
+def test_no_secret_outside_development_is_refused(
+    monkeypatch: pytest.MonkeyPatch, environment: str
+) -> None:
+    monkeypatch.setenv("TOKENWARD_ENVIRONMENT", environment)
+    message = refused()
+    assert "TOKENWARD_AUTH_SECRET" in message
+    assert environment in message
+
+
+def test_no_secret_in_development_means_a_random_one_and_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="tokenward"):
+        first = Auth.from_env()
+        second = Auth.from_env()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2
+    assert "TOKENWARD_AUTH_SECRET" in warnings[0]
+    assert "will not survive a restart" in warnings[0]
+    # two processes (here: two Auths) do not accept each other's tokens
+    apps = []
+    for auth in (first, second):
+        app = FastAPI(lifespan=auth.lifespan)
+        app.include_router(auth.router)
+        apps.append(app)
+    with TestClient(apps[0]) as one, TestClient(apps[1]) as two:
+        token = login(one)["access_token"]
+        assert one.get("/v1/auth/me", headers=bearer(token)).status_code == 200
+        assert two.get("/v1/auth/me", headers=bearer(token)).status_code == 401
+
+
+def test_cognito_without_its_settings_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_PROVIDER", "cognito")
+    monkeypatch.setenv("TOKENWARD_COGNITO_REGION", "eu-west-1")
+    message = refused()
+    assert "TOKENWARD_AUTH_PROVIDER=cognito needs" in message
+    assert "TOKENWARD_COGNITO_USER_POOL_ID" in message
+    assert "TOKENWARD_COGNITO_APP_CLIENT_ID" in message
+    assert "TOKENWARD_COGNITO_REGION" not in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AUTH_PROVIDER", "ldap"),
+        ("ACCESS_TOKEN_LIFETIME", "fifteen minutes"),
+        ("ALLOW_CUSTOM_AUTH_IN_PRODUCTION", "perhaps"),
+        ("DEBUG_EMAIL", "x"),
+    ],
+)
+def test_unreadable_values_name_their_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("VEGA_" + variable, value)
+    message = refused("VEGA_")
+    assert "VEGA_" + variable in message
+    assert value not in message or value == "x"
+
+
+def test_unreadable_secret_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_AUTH_PROVIDER", "bogus")
+    assert SECRET not in refused()
+
+
+def test_broken_json_list_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_DEBUG_GROUPS", '["unterminated')
+    with pytest.raises(ConfigurationError):
+        Auth.from_env()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ACCESS_TOKEN_LIFETIME", "0"),
+        ("ACCESS_TOKEN_LIFETIME", "172800"),
+        ("REFRESH_TOKEN_LIFETIME", "30"),
+        ("REFRESH_TOKEN_LIFETIME", "P400D"),
+        ("REFRESH_REUSE_GRACE", "3600"),
+        ("ACCESS_TOKEN_LIFETIME", "PT0.5S"),
+    ],
+)
+def test_lifetimes_out_of_bounds_are_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_" + variable, value)
+    assert "TOKENWARD_" + variable in refused()
+
+
+def test_refresh_must_outlive_access(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_ACCESS_TOKEN_LIFETIME", "3600")
+    monkeypatch.setenv("TOKENWARD_REFRESH_TOKEN_LIFETIME", "600")
+    assert "TOKENWARD_REFRESH_TOKEN_LIFETIME" in refused()
+
+
+@pytest.mark.parametrize("url", ["postgresql://localhost/db", "sqlite://relative.db", "  "])
+def test_unusable_store_url_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_STORE_URL", url)
+    refused()
+
+
+def test_store_in_a_missing_directory_fails_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_STORE_URL", f"sqlite:///{tmp_path}/missing/dir/x.db")
+    auth = Auth.from_env()
+    app = FastAPI(lifespan=auth.lifespan)
+    with pytest.raises(ConfigurationError, match="does not exist"), TestClient(app):
+        pass
