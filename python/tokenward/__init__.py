@@ -11,9 +11,12 @@ from importlib.metadata import version as _version
 
 from tokenward import exceptions
 from tokenward._api import decode, encode, unverified_claims, unverified_header
-from tokenward._core import JWK, JWKSet, Verifier
+from tokenward._core import JWK, FieldCipher, JWKSet
+from tokenward._verifier import Verifier
+from tokenward.cognito import CognitoIdentity, CognitoPool, CognitoVerifier
 from tokenward.exceptions import (
     ConfigurationError,
+    DecryptionError,
     ExpiredTokenError,
     ImmatureTokenError,
     InvalidAudienceError,
@@ -23,11 +26,13 @@ from tokenward.exceptions import (
     InvalidSignatureError,
     InvalidTokenError,
     KeyNotFoundError,
+    KeySetUnavailableError,
     MalformedTokenError,
     MissingClaimError,
     TokenwardError,
     UnsupportedAlgorithmError,
 )
+from tokenward.jwks import RemoteJWKS
 
 try:
     __version__ = _version("tokenward")
@@ -45,8 +50,13 @@ ALGORITHMS: tuple[str, ...] = (
 __all__ = [
     "ALGORITHMS",
     "JWK",
+    "CognitoIdentity",
+    "CognitoPool",
+    "CognitoVerifier",
     "ConfigurationError",
+    "DecryptionError",
     "ExpiredTokenError",
+    "FieldCipher",
     "ImmatureTokenError",
     "InvalidAudienceError",
     "InvalidClaimError",
@@ -56,8 +66,10 @@ __all__ = [
     "InvalidTokenError",
     "JWKSet",
     "KeyNotFoundError",
+    "KeySetUnavailableError",
     "MalformedTokenError",
     "MissingClaimError",
+    "RemoteJWKS",
     "TokenwardError",
     "UnsupportedAlgorithmError",
     "Verifier",
