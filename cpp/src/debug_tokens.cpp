@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "tokenward/base64url.hpp"
+#include "tokenward/field_cipher.hpp"
 #include "tokenward/jws.hpp"
 #include "tokenward/ossl.hpp"
 
@@ -47,28 +48,10 @@ result<std::string> random_bytes(std::size_t n) {
   return out;
 }
 
-// HKDF-SHA256 (RFC 5869) with an empty salt, `info` naming the purpose.
+// HKDF-SHA256 (RFC 5869) with an empty salt, `info` naming the purpose; the one implementation
+// lives with the field cipher's primitives.
 result<std::string> hkdf_sha256(std::string_view ikm, std::string_view info) {
-  ossl::kdf kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
-  if (!kdf) {
-    ossl::clear_errors();
-    return make_error(errc::internal, "HKDF is not available");
-  }
-  ossl::kdf_ctx ctx(EVP_KDF_CTX_new(kdf.get()));
-  if (!ctx) return make_error(errc::internal, "out of memory");
-  std::array<char, 7> digest_name{'S', 'H', 'A', '2', '5', '6', '\0'};
-  std::array<OSSL_PARAM, 4> params{
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest_name.data(), 0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<char*>(ikm.data()), ikm.size()),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<char*>(info.data()), info.size()),
-      OSSL_PARAM_construct_end(),
-  };
-  std::string out(kKeyBytes, '\0');
-  if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), out.size(), params.data()) != 1) {
-    ossl::clear_errors();
-    return make_error(errc::internal, "HKDF failed");
-  }
-  return out;
+  return crypto::hkdf_sha256(ikm, {}, info, kKeyBytes);
 }
 
 std::string to_hex(std::string_view bytes) {
