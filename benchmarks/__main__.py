@@ -1,14 +1,18 @@
 """Run the side-by-side verification benchmark and print µs per verify with ratios.
 
-    python -m benchmarks [--quick] [--algorithms HS256,RS256] [--output PATH]
+    python -m benchmarks [--quick] [--algorithms HS256,RS256] [--output PATH] [--no-e2e]
 
-Every library verifies the same token with the same key (signature, iss, aud) and returns a dict.
-The table gives the median of several timed rounds; ratios are peer ÷ tokenward.
+Every library verifies the same token with the same key (signature, iss, aud) and returns a dict,
+one after another in this process. Beside them: the raw-OpenSSL floor (benchmarks/native/floor.cpp,
+built with the project's CMake), tokenward with its verified-token cache, JWKS parsing, the cache's
+rules and memory, RS256 throughput with one and two threads, and a FastAPI end-to-end run. The
+tables give the median of several timed rounds; the report goes to benchmarks/results/latest.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -16,15 +20,41 @@ import statistics
 import sys
 import time
 import timeit
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.peers import PEERS, make_case
+from benchmarks import e2e, extras
+from benchmarks.floor import FloorUnavailable, ensure_floor, run_floor
+from benchmarks.peers import (
+    NOT_INSTALLED_REASONS,
+    PEERS,
+    TOKENWARD_VARIANTS,
+    Case,
+    Unavailable,
+    make_case,
+)
 
 DEFAULT_ALGORITHMS = ("HS256", "RS256", "ES256", "EdDSA")
+ASYMMETRIC_TARGET = 1.10
+HS256_TARGET = 10.0
+CACHE_HIT_TARGET_US = 1.5
+THREADS_TARGET = 1.8
+E2E_TARGET = 0.95
+
+DISTRIBUTIONS = {
+    "tokenward": "tokenward",
+    "pyjwt": "PyJWT",
+    "joserfc": "joserfc",
+    "jwcrypto": "jwcrypto",
+    "authlib": "Authlib",
+    "python-jose": "python-jose",
+    "pyjwt-rs": "pyjwt-rs",
+    "rsjwt": "rsjwt",
+}
 
 
-def measure(fn: Any, rounds: int, min_time: float) -> float:
+def measure(fn: Callable[[], object], rounds: int, min_time: float) -> float:
     """Median µs per call over `rounds` rounds, each long enough to be timed reliably."""
     fn()  # warm up, and fail early if the peer rejects the token
     number = 1
@@ -37,44 +67,222 @@ def measure(fn: Any, rounds: int, min_time: float) -> float:
     return statistics.median(samples)
 
 
-def run(algorithms: list[str], rounds: int, min_time: float) -> dict[str, Any]:
+def _error(exc: BaseException) -> str:
+    if isinstance(exc, Unavailable | FloorUnavailable):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _calibrate(fn: Callable[[], object], min_time: float) -> int:
+    """Calls per timed sample so that one sample lasts at least `min_time`."""
+    fn()  # warm up, and fail early if the peer rejects the token
+    number = 1
+    while timeit.timeit(fn, number=number) < min_time:
+        number *= 2
+    return number
+
+
+def run(
+    algorithms: list[str], rounds: int, min_time: float, floor_binary: Path | None, floor_why: str
+) -> tuple[dict[str, Any], dict[str, Case]]:
+    """µs per verify of the floor, tokenward (cache off and on) and each peer, per algorithm.
+
+    The rounds are interleaved: each round takes one sample of every column in turn, so that a
+    change in the machine's background load hits all columns alike and the ratios stay fair."""
     results: dict[str, Any] = {}
+    cases: dict[str, Case] = {}
     for alg in algorithms:
         case = make_case(alg)
+        cases[alg] = case
         row: dict[str, Any] = {}
-        for name, factory in PEERS.items():
+        timed: dict[str, tuple[Callable[[], object], int]] = {}
+        for name, factory in {**PEERS, **TOKENWARD_VARIANTS}.items():
             try:
                 fn = factory(case)
-            except Exception as exc:  # a peer that cannot load this key is reported
-                row[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                continue
-            if fn is None:
-                row[name] = {"error": "not installed"}
-                continue
-            try:
-                row[name] = {"us_per_verify": measure(fn, rounds, min_time)}
-            except Exception as exc:
-                row[name] = {"error": f"{type(exc).__name__}: {exc}"}
-        results[alg] = row
-    return results
+                if fn is None:
+                    row[name] = {"error": NOT_INSTALLED_REASONS.get(name, "not installed")}
+                    continue
+                timed[name] = (fn, _calibrate(fn, min_time))
+            except Exception as exc:  # a peer that cannot load this key or check this token
+                row[name] = {"error": _error(exc)}
+        samples: dict[str, list[float]] = {name: [] for name in timed}
+        floor: dict[str, Any] = {"samples_us": []}
+        if floor_binary is None:
+            floor = {"error": f"floor unavailable: {floor_why}"}
+        for _ in range(rounds):
+            if "error" not in floor and floor_binary is not None:
+                try:
+                    one = run_floor(floor_binary, case, 1, min_time)
+                    floor["samples_us"].append(one["us_per_verify"])
+                    floor["openssl"] = one.get("openssl")
+                except FloorUnavailable as exc:
+                    floor = {"error": f"floor unavailable: {exc}"}
+            for name, (fn, number) in list(timed.items()):
+                try:
+                    samples[name].append(timeit.timeit(fn, number=number) / number * 1e6)
+                except Exception as exc:
+                    row[name] = {"error": _error(exc)}
+                    del timed[name]
+        if "error" not in floor:
+            floor["us_per_verify"] = statistics.median(floor["samples_us"])
+        for name in timed:
+            row[name] = {"us_per_verify": statistics.median(samples[name])}
+        results[alg] = {
+            "floor": floor,
+            **{name: row[name] for name in [*PEERS, *TOKENWARD_VARIANTS]},
+        }
+    return results, cases
 
 
-def print_table(results: dict[str, Any]) -> None:
-    peers = list(PEERS)
-    print(f"{'alg':<7}" + "".join(f"{p:>22}" for p in peers))
+def _us(row: dict[str, Any], name: str) -> float | None:
+    value = row.get(name, {}).get("us_per_verify")
+    return float(value) if value is not None else None
+
+
+def ratios(results: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for alg, row in results.items():
-        base = row.get("tokenward", {}).get("us_per_verify")
+        base = _us(row, "tokenward")
+        floor = _us(row, "floor")
+        r: dict[str, float | None] = {
+            "tokenward_over_floor": base / floor if base and floor else None
+        }
+        cached = _us(row, "tokenward_cache")
+        r["tokenward_over_cache_hit"] = base / cached if base and cached else None
+        for name in PEERS:
+            if name == "tokenward":
+                continue
+            us = _us(row, name)
+            r[f"{name}_over_tokenward"] = us / base if us and base else None
+        out[alg] = r
+    return out
+
+
+def _fmt_us(us: float | None, width: int = 10) -> str:
+    return (f"{us:.2f}" if us is not None else "n/a").rjust(width)
+
+
+def print_tables(results: dict[str, Any], rounds: int) -> None:
+    print(f"\nVerify to dict, iss and aud checked: µs per verify (median of {rounds} rounds)")
+    print(f"{'alg':<7}{'floor':>10}{'tokenward':>11}{'tw÷floor':>10}{'tw cache':>10}")
+    for alg, row in results.items():
+        base, floor, cached = _us(row, "tokenward"), _us(row, "floor"), _us(row, "tokenward_cache")
+        ratio = f"{base / floor:.2f}x" if base and floor else "n/a"
+        print(f"{alg:<7}{_fmt_us(floor)}{_fmt_us(base, 11)}{ratio:>10}{_fmt_us(cached)}")
+    peers = [p for p in PEERS if p != "tokenward"]
+    print("\nPeers: µs per verify (peer ÷ tokenward; higher means tokenward is faster)")
+    print(f"{'alg':<7}" + "".join(f"{p:>19}" for p in peers))
+    for alg, row in results.items():
+        base = _us(row, "tokenward")
         cells = []
         for p in peers:
-            cell = row.get(p, {})
-            if "us_per_verify" in cell:
-                us = cell["us_per_verify"]
-                ratio = f" ({us / base:.1f}x)" if base and p != "tokenward" else ""
-                cells.append(f"{us:10.2f} µs{ratio:>9}")
-            else:
-                cells.append("n/a".rjust(22))
-        print(f"{alg:<7}" + "".join(f"{c:>22}" for c in cells))
-    print("ratios in parentheses: peer µs ÷ tokenward µs (higher means tokenward is faster)")
+            us = _us(row, p)
+            if us is None:
+                cells.append("n/a".rjust(19))
+                continue
+            ratio = f"({us / base:.1f}x)" if base else ""
+            cells.append(f"{us:9.2f} {ratio:>8}".rjust(19))
+        print(f"{alg:<7}" + "".join(cells))
+    notes: dict[str, list[str]] = {}
+    for alg, row in results.items():
+        for name, cell in row.items():
+            if "error" in cell:
+                notes.setdefault(f"{name}: {cell['error']}", []).append(alg)
+    if notes:
+        print("n/a:")
+        for note, algs in notes.items():
+            print(f"  [{','.join(algs)}] {note}")
+
+
+def _machine(floor_results: dict[str, Any]) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    floors = [row.get("floor", {}) for row in floor_results.values()]
+    openssl = next((f["openssl"] for f in floors if "openssl" in f), None)
+    versions = {}
+    for name, dist in DISTRIBUTIONS.items():
+        try:
+            versions[name] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": cpu,
+        "cpus": os.cpu_count(),
+        "openssl": openssl,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "versions": versions,
+    }
+
+
+def _section(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    print(f"\n{name}:", flush=True)
+    try:
+        result = fn()
+    except Unavailable as exc:
+        result = {"error": str(exc)}
+    except Exception as exc:
+        result = {"error": _error(exc)}
+    if "error" in result:
+        print(f"  {result['error']}")
+    return result
+
+
+def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    verify, rat = report["verify_us"], report["ratios"]
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, goal: str, value: float | None, met: bool | None, detail: str = "") -> None:
+        out.append({"target": name, "goal": goal, "value": value, "met": met, "detail": detail})
+
+    if "HS256" in rat:
+        v = rat["HS256"].get("pyjwt_over_tokenward")
+        met = None if v is None else v >= HS256_TARGET
+        add("HS256 PyJWT ÷ tokenward", f">= {HS256_TARGET:.0f}x", v, met)
+    for alg in ("RS256", "ES256", "EdDSA"):
+        if alg in rat:
+            v = rat[alg]["tokenward_over_floor"]
+            goal = f"<= {ASYMMETRIC_TARGET:.2f}x"
+            add(f"{alg} tokenward ÷ floor", goal, v, None if v is None else v <= ASYMMETRIC_TARGET)
+    hits = [u for row in verify.values() if (u := _us(row, "tokenward_cache")) is not None]
+    hit = max(hits) if hits else None
+    rules = report["cache"]
+    add(
+        "cache hit (slowest alg)",
+        f"<= {CACHE_HIT_TARGET_US} µs",
+        hit,
+        None if hit is None else hit <= CACHE_HIT_TARGET_US,
+    )
+    add("cache bounded", "size <= capacity", None, rules.get("bounded"), rules.get("error", ""))
+    add(
+        "cache never past exp",
+        "ExpiredTokenError at now=exp",
+        None,
+        rules.get("never_past_exp"),
+        rules.get("at_exp", rules.get("error", "")),
+    )
+    th = report["threads"]
+    v = th.get("ratio")
+    met = None if v is None else v >= THREADS_TARGET
+    add("RS256 2 threads ÷ 1", f">= {THREADS_TARGET}x", v, met, th.get("error", ""))
+    fa = report["fastapi"]
+    v = fa.get("ratio")
+    add(
+        "FastAPI protected ÷ open",
+        f">= {E2E_TARGET}x",
+        v,
+        None if v is None else v >= E2E_TARGET,
+        fa.get("error", fa.get("skipped", "")),
+    )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,27 +290,113 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few iterations (smoke run)")
     parser.add_argument("--algorithms", default=",".join(DEFAULT_ALGORITHMS))
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "latest.json"))
+    parser.add_argument("--no-e2e", action="store_true", help="skip the FastAPI end-to-end run")
     args = parser.parse_args(argv)
-    rounds, min_time = (1, 0.001) if args.quick else (7, 0.2)
+    quick: bool = args.quick
+    rounds, min_time = (1, 0.001) if quick else (7, 0.2)
     algorithms = [a for a in args.algorithms.split(",") if a]
     started = time.time()
-    results = run(algorithms, rounds, min_time)
-    print_table(results)
-    report = {
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-        },
-        "quick": args.quick,
-        "seconds": round(time.time() - started, 1),
+
+    floor_binary: Path | None = None
+    floor_why = ""
+    try:
+        floor_binary = ensure_floor(build=not quick)
+    except FloorUnavailable as exc:
+        floor_why = str(exc)
+        print(f"floor unavailable: {floor_why}")
+
+    results, cases = run(algorithms, rounds, min_time, floor_binary, floor_why)
+    print_tables(results, rounds)
+    report: dict[str, Any] = {
+        "machine": _machine(results),
+        "quick": quick,
+        "rounds": rounds,
         "verify_us": results,
+        "ratios": ratios(results),
+        "floor": {
+            "binary": str(floor_binary) if floor_binary else None,
+            "unavailable": floor_why or None,
+            "method": "fresh EVP_MD_CTX + EVP_DigestVerifyInit + EVP_DigestVerify per verify "
+            "(HS*: fresh EVP_MAC_CTX on a prefetched HMAC); key via tokenward::jwk::from_json_text",
+        },
     }
+
+    n_keys = 3 if quick else 10
+    jwks = _section(
+        f"JWKS of {n_keys} RSA keys, tw.JWKSet.from_json",
+        lambda: extras.jwks_parse(n_keys, measure, rounds, min_time),
+    )
+    if "us_per_parse" in jwks:
+        print(f"  {jwks['us_per_parse']:.1f} µs per parse ({jwks['us_per_key']:.1f} µs per key)")
+    report["jwks_parse"] = jwks
+
+    hs_case = cases.get("HS256") or make_case("HS256")
+    rules = _section("Verified-token cache rules", lambda: extras.cache_rules(hs_case))
+    if "bounded" in rules:
+        print(
+            f"  bounded: {rules['bounded']} ({rules['cache_info']}); "
+            f"token at now=exp: {rules['at_exp']}"
+        )
+    hits = {alg: _us(row, "tokenward_cache") for alg, row in results.items()}
+    rules["hit_us"] = hits
+    report["cache"] = rules
+
+    entries = 1_000 if quick else 10_000
+    memory = _section(f"Memory of a {entries:,}-entry cache", lambda: extras.cache_memory(entries))
+    if "rss_delta_bytes" in memory:
+        print(
+            f"  RSS +{memory['rss_delta_mib']:.2f} MiB, {memory['bytes_per_entry']:.0f} bytes per "
+            f"entry ({memory['token_bytes']}-byte tokens)"
+        )
+    report["cache_memory"] = memory
+
+    def threads() -> dict[str, Any]:
+        case = cases.get("RS256") or make_case("RS256")
+        single = _us(results.get("RS256", {}), "tokenward") or 50.0
+        return extras.thread_scaling(case, single, 0.02 if quick else 1.0, 1 if quick else 3)
+
+    th = _section("RS256 throughput, 1 and 2 threads (one shared verifier, cache off)", threads)
+    if "ratio" in th:
+        print(
+            f"  1 thread {th['threads_1']['verifies_per_s']:,.0f}/s, "
+            f"2 threads {th['threads_2']['verifies_per_s']:,.0f}/s, ratio {th['ratio']:.2f}x "
+            f"({th['cpus']} CPUs)"
+        )
+    report["threads"] = th
+
+    if quick or args.no_e2e:
+        why = "skipped in quick mode" if quick else "skipped (--no-e2e)"
+        fa: dict[str, Any] = {"skipped": why}
+        print(f"\nFastAPI end to end: {why}")
+    else:
+        fa = _section(
+            "FastAPI end to end (uvicorn on 127.0.0.1, RS256 Bearer token)",
+            lambda: e2e.fastapi_e2e(seconds=5, rounds=3),
+        )
+        if "ratio" in fa:
+            print(
+                f"  {fa['tool']}, median req/s of {fa['rounds']} x {fa['seconds_per_run']} s; "
+                "ratios: median of same-round ratios to /open\n"
+                f"  /open {fa['open_rps']:,.0f}; /dependency-only {fa['dependency_only_rps']:,.0f} "
+                f"({fa['ratio_dependency_only']:.3f}); /protected {fa['protected_rps']:,.0f} "
+                f"({fa['ratio']:.3f}, cache {'on' if fa['verifier_cache'] else 'not in build'}); "
+                f"/protected-nocache {fa['protected_nocache_rps']:,.0f} "
+                f"({fa['ratio_nocache']:.3f})"
+            )
+    report["fastapi"] = fa
+
+    report["targets"] = targets(report)
+    print("\nTargets (ratios from this run):")
+    for t in report["targets"]:
+        mark = {True: "met", False: "NOT met", None: "n/a"}[t["met"]]
+        value = f"{t['value']:.3f}" if isinstance(t["value"], float) else ""
+        print(f"  {t['target']:<28} {t['goal']:<30} {value:>8}  {mark}  {t['detail']}".rstrip())
+
+    report["seconds"] = round(time.time() - started, 1)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    print(f"\nwrote {out} ({report['seconds']} s)")
     return 0
 
 

@@ -2,13 +2,17 @@
 
 Each factory takes a :class:`Case` and returns a zero-argument callable that verifies the case's
 token (signature, ``iss`` and ``aud``) and returns the claims dict, or None when the peer is not
-installed or does not support the algorithm.
+installed (:data:`NOT_INSTALLED_REASONS` says why, where it is known). A factory raises
+:class:`Unavailable` when the peer is installed but cannot verify this case (an algorithm it lacks,
+a check it cannot make, or tokenward's cache missing from this build).
 """
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
+import secrets
 import time
 import warnings
 from collections.abc import Callable
@@ -21,6 +25,22 @@ ISSUER = "https://cognito-idp.us-west-1.amazonaws.com/us-west-1_example"
 AUDIENCE = "7d8f2k1example0client0id"
 
 Verify = Callable[[], dict[str, Any]]
+
+#: Capacity of tokenward's verified-token cache wherever the benchmark turns it on.
+CACHE_SIZE = 10_000
+
+#: Peers the ``bench`` extra cannot install on this project's reference machine (Python 3.11,
+#: x86_64 Linux), with the reason; shown instead of a bare "not installed".
+NOT_INSTALLED_REASONS = {
+    "pyjwt-rs": (
+        "not installable: PyPI has no wheel for CPython 3.11 on x86_64 Linux, only an sdist, "
+        "and building it (maturin/cargo) needs crates.io, unreachable from the bench machine"
+    ),
+}
+
+
+class Unavailable(Exception):
+    """The peer is installed but cannot verify this case; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +77,42 @@ def realistic_claims() -> dict[str, Any]:
     }
 
 
-def make_case(algorithm: str) -> Case:
-    key = tw.JWK.generate(algorithm)
+def make_key(algorithm: str) -> tw.JWK:
+    """A fresh key. HMAC secrets are printable ASCII (as long as the hash) so that peers taking the
+    secret as ``str`` (rsjwt) get exactly the same bytes as everyone else."""
+    if not algorithm.startswith("HS"):
+        return tw.JWK.generate(algorithm)
+    length = int(algorithm[2:]) // 8
+    key = tw.JWK.from_secret(secrets.token_urlsafe(length)[:length], algorithm)
+    return tw.JWK.from_json({**key.to_dict(private=True), "kid": key.thumbprint()})
+
+
+def make_case(algorithm: str, key: tw.JWK | None = None) -> Case:
+    key = key or make_key(algorithm)
     return Case(algorithm, key, tw.encode(realistic_claims(), key))
+
+
+def verify_key(case: Case) -> tw.JWK:
+    """The key a verifier holds: the secret for HMAC, else the public half."""
+    return case.key if case.key.key_type == "oct" else case.key.public()
+
+
+def cached_verifier(case: Case, cache_size: int = CACHE_SIZE) -> tw.Verifier:
+    """A tokenward verifier with the verified-token cache on; Unavailable in builds without it."""
+    try:
+        return tw.Verifier(
+            verify_key(case),
+            algorithms=[case.algorithm],
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            cache_size=cache_size,  # type: ignore[call-arg]
+        )
+    except TypeError as exc:
+        raise Unavailable("n/a (no cache in this build)") from exc
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _installed(module: str) -> bool:
@@ -67,8 +120,16 @@ def _installed(module: str) -> bool:
 
 
 def tokenward_verify(case: Case) -> Verify | None:
-    key = case.key if case.key.key_type == "oct" else case.key.public()
+    key = verify_key(case)
     verifier = tw.Verifier(key, algorithms=[case.algorithm], issuer=ISSUER, audience=AUDIENCE)
+    token = case.token
+    return lambda: verifier.verify(token)
+
+
+def tokenward_cached_verify(case: Case) -> Verify | None:
+    """The same verify with the verified-token cache on: after the first call, every call is a
+    cache hit (same token), which is what this column measures."""
+    verifier = cached_verifier(case)
     token = case.token
     return lambda: verifier.verify(token)
 
@@ -131,7 +192,14 @@ def jwcrypto_verify(case: Case) -> Verify | None:
 def authlib_verify(case: Case) -> Verify | None:
     if not _installed("authlib"):
         return None
-    from authlib.jose import JsonWebToken
+    # Authlib 1.6+ deprecates authlib.jose in favour of joserfc; it is still what most Authlib
+    # users verify with, so it is measured as it is. authlib.deprecate installs an "always"
+    # filter for its warning when first imported, so it is imported before ours goes in front.
+    import authlib.deprecate  # noqa: F401
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="authlib.jose module is deprecated")
+        from authlib.jose import JsonWebToken
 
     decoder = JsonWebToken([case.algorithm])
     key = case.public_jwk
@@ -154,10 +222,52 @@ def python_jose_verify(case: Case) -> Verify | None:
         return None
     from jose import jwt as jjwt
 
+    if case.algorithm == "EdDSA":
+        raise Unavailable("python-jose does not support EdDSA")
     key = case.public_jwk
     token = case.token
     alg = [case.algorithm]
     return lambda: jjwt.decode(token, key, algorithms=alg, issuer=ISSUER, audience=AUDIENCE)
+
+
+def pyjwt_rs_verify(case: Case) -> Verify | None:
+    """pyjwt-rs (module ``jwt_rs``): a Rust-backed PyJWT look-alike with the same decode()."""
+    if not _installed("jwt_rs"):
+        return None
+    import jwt_rs  # type: ignore[import-not-found]
+
+    key = jwt_rs.PyJWK.from_dict(case.public_jwk, algorithm=case.algorithm).key
+    token = case.token
+    alg = [case.algorithm]
+    return lambda: dict(jwt_rs.decode(token, key, algorithms=alg, issuer=ISSUER, audience=AUDIENCE))
+
+
+def rsjwt_verify(case: Case) -> Verify | None:
+    """rsjwt: Rust's jsonwebtoken behind a small API (HMAC only, secret as str)."""
+    if not _installed("rsjwt"):
+        return None
+    import rsjwt  # type: ignore[import-not-found]
+
+    if not case.algorithm.startswith("HS"):
+        raise Unavailable("rsjwt supports HS256/HS384/HS512 only")
+    secret = case.key.to_dict(private=True)["k"]
+    decoder = rsjwt.JWT(_b64url_decode(secret).decode(), algorithm=case.algorithm)
+    token = case.token
+    try:
+        decoder.decode(token)
+    except rsjwt.DecodeError as exc:
+        # rsjwt exposes no issuer/audience settings, and jsonwebtoken then rejects any token
+        # that carries "aud" -- as every realistic access token here does.
+        reason = f"rsjwt cannot be given an audience, so it rejects this token ({exc})"
+        raise Unavailable(reason) from exc
+
+    def run() -> dict[str, Any]:
+        claims = dict(decoder.decode(token))
+        if claims.get("iss") != ISSUER or claims.get("aud") != AUDIENCE:
+            raise ValueError("iss or aud mismatch")
+        return claims
+
+    return run
 
 
 PEERS: dict[str, Callable[[Case], Verify | None]] = {
@@ -167,4 +277,11 @@ PEERS: dict[str, Callable[[Case], Verify | None]] = {
     "jwcrypto": jwcrypto_verify,
     "authlib": authlib_verify,
     "python-jose": python_jose_verify,
+    "pyjwt-rs": pyjwt_rs_verify,
+    "rsjwt": rsjwt_verify,
+}
+
+#: tokenward configurations measured beside the plain verifier (not peers: no peer ratio).
+TOKENWARD_VARIANTS: dict[str, Callable[[Case], Verify | None]] = {
+    "tokenward_cache": tokenward_cached_verify,
 }
