@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -13,7 +14,8 @@ def main(root: Path) -> None:
     tokens = root / "fuzz_token"
     keys = root / "fuzz_jwk"
     texts = root / "fuzz_json"
-    for d in (tokens, keys, texts):
+    fields = root / "fuzz_field_cipher"
+    for d in (tokens, keys, texts, fields):
         d.mkdir(parents=True, exist_ok=True)
     claims = {"iss": "https://issuer.example", "aud": "api", "exp": int(time.time()) + 60}
     for alg in tw.ALGORITHMS:
@@ -23,6 +25,11 @@ def main(root: Path) -> None:
     (keys / "seed-set").write_text(tw.JWKSet([tw.JWK.generate("ES256").public()]).to_json())
     (texts / "seed-object").write_text('{"a":[1,2.5,true,null,"x"],"b":{"c":"d"}}')
     (texts / "seed-b64").write_text("eyJhbGciOiJIUzI1NiJ9")
+    tw1 = tw.FieldCipher({"k1": "a" * 40, "k2": "b" * 40}, primary="k1")
+    (fields / "seed-tw1").write_text(tw1.encrypt("userId"))
+    (fields / "seed-legacy").write_text(tw.FieldCipher.ignis_legacy("my-app-secret").encrypt("x"))
+    encrypted = tw1.encrypt_claims({"sub": "u1", "email": "e@example.com"})
+    (fields / "seed-claims").write_text(json.dumps(encrypted))
 
 
 if __name__ == "__main__":
