@@ -19,23 +19,7 @@ from typing import Any
 import pytest
 
 import tokenward as tw
-
-REGION = "us-east-1"
-PASSWORD = "Correct-Horse-42!"
-
-
-@dataclass
-class Pool:
-    id: str
-    client: str
-    other_client: str
-    jwks_url: str
-    access: str
-    id_token: str
-
-    @property
-    def issuer(self) -> str:
-        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.id}"
+from moto_cognito import REGION, Pool, make_pool, moto_idp, sign_in
 
 
 @dataclass
@@ -46,71 +30,12 @@ class Moto:
     second: Pool
 
 
-def make_pool(idp: Any, endpoint: str, name: str) -> Pool:
-    pool_id = idp.create_user_pool(PoolName=name)["UserPool"]["Id"]
-    flows = ["ADMIN_NO_SRP_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"]
-    clients = [
-        idp.create_user_pool_client(UserPoolId=pool_id, ClientName=n, ExplicitAuthFlows=flows)[
-            "UserPoolClient"
-        ]["ClientId"]
-        for n in ("web", "other-app")
-    ]
-    idp.admin_create_user(
-        UserPoolId=pool_id,
-        Username="alice",
-        TemporaryPassword="Temporary-42!",
-        UserAttributes=[{"Name": "email", "Value": "alice@example.com"}],
-    )
-    idp.admin_set_user_password(
-        UserPoolId=pool_id, Username="alice", Password=PASSWORD, Permanent=True
-    )
-    idp.create_group(UserPoolId=pool_id, GroupName="operator")
-    idp.admin_add_user_to_group(UserPoolId=pool_id, Username="alice", GroupName="operator")
-    result = idp.admin_initiate_auth(
-        UserPoolId=pool_id,
-        ClientId=clients[0],
-        AuthFlow="ADMIN_NO_SRP_AUTH",
-        AuthParameters={"USERNAME": "alice", "PASSWORD": PASSWORD},
-    )["AuthenticationResult"]
-    return Pool(
-        id=pool_id,
-        client=clients[0],
-        other_client=clients[1],
-        jwks_url=f"{endpoint}/{pool_id}/.well-known/jwks.json",
-        access=result["AccessToken"],
-        id_token=result["IdToken"],
-    )
-
-
-def sign_in(moto: Moto, pool: Pool, client: str) -> dict[str, str]:
-    result = moto.idp.admin_initiate_auth(
-        UserPoolId=pool.id,
-        ClientId=client,
-        AuthFlow="ADMIN_NO_SRP_AUTH",
-        AuthParameters={"USERNAME": "alice", "PASSWORD": PASSWORD},
-    )["AuthenticationResult"]
-    return {"access": result["AccessToken"], "id": result["IdToken"]}
-
-
 @pytest.fixture(scope="module")
 def moto() -> Iterator[Moto]:
-    boto3 = pytest.importorskip("boto3")
-    server_mod = pytest.importorskip("moto.server")
-    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        idp = boto3.client(
-            "cognito-idp",
-            region_name=REGION,
-            endpoint_url=endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto.server")
+    with moto_idp() as (endpoint, idp):
         yield Moto(endpoint, idp, make_pool(idp, endpoint, "main"), make_pool(idp, endpoint, "b"))
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +123,7 @@ def test_access_token_where_an_id_token_is_required(moto: Moto) -> None:
 
 
 def test_wrong_client(moto: Moto) -> None:
-    other = sign_in(moto, moto.pool, moto.pool.other_client)
+    other = sign_in(moto.idp, moto.pool.id, moto.pool.other_client)
     with pytest.raises(tw.InvalidAudienceError):
         verifier(moto.pool).verify(other["access"])
     with pytest.raises(tw.InvalidAudienceError):

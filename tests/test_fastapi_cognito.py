@@ -10,23 +10,21 @@ from typing import Annotated, Any
 import pytest
 
 pytest.importorskip("fastapi")
-boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("boto3")
+pytest.importorskip("moto.server")
 
-from fastapi import Depends, FastAPI, Security  # noqa: E402
+from fastapi import Depends, FastAPI, Security
 
-import tokenward as tw  # noqa: E402
-from _fastapi_support import TestClient, bearer  # noqa: E402
-from tokenward.fastapi import (  # noqa: E402
+import tokenward as tw
+from _fastapi_support import TestClient, bearer
+from moto_cognito import REGION, make_pool, moto_idp, sign_in
+from tokenward.fastapi import (
     Auth,
     AuthSettings,
     CurrentUser,
     require_current_user,
     require_groups,
 )
-
-REGION = "us-east-1"
-PASSWORD = "Correct-Horse-42!"
 
 
 @dataclass
@@ -39,53 +37,18 @@ class Cognito:
     other_client_tokens: dict[str, str]
 
 
-def _sign_in(idp: Any, pool_id: str, client: str) -> dict[str, str]:
-    result = idp.admin_initiate_auth(
-        UserPoolId=pool_id,
-        ClientId=client,
-        AuthFlow="ADMIN_NO_SRP_AUTH",
-        AuthParameters={"USERNAME": "alice", "PASSWORD": PASSWORD},
-    )["AuthenticationResult"]
-    return {"access": result["AccessToken"], "id": result["IdToken"]}
-
-
 @pytest.fixture(scope="module")
 def cognito() -> Iterator[Cognito]:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        idp = boto3.client(
-            "cognito-idp",
-            region_name=REGION,
-            endpoint_url=endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        pool_id = idp.create_user_pool(PoolName="app")["UserPool"]["Id"]
-        clients = [
-            idp.create_user_pool_client(
-                UserPoolId=pool_id, ClientName=name, ExplicitAuthFlows=["ADMIN_NO_SRP_AUTH"]
-            )["UserPoolClient"]["ClientId"]
-            for name in ("web", "other")
-        ]
-        idp.admin_create_user(UserPoolId=pool_id, Username="alice", TemporaryPassword="Tmp-42!x")
-        idp.admin_set_user_password(
-            UserPoolId=pool_id, Username="alice", Password=PASSWORD, Permanent=True
-        )
-        idp.create_group(UserPoolId=pool_id, GroupName="operator")
-        idp.admin_add_user_to_group(UserPoolId=pool_id, Username="alice", GroupName="operator")
+    with moto_idp() as (endpoint, idp):
+        pool = make_pool(idp, endpoint, "app")
         yield Cognito(
             endpoint=endpoint,
-            pool_id=pool_id,
-            client=clients[0],
-            jwks_url=f"{endpoint}/{pool_id}/.well-known/jwks.json",
-            tokens=_sign_in(idp, pool_id, clients[0]),
-            other_client_tokens=_sign_in(idp, pool_id, clients[1]),
+            pool_id=pool.id,
+            client=pool.client,
+            jwks_url=pool.jwks_url,
+            tokens={"access": pool.access, "id": pool.id_token},
+            other_client_tokens=sign_in(idp, pool.id, pool.other_client),
         )
-    finally:
-        server.stop()
 
 
 def make_auth(cognito: Cognito, **overrides: Any) -> Auth:
