@@ -113,7 +113,7 @@ result<std::string> hmac(alg a, std::string_view key, std::string_view data) {
   if (family(a) != alg_family::hmac) return make_error(errc::configuration, "not an HMAC algorithm");
   std::string out(digest_size(a), '\0');
   std::size_t out_len = 0;
-  const char* md_name = a == alg::HS256 ? "SHA256" : a == alg::HS384 ? "SHA384" : "SHA512";
+  const char* md_name = EVP_MD_get0_name(digest(a));  // the prefetched digest's own name
   if (EVP_Q_mac(nullptr, "HMAC", nullptr, md_name, nullptr, key.data(), key.size(),
                 reinterpret_cast<const unsigned char*>(data.data()), data.size(),
                 reinterpret_cast<unsigned char*>(out.data()), out.size(), &out_len) == nullptr ||
