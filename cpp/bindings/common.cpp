@@ -101,6 +101,68 @@ py::object to_py(const json& j) {
   raise(errc::internal, "unexpected JSON value");
 }
 
+namespace {
+
+namespace dom = simdjson::dom;
+
+// New reference, or null with a Python error set. Strings were checked as UTF-8 by the parser.
+PyObject* element_to_py(dom::element e) {
+  switch (e.type()) {
+    case dom::element_type::OBJECT: {
+      dom::object obj;
+      if (e.get(obj) != simdjson::SUCCESS) break;
+      PyObject* out = PyDict_New();
+      if (out == nullptr) return nullptr;
+      for (const auto field : obj) {
+        PyObject* key = PyUnicode_FromStringAndSize(field.key.data(), static_cast<Py_ssize_t>(field.key.size()));
+        PyObject* value = key != nullptr ? element_to_py(field.value) : nullptr;
+        const int rc = value != nullptr ? PyDict_SetItem(out, key, value) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+        if (rc != 0) {
+          Py_DECREF(out);
+          return nullptr;
+        }
+      }
+      return out;
+    }
+    case dom::element_type::ARRAY: {
+      dom::array items;
+      if (e.get(items) != simdjson::SUCCESS) break;
+      PyObject* out = PyList_New(0);
+      if (out == nullptr) return nullptr;
+      for (const auto item : items) {
+        PyObject* value = element_to_py(item);
+        const int rc = value != nullptr ? PyList_Append(out, value) : -1;
+        Py_XDECREF(value);
+        if (rc != 0) {
+          Py_DECREF(out);
+          return nullptr;
+        }
+      }
+      return out;
+    }
+    case dom::element_type::STRING: {
+      const std::string_view s = e.get_string().value_unsafe();
+      return PyUnicode_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
+    }
+    case dom::element_type::INT64: return PyLong_FromLongLong(e.get_int64().value_unsafe());
+    case dom::element_type::UINT64: return PyLong_FromUnsignedLongLong(e.get_uint64().value_unsafe());
+    case dom::element_type::DOUBLE: return PyFloat_FromDouble(e.get_double().value_unsafe());
+    case dom::element_type::BOOL: return PyBool_FromLong(e.get_bool().value_unsafe() ? 1 : 0);
+    case dom::element_type::NULL_VALUE: break;
+  }
+  Py_RETURN_NONE;
+}
+
+}  // namespace
+
+py::object to_py(simdjson::dom::element e) {
+  PyObject* out = element_to_py(e);
+  if (out == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(out);
+}
+
 json from_py(py::handle h, int depth) {
   if (depth > kMaxPyDepth) throw py::value_error("value is nested too deeply to serialise as JSON");
   if (h.is_none()) return nullptr;

@@ -15,6 +15,7 @@
 #include "tokenward/algorithms.hpp"
 #include "tokenward/errc.hpp"
 #include "tokenward/json.hpp"
+#include "tokenward/json_doc.hpp"
 
 namespace tokenward::bindings {
 
@@ -43,6 +44,8 @@ inline void unwrap(const status& s) {
 
 // JSON <-> Python, with the GIL held.
 py::object to_py(const json& j);
+// Straight from simdjson's DOM to Python objects, with no intermediate DOM.
+py::object to_py(simdjson::dom::element e);
 json from_py(py::handle h, int depth = 0);
 bool is_mapping(py::handle h);
 

@@ -217,11 +217,20 @@ void bind_jose(py::module_& m) {
             if (self.cache) {
               if (py::object hit = self.cache->get(t, at)) return hit;
             }
-            result<json> r = [&] {
-              py::gil_scoped_release nogil;
-              return self.v->verify(t, at);
-            }();
-            py::object claims = to_py(unwrap(std::move(r)));
+            py::object claims;
+            if (self.v->options().field_cipher) {
+              result<json> r = [&] {
+                py::gil_scoped_release nogil;
+                return self.v->verify(t, at);
+              }();
+              claims = to_py(unwrap(std::move(r)));
+            } else {
+              result<json_doc> r = [&] {
+                py::gil_scoped_release nogil;
+                return self.v->verify_doc(t, at);
+              }();
+              claims = to_py(unwrap(std::move(r)).root());
+            }
             if (self.cache) self.cache->put(t, claims);
             return claims;
           },
@@ -310,7 +319,7 @@ void bind_jose(py::module_& m) {
         std::string t = text_arg(token, "token");
         const jws::limits lim;
         auto p = unwrap(jws::parse(t, lim));
-        return to_py(unwrap(parse_json(p.payload, json_limits{lim.max_token_bytes, lim.max_depth}, "JWT claims")));
+        return to_py(unwrap(json_doc::parse(p.payload, json_limits{lim.max_token_bytes, lim.max_depth}, "JWT claims")).root());
       },
       py::arg("token"));
 

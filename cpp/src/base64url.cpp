@@ -47,11 +47,14 @@ std::string encode(std::string_view bytes) {
   return out;
 }
 
-std::optional<std::string> decode(std::string_view text) {
+std::optional<std::string> decode(std::string_view text, std::size_t spare) {
   const std::size_t n = text.size();
   const std::size_t rem = n % 4;
   if (rem == 1) return std::nullopt;
-  std::string out(n / 4 * 3 + (rem == 0 ? 0 : rem - 1), '\0');
+  const std::size_t size = n / 4 * 3 + (rem == 0 ? 0 : rem - 1);
+  std::string out;
+  out.reserve(size + spare);
+  out.resize(size);
   const auto* in = reinterpret_cast<const unsigned char*>(text.data());
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   std::size_t i = 0;

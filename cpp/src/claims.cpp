@@ -8,14 +8,6 @@ namespace {
 
 std::string quoted(const std::string& name) { return "'" + name.substr(0, 64) + "'"; }
 
-// A NumericDate (RFC 7519 §2): a JSON number; booleans are not numbers.
-result<std::optional<double>> numeric_date(const json& claims, const char* name) {
-  auto it = claims.find(name);
-  if (it == claims.end()) return std::optional<double>{};
-  if (!it->is_number()) return make_error(errc::invalid_claim, std::string("claim '") + name + "' must be a number");
-  return std::optional<double>(it->get<double>());
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -33,11 +25,86 @@ bool typ_matches(std::string_view header_typ, std::string_view expected) {
   return norm(header_typ) == norm(expected);
 }
 
-status check_claims(const json& claims, const claims_policy& p, double now) {
+namespace {
+
+// check_claims reads the claims through one of two views with the same small interface, so the
+// rules below are written once for nlohmann json and for simdjson's DOM.
+//   find(name) -> member;  member: present, is_number, number, is_string, string, is_array, each
+struct nl_member {
+  const json* v = nullptr;
+  [[nodiscard]] bool present() const { return v != nullptr; }
+  [[nodiscard]] bool is_number() const { return v->is_number(); }
+  [[nodiscard]] double number() const { return v->get<double>(); }
+  [[nodiscard]] bool is_string() const { return v->is_string(); }
+  [[nodiscard]] std::string_view string() const { return v->get_ref<const std::string&>(); }
+  [[nodiscard]] bool is_array() const { return v->is_array(); }
+  template <class F>
+  bool each(F&& f) const {
+    for (const auto& item : *v) {
+      if (!f(nl_member{&item})) return false;
+    }
+    return true;
+  }
+};
+
+struct nl_object {
+  const json& obj;
+  [[nodiscard]] bool is_object() const { return obj.is_object(); }
+  [[nodiscard]] nl_member find(std::string_view name) const {
+    auto it = obj.find(name);
+    return nl_member{it == obj.end() ? nullptr : &*it};
+  }
+};
+
+namespace dom = simdjson::dom;
+
+struct sj_member {
+  dom::element v;
+  bool found = false;
+  [[nodiscard]] bool present() const { return found; }
+  [[nodiscard]] bool is_number() const { return v.is_number(); }
+  [[nodiscard]] double number() const { return v.get_double().value_unsafe(); }
+  [[nodiscard]] bool is_string() const { return v.is_string(); }
+  [[nodiscard]] std::string_view string() const { return v.get_string().value_unsafe(); }
+  [[nodiscard]] bool is_array() const { return v.is_array(); }
+  template <class F>
+  bool each(F&& f) const {
+    dom::array items;
+    if (v.get(items) != simdjson::SUCCESS) return false;
+    for (const auto item : items) {
+      if (!f(sj_member{item, true})) return false;
+    }
+    return true;
+  }
+};
+
+struct sj_object {
+  dom::object obj;
+  bool valid = false;
+  explicit sj_object(dom::element root) { valid = root.get(obj) == simdjson::SUCCESS; }
+  [[nodiscard]] bool is_object() const { return valid; }
+  [[nodiscard]] sj_member find(std::string_view name) const {
+    dom::element found;
+    if (obj.at_key(name).get(found) != simdjson::SUCCESS) return {};
+    return sj_member{found, true};
+  }
+};
+
+// A NumericDate (RFC 7519 §2): a JSON number; booleans are not numbers.
+template <class Object>
+result<std::optional<double>> numeric_date(const Object& claims, const char* name) {
+  const auto m = claims.find(name);
+  if (!m.present()) return std::optional<double>{};
+  if (!m.is_number()) return make_error(errc::invalid_claim, std::string("claim '") + name + "' must be a number");
+  return std::optional<double>(m.number());
+}
+
+template <class Object>
+status check(const Object& claims, const claims_policy& p, double now) {
   if (!claims.is_object()) return make_error(errc::malformed, "JWT claims must be a JSON object");
 
   for (const auto& name : p.required) {
-    if (!claims.contains(name)) return make_error(errc::missing_claim, "missing required claim " + quoted(name));
+    if (!claims.find(name).present()) return make_error(errc::missing_claim, "missing required claim " + quoted(name));
   }
 
   auto exp = numeric_date(claims, "exp");
@@ -53,39 +120,50 @@ status check_claims(const json& claims, const claims_policy& p, double now) {
   if (*iat && now + p.leeway < **iat) return make_error(errc::immature, "token was issued in the future (iat)");
 
   if (!p.issuers.empty()) {
-    auto it = claims.find("iss");
-    if (it == claims.end()) return make_error(errc::missing_claim, "missing required claim 'iss'");
-    if (!it->is_string()) return make_error(errc::wrong_issuer, "claim 'iss' must be a string");
-    const auto& iss = it->get_ref<const std::string&>();
-    if (std::find(p.issuers.begin(), p.issuers.end(), iss) == p.issuers.end()) {
+    const auto iss = claims.find("iss");
+    if (!iss.present()) return make_error(errc::missing_claim, "missing required claim 'iss'");
+    if (!iss.is_string()) return make_error(errc::wrong_issuer, "claim 'iss' must be a string");
+    if (std::find(p.issuers.begin(), p.issuers.end(), iss.string()) == p.issuers.end()) {
       return make_error(errc::wrong_issuer, "token issuer is not accepted");
     }
   }
 
-  auto aud_it = claims.find("aud");
+  const auto aud = claims.find("aud");
   if (p.audiences.empty()) {
-    if (aud_it != claims.end()) {
-      return make_error(errc::wrong_audience, "token names an audience but no audience is expected");
-    }
+    if (aud.present()) return make_error(errc::wrong_audience, "token names an audience but no audience is expected");
     return {};
   }
-  if (aud_it == claims.end()) return make_error(errc::missing_claim, "missing required claim 'aud'");
-  auto accepted = [&](const json& v) {
-    return v.is_string() &&
-           std::find(p.audiences.begin(), p.audiences.end(), v.get_ref<const std::string&>()) != p.audiences.end();
+  if (!aud.present()) return make_error(errc::missing_claim, "missing required claim 'aud'");
+  auto accepted = [&](std::string_view v) {
+    return std::find(p.audiences.begin(), p.audiences.end(), v) != p.audiences.end();
   };
-  if (aud_it->is_string()) {
-    if (!accepted(*aud_it)) return make_error(errc::wrong_audience, "token audience is not accepted");
+  if (aud.is_string()) {
+    if (!accepted(aud.string())) return make_error(errc::wrong_audience, "token audience is not accepted");
     return {};
   }
-  if (!aud_it->is_array()) return make_error(errc::wrong_audience, "claim 'aud' must be a string or an array of strings");
+  const auto bad_shape = [] {
+    return make_error(errc::wrong_audience, "claim 'aud' must be a string or an array of strings");
+  };
+  if (!aud.is_array()) return bad_shape();
   bool match = false;
-  for (const auto& v : *aud_it) {
-    if (!v.is_string()) return make_error(errc::wrong_audience, "claim 'aud' must be a string or an array of strings");
-    match = match || accepted(v);
-  }
+  const bool all_strings = aud.each([&](const auto& v) {
+    if (!v.is_string()) return false;
+    match = match || accepted(v.string());
+    return true;
+  });
+  if (!all_strings) return bad_shape();
   if (!match) return make_error(errc::wrong_audience, "token audience is not accepted");
   return {};
+}
+
+}  // namespace
+
+status check_claims(const json& claims, const claims_policy& policy, double now) {
+  return check(nl_object{claims}, policy, now);
+}
+
+status check_claims(simdjson::dom::element claims, const claims_policy& policy, double now) {
+  return check(sj_object(claims), policy, now);
 }
 
 }  // namespace tokenward

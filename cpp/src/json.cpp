@@ -15,7 +15,12 @@ class strict_builder final : public nlohmann::json_sax<json> {
   bool boolean(bool v) override { return add(json(v)); }
   bool number_integer(number_integer_t v) override { return add(json(v)); }
   bool number_unsigned(number_unsigned_t v) override { return add(json(v)); }
-  bool number_float(number_float_t v, const string_t&) override { return add(json(v)); }
+  bool number_float(number_float_t v, const string_t& text) override {
+    // nlohmann turns an integer too large for 64 bits into a double; we refuse it instead, as the
+    // verify path's parser (json_doc.hpp) does, rather than keep an inexact value.
+    if (text.find_first_of(".eE") == string_t::npos) return fail("number out of range or malformed");
+    return add(json(v));
+  }
   bool string(string_t& v) override { return add(json(std::move(v))); }
   bool binary(binary_t&) override { return fail("binary values are not JSON"); }
 

@@ -7,6 +7,7 @@
 #include <array>
 
 #include "tokenward/base64url.hpp"
+#include "tokenward/json_doc.hpp"
 #include "tokenward/ossl.hpp"
 
 namespace tokenward::jws {
@@ -217,44 +218,50 @@ namespace {
 constexpr std::array<std::string_view, 16> kRegisteredHeaders{
     "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "enc", "zip", "epk", "b64", "ppt"};
 
-status check_header(const json& h, parsed& out) {
-  if (!h.is_object()) return make_error(errc::malformed, "JWS header must be a JSON object");
-  auto alg_it = h.find("alg");
-  if (alg_it == h.end()) return make_error(errc::malformed, "JWS header has no 'alg'");
-  if (!alg_it->is_string()) return make_error(errc::malformed, "JWS header 'alg' must be a string");
-  const auto& name = alg_it->get_ref<const std::string&>();
+namespace dom = simdjson::dom;
+
+status check_header(dom::element root, parsed& out) {
+  dom::object h;
+  if (root.get(h) != simdjson::SUCCESS) return make_error(errc::malformed, "JWS header must be a JSON object");
+  dom::element v;
+  if (h.at_key("alg").get(v) != simdjson::SUCCESS) return make_error(errc::malformed, "JWS header has no 'alg'");
+  if (!v.is_string()) return make_error(errc::malformed, "JWS header 'alg' must be a string");
+  const std::string_view name = v.get_string().value_unsafe();
   auto a = alg_from_name(name);
   if (!a) {
     if (name == "none" || name == "None" || name == "NONE" || name == "nOnE") {
       return make_error(errc::unsupported_algorithm, "unsigned tokens (alg 'none') are never accepted");
     }
-    return make_error(errc::unsupported_algorithm, "JWS algorithm '" + name.substr(0, 16) + "' is not supported");
+    return make_error(errc::unsupported_algorithm, "JWS algorithm '" + std::string(name.substr(0, 16)) + "' is not supported");
   }
   out.algorithm = *a;
-  if (auto it = h.find("kid"); it != h.end()) {
-    if (!it->is_string()) return make_error(errc::malformed, "JWS header 'kid' must be a string");
-    out.kid = it->get<std::string>();
+  if (h.at_key("kid").get(v) == simdjson::SUCCESS) {
+    if (!v.is_string()) return make_error(errc::malformed, "JWS header 'kid' must be a string");
+    out.kid = v.get_string().value_unsafe();
     out.has_kid = true;
   }
-  if (auto it = h.find("typ"); it != h.end()) {
-    if (!it->is_string()) return make_error(errc::malformed, "JWS header 'typ' must be a string");
-    out.typ = it->get<std::string>();
+  if (h.at_key("typ").get(v) == simdjson::SUCCESS) {
+    if (!v.is_string()) return make_error(errc::malformed, "JWS header 'typ' must be a string");
+    out.typ = v.get_string().value_unsafe();
     out.has_typ = true;
   }
-  if (auto it = h.find("b64"); it != h.end() && !(it->is_boolean() && it->get<bool>())) {
+  if (h.at_key("b64").get(v) == simdjson::SUCCESS && !(v.is_bool() && v.get_bool().value_unsafe())) {
     return make_error(errc::malformed, "unencoded payloads (b64=false, RFC 7797) are not supported");
   }
-  if (auto it = h.find("crit"); it != h.end()) {
+  if (h.at_key("crit").get(v) == simdjson::SUCCESS) {
     // RFC 7515 §4.1.11: a non-empty array of names this implementation must understand. We
     // understand no extensions, so any listed name is a rejection.
-    if (!it->is_array() || it->empty()) return make_error(errc::malformed, "JWS header 'crit' must be a non-empty array");
-    for (const auto& c : *it) {
+    dom::array names;
+    if (v.get(names) != simdjson::SUCCESS || names.begin() == names.end()) {
+      return make_error(errc::malformed, "JWS header 'crit' must be a non-empty array");
+    }
+    for (const auto c : names) {
       if (!c.is_string()) return make_error(errc::malformed, "JWS header 'crit' must hold strings");
-      const auto& cname = c.get_ref<const std::string&>();
+      const std::string_view cname = c.get_string().value_unsafe();
       for (auto reg : kRegisteredHeaders) {
         if (cname == reg) return make_error(errc::malformed, "JWS header 'crit' must not list registered parameters");
       }
-      return make_error(errc::malformed, "critical header parameter '" + cname.substr(0, 32) + "' is not understood");
+      return make_error(errc::malformed, "critical header parameter '" + std::string(cname.substr(0, 32)) + "' is not understood");
     }
   }
   return {};
@@ -292,13 +299,14 @@ result<parsed> parse(std::string_view token, const limits& lim) {
   out.signing_input = token.substr(0, d2);
   if (header_b64.empty()) return make_error(errc::malformed, "JWS header is empty");
   if (header_b64.size() > lim.max_header_bytes / 3 * 4 + 4) return make_error(errc::malformed, "JWS header is too large");
-  auto header = b64::decode(header_b64);
+  auto header = b64::decode(header_b64, kJsonPadding);
   if (!header) return make_error(errc::malformed, "JWS header is not canonical base64url");
-  auto h = parse_json(*header, json_limits{lim.max_header_bytes, lim.max_depth}, "JWS header");
-  if (!h) return h.err();
-  out.header = std::move(*h);
-  TW_TRY(check_header(out.header, out));
-  auto payload = b64::decode(out.payload_b64);
+  {
+    auto h = json_doc::parse(*header, json_limits{lim.max_header_bytes, lim.max_depth}, "JWS header");
+    if (!h) return h.err();
+    TW_TRY(check_header(h->root(), out));
+  }
+  auto payload = b64::decode(out.payload_b64, kJsonPadding);
   if (!payload) return make_error(errc::malformed, "JWS payload is not canonical base64url");
   out.payload = std::move(*payload);
   if (sig_b64.empty()) return make_error(errc::malformed, "JWS signature is empty");

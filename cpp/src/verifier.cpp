@@ -101,6 +101,17 @@ result<std::string> verifier::verify_signature(std::string_view token) const {
   return std::move(p->payload);
 }
 
+result<json_doc> verifier::verify_doc(std::string_view token, double now) const {
+  if (opts_.field_cipher) return make_error(errc::configuration, "a verifier with a field cipher must use verify()");
+  auto p = check(token);
+  if (!p) return p.err();
+  auto claims = json_doc::parse(p->payload, json_limits{opts_.limits.max_token_bytes, opts_.limits.max_depth},
+                                "JWT claims");
+  if (!claims) return claims.err();
+  TW_TRY(check_claims(claims->root(), opts_.claims, now));
+  return claims;
+}
+
 result<json> verifier::verify(std::string_view token, double now) const {
   auto p = check(token);
   if (!p) return p.err();

@@ -7,6 +7,7 @@
 
 #include "tokenward/errc.hpp"
 #include "tokenward/json.hpp"
+#include "tokenward/json_doc.hpp"
 
 namespace tokenward {
 
@@ -19,6 +20,7 @@ struct claims_policy {
 
 // Checks a claims object at time `now` (seconds since the epoch).
 status check_claims(const json& claims, const claims_policy& policy, double now);
+status check_claims(simdjson::dom::element claims, const claims_policy& policy, double now);
 
 // Media type comparison of RFC 7515 §4.1.9: case-insensitive, "application/" may be omitted.
 bool typ_matches(std::string_view header_typ, std::string_view expected);

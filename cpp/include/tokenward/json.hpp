@@ -1,6 +1,7 @@
 // Strict JSON for tokens and keys: RFC 8259 via nlohmann/json, plus what JOSE needs on top of it:
 // a duplicate member name anywhere is an error (RFC 7515 §5.2 allows rejecting them, and we do),
-// nesting depth and input size are bounded, and parsing stops at the first violation.
+// nesting depth and input size are bounded, integers must fit 64 bits, and parsing stops at the
+// first violation.
 #pragma once
 
 #include <cstddef>

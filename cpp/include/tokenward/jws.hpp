@@ -28,8 +28,7 @@ result<std::string> hmac(alg a, std::string_view key, std::string_view data);
 struct parsed {
   std::string_view signing_input;  // views into the token passed to parse()
   std::string_view payload_b64;
-  json header;
-  std::string payload;
+  std::string payload;  // with kJsonPadding (json_doc.hpp) bytes of spare capacity
   std::string signature;
   alg algorithm = alg::HS256;
   std::string kid;

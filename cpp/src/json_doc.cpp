@@ -1,0 +1,147 @@
+#include "tokenward/json_doc.hpp"
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+namespace tokenward {
+namespace dom = simdjson::dom;
+
+namespace {
+
+// A parser keeps the buffers of the largest document it has seen. One spare per thread is kept for
+// reuse, and only while its buffers stay small; a parser that grew past this is freed after use.
+constexpr std::size_t kKeepCapacity = 64 * 1024;
+
+thread_local std::unique_ptr<dom::parser> t_spare;
+
+std::unique_ptr<dom::parser> take_parser() {
+  if (t_spare) return std::move(t_spare);
+  return std::make_unique<dom::parser>();
+}
+
+void give_back(std::unique_ptr<dom::parser>& parser) noexcept {
+  if (parser && !t_spare && parser->capacity() <= kKeepCapacity) t_spare = std::move(parser);
+}
+
+const char* describe(simdjson::error_code code) {
+  switch (code) {
+    case simdjson::DEPTH_ERROR: return "nesting too deep";
+    case simdjson::UTF8_ERROR: return "invalid UTF-8";
+    case simdjson::NUMBER_ERROR: return "number out of range or malformed";
+    case simdjson::STRING_ERROR:
+    case simdjson::UNESCAPED_CHARS: return "malformed string";
+    case simdjson::MEMALLOC: return "out of memory";
+    default: return "invalid JSON";
+  }
+}
+
+// Names of one object, compared pairwise while few (the usual case) and sorted when many.
+constexpr std::size_t kPairwiseNames = 24;
+
+bool has_duplicate_names(dom::element e);
+
+bool object_has_duplicates(dom::object obj) {
+  std::array<std::string_view, kPairwiseNames> few{};
+  std::size_t count = 0;
+  std::vector<std::string_view> many;
+  for (const auto field : obj) {
+    const std::string_view name = field.key;
+    if (count < kPairwiseNames) {
+      for (std::size_t i = 0; i < count; ++i) {
+        if (few[i] == name) return true;
+      }
+      few[count++] = name;
+    } else {
+      if (many.empty()) many.assign(few.begin(), few.end());
+      many.push_back(name);
+    }
+    if (has_duplicate_names(field.value)) return true;
+  }
+  if (many.empty()) return false;
+  std::sort(many.begin(), many.end());
+  return std::adjacent_find(many.begin(), many.end()) != many.end();
+}
+
+bool has_duplicate_names(dom::element e) {
+  switch (e.type()) {
+    case dom::element_type::OBJECT: {
+      dom::object obj;
+      return e.get(obj) == simdjson::SUCCESS && object_has_duplicates(obj);
+    }
+    case dom::element_type::ARRAY: {
+      dom::array items;
+      if (e.get(items) != simdjson::SUCCESS) return false;
+      for (const auto item : items) {
+        if (has_duplicate_names(item)) return true;
+      }
+      return false;
+    }
+    default: return false;
+  }
+}
+
+}  // namespace
+
+json_doc::~json_doc() { give_back(parser_); }
+
+result<json_doc> json_doc::parse(const std::string& text, const json_limits& limits, std::string_view what) {
+  auto fail = [&](const char* why) {
+    return make_error(errc::malformed, std::string(what) + ": " + why);
+  };
+  if (text.size() > limits.max_bytes) {
+    return make_error(errc::malformed, std::string(what) + " is larger than " + std::to_string(limits.max_bytes) +
+                                           " bytes");
+  }
+  auto parser = take_parser();
+  const std::size_t capacity = std::max<std::size_t>(text.size(), 1024);
+  if (parser->capacity() < text.size() || parser->max_depth() != limits.max_depth) {
+    if (parser->allocate(std::max(capacity, parser->capacity()), limits.max_depth) != simdjson::SUCCESS) {
+      return fail("out of memory");
+    }
+  }
+  dom::element root;
+  simdjson::error_code code = simdjson::SUCCESS;
+  if (text.capacity() - text.size() >= kJsonPadding) {
+    code = parser->parse(simdjson::padded_string_view(text.data(), text.size(), text.capacity()))
+               .get(root);
+  } else {
+    code = parser->parse(text.data(), text.size(), true).get(root);
+  }
+  const char* problem = code != simdjson::SUCCESS ? describe(code)
+                        : has_duplicate_names(root) ? "duplicate member name"
+                                                    : nullptr;
+  if (problem != nullptr) {
+    give_back(parser);
+    return fail(problem);
+  }
+  return json_doc(std::move(parser), root);
+}
+
+json to_json(dom::element e) {
+  switch (e.type()) {
+    case dom::element_type::OBJECT: {
+      json out = json::object();
+      dom::object obj;
+      if (e.get(obj) != simdjson::SUCCESS) return out;
+      for (const auto field : obj) out[std::string(field.key)] = to_json(field.value);
+      return out;
+    }
+    case dom::element_type::ARRAY: {
+      json out = json::array();
+      dom::array items;
+      if (e.get(items) != simdjson::SUCCESS) return out;
+      for (const auto item : items) out.push_back(to_json(item));
+      return out;
+    }
+    case dom::element_type::STRING: return std::string(e.get_string().value_unsafe());
+    case dom::element_type::INT64: return e.get_int64().value_unsafe();
+    case dom::element_type::UINT64: return e.get_uint64().value_unsafe();
+    case dom::element_type::DOUBLE: return e.get_double().value_unsafe();
+    case dom::element_type::BOOL: return e.get_bool().value_unsafe();
+    case dom::element_type::NULL_VALUE: break;
+  }
+  return nullptr;
+}
+
+}  // namespace tokenward
