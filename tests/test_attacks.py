@@ -490,6 +490,79 @@ def test_duplicate_json_members_control() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# the two JSON parsers agree
+
+# Claims are parsed by simdjson on the verify path and by nlohmann elsewhere (keys, JWKS, field
+# values). A text one accepts and the other refuses, or reads differently, is a parser
+# differential; cpp/fuzz/fuzz_json.cpp looks for them, and these are the edges it found or that
+# are known to split JSON parsers.
+_OCT_JWK = '{"kty":"oct","k":"' + base64.urlsafe_b64encode(SECRET).rstrip(b"=").decode() + '","x":'
+
+_EDGE_VALUES: list[tuple[bytes, Any]] = [
+    (b"18446744073709551615", 18446744073709551615),
+    (b"-9223372036854775808", -9223372036854775808),
+    (b"1e308", 1e308),
+    (b"-0", 0),
+    (b"0.5e-3", 0.0005),
+    (b'"\\u0000"', "\x00"),
+    (b'"\\ud83d\\ude00"', "\U0001f600"),
+    (b"[" * 15 + b"1" + b"]" * 15, json.loads("[" * 15 + "1" + "]" * 15)),
+    (b"[" * 15 + b"]" * 15, json.loads("[" * 15 + "]" * 15)),
+]
+_EDGE_REFUSED: list[bytes] = [
+    b"18446744073709551616",  # past uint64: refused rather than rounded to a double
+    b"-9223372036854775809",
+    b"123456789012345678901234567890",
+    b"1e400",  # not finite
+    b'"\\ud800"',  # lone surrogate
+    b'"\\udc00x"',
+    b'"\xc3\x28"',  # invalid UTF-8
+    b"[" * 16 + b"1" + b"]" * 16,  # 17 levels with the claims object
+    b"[" * 16 + b"]" * 16,
+    b"01",
+    b"1.",
+]
+
+
+@pytest.mark.parametrize(("text", "value"), _EDGE_VALUES)
+def test_json_parsers_agree_on_accepted_edges(text: bytes, value: Any) -> None:
+    """Both parsers accept these and read the same value as Python's json module."""
+    token = hs256_token(GOOD_HEADER, b'{"sub":"alice","exp":1700003600,"x":' + text + b"}")
+    assert hs_verifier().verify(token, now=NOW)["x"] == value
+    assert tw.unverified_claims(token)["x"] == value
+    if not text.startswith(b"[["):  # key documents are held to 8 levels, tokens to 16
+        tw.JWK.from_json(_OCT_JWK.encode() + text + b"}")
+
+
+@pytest.mark.parametrize("text", _EDGE_REFUSED)
+def test_json_parsers_agree_on_refused_edges(text: bytes) -> None:
+    """Both parsers refuse these (verify path, unverified reads, key import)."""
+    token = hs256_token(GOOD_HEADER, b'{"sub":"alice","exp":1700003600,"x":' + text + b"}")
+    with pytest.raises(tw.MalformedTokenError):
+        hs_verifier().verify(token, now=NOW)
+    with pytest.raises(tw.MalformedTokenError):
+        tw.unverified_claims(token)
+    with pytest.raises(tw.InvalidKeyError):
+        tw.JWK.from_json(_OCT_JWK.encode() + text + b"}")
+
+
+@pytest.mark.parametrize("tail", [b"\x00", b"\x00garbage", b" x", b"}"])
+def test_json_trailing_bytes_are_refused(tail: bytes) -> None:
+    """A NUL byte ends the input for some JSON lexers (nlohmann's among them), which would ignore
+    whatever follows; any byte after the value, NUL or not, makes the text malformed."""
+    payload = GOOD_PAYLOAD + tail
+    token = hs256_token(GOOD_HEADER, payload)
+    with pytest.raises(tw.MalformedTokenError):
+        hs_verifier().verify(token, now=NOW)
+    with pytest.raises(tw.InvalidKeyError):
+        tw.JWK.from_json(_OCT_JWK.encode() + b"1}" + tail)
+    header_token = hs256_token(GOOD_HEADER + tail, GOOD_PAYLOAD)
+    with pytest.raises(tw.MalformedTokenError):
+        hs_verifier().verify(header_token, now=NOW)
+    assert hs_verifier().verify(hs256_token(GOOD_HEADER, GOOD_PAYLOAD + b" \n"), now=NOW) == CLAIMS
+
+
+# --------------------------------------------------------------------------------------------
 # non-canonical base64url
 
 

@@ -89,6 +89,11 @@ result<json> parse_json(std::string_view text, const json_limits& limits, std::s
     return make_error(errc::malformed, std::string(what) + " is larger than " +
                                            std::to_string(limits.max_bytes) + " bytes");
   }
+  // nlohmann's lexer takes a NUL byte for the end of the input and would ignore what follows it.
+  // A raw NUL is never valid JSON (inside strings it must be escaped), so refuse it first.
+  if (text.find('\0') != std::string_view::npos) {
+    return make_error(errc::malformed, std::string(what) + ": invalid JSON");
+  }
   strict_builder builder(limits.max_depth);
   const bool ok = json::sax_parse(text.begin(), text.end(), &builder, json::input_format_t::json, true);
   if (!ok || builder.problem != nullptr) {

@@ -36,50 +36,68 @@ const char* describe(simdjson::error_code code) {
   }
 }
 
-// Names of one object, compared pairwise while few (the usual case) and sorted when many.
-constexpr std::size_t kPairwiseNames = 24;
+// The walk after simdjson's parse: duplicate names, and the depth in parse_json's terms (the number
+// of nested containers; simdjson's own limit counts differently around empty containers, so it is
+// set one higher and the exact bound is applied here).
+class checker {
+ public:
+  explicit checker(std::size_t max_depth) : max_depth_(max_depth) {}
+  const char* problem = nullptr;
 
-bool has_duplicate_names(dom::element e);
-
-bool object_has_duplicates(dom::object obj) {
-  std::array<std::string_view, kPairwiseNames> few{};
-  std::size_t count = 0;
-  std::vector<std::string_view> many;
-  for (const auto field : obj) {
-    const std::string_view name = field.key;
-    if (count < kPairwiseNames) {
-      for (std::size_t i = 0; i < count; ++i) {
-        if (few[i] == name) return true;
+  bool ok(dom::element e, std::size_t depth) {
+    switch (e.type()) {
+      case dom::element_type::OBJECT: {
+        dom::object obj;
+        if (!enter(depth) || e.get(obj) != simdjson::SUCCESS) return fail("nesting too deep");
+        return object_ok(obj, depth + 1);
       }
-      few[count++] = name;
-    } else {
-      if (many.empty()) many.assign(few.begin(), few.end());
-      many.push_back(name);
-    }
-    if (has_duplicate_names(field.value)) return true;
-  }
-  if (many.empty()) return false;
-  std::sort(many.begin(), many.end());
-  return std::adjacent_find(many.begin(), many.end()) != many.end();
-}
-
-bool has_duplicate_names(dom::element e) {
-  switch (e.type()) {
-    case dom::element_type::OBJECT: {
-      dom::object obj;
-      return e.get(obj) == simdjson::SUCCESS && object_has_duplicates(obj);
-    }
-    case dom::element_type::ARRAY: {
-      dom::array items;
-      if (e.get(items) != simdjson::SUCCESS) return false;
-      for (const auto item : items) {
-        if (has_duplicate_names(item)) return true;
+      case dom::element_type::ARRAY: {
+        dom::array items;
+        if (!enter(depth) || e.get(items) != simdjson::SUCCESS) return fail("nesting too deep");
+        for (const auto item : items) {
+          if (!ok(item, depth + 1)) return false;
+        }
+        return true;
       }
-      return false;
+      default: return true;
     }
-    default: return false;
   }
-}
+
+ private:
+  // Names of one object are compared pairwise while few (the usual case) and sorted when many.
+  static constexpr std::size_t kPairwise = 24;
+
+  [[nodiscard]] bool enter(std::size_t depth) const { return depth < max_depth_; }
+  bool fail(const char* why) {
+    problem = why;
+    return false;
+  }
+
+  bool object_ok(dom::object obj, std::size_t depth) {
+    std::array<std::string_view, kPairwise> few{};
+    std::size_t count = 0;
+    std::vector<std::string_view> many;
+    for (const auto field : obj) {
+      const std::string_view name = field.key;
+      if (count < kPairwise) {
+        for (std::size_t i = 0; i < count; ++i) {
+          if (few[i] == name) return fail("duplicate member name");
+        }
+        few[count++] = name;
+      } else {
+        if (many.empty()) many.assign(few.begin(), few.end());
+        many.push_back(name);
+      }
+      if (!ok(field.value, depth)) return false;
+    }
+    if (many.empty()) return true;
+    std::sort(many.begin(), many.end());
+    if (std::adjacent_find(many.begin(), many.end()) != many.end()) return fail("duplicate member name");
+    return true;
+  }
+
+  std::size_t max_depth_;
+};
 
 }  // namespace
 
@@ -95,8 +113,10 @@ result<json_doc> json_doc::parse(const std::string& text, const json_limits& lim
   }
   auto parser = take_parser();
   const std::size_t capacity = std::max<std::size_t>(text.size(), 1024);
-  if (parser->capacity() < text.size() || parser->max_depth() != limits.max_depth) {
-    if (parser->allocate(std::max(capacity, parser->capacity()), limits.max_depth) != simdjson::SUCCESS) {
+  // One more than parse_json's bound; checker applies the exact one.
+  const std::size_t depth = limits.max_depth + 1;
+  if (parser->capacity() < text.size() || parser->max_depth() != depth) {
+    if (parser->allocate(std::max(capacity, parser->capacity()), depth) != simdjson::SUCCESS) {
       return fail("out of memory");
     }
   }
@@ -108,9 +128,10 @@ result<json_doc> json_doc::parse(const std::string& text, const json_limits& lim
   } else {
     code = parser->parse(text.data(), text.size(), true).get(root);
   }
+  checker check(limits.max_depth);
   const char* problem = code != simdjson::SUCCESS ? describe(code)
-                        : has_duplicate_names(root) ? "duplicate member name"
-                                                    : nullptr;
+                        : !check.ok(root, 0)       ? check.problem
+                                                   : nullptr;
   if (problem != nullptr) {
     give_back(parser);
     return fail(problem);
