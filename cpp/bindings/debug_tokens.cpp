@@ -81,12 +81,12 @@ void bind_debug_tokens(py::module_& m) {
       .def(
           "verify_access",
           [](const py_debug_tokens& self, py::handle token, std::optional<double> now) {
-            std::string t = text_arg(token, "token");
-            result<json> r = [&] {
+            const std::string_view t = text_view(token, "token");  // the caller's object keeps it alive
+            result<json_doc> r = [&] {
               py::gil_scoped_release nogil;
               return self.t->verify_access(t, now.value_or(verifier::now_seconds()));
             }();
-            return to_py(unwrap(std::move(r)));
+            return to_py(unwrap(std::move(r)).root());
           },
           py::arg("token"), py::kw_only(), py::arg("now") = py::none(),
           "Verify an access token (signature, typ, issuer, times, token_use); return its claims.")

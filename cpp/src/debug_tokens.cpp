@@ -77,11 +77,6 @@ std::string join_scopes(const std::vector<std::string>& scopes) {
 
 error not_access(std::string detail) { return make_error(errc::invalid_claim, std::move(detail)); }
 
-const json* member(const json& obj, std::string_view name) {
-  auto it = obj.find(name);
-  return it == obj.end() ? nullptr : &*it;
-}
-
 }  // namespace
 
 debug_tokens::debug_tokens(debug_token_options opts, jwk signing_key, std::shared_ptr<verifier> v, std::string hash_key,
@@ -173,31 +168,26 @@ result<std::string> debug_tokens::issue_access(const debug_identity& who, std::i
   return jws::encode(header, payload, alg::HS256, signing_key_);
 }
 
-result<json> debug_tokens::verify_access(std::string_view token, double now) const {
-  auto claims = verifier_->verify(token, now);
+result<json_doc> debug_tokens::verify_access(std::string_view token, double now) const {
+  auto claims = verifier_->verify_doc(token, now);
   if (!claims) return claims.err();
-  const json& c = *claims;
-  if (!c.is_object()) return make_error(errc::malformed, "JWT claims must be a JSON object");
-  const json* use = member(c, "token_use");
-  if (use == nullptr || !use->is_string() || use->get_ref<const std::string&>() != "access") {
+  simdjson::dom::object c;
+  if (claims->root().get(c) != simdjson::SUCCESS) return make_error(errc::malformed, "JWT claims must be a JSON object");
+  simdjson::dom::element v;
+  auto has = [&](std::string_view name) { return c.at_key(name).get(v) == simdjson::SUCCESS; };
+  if (!has("token_use") || !v.is_string() || v.get_string().value_unsafe() != "access") {
     return not_access("not an access token (token_use is not 'access')");
   }
-  const json* sub = member(c, "sub");
-  if (sub == nullptr || !sub->is_string() || sub->get_ref<const std::string&>().empty()) {
+  if (!has("sub") || !v.is_string() || v.get_string().value_unsafe().empty()) {
     return not_access("'sub' must be a non-empty string");
   }
-  if (const json* jti = member(c, "jti"); jti == nullptr || !jti->is_string()) {
-    return not_access("'jti' must be a string");
-  }
-  if (const json* email = member(c, "email"); email != nullptr && !email->is_string()) {
-    return not_access("'email' must be a string");
-  }
-  if (const json* scope = member(c, "scope"); scope != nullptr && !scope->is_string()) {
-    return not_access("'scope' must be a string");
-  }
-  if (const json* groups = member(c, "cognito:groups"); groups != nullptr) {
-    if (!groups->is_array()) return not_access("'cognito:groups' must be an array of strings");
-    for (const auto& g : *groups) {
+  if (!has("jti") || !v.is_string()) return not_access("'jti' must be a string");
+  if (has("email") && !v.is_string()) return not_access("'email' must be a string");
+  if (has("scope") && !v.is_string()) return not_access("'scope' must be a string");
+  if (has("cognito:groups")) {
+    simdjson::dom::array groups;
+    if (v.get(groups) != simdjson::SUCCESS) return not_access("'cognito:groups' must be an array of strings");
+    for (const auto g : groups) {
       if (!g.is_string()) return not_access("'cognito:groups' must be an array of strings");
     }
   }

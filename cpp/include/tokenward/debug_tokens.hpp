@@ -60,7 +60,7 @@ class debug_tokens {
   [[nodiscard]] result<std::string> issue_access(const debug_identity& who, std::int64_t iat, std::int64_t lifetime,
                                                  std::string_view jti) const;
   // Signature, typ, issuer, time claims, then token_use == "access" and the claim types.
-  [[nodiscard]] result<json> verify_access(std::string_view token, double now) const;
+  [[nodiscard]] result<json_doc> verify_access(std::string_view token, double now) const;
 
   // A new refresh token: the prefix and 256 random bits in base64url.
   [[nodiscard]] static result<std::string> new_refresh_token();
