@@ -55,10 +55,12 @@ def outcome(verify: Callable[[Any], dict[str, Any]], token: str | bytes) -> Outc
 
 
 def run_parallel(
-    verify: Callable[[Any], dict[str, Any]], tokens: Sequence[str | bytes]
+    verify: Callable[[Any], dict[str, Any]],
+    tokens: Sequence[str | bytes],
+    threads: int = THREADS,
 ) -> list[list[tuple[int, Outcome]]]:
-    """THREADS workers, each PER_THREAD verifications over the tokens from its own offset."""
-    barrier = threading.Barrier(THREADS)
+    """`threads` workers, each PER_THREAD verifications over the tokens from its own offset."""
+    barrier = threading.Barrier(threads)
 
     def worker(worker_id: int) -> list[tuple[int, Outcome]]:
         barrier.wait()
@@ -68,8 +70,8 @@ def run_parallel(
             results.append((index, outcome(verify, tokens[index])))
         return results
 
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        return list(pool.map(worker, range(THREADS)))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(worker, range(threads)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,6 +169,83 @@ def test_shared_verifier_verify_signature_many_threads(
     for results in per_thread:
         for index, answer in results:
             assert answer == baseline[index], (index, answer, baseline[index])
+
+
+# --------------------------------------------------------------------------------------------
+# One asymmetric key hammered with good and bad signatures. A key keeps a few prepared
+# verification contexts per algorithm: a good signature returns its context for the next
+# verify, a bad one drops it. With more threads than the pool keeps idle per algorithm (8),
+# contexts are taken, returned, dropped and turned away at once.
+# --------------------------------------------------------------------------------------------
+
+HAMMER_THREADS = 16
+
+
+def zero_r(token: str) -> str:
+    """The ECDSA signature with r = 0 (s kept): refused before OpenSSL sees it."""
+    header, payload, signature = token.split(".")
+    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    raw = bytes(len(raw) // 2) + raw[len(raw) // 2 :]
+    return f"{header}.{payload}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}"
+
+
+def truncate_signature(token: str) -> str:
+    header, payload, signature = token.split(".")
+    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))[:-1]
+    return f"{header}.{payload}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}"
+
+
+def hammer(verifier: tw.Verifier, cases: Sequence[tuple[str, Outcome]]) -> None:
+    """Every answer under HAMMER_THREADS threads is the expected one."""
+    tokens = [token for token, _ in cases]
+
+    def verify(token: str) -> dict[str, Any]:
+        return verifier.verify(token, now=NOW)
+
+    assert [outcome(verify, token) for token in tokens] == [answer for _, answer in cases]
+    per_thread = run_parallel(verify, tokens, threads=HAMMER_THREADS)
+    assert [len(results) for results in per_thread] == [PER_THREAD] * HAMMER_THREADS
+    for results in per_thread:
+        for index, answer in results:
+            assert answer == cases[index][1], (index, answer, cases[index][1])
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "PS256", "ES256", "ES384", "ES512", "EdDSA"])
+def test_one_key_many_threads_good_and_bad_signatures(algorithm: str) -> None:
+    key = tw.JWK.generate(algorithm)
+    impostor = tw.JWK.generate(algorithm)  # a single-key verifier tries its own key regardless
+    verifier = tw.Verifier(key.public(), algorithms=[algorithm], issuer=ISSUER, audience=AUDIENCE)
+    bad = ("error", tw.InvalidSignatureError)
+    cases: list[tuple[str, Outcome]] = []
+    for n in range(3):
+        sub = f"{algorithm}-{n}"
+        cases += [
+            (tw.encode(claims(sub), key), ("ok", claims(sub))),
+            (flip_signature(tw.encode(claims(sub + "-flip"), key)), bad),
+            (tw.encode(claims(sub + "-imp"), impostor), bad),
+            (truncate_signature(tw.encode(claims(sub + "-short"), key)), bad),
+        ]
+    if algorithm.startswith("ES"):
+        cases.append((zero_r(tw.encode(claims("zero-r"), key)), bad))
+    hammer(verifier, cases)
+
+
+def test_one_rsa_key_many_threads_several_algorithms() -> None:
+    # A key without "alg" verifies RS* and PS* alike; each algorithm has its own prepared
+    # contexts (padding, digest), which must never serve another algorithm.
+    generated = tw.JWK.generate("RS256").to_dict(private=True)
+    key = tw.JWK.from_json({name: value for name, value in generated.items() if name != "alg"})
+    assert key.algorithm is None
+    algorithms = ["RS256", "PS256", "RS512", "PS384"]
+    verifier = tw.Verifier(key.public(), algorithms=algorithms, issuer=ISSUER, audience=AUDIENCE)
+    cases: list[tuple[str, Outcome]] = []
+    for algorithm in algorithms:
+        token = tw.encode(claims(algorithm), key, algorithm=algorithm)
+        cases += [
+            (token, ("ok", claims(algorithm))),
+            (flip_signature(token), ("error", tw.InvalidSignatureError)),
+        ]
+    hammer(verifier, cases)
 
 
 # --------------------------------------------------------------------------------------------

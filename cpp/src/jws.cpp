@@ -207,41 +207,84 @@ result<std::string> sign(alg a, const jwk& key, std::string_view input) {
   return sig;
 }
 
-status verify(alg a, const jwk& key, std::string_view input, std::string_view signature) {
-  TW_TRY(check_fit(a, key));
-  const alg_family fam = family(a);
-  if (fam == alg_family::hmac) {
-    if (signature.size() != digest_size(a)) return bad_sig();
-    auto mac = keyed_hmac(a, key, input);
-    if (!mac) return mac.err();
-    if (CRYPTO_memcmp(mac->data(), signature.data(), signature.size()) != 0) return bad_sig();
-    return {};
-  }
+namespace {
 
-  ecdsa_der der;
-  std::string_view sig = signature;
-  if (fam == alg_family::ecdsa) {
-    TW_TRY(ecdsa_raw_to_der(signature, key.crv(), der));
-    sig = der.view();
-  } else if (fam == alg_family::eddsa) {
-    if (signature.size() != 64) return bad_sig();
-  } else if (signature.size() != static_cast<std::size_t>((key.rsa_bits() + 7) / 8)) {
-    return bad_sig();
+// A context that verifies `a` digests: from the key's pool, else made and prepared here.
+result<ossl::pkey_ctx> verify_context(alg a, const jwk& key) {
+  verify_contexts* pool = key.contexts();
+  if (pool != nullptr) {
+    if (auto ctx = pool->take(a)) return ctx;
   }
-
-  ossl::md_ctx ctx(EVP_MD_CTX_new());
-  if (!ctx) return make_error(errc::internal, "out of memory");
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (EVP_DigestVerifyInit(ctx.get(), &pctx, digest(a), nullptr, key.pkey()) != 1) {
+  ossl::pkey_ctx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.pkey(), nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_signature_md(ctx.get(), digest(a)) != 1) {
     ossl::clear_errors();
     return make_error(errc::internal, "could not start verification");
   }
-  TW_TRY(configure_pss(pctx, a));
+  TW_TRY(configure_pss(ctx.get(), a));
+  return ctx;
+}
+
+// RS*, PS*, ES*: hash the input with the prefetched digest, then check the signature of the hash
+// on a prepared context, which goes back to the key's pool only if the signature was good.
+status verify_digest(alg a, const jwk& key, std::string_view input, std::string_view sig) {
+  const EVP_MD* md_type = digest(a);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int md_len = 0;
+  if (md_type == nullptr || EVP_Digest(input.data(), input.size(), md.data(), &md_len, md_type, nullptr) != 1) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "could not hash the signing input");
+  }
+  auto ctx = verify_context(a, key);
+  if (!ctx) return ctx.err();
+  const int rc = EVP_PKEY_verify(ctx->get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                                 md.data(), md_len);
+  ossl::clear_errors();
+  if (rc != 1) return bad_sig();  // the context is freed: nothing of a failed check is kept
+  if (verify_contexts* pool = key.contexts()) pool->give_back(a, std::move(*ctx));
+  return {};
+}
+
+// EdDSA hashes inside the one-shot EVP_DigestVerify.
+status verify_eddsa(const jwk& key, std::string_view input, std::string_view sig) {
+  if (sig.size() != 64) return bad_sig();
+  ossl::md_ctx ctx(EVP_MD_CTX_new());
+  if (!ctx) return make_error(errc::internal, "out of memory");
+  if (EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey()) != 1) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "could not start verification");
+  }
   const int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
                                   reinterpret_cast<const unsigned char*>(input.data()), input.size());
   ossl::clear_errors();
   if (rc != 1) return bad_sig();
   return {};
+}
+
+}  // namespace
+
+status verify(alg a, const jwk& key, std::string_view input, std::string_view signature) {
+  TW_TRY(check_fit(a, key));
+  switch (family(a)) {
+    case alg_family::hmac: {
+      if (signature.size() != digest_size(a)) return bad_sig();
+      auto mac = keyed_hmac(a, key, input);
+      if (!mac) return mac.err();
+      if (CRYPTO_memcmp(mac->data(), signature.data(), signature.size()) != 0) return bad_sig();
+      return {};
+    }
+    case alg_family::eddsa:
+      return verify_eddsa(key, input, signature);
+    case alg_family::ecdsa: {
+      ecdsa_der der;
+      TW_TRY(ecdsa_raw_to_der(signature, key.crv(), der));
+      return verify_digest(a, key, input, der.view());
+    }
+    case alg_family::rsa_pkcs1:
+    case alg_family::rsa_pss:
+      if (signature.size() != static_cast<std::size_t>((key.rsa_bits() + 7) / 8)) return bad_sig();
+      return verify_digest(a, key, input, signature);
+  }
+  return make_error(errc::internal, "unknown algorithm family");
 }
 
 namespace {
