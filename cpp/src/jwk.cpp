@@ -58,6 +58,15 @@ EVP_MAC_CTX* hmac_templates::fresh(alg a) const noexcept {
   return EVP_MAC_CTX_dup(ctx_[i]);
 }
 
+verify_contexts::verify_contexts(EVP_PKEY* key) {
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) return;
+  // Ed25519 has no EVP_PKEY_verify in OpenSSL 3.0, only the one-shot EVP_DigestVerify, after which
+  // a context cannot be used again; copying this template is cheaper than a fresh init.
+  ossl::md_ctx t(EVP_MD_CTX_new());
+  if (t && EVP_DigestVerifyInit(t.get(), nullptr, nullptr, nullptr, key) == 1) eddsa_ = std::move(t);
+  ossl::clear_errors();
+}
+
 ossl::pkey_ctx verify_contexts::take(alg a) noexcept {
   const auto i = static_cast<std::size_t>(a);
   const std::lock_guard lock(mu_);
@@ -300,7 +309,7 @@ constexpr std::array<std::string_view, 8> kKnownOps{"sign",    "verify",    "enc
 
 void jwk::adopt(EVP_PKEY* owned) {
   pkey_ = std::shared_ptr<EVP_PKEY>(owned, EVP_PKEY_free);
-  contexts_ = std::make_shared<verify_contexts>();
+  contexts_ = std::make_shared<verify_contexts>(owned);
 }
 
 status jwk::set_common(const json& j) {

@@ -244,12 +244,16 @@ status verify_digest(alg a, const jwk& key, std::string_view input, std::string_
   return {};
 }
 
-// EdDSA hashes inside the one-shot EVP_DigestVerify.
+// EdDSA hashes inside the one-shot EVP_DigestVerify; its context is a copy of the key's template.
 status verify_eddsa(const jwk& key, std::string_view input, std::string_view sig) {
   if (sig.size() != 64) return bad_sig();
   ossl::md_ctx ctx(EVP_MD_CTX_new());
   if (!ctx) return make_error(errc::internal, "out of memory");
-  if (EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey()) != 1) {
+  const verify_contexts* pool = key.contexts();
+  const EVP_MD_CTX* tmpl = pool != nullptr ? pool->eddsa_template() : nullptr;
+  const int ready = tmpl != nullptr ? EVP_MD_CTX_copy_ex(ctx.get(), tmpl)
+                                    : EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey());
+  if (ready != 1) {
     ossl::clear_errors();
     return make_error(errc::internal, "could not start verification");
   }

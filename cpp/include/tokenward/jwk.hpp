@@ -58,11 +58,12 @@ class hmac_templates {
 // EVP_PKEY_verify_init with its digest and padding set (jws::verify prepares them). A context
 // serves one verify at a time: take() hands it out, give_back() returns it after a successful
 // verify (one that failed is freed instead). Guarded by a mutex, so threads share the pool.
+// EdDSA: a DigestVerifyInit'd template that is only read (EVP_MD_CTX_copy_ex), so needs no lock.
 class verify_contexts {
  public:
   static constexpr std::size_t kIdlePerAlg = 8;
 
-  verify_contexts() = default;
+  explicit verify_contexts(EVP_PKEY* key);  // the key is only read here (Ed25519: the template)
   verify_contexts(const verify_contexts&) = delete;
   verify_contexts& operator=(const verify_contexts&) = delete;
   ~verify_contexts() = default;
@@ -71,11 +72,14 @@ class verify_contexts {
   [[nodiscard]] ossl::pkey_ctx take(alg a) noexcept;
   // Keeps `ctx` (prepared for `a`) for the next verify, or frees it when kIdlePerAlg are idle.
   void give_back(alg a, ossl::pkey_ctx ctx) noexcept;
+  // The EdDSA template (Ed25519 keys only; null otherwise or if OpenSSL could not make it).
+  [[nodiscard]] const EVP_MD_CTX* eddsa_template() const noexcept { return eddsa_.get(); }
 
  private:
   std::mutex mu_;
   std::array<std::array<ossl::pkey_ctx, kIdlePerAlg>, kAlgCount> idle_{};
   std::array<std::uint8_t, kAlgCount> idle_count_{};
+  ossl::md_ctx eddsa_;
 };
 
 class jwk {
