@@ -40,11 +40,20 @@ def with_kid(key: tw.JWK, kid: str) -> tw.JWK:
     return tw.JWK.from_json(key.to_dict(private=True) | {"kid": kid})
 
 
-def flip_signature(token: str) -> str:
+def change_signature(token: str, change: Callable[[bytes], bytes]) -> str:
+    """The token with its signature bytes passed through `change`."""
     header, payload, signature = token.split(".")
-    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
-    raw[len(raw) // 2] ^= 0x40
-    return f"{header}.{payload}.{base64.urlsafe_b64encode(bytes(raw)).rstrip(b'=').decode()}"
+    raw = change(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    return f"{header}.{payload}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}"
+
+
+def flip_signature(token: str) -> str:
+    def flip(raw: bytes) -> bytes:
+        flipped = bytearray(raw)
+        flipped[len(raw) // 2] ^= 0x40
+        return bytes(flipped)
+
+    return change_signature(token, flip)
 
 
 def outcome(verify: Callable[[Any], dict[str, Any]], token: str | bytes) -> Outcome:
@@ -72,6 +81,23 @@ def run_parallel(
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return list(pool.map(worker, range(threads)))
+
+
+def assert_same_answers_in_parallel(
+    verifier: tw.Verifier, cases: Sequence[tuple[str, Outcome]], threads: int = THREADS
+) -> None:
+    """Verifier.verify gives each case's expected answer, alone and under `threads` threads."""
+    tokens = [token for token, _ in cases]
+
+    def verify(token: str) -> dict[str, Any]:
+        return verifier.verify(token, now=NOW)
+
+    assert [outcome(verify, token) for token in tokens] == [answer for _, answer in cases]
+    per_thread = run_parallel(verify, tokens, threads)
+    assert [len(results) for results in per_thread] == [PER_THREAD] * threads
+    for results in per_thread:
+        for index, answer in results:
+            assert answer == cases[index][1], (index, answer, cases[index][1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,17 +154,7 @@ def test_shared_verifier_many_threads_same_answers(
     asymmetric_case: tuple[tw.Verifier, list[str], list[Outcome]],
 ) -> None:
     verifier, tokens, expected = asymmetric_case
-
-    def verify(token: str) -> dict[str, Any]:
-        return verifier.verify(token, now=NOW)
-
-    baseline = [outcome(verify, token) for token in tokens]
-    assert baseline == expected
-    per_thread = run_parallel(verify, tokens)
-    assert [len(results) for results in per_thread] == [PER_THREAD] * THREADS
-    for results in per_thread:
-        for index, answer in results:
-            assert answer == baseline[index], (index, answer, baseline[index])
+    assert_same_answers_in_parallel(verifier, list(zip(tokens, expected, strict=True)))
 
 
 def test_shared_verifier_many_threads_bytes_tokens(
@@ -183,31 +199,11 @@ HAMMER_THREADS = 16
 
 def zero_r(token: str) -> str:
     """The ECDSA signature with r = 0 (s kept): refused before OpenSSL sees it."""
-    header, payload, signature = token.split(".")
-    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
-    raw = bytes(len(raw) // 2) + raw[len(raw) // 2 :]
-    return f"{header}.{payload}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}"
+    return change_signature(token, lambda raw: bytes(len(raw) // 2) + raw[len(raw) // 2 :])
 
 
 def truncate_signature(token: str) -> str:
-    header, payload, signature = token.split(".")
-    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))[:-1]
-    return f"{header}.{payload}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}"
-
-
-def hammer(verifier: tw.Verifier, cases: Sequence[tuple[str, Outcome]]) -> None:
-    """Every answer under HAMMER_THREADS threads is the expected one."""
-    tokens = [token for token, _ in cases]
-
-    def verify(token: str) -> dict[str, Any]:
-        return verifier.verify(token, now=NOW)
-
-    assert [outcome(verify, token) for token in tokens] == [answer for _, answer in cases]
-    per_thread = run_parallel(verify, tokens, threads=HAMMER_THREADS)
-    assert [len(results) for results in per_thread] == [PER_THREAD] * HAMMER_THREADS
-    for results in per_thread:
-        for index, answer in results:
-            assert answer == cases[index][1], (index, answer, cases[index][1])
+    return change_signature(token, lambda raw: raw[:-1])
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "PS256", "ES256", "ES384", "ES512", "EdDSA"])
@@ -227,7 +223,7 @@ def test_one_key_many_threads_good_and_bad_signatures(algorithm: str) -> None:
         ]
     if algorithm.startswith("ES"):
         cases.append((zero_r(tw.encode(claims("zero-r"), key)), bad))
-    hammer(verifier, cases)
+    assert_same_answers_in_parallel(verifier, cases, threads=HAMMER_THREADS)
 
 
 def test_one_rsa_key_many_threads_several_algorithms() -> None:
@@ -245,7 +241,7 @@ def test_one_rsa_key_many_threads_several_algorithms() -> None:
             (token, ("ok", claims(algorithm))),
             (flip_signature(token), ("error", tw.InvalidSignatureError)),
         ]
-    hammer(verifier, cases)
+    assert_same_answers_in_parallel(verifier, cases, threads=HAMMER_THREADS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,17 +261,7 @@ def test_shared_hmac_verifier_many_threads_same_answers() -> None:
         (tw.encode(claims("h-other"), other), ("error", tw.InvalidSignatureError)),
         (tw.encode(claims("h-aud", aud="x"), key), ("error", tw.InvalidAudienceError)),
     ]
-    tokens = [token for token, _ in cases]
-
-    def verify(token: str) -> dict[str, Any]:
-        return verifier.verify(token, now=NOW)
-
-    baseline = [outcome(verify, token) for token in tokens]
-    assert baseline == [answer for _, answer in cases]
-    for results in run_parallel(verify, tokens):
-        assert len(results) == PER_THREAD
-        for index, answer in results:
-            assert answer == baseline[index], (index, answer, baseline[index])
+    assert_same_answers_in_parallel(verifier, cases)
 
 
 # --------------------------------------------------------------------------------------------
