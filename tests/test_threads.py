@@ -40,11 +40,20 @@ def with_kid(key: tw.JWK, kid: str) -> tw.JWK:
     return tw.JWK.from_json(key.to_dict(private=True) | {"kid": kid})
 
 
-def flip_signature(token: str) -> str:
+def change_signature(token: str, change: Callable[[bytes], bytes]) -> str:
+    """The token with its signature bytes passed through `change`."""
     header, payload, signature = token.split(".")
-    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
-    raw[len(raw) // 2] ^= 0x40
-    return f"{header}.{payload}.{base64.urlsafe_b64encode(bytes(raw)).rstrip(b'=').decode()}"
+    raw = change(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    return f"{header}.{payload}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}"
+
+
+def flip_signature(token: str) -> str:
+    def flip(raw: bytes) -> bytes:
+        flipped = bytearray(raw)
+        flipped[len(raw) // 2] ^= 0x40
+        return bytes(flipped)
+
+    return change_signature(token, flip)
 
 
 def outcome(verify: Callable[[Any], dict[str, Any]], token: str | bytes) -> Outcome:
@@ -55,10 +64,12 @@ def outcome(verify: Callable[[Any], dict[str, Any]], token: str | bytes) -> Outc
 
 
 def run_parallel(
-    verify: Callable[[Any], dict[str, Any]], tokens: Sequence[str | bytes]
+    verify: Callable[[Any], dict[str, Any]],
+    tokens: Sequence[str | bytes],
+    threads: int = THREADS,
 ) -> list[list[tuple[int, Outcome]]]:
-    """THREADS workers, each PER_THREAD verifications over the tokens from its own offset."""
-    barrier = threading.Barrier(THREADS)
+    """`threads` workers, each PER_THREAD verifications over the tokens from its own offset."""
+    barrier = threading.Barrier(threads)
 
     def worker(worker_id: int) -> list[tuple[int, Outcome]]:
         barrier.wait()
@@ -68,8 +79,25 @@ def run_parallel(
             results.append((index, outcome(verify, tokens[index])))
         return results
 
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        return list(pool.map(worker, range(THREADS)))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(worker, range(threads)))
+
+
+def assert_same_answers_in_parallel(
+    verifier: tw.Verifier, cases: Sequence[tuple[str, Outcome]], threads: int = THREADS
+) -> None:
+    """Verifier.verify gives each case's expected answer, alone and under `threads` threads."""
+    tokens = [token for token, _ in cases]
+
+    def verify(token: str) -> dict[str, Any]:
+        return verifier.verify(token, now=NOW)
+
+    assert [outcome(verify, token) for token in tokens] == [answer for _, answer in cases]
+    per_thread = run_parallel(verify, tokens, threads)
+    assert [len(results) for results in per_thread] == [PER_THREAD] * threads
+    for results in per_thread:
+        for index, answer in results:
+            assert answer == cases[index][1], (index, answer, cases[index][1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,17 +154,7 @@ def test_shared_verifier_many_threads_same_answers(
     asymmetric_case: tuple[tw.Verifier, list[str], list[Outcome]],
 ) -> None:
     verifier, tokens, expected = asymmetric_case
-
-    def verify(token: str) -> dict[str, Any]:
-        return verifier.verify(token, now=NOW)
-
-    baseline = [outcome(verify, token) for token in tokens]
-    assert baseline == expected
-    per_thread = run_parallel(verify, tokens)
-    assert [len(results) for results in per_thread] == [PER_THREAD] * THREADS
-    for results in per_thread:
-        for index, answer in results:
-            assert answer == baseline[index], (index, answer, baseline[index])
+    assert_same_answers_in_parallel(verifier, list(zip(tokens, expected, strict=True)))
 
 
 def test_shared_verifier_many_threads_bytes_tokens(
@@ -170,6 +188,63 @@ def test_shared_verifier_verify_signature_many_threads(
 
 
 # --------------------------------------------------------------------------------------------
+# One asymmetric key hammered with good and bad signatures. A key keeps a few prepared
+# verification contexts per algorithm: a good signature returns its context for the next
+# verify, a bad one drops it. With more threads than the pool keeps idle per algorithm (8),
+# contexts are taken, returned, dropped and turned away at once.
+# --------------------------------------------------------------------------------------------
+
+HAMMER_THREADS = 16
+
+
+def zero_r(token: str) -> str:
+    """The ECDSA signature with r = 0 (s kept): refused before OpenSSL sees it."""
+    return change_signature(token, lambda raw: bytes(len(raw) // 2) + raw[len(raw) // 2 :])
+
+
+def truncate_signature(token: str) -> str:
+    return change_signature(token, lambda raw: raw[:-1])
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "PS256", "ES256", "ES384", "ES512", "EdDSA"])
+def test_one_key_many_threads_good_and_bad_signatures(algorithm: str) -> None:
+    key = tw.JWK.generate(algorithm)
+    impostor = tw.JWK.generate(algorithm)  # a single-key verifier tries its own key regardless
+    verifier = tw.Verifier(key.public(), algorithms=[algorithm], issuer=ISSUER, audience=AUDIENCE)
+    bad = ("error", tw.InvalidSignatureError)
+    cases: list[tuple[str, Outcome]] = []
+    for n in range(3):
+        sub = f"{algorithm}-{n}"
+        cases += [
+            (tw.encode(claims(sub), key), ("ok", claims(sub))),
+            (flip_signature(tw.encode(claims(sub + "-flip"), key)), bad),
+            (tw.encode(claims(sub + "-imp"), impostor), bad),
+            (truncate_signature(tw.encode(claims(sub + "-short"), key)), bad),
+        ]
+    if algorithm.startswith("ES"):
+        cases.append((zero_r(tw.encode(claims("zero-r"), key)), bad))
+    assert_same_answers_in_parallel(verifier, cases, threads=HAMMER_THREADS)
+
+
+def test_one_rsa_key_many_threads_several_algorithms() -> None:
+    # A key without "alg" verifies RS* and PS* alike; each algorithm has its own prepared
+    # contexts (padding, digest), which must never serve another algorithm.
+    generated = tw.JWK.generate("RS256").to_dict(private=True)
+    key = tw.JWK.from_json({name: value for name, value in generated.items() if name != "alg"})
+    assert key.algorithm is None
+    algorithms = ["RS256", "PS256", "RS512", "PS384"]
+    verifier = tw.Verifier(key.public(), algorithms=algorithms, issuer=ISSUER, audience=AUDIENCE)
+    cases: list[tuple[str, Outcome]] = []
+    for algorithm in algorithms:
+        token = tw.encode(claims(algorithm), key, algorithm=algorithm)
+        cases += [
+            (token, ("ok", claims(algorithm))),
+            (flip_signature(token), ("error", tw.InvalidSignatureError)),
+        ]
+    assert_same_answers_in_parallel(verifier, cases, threads=HAMMER_THREADS)
+
+
+# --------------------------------------------------------------------------------------------
 # Shared HMAC verifier (oct keys cannot share a set with asymmetric keys).
 # --------------------------------------------------------------------------------------------
 
@@ -186,17 +261,7 @@ def test_shared_hmac_verifier_many_threads_same_answers() -> None:
         (tw.encode(claims("h-other"), other), ("error", tw.InvalidSignatureError)),
         (tw.encode(claims("h-aud", aud="x"), key), ("error", tw.InvalidAudienceError)),
     ]
-    tokens = [token for token, _ in cases]
-
-    def verify(token: str) -> dict[str, Any]:
-        return verifier.verify(token, now=NOW)
-
-    baseline = [outcome(verify, token) for token in tokens]
-    assert baseline == [answer for _, answer in cases]
-    for results in run_parallel(verify, tokens):
-        assert len(results) == PER_THREAD
-        for index, answer in results:
-            assert answer == baseline[index], (index, answer, baseline[index])
+    assert_same_answers_in_parallel(verifier, cases)
 
 
 # --------------------------------------------------------------------------------------------

@@ -58,11 +58,37 @@ EVP_MAC_CTX* hmac_templates::fresh(alg a) const noexcept {
   return EVP_MAC_CTX_dup(ctx_[i]);
 }
 
+verify_contexts::verify_contexts(EVP_PKEY* key) {
+  if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) return;
+  // Ed25519 has no EVP_PKEY_verify in OpenSSL 3.0, only the one-shot EVP_DigestVerify, after which
+  // a context cannot be used again; copying this template is cheaper than a fresh init.
+  ossl::md_ctx t(EVP_MD_CTX_new());
+  if (t && EVP_DigestVerifyInit(t.get(), nullptr, nullptr, nullptr, key) == 1) eddsa_ = std::move(t);
+  ossl::clear_errors();
+}
+
+ossl::pkey_ctx verify_contexts::take(alg a) noexcept {
+  const auto i = static_cast<std::size_t>(a);
+  const std::lock_guard lock(mu_);
+  if (idle_count_[i] == 0) return {};
+  return std::move(idle_[i][--idle_count_[i]]);
+}
+
+void verify_contexts::give_back(alg a, ossl::pkey_ctx ctx) noexcept {
+  const auto i = static_cast<std::size_t>(a);
+  {
+    const std::lock_guard lock(mu_);
+    if (idle_count_[i] < kIdlePerAlg) {
+      idle_[i][idle_count_[i]++] = std::move(ctx);
+      return;
+    }
+  }
+  // A full pool: `ctx` is freed here, outside the lock.
+}
+
 namespace {
 
 error key_error(std::string detail) { return make_error(errc::invalid_key, std::move(detail)); }
-
-std::shared_ptr<EVP_PKEY> share(EVP_PKEY* p) { return {p, EVP_PKEY_free}; }
 
 // Reads an optional string member; a present member of another type is an error.
 status opt_string(const json& j, const char* name, std::string& out) {
@@ -281,6 +307,11 @@ constexpr std::array<std::string_view, 8> kKnownOps{"sign",    "verify",    "enc
 
 }  // namespace
 
+void jwk::adopt(EVP_PKEY* owned) {
+  pkey_ = std::shared_ptr<EVP_PKEY>(owned, EVP_PKEY_free);
+  contexts_ = std::make_shared<verify_contexts>(owned);
+}
+
 status jwk::set_common(const json& j) {
   TW_TRY(opt_string(j, "kid", kid_));
   TW_TRY(opt_string(j, "use", use_));
@@ -379,7 +410,7 @@ result<jwk> jwk::from_json(const json& j) {
     OPENSSL_cleanse(parts.q.data(), parts.q.size());
     if (!pkey) return pkey.err();
     if (k.private_ && factors == 5) TW_TRY(check_pkey(pkey->get(), true, "RSA private key"));
-    k.pkey_ = share(pkey->release());
+    k.adopt(pkey->release());
     return k;
   }
 
@@ -409,7 +440,7 @@ result<jwk> jwk::from_json(const json& j) {
     if (k.private_) OPENSSL_cleanse((*d)->data(), (*d)->size());
     if (!pkey) return pkey.err();
     TW_TRY(check_pkey(pkey->get(), k.private_, "EC key"));
-    k.pkey_ = share(pkey->release());
+    k.adopt(pkey->release());
     return k;
   }
 
@@ -438,7 +469,7 @@ result<jwk> jwk::from_json(const json& j) {
     }
     ossl::clear_errors();
     if (raw == nullptr) return key_error("the Ed25519 key is invalid");
-    k.pkey_ = share(raw);
+    k.adopt(raw);
     if (k.private_) {
       std::string derived(32, '\0');
       std::size_t len = 32;

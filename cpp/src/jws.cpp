@@ -4,7 +4,9 @@
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "tokenward/base64url.hpp"
 #include "tokenward/json_doc.hpp"
@@ -15,30 +17,29 @@ namespace {
 
 error bad_sig() { return make_error(errc::bad_signature, "signature verification failed"); }
 
-// Group orders, fetched once: ECDSA scalars must lie in [1, n-1].
+// The largest scalar: P-521, 66 bytes.
+constexpr std::size_t kMaxScalar = 66;
+
+// Group orders as big-endian bytes padded to the scalar size, read from OpenSSL once: ECDSA
+// scalars must lie in [1, n-1].
 struct curve_orders {
-  std::array<BIGNUM*, 3> order{};
-  std::array<EC_GROUP*, 3> groups{};
+  std::array<std::array<unsigned char, kMaxScalar>, 3> bytes{};
+  std::array<bool, 3> ready{};
   curve_orders() {
+    const std::array<curve, 3> curves{curve::p256, curve::p384, curve::p521};
     const std::array<int, 3> nids{NID_X9_62_prime256v1, NID_secp384r1, NID_secp521r1};
     for (std::size_t i = 0; i < nids.size(); ++i) {
-      groups[i] = EC_GROUP_new_by_curve_name(nids[i]);
-      order[i] = groups[i] != nullptr ? BN_dup(EC_GROUP_get0_order(groups[i])) : nullptr;
+      ossl::ec_group group(EC_GROUP_new_by_curve_name(nids[i]));
+      const BIGNUM* n = group ? EC_GROUP_get0_order(group.get()) : nullptr;
+      const int size = static_cast<int>(ec_scalar_size(curves[i]));
+      ready[i] = n != nullptr && BN_bn2binpad(n, bytes[i].data(), size) == size;
     }
+    ossl::clear_errors();
   }
-  curve_orders(const curve_orders&) = delete;
-  curve_orders& operator=(const curve_orders&) = delete;
-  ~curve_orders() {
-    for (auto* b : order) BN_free(b);
-    for (auto* g : groups) EC_GROUP_free(g);
-  }
-  const BIGNUM* get(curve c) const {
-    switch (c) {
-      case curve::p256: return order[0];
-      case curve::p384: return order[1];
-      case curve::p521: return order[2];
-      default: return nullptr;
-    }
+  // ec_scalar_size(c) bytes, or null when the curve's order is unavailable.
+  const unsigned char* get(curve c) const {
+    const std::size_t i = c == curve::p256 ? 0 : c == curve::p384 ? 1 : c == curve::p521 ? 2 : 3;
+    return i < 3 && ready[i] ? bytes[i].data() : nullptr;
   }
 };
 
@@ -73,29 +74,62 @@ result<std::string> ecdsa_der_to_raw(std::string_view der, curve c) {
   return out;
 }
 
-// R||S to DER, refusing any scalar outside [1, n-1] ("psychic signatures", CVE-2022-21449).
-result<std::string> ecdsa_raw_to_der(std::string_view raw, curve c) {
-  const std::size_t size = ec_scalar_size(c);
-  if (raw.size() != 2 * size) return bad_sig();
-  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
-  ossl::bignum r(BN_bin2bn(p, static_cast<int>(size), nullptr));
-  ossl::bignum s(BN_bin2bn(p + size, static_cast<int>(size), nullptr));
-  if (!r || !s) return make_error(errc::internal, "out of memory");
-  const BIGNUM* n = orders().get(c);
-  if (n == nullptr) return make_error(errc::internal, "curve order unavailable");
-  if (BN_is_zero(r.get()) || BN_is_zero(s.get()) || BN_cmp(r.get(), n) >= 0 || BN_cmp(s.get(), n) >= 0) {
-    return bad_sig();
+// Whether a big-endian scalar of `size` bytes lies in [1, n-1], n of the same size.
+bool scalar_in_range(const unsigned char* v, const unsigned char* n, std::size_t size) {
+  const bool zero = std::all_of(v, v + size, [](unsigned char b) { return b == 0; });
+  return !zero && std::memcmp(v, n, size) < 0;
+}
+
+// The DER ECDSA-Sig-Value (SEQUENCE of two INTEGERs) that OpenSSL verifies.
+struct ecdsa_der {
+  // SEQUENCE with a long-form length, then two INTEGERs of up to a 0x00 and kMaxScalar bytes.
+  std::array<unsigned char, 3 + 2 * (2 + 1 + kMaxScalar)> bytes{};
+  std::size_t size = 0;
+  [[nodiscard]] std::string_view view() const { return {reinterpret_cast<const char*>(bytes.data()), size}; }
+};
+
+// The minimal DER INTEGER body of a non-zero unsigned big-endian scalar: leading zero bytes
+// dropped, one 0x00 put back when the top bit is set (or the INTEGER would read as negative).
+struct der_integer {
+  const unsigned char* digits;
+  std::size_t digit_count;
+  bool pad;
+  der_integer(const unsigned char* v, std::size_t size) {
+    std::size_t skip = 0;
+    while (skip + 1 < size && v[skip] == 0) ++skip;
+    digits = v + skip;
+    digit_count = size - skip;
+    pad = (digits[0] & 0x80) != 0;
   }
-  std::unique_ptr<ECDSA_SIG, ossl::deleter<ECDSA_SIG_free>> sig(ECDSA_SIG_new());
-  if (!sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) return make_error(errc::internal, "out of memory");
-  r.release();
-  s.release();
-  unsigned char* der = nullptr;
-  const int len = i2d_ECDSA_SIG(sig.get(), &der);
-  if (len <= 0) return make_error(errc::internal, "could not encode an ECDSA signature");
-  std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
-  OPENSSL_free(der);
-  return out;
+  [[nodiscard]] std::size_t length() const { return digit_count + (pad ? 1 : 0); }  // at most 67
+  unsigned char* write(unsigned char* out) const {
+    *out++ = 0x02;
+    *out++ = static_cast<unsigned char>(length());
+    if (pad) *out++ = 0x00;
+    std::memcpy(out, digits, digit_count);
+    return out + digit_count;
+  }
+};
+
+// R||S to DER, refusing any scalar outside [1, n-1] ("psychic signatures", CVE-2022-21449).
+status ecdsa_raw_to_der(std::string_view raw, curve c, ecdsa_der& der) {
+  const std::size_t size = ec_scalar_size(c);
+  if (size == 0 || raw.size() != 2 * size) return bad_sig();
+  const unsigned char* n = orders().get(c);
+  if (n == nullptr) return make_error(errc::internal, "curve order unavailable");
+  const auto* r = reinterpret_cast<const unsigned char*>(raw.data());
+  const auto* s = r + size;
+  if (!scalar_in_range(r, n, size) || !scalar_in_range(s, n, size)) return bad_sig();
+  const der_integer ri(r, size);
+  const der_integer si(s, size);
+  const std::size_t body = 2 + ri.length() + 2 + si.length();  // at most 138 (P-521)
+  unsigned char* out = der.bytes.data();
+  *out++ = 0x30;
+  if (body >= 0x80) *out++ = 0x81;  // long form: one length byte follows
+  *out++ = static_cast<unsigned char>(body);
+  out = si.write(ri.write(out));
+  der.size = static_cast<std::size_t>(out - der.bytes.data());
+  return {};
 }
 
 status check_fit(alg a, const jwk& key) {
@@ -174,43 +208,88 @@ result<std::string> sign(alg a, const jwk& key, std::string_view input) {
   return sig;
 }
 
-status verify(alg a, const jwk& key, std::string_view input, std::string_view signature) {
-  TW_TRY(check_fit(a, key));
-  const alg_family fam = family(a);
-  if (fam == alg_family::hmac) {
-    if (signature.size() != digest_size(a)) return bad_sig();
-    auto mac = keyed_hmac(a, key, input);
-    if (!mac) return mac.err();
-    if (CRYPTO_memcmp(mac->data(), signature.data(), signature.size()) != 0) return bad_sig();
-    return {};
-  }
+namespace {
 
-  std::string der;
-  std::string_view sig = signature;
-  if (fam == alg_family::ecdsa) {
-    auto converted = ecdsa_raw_to_der(signature, key.crv());
-    if (!converted) return converted.err();
-    der = std::move(*converted);
-    sig = der;
-  } else if (fam == alg_family::eddsa) {
-    if (signature.size() != 64) return bad_sig();
-  } else if (signature.size() != static_cast<std::size_t>((key.rsa_bits() + 7) / 8)) {
-    return bad_sig();
+// A context that verifies `a` digests: from the key's pool, else made and prepared here.
+result<ossl::pkey_ctx> verify_context(alg a, const jwk& key) {
+  verify_contexts* pool = key.contexts();
+  if (pool != nullptr) {
+    if (auto ctx = pool->take(a)) return ctx;
   }
-
-  ossl::md_ctx ctx(EVP_MD_CTX_new());
-  if (!ctx) return make_error(errc::internal, "out of memory");
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (EVP_DigestVerifyInit(ctx.get(), &pctx, digest(a), nullptr, key.pkey()) != 1) {
+  ossl::pkey_ctx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.pkey(), nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_signature_md(ctx.get(), digest(a)) != 1) {
     ossl::clear_errors();
     return make_error(errc::internal, "could not start verification");
   }
-  TW_TRY(configure_pss(pctx, a));
+  TW_TRY(configure_pss(ctx.get(), a));
+  return ctx;
+}
+
+// RS*, PS*, ES*: hash the input with the prefetched digest, then check the signature of the hash
+// on a prepared context, which goes back to the key's pool only if the signature was good.
+status verify_digest(alg a, const jwk& key, std::string_view input, std::string_view sig) {
+  const EVP_MD* md_type = digest(a);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int md_len = 0;
+  if (md_type == nullptr || EVP_Digest(input.data(), input.size(), md.data(), &md_len, md_type, nullptr) != 1) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "could not hash the signing input");
+  }
+  auto ctx = verify_context(a, key);
+  if (!ctx) return ctx.err();
+  const int rc = EVP_PKEY_verify(ctx->get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                                 md.data(), md_len);
+  ossl::clear_errors();
+  if (rc != 1) return bad_sig();  // the context is freed: nothing of a failed check is kept
+  if (verify_contexts* pool = key.contexts()) pool->give_back(a, std::move(*ctx));
+  return {};
+}
+
+// EdDSA hashes inside the one-shot EVP_DigestVerify; its context is a copy of the key's template.
+status verify_eddsa(const jwk& key, std::string_view input, std::string_view sig) {
+  if (sig.size() != 64) return bad_sig();
+  ossl::md_ctx ctx(EVP_MD_CTX_new());
+  if (!ctx) return make_error(errc::internal, "out of memory");
+  const verify_contexts* pool = key.contexts();
+  const EVP_MD_CTX* tmpl = pool != nullptr ? pool->eddsa_template() : nullptr;
+  const int ready = tmpl != nullptr ? EVP_MD_CTX_copy_ex(ctx.get(), tmpl)
+                                    : EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.pkey());
+  if (ready != 1) {
+    ossl::clear_errors();
+    return make_error(errc::internal, "could not start verification");
+  }
   const int rc = EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
                                   reinterpret_cast<const unsigned char*>(input.data()), input.size());
   ossl::clear_errors();
   if (rc != 1) return bad_sig();
   return {};
+}
+
+}  // namespace
+
+status verify(alg a, const jwk& key, std::string_view input, std::string_view signature) {
+  TW_TRY(check_fit(a, key));
+  switch (family(a)) {
+    case alg_family::hmac: {
+      if (signature.size() != digest_size(a)) return bad_sig();
+      auto mac = keyed_hmac(a, key, input);
+      if (!mac) return mac.err();
+      if (CRYPTO_memcmp(mac->data(), signature.data(), signature.size()) != 0) return bad_sig();
+      return {};
+    }
+    case alg_family::eddsa:
+      return verify_eddsa(key, input, signature);
+    case alg_family::ecdsa: {
+      ecdsa_der der;
+      TW_TRY(ecdsa_raw_to_der(signature, key.crv(), der));
+      return verify_digest(a, key, input, der.view());
+    }
+    case alg_family::rsa_pkcs1:
+    case alg_family::rsa_pss:
+      if (signature.size() != static_cast<std::size_t>((key.rsa_bits() + 7) / 8)) return bad_sig();
+      return verify_digest(a, key, input, signature);
+  }
+  return make_error(errc::internal, "unknown algorithm family");
 }
 
 namespace {

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +16,7 @@
 #include "tokenward/algorithms.hpp"
 #include "tokenward/errc.hpp"
 #include "tokenward/json.hpp"
+#include "tokenward/ossl.hpp"
 
 namespace tokenward {
 
@@ -50,6 +53,35 @@ class hmac_templates {
   std::array<EVP_MAC_CTX*, 3> ctx_{};
 };
 
+// Verification contexts of one asymmetric key, kept so that a verify does not build them anew.
+// RS*, PS* and ES*: a few idle EVP_PKEY_CTX per algorithm, each already through
+// EVP_PKEY_verify_init with its digest and padding set (jws::verify prepares them). A context
+// serves one verify at a time: take() hands it out, give_back() returns it after a successful
+// verify (one that failed is freed instead). Guarded by a mutex, so threads share the pool.
+// EdDSA: a DigestVerifyInit'd template that is only read (EVP_MD_CTX_copy_ex), so needs no lock.
+class verify_contexts {
+ public:
+  static constexpr std::size_t kIdlePerAlg = 8;
+
+  explicit verify_contexts(EVP_PKEY* key);  // the key is only read here (Ed25519: the template)
+  verify_contexts(const verify_contexts&) = delete;
+  verify_contexts& operator=(const verify_contexts&) = delete;
+  ~verify_contexts() = default;
+
+  // An idle context for `a`, or null when none is idle (the caller then prepares a new one).
+  [[nodiscard]] ossl::pkey_ctx take(alg a) noexcept;
+  // Keeps `ctx` (prepared for `a`) for the next verify, or frees it when kIdlePerAlg are idle.
+  void give_back(alg a, ossl::pkey_ctx ctx) noexcept;
+  // The EdDSA template (Ed25519 keys only; null otherwise or if OpenSSL could not make it).
+  [[nodiscard]] const EVP_MD_CTX* eddsa_template() const noexcept { return eddsa_.get(); }
+
+ private:
+  std::mutex mu_;
+  std::array<std::array<ossl::pkey_ctx, kIdlePerAlg>, kAlgCount> idle_{};
+  std::array<std::uint8_t, kAlgCount> idle_count_{};
+  ossl::md_ctx eddsa_;
+};
+
 class jwk {
  public:
   static result<jwk> from_json(const json& j);
@@ -77,6 +109,8 @@ class jwk {
   [[nodiscard]] std::string_view secret() const noexcept { return secret_ ? secret_->view() : std::string_view{}; }
   [[nodiscard]] int rsa_bits() const noexcept { return rsa_bits_; }
   [[nodiscard]] const hmac_templates* hmac() const noexcept { return hmac_.get(); }
+  // Shared by every copy of this key; internally locked, hence usable through a const jwk.
+  [[nodiscard]] verify_contexts* contexts() const noexcept { return contexts_.get(); }
 
   // Whether this key fits algorithm `a` by type, curve and its own "alg". Says nothing of use.
   [[nodiscard]] bool fits(alg a) const noexcept;
@@ -94,6 +128,7 @@ class jwk {
  private:
   jwk() = default;
   static result<jwk> from_pkey(EVP_PKEY* owned, std::optional<alg> a);
+  void adopt(EVP_PKEY* owned);  // the checked asymmetric key, with its verification contexts
   status set_common(const json& j);
 
   key_type type_ = key_type::oct;
@@ -107,6 +142,7 @@ class jwk {
   std::shared_ptr<EVP_PKEY> pkey_;
   std::shared_ptr<const secret_bytes> secret_;
   std::shared_ptr<const hmac_templates> hmac_;
+  std::shared_ptr<verify_contexts> contexts_;
 };
 
 }  // namespace tokenward
