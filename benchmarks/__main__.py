@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     for t in report["targets"]:
         mark = {True: "met", False: "NOT met", None: "n/a"}[t["met"]]
         value = f"{t['value']:.3f}" if isinstance(t["value"], float) else ""
-        print(f"  {t['target']:<28} {t['goal']:<30} {value:>8}  {mark}  {t['detail']}".rstrip())
+        print(f"  {t['target']:<36} {t['goal']:<30} {value:>8}  {mark}  {t['detail']}".rstrip())
 
     report["seconds"] = round(time.time() - started, 1)
     out = Path(args.output)

@@ -533,7 +533,7 @@ async def _in_process(setup: Setup, number: int, rounds: int) -> dict[str, Any]:
 
 
 def in_process(
-    number: int = 2000, rounds: int = 5, providers: tuple[str, ...] = PROVIDERS
+    number: int = 2000, rounds: int = 7, providers: tuple[str, ...] = PROVIDERS
 ) -> dict[str, Any]:
     """µs per request of each route called through ASGI in this process (median of `rounds`
     rounds of `number` requests, routes interleaved): the app's own cost, no HTTP parsing."""
@@ -547,5 +547,24 @@ def in_process(
     return out
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.e2e``: the end-to-end run alone, or ``--in-process`` timing."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.e2e")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per route and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--providers", default=",".join(PROVIDERS))
+    parser.add_argument("--in-process", action="store_true", help="ASGI timing, no server")
+    args = parser.parse_args(argv)
+    providers = tuple(p for p in args.providers.split(",") if p)
+    if args.in_process:
+        result = in_process(providers=providers)
+    else:
+        result = fastapi_e2e(args.seconds, args.rounds, providers=providers)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 if __name__ == "__main__":
-    print(json.dumps(in_process(), indent=2))
+    raise SystemExit(main())
