@@ -1,33 +1,175 @@
 """FastAPI end to end: ``benchmarks/fastapi_app.py`` under uvicorn on 127.0.0.1, driven by wrk
-(or, without wrk, a bounded httpx client), requests per second of the open and protected routes.
+(or, without wrk, a bounded httpx client): requests per second of ``/open``, ``/dependency-only``
+and ``/protected`` (``Depends(require_current_user)`` behind a real ``tokenward.fastapi.Auth``),
+for each provider in a uvicorn process of its own:
 
-Everything stays on the loopback interface, every run is bounded in time, and the uvicorn
-subprocess is always terminated.
+``custom``
+    HS256 access token from ``POST /v1/auth/login`` (the debug user), sessions in a SQLite file in
+    a temporary directory, a fixed ``TOKENWARD_AUTH_SECRET``;
+``cognito``
+    an RS256 access token shaped like Cognito's (``token_use=access``, ``client_id``,
+    ``cognito:groups``, ``scope``, the pool's ``iss``), whose key the benchmark serves as a JWKS
+    from a small HTTP server on 127.0.0.1 (``TOKENWARD_COGNITO_JWKS_URL``).
+
+Everything stays on the loopback interface, every run is bounded in time, and each uvicorn
+subprocess is always terminated. :func:`in_process` times the same routes without a server or
+a network: the app called straight through ASGI, for profiling the dependency's cost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
+import http.server
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tokenward as tw
-from benchmarks.peers import make_case
+from benchmarks.peers import AUDIENCE, ISSUER, realistic_claims
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
-ROUTES = ("/open", "/dependency-only", "/protected", "/protected-nocache")
+ROUTES = ("/open", "/dependency-only", "/protected")
+PROVIDERS = ("custom", "cognito")
+APP = "benchmarks.fastapi_app:create_app"
+
+#: The user pool of the Cognito run: ISSUER is https://cognito-idp.us-west-1.amazonaws.com/<pool>.
+COGNITO_REGION = "us-west-1"
+COGNITO_POOL_ID = ISSUER.rsplit("/", 1)[1]
+DEBUG_EMAIL = "debug@example.com"
+DEBUG_PASSWORD = "bench-debug-password"  # a throwaway password for a loopback run
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+# --- the providers ------------------------------------------------------------------------------
+
+
+@dataclass
+class Setup:
+    """One provider's settings (as ``TOKENWARD_*`` variables) and how to get its token."""
+
+    provider: str
+    algorithm: str
+    env: dict[str, str]
+    token: str | None = None  # known in advance (cognito) or from the login route (custom)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def cognito_claims() -> dict[str, Any]:
+    """A Cognito access token's claims: no ``aud`` (access tokens carry ``client_id``)."""
+    claims = realistic_claims()
+    del claims["aud"]
+    return claims
+
+
+class JWKSHost:
+    """Serves ``{"keys": [...]}`` at :data:`JWKS_PATH` on 127.0.0.1 (a thread of this process)."""
+
+    def __init__(self, keys: list[tw.JWK]) -> None:
+        body = json.dumps({"keys": [k.public().to_dict() for k in keys]}).encode()
+        host = self
+        self.requests = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                found = self.path == JWKS_PATH
+                host.requests += found
+                payload = body if found else b"not found"
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self._httpd = http.server.ThreadingHTTPServer((HOST, 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        port = self._httpd.server_address[1]
+        return f"http://{HOST}:{port}{JWKS_PATH}"
+
+    def __enter__(self) -> JWKSHost:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+def _base_env() -> dict[str, str]:
+    """This process's environment without any TOKENWARD_* variable, which would leak in."""
+    return {k: v for k, v in os.environ.items() if not k.upper().startswith("TOKENWARD_")}
+
+
+def custom_setup(tmp: Path) -> Setup:
+    env = {
+        "TOKENWARD_AUTH_PROVIDER": "custom",
+        "TOKENWARD_AUTH_SECRET": secrets.token_urlsafe(32),
+        "TOKENWARD_STORE_URL": f"sqlite:///{tmp / 'sessions.sqlite3'}",
+        "TOKENWARD_ENVIRONMENT": "development",
+        "TOKENWARD_DEBUG_EMAIL": DEBUG_EMAIL,
+        "TOKENWARD_DEBUG_PASSWORD": DEBUG_PASSWORD,
+        "TOKENWARD_DEBUG_SCOPES": "reports:read",
+        "TOKENWARD_ACCESS_TOKEN_LIFETIME": "3600",  # outlives any run
+    }
+    return Setup("custom", "HS256", env)
+
+
+@contextlib.contextmanager
+def cognito_setup() -> Iterator[Setup]:
+    """An RS256 key served as a JWKS on loopback, and an access token it signed."""
+    key = tw.JWK.generate("RS256")
+    token = tw.encode(cognito_claims(), key)
+    with JWKSHost([key]) as jwks:
+        env = {
+            "TOKENWARD_AUTH_PROVIDER": "cognito",
+            "TOKENWARD_ENVIRONMENT": "production",
+            "TOKENWARD_COGNITO_REGION": COGNITO_REGION,
+            "TOKENWARD_COGNITO_USER_POOL_ID": COGNITO_POOL_ID,
+            "TOKENWARD_COGNITO_APP_CLIENT_ID": AUDIENCE,
+            "TOKENWARD_COGNITO_JWKS_URL": jwks.url,
+        }
+        setup = Setup("cognito", "RS256", env, token=token)
+        yield setup
+        setup.notes["jwks_requests"] = jwks.requests
+
+
+@contextlib.contextmanager
+def provider_setup(provider: str, tmp: Path) -> Iterator[Setup]:
+    if provider == "custom":
+        yield custom_setup(tmp)
+    elif provider == "cognito":
+        with cognito_setup() as setup:
+            yield setup
+    else:
+        raise ValueError(f"unknown provider {provider!r}; choose from {PROVIDERS}")
+
+
+# --- HTTP on loopback ---------------------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -36,16 +178,34 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _get(port: int, path: str, token: str | None) -> int:
+def _request(
+    port: int, method: str, path: str, token: str | None = None, body: Any = None
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=5)
     try:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        conn.request("GET", path, headers=headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=headers)
         resp = conn.getresponse()
-        resp.read()
-        return resp.status
+        return resp.status, resp.read()
     finally:
         conn.close()
+
+
+def _get(port: int, path: str, token: str | None) -> int:
+    return _request(port, "GET", path, token)[0]
+
+
+def _login(port: int) -> str:
+    status, body = _request(
+        port, "POST", "/v1/auth/login", body={"email": DEBUG_EMAIL, "password": DEBUG_PASSWORD}
+    )
+    if status != 200:
+        raise RuntimeError(f"the debug login answered {status}: {body[:200]!r}")
+    return str(json.loads(body)["access_token"])
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float) -> None:
@@ -61,6 +221,58 @@ def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: fl
         time.sleep(0.1)
     raise RuntimeError(f"uvicorn was not ready within {timeout:.0f} s: {log.read_text()[-400:]}")
 
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int
+
+    def cpu_seconds(self) -> float | None:
+        """User plus system CPU time the server process has used (None where /proc is missing)."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def uvicorn(env: Mapping[str, str], tmp: Path) -> Iterator[Server]:
+    """The benchmark app under uvicorn (one worker) with ``env``."""
+    port = _free_port()
+    log = tmp / "uvicorn.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        APP,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env={**_base_env(), **env}, stdout=log_file, stderr=log_file
+        )
+        try:
+            _wait_ready(proc, port, log, timeout=30)
+            yield Server(port, proc.pid)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+# --- load generators ----------------------------------------------------------------------------
 
 _RPS = re.compile(r"Requests/sec:\s*([0-9.]+)")
 _NON2XX = re.compile(r"Non-2xx or 3xx responses:\s*(\d+)")
@@ -123,101 +335,122 @@ def _python_client(
     return asyncio.run(main())
 
 
-def fastapi_e2e(
-    seconds: float, rounds: int, connections: int = 8, tool: str | None = None
+# --- the run ------------------------------------------------------------------------------------
+
+
+def _paired_ratio(runs: dict[str, list[dict[str, Any]]], path: str) -> float:
+    # Each round runs every route back to back, so a ratio within a round is taken under the same
+    # background load; the median of those is steadier than a ratio of medians.
+    pairs = zip(runs[path], runs["/open"], strict=True)
+    return statistics.median(a["rps"] / b["rps"] for a, b in pairs)
+
+
+def _run_provider(
+    provider: str, seconds: float, rounds: int, drive: Callable[..., dict[str, Any]]
 ) -> dict[str, Any]:
-    """Requests/s of each route (median of `rounds` runs of `seconds` each; every round runs each
-    route once, the order reversed every other round).
-    The load generator is wrk when it is on PATH, else a bounded httpx client."""
-    case = make_case("RS256")
-    token = case.token
-    tool = tool or ("wrk" if shutil.which("wrk") else "httpx")
-    port = _free_port()
-    with tempfile.TemporaryDirectory(prefix="tokenward-e2e-") as tmp:
-        jwk_file = Path(tmp) / "key.json"
-        jwk_file.write_text(json.dumps(case.public_jwk))
-        log = Path(tmp) / "uvicorn.log"
-        env = {
-            **os.environ,
-            "TOKENWARD_BENCH_JWK": str(jwk_file),
-            "TOKENWARD_BENCH_ALG": case.algorithm,
-        }
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "benchmarks.fastapi_app:app",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
-        with log.open("wb") as log_file:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_file, stderr=log_file)
-            try:
-                _wait_ready(proc, port, log, timeout=30)
-                checks = {
-                    "protected_with_token": _get(port, "/protected", token),
-                    "protected_without_token": _get(port, "/protected", None),
-                    "protected_nocache_with_token": _get(port, "/protected-nocache", token),
-                }
-                got = (checks["protected_with_token"], checks["protected_without_token"])
-                if got != (200, 401):
-                    raise RuntimeError(f"the app does not authenticate as expected: {checks}")
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    with (
+        tempfile.TemporaryDirectory(prefix="tokenward-e2e-") as tmp_name,
+        provider_setup(provider, Path(tmp_name)) as setup,
+    ):
+        tmp = Path(tmp_name)
+        with uvicorn(setup.env, tmp) as server:
+            port = server.port
+            token = setup.token if setup.token is not None else _login(port)
+            checks = {
+                "protected_with_token": _get(port, "/protected", token),
+                "protected_without_token": _get(port, "/protected", None),
+                "protected_with_bad_token": _get(port, "/protected", "x.y.z"),
+                "dependency_only_with_token": _get(port, "/dependency-only", token),
+            }
+            expected = {
+                "protected_with_token": 200,
+                "protected_without_token": 401,
+                "protected_with_bad_token": 401,
+                "dependency_only_with_token": 200,
+            }
+            if checks != expected:
+                raise RuntimeError(
+                    f"{provider}: the app does not authenticate as expected: {checks}"
+                )
 
-                def drive(path: str, duration: float) -> dict[str, Any]:
-                    if tool == "wrk":
-                        return _wrk(port, path, token, duration, connections)
-                    return _python_client(port, path, token, duration, connections, 20_000)
+            def sample(path: str, duration: float) -> dict[str, Any]:
+                cpu_before = server.cpu_seconds()
+                out = drive(port, path, token, duration)
+                cpu_after = server.cpu_seconds()
+                if cpu_before is not None and cpu_after is not None and out["requests"]:
+                    out["server_cpu_us"] = (cpu_after - cpu_before) / out["requests"] * 1e6
+                return out
 
-                for path in ROUTES:  # warm up every route
-                    drive(path, min(1.0, seconds))
-                runs: dict[str, list[dict[str, Any]]] = {path: [] for path in ROUTES}
-                for r in range(rounds):
-                    order = ROUTES if r % 2 == 0 else tuple(reversed(ROUTES))
-                    for path in order:
-                        runs[path].append(drive(path, seconds))
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+            for path in ROUTES:  # warm up every route
+                sample(path, min(1.0, seconds))
+            runs: dict[str, list[dict[str, Any]]] = {path: [] for path in ROUTES}
+            for r in range(rounds):
+                order = ROUTES if r % 2 == 0 else tuple(reversed(ROUTES))
+                for path in order:
+                    runs[path].append(sample(path, seconds))
     routes: dict[str, Any] = {}
     for path, samples in runs.items():
         if any(s["non_2xx"] for s in samples):
-            raise RuntimeError(f"{path} answered non-2xx during the run: {samples}")
+            raise RuntimeError(f"{provider}: {path} answered non-2xx during the run: {samples}")
         routes[path] = {"rps": statistics.median(s["rps"] for s in samples), "runs": samples}
-    open_rps = routes["/open"]["rps"]
+        cpu = [s["server_cpu_us"] for s in samples if "server_cpu_us" in s]
+        if len(cpu) == len(samples):
+            routes[path]["server_cpu_us"] = statistics.median(cpu)
+    result: dict[str, Any] = {
+        "algorithm": setup.algorithm,
+        "token_bytes": len(token),
+        "sanity": checks,
+        "routes": routes,
+        "open_rps": routes["/open"]["rps"],
+        "dependency_only_rps": routes["/dependency-only"]["rps"],
+        "protected_rps": routes["/protected"]["rps"],
+        "ratio": _paired_ratio(runs, "/protected"),
+        "ratio_dependency_only": _paired_ratio(runs, "/dependency-only"),
+    }
+    if all("server_cpu_us" in r for r in routes.values()):
+        # Server CPU time per request, the route's minus /open's in the same round: what the
+        # dependency costs the server, steadier than req/s when wrk competes for the CPUs.
+        for path, key in (("/protected", "protected"), ("/dependency-only", "dependency_only")):
+            pairs = zip(runs[path], runs["/open"], strict=True)
+            extra = statistics.median(a["server_cpu_us"] - b["server_cpu_us"] for a, b in pairs)
+            result[f"{key}_extra_server_cpu_us"] = extra
+    result["load_average"] = {
+        "before": load_before,
+        "after": [round(x, 2) for x in os.getloadavg()],
+    }
+    return {**result, **setup.notes}
 
-    def paired_ratio(path: str) -> float:
-        # Each round runs every route back to back, so a ratio within a round is taken under the
-        # same background load; the median of those is steadier than a ratio of medians.
-        pairs = zip(runs[path], runs["/open"], strict=True)
-        return statistics.median(a["rps"] / b["rps"] for a, b in pairs)
 
-    cache_on = _cache_available()
+def fastapi_e2e(
+    seconds: float,
+    rounds: int,
+    connections: int = 8,
+    tool: str | None = None,
+    providers: tuple[str, ...] = PROVIDERS,
+) -> dict[str, Any]:
+    """Requests/s of each route for each provider (median of `rounds` runs of `seconds` each;
+    every round runs each route once, the order reversed every other round), and the paired
+    ratios to ``/open``. The load generator is wrk when it is on PATH, else a bounded httpx
+    client. ``ratio`` is the lower of the providers' ``/protected`` ratios."""
+    tool = tool or ("wrk" if shutil.which("wrk") else "httpx")
+
+    def drive(port: int, path: str, token: str, duration: float) -> dict[str, Any]:
+        if tool == "wrk":
+            return _wrk(port, path, token, duration, connections)
+        return _python_client(port, path, token, duration, connections, 20_000)
+
+    results = {p: _run_provider(p, seconds, rounds, drive) for p in providers}
+    worst = min(results, key=lambda p: results[p]["ratio"])
     return {
         "tool": tool,
-        "algorithm": case.algorithm,
         "connections": connections,
         "seconds_per_run": seconds,
         "rounds": rounds,
         "server": "uvicorn, 1 worker, 127.0.0.1",
-        "verifier_cache": cache_on,
-        "sanity": checks,
-        "routes": routes,
-        "open_rps": open_rps,
-        "protected_rps": routes["/protected"]["rps"],
-        "protected_nocache_rps": routes["/protected-nocache"]["rps"],
-        "dependency_only_rps": routes["/dependency-only"]["rps"],
-        "ratio": paired_ratio("/protected"),
-        "ratio_nocache": paired_ratio("/protected-nocache"),
-        "ratio_dependency_only": paired_ratio("/dependency-only"),
+        "providers": results,
+        "ratio": results[worst]["ratio"],
+        "ratio_provider": worst,
         "ratio_method": "median over rounds of (route rps ÷ /open rps in the same round)",
         "note": (
             "the Python client is likely the bottleneck; the ratio understates the cost"
@@ -227,10 +460,111 @@ def fastapi_e2e(
     }
 
 
-def _cache_available() -> bool:
-    key = tw.JWK.generate("HS256")
-    try:
-        tw.Verifier(key, algorithms=["HS256"], cache_size=1)  # type: ignore[call-arg]
-    except TypeError:
-        return False
-    return True
+# --- in process: the app through ASGI, no server, no network ------------------------------------
+
+
+def _scope(path: str, token: str | None) -> dict[str, Any]:
+    headers = [(b"host", b"127.0.0.1")]
+    if token is not None:
+        headers.append((b"authorization", b"Bearer " + token.encode()))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": (HOST, 50000),
+        "server": (HOST, 8000),
+        "state": {},
+    }
+
+
+async def _asgi_get(app: Any, path: str, token: str | None) -> int:
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(_scope(path, token), receive, send)
+    return status
+
+
+async def _in_process(setup: Setup, number: int, rounds: int) -> dict[str, Any]:
+    from fastapi import FastAPI
+
+    from benchmarks.fastapi_app import create_app
+    from tokenward.fastapi import Auth, AuthSettings
+
+    values = {k.removeprefix("TOKENWARD_").lower(): v for k, v in setup.env.items()}
+    auth = Auth(AuthSettings.from_env(prefix="TOKENWARD_BENCH_IN_PROCESS_", **values))
+    app: FastAPI = create_app(auth)
+    async with auth.lifespan(app):
+        token = setup.token
+        if token is None:
+            pair = await auth.login(DEBUG_EMAIL, DEBUG_PASSWORD)
+            assert pair is not None
+            token = pair.access_token
+        for path in ROUTES:
+            if (status := await _asgi_get(app, path, token)) != 200:
+                raise RuntimeError(f"{path} answered {status} in process")
+        samples: dict[str, list[float]] = {path: [] for path in ROUTES}
+        for _ in range(rounds):
+            for path in ROUTES:
+                t0 = time.perf_counter()
+                for _ in range(number):
+                    await _asgi_get(app, path, token)
+                samples[path].append((time.perf_counter() - t0) / number * 1e6)
+    us = {path: statistics.median(s) for path, s in samples.items()}
+    return {
+        "us_per_request": us,
+        "protected_minus_open_us": us["/protected"] - us["/open"],
+        "dependency_only_minus_open_us": us["/dependency-only"] - us["/open"],
+    }
+
+
+def in_process(
+    number: int = 2000, rounds: int = 7, providers: tuple[str, ...] = PROVIDERS
+) -> dict[str, Any]:
+    """µs per request of each route called through ASGI in this process (median of `rounds`
+    rounds of `number` requests, routes interleaved): the app's own cost, no HTTP parsing."""
+    out: dict[str, Any] = {}
+    for provider in providers:
+        with (
+            tempfile.TemporaryDirectory(prefix="tokenward-e2e-") as tmp,
+            provider_setup(provider, Path(tmp)) as setup,
+        ):
+            out[provider] = asyncio.run(_in_process(setup, number, rounds))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.e2e``: the end-to-end run alone, or ``--in-process`` timing."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.e2e")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per route and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--providers", default=",".join(PROVIDERS))
+    parser.add_argument("--in-process", action="store_true", help="ASGI timing, no server")
+    args = parser.parse_args(argv)
+    providers = tuple(p for p in args.providers.split(",") if p)
+    if args.in_process:
+        result = in_process(providers=providers)
+    else:
+        result = fastapi_e2e(args.seconds, args.rounds, providers=providers)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

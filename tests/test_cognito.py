@@ -134,6 +134,23 @@ def test_wrong_client(moto: Moto) -> None:
     assert both.verify(other["access"])["client_id"] == moto.pool.other_client
 
 
+def test_cache_size_caches_the_signature_check_never_the_cognito_rules(moto: Moto) -> None:
+    v = verifier(moto.pool, cache_size=8)
+    access = v._pools[moto.pool.issuer].access
+    claims = v.verify(moto.pool.access)
+    assert v.verify(moto.pool.access) == claims
+    assert asyncio.run(v.verify_async(moto.pool.access)) == claims
+    info = access.cache_info()
+    assert info is not None and (info["hits"], info["misses"]) == (2, 1)
+    # Another app client's token passes the native checks (and is cached) but every call still
+    # runs the client_id rule: refused each time.
+    other = sign_in(moto.idp, moto.pool.id, moto.pool.other_client)["access"]
+    for _ in range(3):
+        with pytest.raises(tw.InvalidAudienceError):
+            v.verify(other)
+    assert verifier(moto.pool)._pools[moto.pool.issuer].access.cache_info() is None
+
+
 def test_wrong_pool_is_refused_although_moto_signs_every_pool_with_one_key(moto: Moto) -> None:
     with pytest.raises(tw.InvalidIssuerError):
         verifier(moto.pool, client_ids=[moto.second.client]).verify(moto.second.access)

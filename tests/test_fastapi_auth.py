@@ -17,6 +17,8 @@ from tokenward.fastapi import (
     Auth,
     AuthSettings,
     CurrentUser,
+    bearer_scheme,
+    optional_current_user,
     require_current_user,
     require_groups,
 )
@@ -346,6 +348,57 @@ def test_optional_current_user(client: TestClient) -> None:
     assert client.get("/optional", headers=bearer(tokens["access_token"])).json()["sub"]
     # a token that was sent must be good: never silently anonymous
     assert_401(client.get("/optional", headers=bearer("garbage")), token_sent=True)
+
+
+def test_one_token_is_verified_once_per_request(clock: Clock) -> None:
+    app, auth = make_app(clock=clock)
+    calls: list[str] = []
+    authenticate = auth.provider.authenticate
+
+    async def counting(token: str) -> CurrentUser:
+        calls.append(token)
+        return await authenticate(token)
+
+    auth.provider.authenticate = counting  # type: ignore[method-assign]
+
+    @app.get("/both", dependencies=[Depends(require_groups("root"))])
+    def both(
+        user: Annotated[CurrentUser, Depends(require_current_user)],
+        reader: Annotated[CurrentUser, Security(require_current_user, scopes=["reports:read"])],
+        maybe: Annotated[CurrentUser | None, Depends(optional_current_user)],
+    ) -> dict[str, bool]:
+        return {"same": user is reader is maybe}
+
+    with TestClient(app) as client:
+        token = login(client)["access_token"]
+        assert client.get("/both", headers=bearer(token)).json() == {"same": True}
+        assert calls == [token]
+        assert client.get("/both", headers=bearer(token)).json() == {"same": True}
+        assert calls == [token, token]  # the next request verifies again
+
+
+def test_dependencies_are_one_level_and_the_security_scheme() -> None:
+    """require_current_user and optional_current_user read the header themselves: FastAPI
+    resolves one dependency, not a function and then bearer_scheme (each level costs a request
+    about as much as verifying a custom token); OpenAPI still sees the tokenward scheme."""
+    from fastapi.dependencies.utils import get_dependant
+    from fastapi.security.base import SecurityBase
+
+    for dependency in (require_current_user, optional_current_user):
+        assert isinstance(dependency, SecurityBase)
+        assert dependency.scheme_name == bearer_scheme.scheme_name == "tokenward"
+        assert dependency.model == bearer_scheme.model
+        assert get_dependant(path="/", call=dependency).dependencies == []
+    assert repr(require_current_user) == "<tokenward.fastapi.require_current_user>"
+
+
+def test_dependency_overrides_replace_the_user(clock: Clock) -> None:
+    app, _ = make_app(clock=clock)
+    fake = CurrentUser(sub="fake", groups=["root"], provider="test")
+    app.dependency_overrides[require_current_user] = lambda: fake
+    with TestClient(app) as client:
+        assert client.get("/sync").json()["sub"] == "fake"
+        assert client.get("/root").status_code == 200  # require_groups builds on it
 
 
 def test_public_route_needs_nothing(client: TestClient) -> None:

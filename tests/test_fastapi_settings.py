@@ -40,6 +40,7 @@ def test_defaults() -> None:
     assert settings.environment == "development"
     assert settings.env_prefix == "TOKENWARD_"
     assert settings.var("auth_secret") == "TOKENWARD_AUTH_SECRET"
+    assert settings.token_cache_size == 1024
 
 
 def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -250,6 +251,57 @@ def test_lifetimes_out_of_bounds_are_refused(
     monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
     monkeypatch.setenv("TOKENWARD_" + variable, value)
     assert "TOKENWARD_" + variable in refused()
+
+
+@pytest.mark.parametrize("value", ["-1", "1000001", "many", "1.5"])
+def test_token_cache_size_out_of_bounds_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_TOKEN_CACHE_SIZE", value)
+    assert "TOKENWARD_TOKEN_CACHE_SIZE" in refused()
+
+
+def test_token_cache_serves_the_custom_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    auth = Auth.from_env()
+    app = FastAPI(lifespan=auth.lifespan)
+    app.include_router(auth.router)
+    with TestClient(app) as client:
+        token = login(client)["access_token"]
+        for _ in range(3):
+            assert client.get("/v1/auth/me", headers=bearer(token)).status_code == 200
+    info = auth.tokens.tokens.cache_info()
+    assert info is not None
+    assert info["capacity"] == 1024
+    assert (info["hits"], info["misses"], info["size"]) == (2, 1, 1)
+
+
+def test_token_cache_size_zero_turns_the_cache_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_TOKEN_CACHE_SIZE", "0")
+    assert Auth.from_env().tokens.tokens.cache_info() is None
+    monkeypatch.setenv("TOKENWARD_TOKEN_CACHE_SIZE", "16")
+    info = Auth.from_env().tokens.tokens.cache_info()
+    assert info is not None and info["capacity"] == 16
+
+
+@pytest.mark.parametrize(("value", "capacity"), [(None, 1024), ("0", None), ("16", 16)])
+def test_token_cache_serves_the_cognito_provider(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, capacity: int | None
+) -> None:
+    monkeypatch.setenv("TOKENWARD_AUTH_PROVIDER", "cognito")
+    monkeypatch.setenv("TOKENWARD_COGNITO_REGION", "eu-west-1")
+    monkeypatch.setenv("TOKENWARD_COGNITO_USER_POOL_ID", "eu-west-1_AbC123")
+    monkeypatch.setenv("TOKENWARD_COGNITO_APP_CLIENT_ID", "client-a")
+    if value is not None:
+        monkeypatch.setenv("TOKENWARD_TOKEN_CACHE_SIZE", value)
+    auth = Auth.from_env()
+    assert auth.cognito is not None
+    access_verifier = auth.cognito._pools[auth.cognito.issuers[0]].access
+    info = access_verifier.cache_info()
+    assert (info and info["capacity"]) == capacity
+    assert auth.tokens.tokens.cache_info() is None  # no custom tokens to check under Cognito
 
 
 def test_refresh_must_outlive_access(monkeypatch: pytest.MonkeyPatch) -> None:

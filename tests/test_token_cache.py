@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import tokenward as tw
+from tokenward.tokens import DebugTokens
 
 NOW = 1_800_000_000.0
 
@@ -146,3 +147,75 @@ def test_real_clock(key: tw.JWK) -> None:
     v = verifier(key)
     t = tw.encode({"sub": "u1", "exp": int(time.time()) + 60}, key)
     assert v.verify(t) == v.verify(t)
+
+
+# --- DebugTokens (the custom provider's access tokens) share the same cache ----------------------
+
+DEBUG_SECRET = b"0123456789abcdef0123456789abcdef-cache"
+
+
+def debug_tokens(size: int = 10, **kwargs: Any) -> DebugTokens:
+    return DebugTokens(DEBUG_SECRET, issuer="tokenward", cache_size=size, **kwargs)
+
+
+def access(tokens: DebugTokens, **kwargs: Any) -> str:
+    kwargs.setdefault("groups", ["a", "b"])
+    return tokens.issue_access("u1", lifetime=60, iat=int(NOW), **kwargs)
+
+
+def test_debug_tokens_have_no_cache_by_default() -> None:
+    assert DebugTokens(DEBUG_SECRET).cache_info() is None
+    assert DebugTokens.with_random_secret().cache_info() is None
+    info = DebugTokens.with_random_secret(cache_size=5).cache_info()
+    assert info is not None and info["capacity"] == 5
+
+
+def test_debug_tokens_second_verify_is_a_hit_and_a_private_copy() -> None:
+    tokens = debug_tokens()
+    t = access(tokens)
+    first = tokens.verify_access(t, now=NOW)
+    first["cognito:groups"].append("root")
+    first["sub"] = "admin"
+    second = tokens.verify_access(t, now=NOW)
+    assert second["sub"] == "u1" and second["cognito:groups"] == ["a", "b"]
+    info = tokens.cache_info()
+    assert info is not None
+    assert (info["hits"], info["misses"], info["size"]) == (1, 1, 1)
+
+
+def test_debug_tokens_never_return_a_token_past_its_exp() -> None:
+    tokens = debug_tokens(leeway=5)
+    t = access(tokens)
+    tokens.verify_access(t, now=NOW)
+    assert tokens.verify_access(t, now=NOW + 64)["sub"] == "u1"
+    with pytest.raises(tw.ExpiredTokenError):
+        tokens.verify_access(t, now=NOW + 65)
+    info = tokens.cache_info()
+    assert info is not None and info["size"] == 0
+
+
+def test_debug_tokens_cache_is_keyed_by_the_exact_token() -> None:
+    tokens = debug_tokens()
+    good = access(tokens)
+    tokens.verify_access(good, now=NOW)
+    header, payload, signature = good.split(".")
+    tampered = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'AQ'}"
+    with pytest.raises(tw.InvalidSignatureError):
+        tokens.verify_access(tampered, now=NOW)
+    with pytest.raises(tw.MalformedTokenError):
+        tokens.verify_access(good + " ", now=NOW)
+    other_secret = DebugTokens(DEBUG_SECRET + b"!", issuer="tokenward", cache_size=10)
+    with pytest.raises(tw.InvalidSignatureError):
+        other_secret.verify_access(good, now=NOW)
+    info = tokens.cache_info()
+    assert info is not None and info["size"] == 1 and info["hits"] == 0
+
+
+def test_debug_tokens_cache_is_bounded() -> None:
+    tokens = debug_tokens(size=2)
+    for i in range(4):
+        tokens.verify_access(access(tokens, jti=f"j{i}"), now=NOW)
+    info = tokens.cache_info()
+    assert info is not None and info["size"] == 2 and info["capacity"] == 2
+    with pytest.raises(tw.ConfigurationError):
+        debug_tokens(size=10_000_000)

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "common.hpp"
+#include "token_cache.hpp"
 #include "tokenward/debug_tokens.hpp"
 #include "tokenward/verifier.hpp"
 
@@ -11,6 +12,7 @@ namespace {
 
 struct py_debug_tokens {
   std::shared_ptr<const debug_tokens> t;
+  std::shared_ptr<token_cache> cache;  // null unless cache_size > 0; the keys never change
 };
 
 debug_token_options options_arg(std::string issuer, double leeway) {
@@ -19,6 +21,13 @@ debug_token_options options_arg(std::string issuer, double leeway) {
   opts.issuer = std::move(issuer);
   opts.leeway = leeway;
   return opts;
+}
+
+py_debug_tokens with_cache(std::shared_ptr<const debug_tokens> t, std::size_t cache_size, double leeway) {
+  if (cache_size > 1'000'000) raise(errc::configuration, "cache_size must be at most 1000000");
+  py_debug_tokens out{std::move(t), nullptr};
+  if (cache_size > 0) out.cache = std::make_shared<token_cache>(cache_size, leeway);
+  return out;
 }
 
 // A sequence of str (possibly empty); a lone str is refused, it is almost always a mistake.
@@ -40,19 +49,20 @@ void bind_debug_tokens(py::module_& m) {
   py::class_<py_debug_tokens>(m, "DebugTokens",
                               "Tokens of the custom (debug) provider: HS256 access tokens (typ at+jwt) and opaque "
                               "refresh tokens, all keyed by one secret through HKDF-SHA256.")
-      .def(py::init([](py::handle secret, std::string issuer, double leeway) {
+      .def(py::init([](py::handle secret, std::string issuer, double leeway, std::size_t cache_size) {
              std::string bytes = text_arg(secret, "secret");
              auto opts = options_arg(std::move(issuer), leeway);
-             return py_debug_tokens{unwrap(debug_tokens::create(bytes, std::move(opts)))};
+             return with_cache(unwrap(debug_tokens::create(bytes, std::move(opts))), cache_size, leeway);
            }),
-           py::arg("secret"), py::kw_only(), py::arg("issuer") = "tokenward", py::arg("leeway") = 0.0)
+           py::arg("secret"), py::kw_only(), py::arg("issuer") = "tokenward", py::arg("leeway") = 0.0,
+           py::arg("cache_size") = 0)
       .def_static(
           "with_random_secret",
-          [](std::string issuer, double leeway) {
+          [](std::string issuer, double leeway, std::size_t cache_size) {
             auto opts = options_arg(std::move(issuer), leeway);
-            return py_debug_tokens{unwrap(debug_tokens::create_random(std::move(opts)))};
+            return with_cache(unwrap(debug_tokens::create_random(std::move(opts))), cache_size, leeway);
           },
-          py::kw_only(), py::arg("issuer") = "tokenward", py::arg("leeway") = 0.0,
+          py::kw_only(), py::arg("issuer") = "tokenward", py::arg("leeway") = 0.0, py::arg("cache_size") = 0,
           "Keys from 32 random bytes that never leave the native core: tokens die with the process.")
       .def(
           "issue_access",
@@ -82,14 +92,28 @@ void bind_debug_tokens(py::module_& m) {
           "verify_access",
           [](const py_debug_tokens& self, py::handle token, std::optional<double> now) {
             const std::string_view t = text_view(token, "token");  // the caller's object keeps it alive
+            const double at = now.value_or(verifier::now_seconds());
+            if (self.cache) {
+              if (py::object hit = self.cache->get(t, at)) return hit;
+            }
             result<json_doc> r = [&] {
               py::gil_scoped_release nogil;
-              return self.t->verify_access(t, now.value_or(verifier::now_seconds()));
+              return self.t->verify_access(t, at);
             }();
-            return to_py(unwrap(std::move(r)).root());
+            py::object claims = to_py(unwrap(std::move(r)).root());
+            if (self.cache) self.cache->put(t, claims);
+            return claims;
           },
           py::arg("token"), py::kw_only(), py::arg("now") = py::none(),
-          "Verify an access token (signature, typ, issuer, times, token_use); return its claims.")
+          "Verify an access token (signature, typ, issuer, times, token_use); return its claims. With "
+          "cache_size > 0, a token that passed is answered from the verified-token cache until its exp.")
+      .def(
+          "cache_info",
+          [](const py_debug_tokens& self) -> py::object {
+            if (!self.cache) return py::none();
+            return self.cache->info();
+          },
+          "Counters of the verified-token cache (hits, misses, size, capacity), or None without one.")
       .def_static(
           "new_refresh_token", [] { return unwrap(debug_tokens::new_refresh_token()); },
           "A new refresh token: 'twr_' and 256 random bits in base64url.")

@@ -141,12 +141,23 @@ class CognitoIdentity:
 
 
 class _PoolVerifiers:
-    def __init__(self, pool: CognitoPool, leeway: float, jwks_options: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        pool: CognitoPool,
+        leeway: float,
+        cache_size: int,
+        jwks_options: Mapping[str, Any],
+    ) -> None:
         self.pool = pool
         self.remote = pool.jwks or RemoteJWKS(
             pool.jwks_url or pool.default_jwks_url, **jwks_options
         )
-        common: dict[str, Any] = {"algorithms": ["RS256"], "issuer": pool.issuer, "leeway": leeway}
+        common: dict[str, Any] = {
+            "algorithms": ["RS256"],
+            "issuer": pool.issuer,
+            "leeway": leeway,
+            "cache_size": cache_size,
+        }
         self.access = Verifier(self.remote, audience=None, require=_COMMON_CLAIMS, **common)
         self.id = Verifier(
             self.remote, audience=list(pool.client_ids), require=(*_COMMON_CLAIMS, "aud"), **common
@@ -167,6 +178,10 @@ class CognitoVerifier:
     (``ttl``, ``cooldown``, ``max_stale``, ...) go to the RemoteJWKS this creates. ``pools``
     accepts several user pools instead of one. ``trust_gateway=True`` allows
     :meth:`claims_from_gateway` (claims an API gateway already checked) — see docs/cognito.md.
+    ``cache_size=N`` gives each pool's verifiers a verified-token cache of N tokens (see
+    :class:`~tokenward.Verifier`; off by default here, on in the FastAPI layer): a token seen
+    again skips the RSA check, never past its ``exp``, and new keys empty the cache. The
+    Cognito checks (``token_use``, ``client_id``) still run on every call.
     """
 
     def __init__(
@@ -182,6 +197,7 @@ class CognitoVerifier:
         pools: Sequence[CognitoPool] = (),
         leeway: float = 0.0,
         trust_gateway: bool = False,
+        cache_size: int = 0,
         **jwks_options: Any,
     ) -> None:
         if token_use not in ("access", "id", None):
@@ -211,7 +227,7 @@ class CognitoVerifier:
         for pool in all_pools:
             if pool.issuer in self._pools:
                 raise ConfigurationError(f"user pool {pool.user_pool_id} is given twice")
-            self._pools[pool.issuer] = _PoolVerifiers(pool, self._leeway, jwks_options)
+            self._pools[pool.issuer] = _PoolVerifiers(pool, self._leeway, cache_size, jwks_options)
         self._single = next(iter(self._pools.values())) if len(self._pools) == 1 else None
 
     def __repr__(self) -> str:

@@ -3,9 +3,7 @@ the structure of what they report. No timing assertions."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -37,7 +35,8 @@ TARGETS = {
     "cache bounded",
     "cache never past exp",
     "RS256 2 threads ÷ 1",
-    "FastAPI protected ÷ open",
+    "FastAPI protected ÷ open (custom)",
+    "FastAPI protected ÷ open (cognito)",
 }
 
 
@@ -155,35 +154,65 @@ def test_cache_measurements_with_a_cache(monkeypatch: pytest.MonkeyPatch) -> Non
     assert {"rss_delta_bytes", "rss_delta_mib", "bytes_per_entry"} <= set(memory)
 
 
-def test_fastapi_app_authenticates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    case = make_case("ES256")
-    jwk_file = tmp_path / "key.json"
-    jwk_file.write_text(json.dumps(case.public_jwk))
-    monkeypatch.setenv("TOKENWARD_BENCH_JWK", str(jwk_file))
-    monkeypatch.setenv("TOKENWARD_BENCH_ALG", "ES256")
+@pytest.mark.parametrize("provider", e2e.PROVIDERS)
+def test_fastapi_app_authenticates(tmp_path: Path, provider: str) -> None:
+    """The benchmark app, in process through TestClient, with each provider's settings."""
+    from benchmarks.fastapi_app import BODY, create_app
+    from tokenward.fastapi import Auth, AuthSettings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Starlette's test-client import warning
         from fastapi.testclient import TestClient
-    sys.modules.pop("benchmarks.fastapi_app", None)
-    module = importlib.import_module("benchmarks.fastapi_app")
-    client = TestClient(module.app)
-    auth = {"Authorization": f"Bearer {case.token}"}
-    assert client.get("/open").json() == module.BODY
-    assert client.get("/protected").status_code == 401
-    assert client.get("/protected", headers={"Authorization": "Bearer x.y.z"}).status_code == 401
-    assert client.get("/protected", headers=auth).json() == module.BODY
-    assert client.get("/protected-nocache", headers=auth).json() == module.BODY
-    assert client.get("/dependency-only", headers=auth).json() == module.BODY
-    assert client.get("/dependency-only").status_code == 401
-    sys.modules.pop("benchmarks.fastapi_app", None)
+
+    with e2e.provider_setup(provider, tmp_path) as setup:
+        values = {k.removeprefix("TOKENWARD_").lower(): v for k, v in setup.env.items()}
+        auth = Auth(AuthSettings.from_env(prefix="TOKENWARD_BENCH_SMOKE_", **values))
+        with TestClient(create_app(auth)) as client:
+            token = setup.token
+            if token is None:
+                login = {"email": e2e.DEBUG_EMAIL, "password": e2e.DEBUG_PASSWORD}
+                token = client.post("/v1/auth/login", json=login).json()["access_token"]
+            auth_header = {"Authorization": f"Bearer {token}"}
+            assert client.get("/open").json() == BODY
+            assert client.get("/protected").status_code == 401
+            bad = {"Authorization": "Bearer x.y.z"}
+            assert client.get("/protected", headers=bad).status_code == 401
+            assert client.get("/protected", headers=auth_header).json() == BODY
+            assert client.get("/dependency-only", headers=auth_header).json() == BODY
+            me = client.get("/v1/auth/me", headers=auth_header).json()
+            assert me["provider"] == provider
+            if provider == "cognito":
+                assert me["groups"] == ["operator", "user"]
+                assert "reports:read" in me["scopes"]
+
+
+def test_cognito_benchmark_token_is_shaped_like_cognitos() -> None:
+    claims = e2e.cognito_claims()
+    assert claims["token_use"] == "access"
+    assert claims["client_id"] == AUDIENCE
+    assert "aud" not in claims  # Cognito access tokens carry client_id, not aud
+    assert claims["iss"].endswith("/" + e2e.COGNITO_POOL_ID)
+    assert e2e.COGNITO_POOL_ID.startswith(e2e.COGNITO_REGION + "_")
 
 
 def test_fastapi_end_to_end_harness() -> None:
     result = e2e.fastapi_e2e(seconds=0.3, rounds=1, connections=2, tool="httpx")
     assert result["tool"] == "httpx"
-    assert result["sanity"]["protected_with_token"] == 200
-    assert result["sanity"]["protected_without_token"] == 401
-    assert set(result["routes"]) == set(e2e.ROUTES)
-    assert result["open_rps"] > 0
-    assert result["protected_rps"] > 0
-    assert result["ratio"] > 0
+    assert set(result["providers"]) == set(e2e.PROVIDERS)
+    for provider in result["providers"].values():
+        assert provider["sanity"]["protected_with_token"] == 200
+        assert provider["sanity"]["protected_without_token"] == 401
+        assert set(provider["routes"]) == set(e2e.ROUTES)
+        assert provider["open_rps"] > 0
+        assert provider["protected_rps"] > 0
+        assert provider["ratio"] > 0
+    assert result["providers"]["cognito"]["jwks_requests"] >= 1
+    assert result["ratio"] == min(p["ratio"] for p in result["providers"].values())
+
+
+def test_in_process_timing() -> None:
+    result = e2e.in_process(number=20, rounds=1)
+    assert set(result) == set(e2e.PROVIDERS)
+    for provider in result.values():
+        assert set(provider["us_per_request"]) == set(e2e.ROUTES)
+        assert all(us > 0 for us in provider["us_per_request"].values())

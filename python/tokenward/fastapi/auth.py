@@ -48,12 +48,20 @@ class Auth:
         self.settings = settings
         self._clock = clock
         secret = settings.auth_secret
+        custom = settings.auth_provider == "custom"
+        # The verified-token cache goes to whichever provider checks the access tokens.
+        cache_size = settings.token_cache_size
+        debug_cache = cache_size if custom else 0
         if secret is None:
-            tokens = DebugTokens.with_random_secret(issuer=settings.token_issuer)
-            if settings.auth_provider == "custom":
+            tokens = DebugTokens.with_random_secret(
+                issuer=settings.token_issuer, cache_size=debug_cache
+            )
+            if custom:
                 settings.warn_random_secret()
         else:
-            tokens = DebugTokens(secret.get_secret_value(), issuer=settings.token_issuer)
+            tokens = DebugTokens(
+                secret.get_secret_value(), issuer=settings.token_issuer, cache_size=debug_cache
+            )
         self.store: Store = open_store(settings.store_url) if store is None else store
         self.tokens = TokenService(
             tokens,
@@ -75,6 +83,7 @@ class Auth:
                     c for c in (settings.cognito_app_client_id or "").replace(",", " ").split() if c
                 ],
                 jwks_url=settings.cognito_jwks_url,
+                cache_size=cache_size,
             )
             self.provider = CognitoProvider(self.cognito)
             # Cognito signs users in: the debug login, refresh and logout routes are not mounted.

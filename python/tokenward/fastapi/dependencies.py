@@ -1,12 +1,18 @@
 """FastAPI dependencies: ``require_current_user``, ``optional_current_user``, ``require_groups``.
 
-They are plain module-level functions, imported into route modules as they are; the
+They are module-level objects, imported into route modules as they are; the
 :class:`~tokenward.fastapi.Auth` that checks tokens is found on the app (``auth.lifespan`` puts it
 on ``app.state``; failing that, it is found through ``auth.router`` among the app's routes).
 Scopes come through FastAPI's ``Security``::
 
     @app.get("/v1/reports")
     def reports(user: CurrentUser = Security(require_current_user, scopes=["reports:read"])): ...
+
+``require_current_user`` and ``optional_current_user`` are security schemes themselves, as
+FastAPI's own ``OAuth2PasswordBearer`` is: one dependency that reads the bearer header and
+checks the token, rather than a function depending on :data:`bearer_scheme`. FastAPI resolves
+each level of a dependency tree at a cost of its own (about as much as verifying a custom
+token, see docs/performance.md), and OpenAPI shows the same ``tokenward`` scheme either way.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Request, Security
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
+from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 
 from tokenward.exceptions import (
@@ -44,6 +51,21 @@ _log = logging.getLogger("tokenward")
 MAX_TOKEN_CHARS = 16 * 1024
 _STATE_ATTR = "tokenward_auth"
 _ROUTE_MARK = "__tokenward_auth__"
+# Where a request keeps the user its token was verified for, so that several dependencies of one
+# request (require_groups beside require_current_user, say) verify it once: a key of the ASGI
+# scope, which lives exactly as long as the request.
+_SCOPE_USER = "tokenward.user"
+
+
+def _bearer_token(request: HTTPConnection) -> str | None:
+    """What :class:`BearerScheme` returns; shared with the dependencies that read it inline."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        return None
+    scheme, _, param = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return param.strip()
 
 
 class BearerScheme(OAuth2PasswordBearer):
@@ -54,13 +76,7 @@ class BearerScheme(OAuth2PasswordBearer):
     """
 
     async def __call__(self, request: HTTPConnection) -> str | None:
-        authorization = request.headers.get("authorization")
-        if authorization is None:
-            return None
-        scheme, _, param = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        return param.strip()
+        return _bearer_token(request)
 
 
 bearer_scheme = BearerScheme(
@@ -115,9 +131,10 @@ async def _user(request: Request, token: str | None) -> CurrentUser | None:
     """The user behind the request's bearer token; None without one; 401 for a bad one."""
     if token is None:
         return None
-    cached = getattr(request.state, "tokenward_user", None)
-    if isinstance(cached, CurrentUser) and getattr(request.state, "tokenward_token", None) == token:
-        return cached
+    scope = request.scope
+    seen = scope.get(_SCOPE_USER)
+    if seen is not None and seen[0] == token:
+        return seen[1]  # type: ignore[no-any-return]
     try:
         auth = find_auth(request.app)
     except ConfigurationError as exc:
@@ -134,41 +151,63 @@ async def _user(request: Request, token: str | None) -> CurrentUser | None:
     except (TokenwardError, UnicodeError, ValueError, TypeError) as exc:
         _log.error("tokenward: cannot check an access token: %s", exc)
         raise errors.unavailable("Authentication") from None
-    request.state.tokenward_user = user
-    request.state.tokenward_token = token
+    scope[_SCOPE_USER] = (token, user)
     return user
 
 
 def _check_scopes(user: CurrentUser, security_scopes: SecurityScopes) -> None:
-    missing = [s for s in security_scopes.scopes if s not in user.scopes]
-    if missing:
-        raise errors.forbidden(scopes=security_scopes.scopes)
+    if security_scopes.scopes:
+        missing = [s for s in security_scopes.scopes if s not in user.scopes]
+        if missing:
+            raise errors.forbidden(scopes=security_scopes.scopes)
 
 
-async def require_current_user(
-    request: Request,
-    security_scopes: SecurityScopes,
-    token: Annotated[str | None, Depends(bearer_scheme)],
-) -> CurrentUser:
-    """The signed-in user; 401 without a valid access token, 403 when a scope is missing."""
-    user = await _user(request, token)
-    if user is None:
-        raise errors.not_signed_in()
-    _check_scopes(user, security_scopes)
-    return user
+class _UserScheme(SecurityBase):
+    """A dependency that is also the ``tokenward`` security scheme of :data:`bearer_scheme`
+    (same OpenAPI model and name), so a route that uses it shows the Authorize button."""
+
+    def __init__(self, scheme: BearerScheme, name: str) -> None:
+        self.model = scheme.model
+        self.scheme_name = scheme.scheme_name
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"<tokenward.fastapi.{self._name}>"
 
 
-async def optional_current_user(
-    request: Request,
-    security_scopes: SecurityScopes,
-    token: Annotated[str | None, Depends(bearer_scheme)],
-) -> CurrentUser | None:
-    """The signed-in user, or None when no token was sent. A token that was sent must be valid
-    (401 otherwise): a broken token is never silently treated as anonymous."""
-    user = await _user(request, token)
-    if user is not None:
+class RequireCurrentUser(_UserScheme):
+    """The type of :data:`require_current_user`."""
+
+    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> CurrentUser:
+        """The signed-in user; 401 without a valid access token, 403 when a scope is missing."""
+        user = await _user(request, _bearer_token(request))
+        if user is None:
+            raise errors.not_signed_in()
         _check_scopes(user, security_scopes)
-    return user
+        return user
+
+
+class OptionalCurrentUser(_UserScheme):
+    """The type of :data:`optional_current_user`."""
+
+    async def __call__(
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> CurrentUser | None:
+        """The signed-in user, or None when no token was sent. A token that was sent must be
+        valid (401 otherwise): a broken token is never silently treated as anonymous."""
+        user = await _user(request, _bearer_token(request))
+        if user is not None:
+            _check_scopes(user, security_scopes)
+        return user
+
+
+require_current_user = RequireCurrentUser(bearer_scheme, "require_current_user")
+"""``Depends(require_current_user)``: the signed-in user; 401 without a valid access token.
+``Security(require_current_user, scopes=[...])``: 403 when one of the scopes is missing."""
+
+optional_current_user = OptionalCurrentUser(bearer_scheme, "optional_current_user")
+"""``Depends(optional_current_user)``: the signed-in user, or None when no token was sent; 401 for
+a token that was sent and is not valid."""
 
 
 def require_groups(*groups: str) -> Callable[..., Awaitable[CurrentUser]]:

@@ -29,6 +29,7 @@ from tokenward.exceptions import ConfigurationError
 __all__ = [
     "DEFAULT_DEBUG_PASSWORD",
     "DEFAULT_PREFIX",
+    "DEFAULT_TOKEN_CACHE_SIZE",
     "AuthSettings",
 ]
 
@@ -37,6 +38,9 @@ _log = logging.getLogger("tokenward")
 DEFAULT_PREFIX = "TOKENWARD_"
 DEFAULT_DEBUG_PASSWORD = "vega-debug-password"
 MIN_SECRET_BYTES = 32
+# About 4 KB per cached token (docs/performance.md): 4 MiB at most with the default.
+DEFAULT_TOKEN_CACHE_SIZE = 1024
+MAX_TOKEN_CACHE_SIZE = 1_000_000  # the native cache's own bound
 
 _PRODUCTION = frozenset({"production", "prod", "live"})
 _DEVELOPMENT = frozenset({"development", "dev", "local", "test", "testing"})
@@ -107,6 +111,14 @@ class AuthSettings(BaseSettings):
     cognito_app_client_id: str | None = None
     cognito_jwks_url: str | None = Field(
         default=None, description="overrides {issuer}/.well-known/jwks.json (emulators, tests)"
+    )
+    token_cache_size: int = Field(
+        default=DEFAULT_TOKEN_CACHE_SIZE,
+        ge=0,
+        le=MAX_TOKEN_CACHE_SIZE,
+        description="verified access tokens remembered, so a token seen again skips the "
+        "signature check and the parsing (never past its exp; emptied when the keys change); "
+        "0 turns the cache off",
     )
 
     _prefix: str | None = PrivateAttr(default=None)
