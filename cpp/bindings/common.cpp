@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <unordered_map>
 
 namespace tokenward::bindings {
 
@@ -105,17 +106,54 @@ namespace {
 
 namespace dom = simdjson::dom;
 
+// Claim names that most tokens carry (RFC 7519, OpenID Connect, Cognito, common extensions), made
+// once as interned str objects: a dict built from a token reuses them instead of allocating and
+// hashing a new key each time. Read-only after it is built.
+constexpr std::array<std::string_view, 40> kCommonNames{
+    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "scp", "client_id", "azp", "token_use",
+    "auth_time", "origin_jti", "event_id", "username", "cognito:groups", "cognito:username",
+    "cognito:roles", "cognito:preferred_role", "email", "email_verified", "name", "given_name",
+    "family_name", "preferred_username", "phone_number", "phone_number_verified", "nonce", "at_hash",
+    "sid", "typ", "groups", "roles", "permissions", "tid", "oid", "version", "amr", "acr"};
+
+using name_table = std::unordered_map<std::string_view, PyObject*>;
+
+const name_table& common_names() {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<name_table> storage;
+  return storage
+      .call_once_and_store_result([] {
+        name_table table;
+        for (auto name : kCommonNames) {
+          PyObject* s = PyUnicode_InternFromString(std::string(name).c_str());
+          if (s == nullptr) throw py::error_already_set();
+          table.emplace(name, s);  // kept for the life of the process, as interned names are
+        }
+        return table;
+      })
+      .get_stored();
+}
+
+// A member name as a new str reference (a shared one for common names), or null on error.
+PyObject* name_to_py(std::string_view name, const name_table& common) {
+  if (auto it = common.find(name); it != common.end()) {
+    Py_INCREF(it->second);
+    return it->second;
+  }
+  return PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size()));
+}
+
 // New reference, or null with a Python error set. Strings were checked as UTF-8 by the parser.
-PyObject* element_to_py(dom::element e) {
+PyObject* element_to_py(dom::element e, const name_table& common) {
   switch (e.type()) {
     case dom::element_type::OBJECT: {
       dom::object obj;
       if (e.get(obj) != simdjson::SUCCESS) break;
-      PyObject* out = PyDict_New();
+      // Sized up front (the count is on simdjson's tape), so the dict never grows while filled.
+      PyObject* out = _PyDict_NewPresized(static_cast<Py_ssize_t>(obj.size()));
       if (out == nullptr) return nullptr;
       for (const auto field : obj) {
-        PyObject* key = PyUnicode_FromStringAndSize(field.key.data(), static_cast<Py_ssize_t>(field.key.size()));
-        PyObject* value = key != nullptr ? element_to_py(field.value) : nullptr;
+        PyObject* key = name_to_py(field.key, common);
+        PyObject* value = key != nullptr ? element_to_py(field.value, common) : nullptr;
         const int rc = value != nullptr ? PyDict_SetItem(out, key, value) : -1;
         Py_XDECREF(key);
         Py_XDECREF(value);
@@ -132,7 +170,7 @@ PyObject* element_to_py(dom::element e) {
       PyObject* out = PyList_New(0);
       if (out == nullptr) return nullptr;
       for (const auto item : items) {
-        PyObject* value = element_to_py(item);
+        PyObject* value = element_to_py(item, common);
         const int rc = value != nullptr ? PyList_Append(out, value) : -1;
         Py_XDECREF(value);
         if (rc != 0) {
@@ -158,7 +196,7 @@ PyObject* element_to_py(dom::element e) {
 }  // namespace
 
 py::object to_py(simdjson::dom::element e) {
-  PyObject* out = element_to_py(e);
+  PyObject* out = element_to_py(e, common_names());
   if (out == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(out);
 }
