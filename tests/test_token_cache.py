@@ -29,6 +29,12 @@ def verifier(key: tw.JWK, size: int = 10, **kwargs: Any) -> tw.Verifier:
     return tw.Verifier(key.public(), algorithms=["ES256"], cache_size=size, **kwargs)
 
 
+def with_other_signature(token: str) -> str:
+    """The same header and payload with the signature's last two characters changed."""
+    header, payload, signature = token.split(".")
+    return f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'AQ'}"
+
+
 def test_no_cache_by_default(key: tw.JWK) -> None:
     assert tw.Verifier(key.public(), algorithms=["ES256"]).cache_info() is None
 
@@ -77,8 +83,7 @@ def test_a_different_token_never_hits_another_entry(key: tw.JWK) -> None:
     v = verifier(key)
     good = token(key)
     v.verify(good, now=NOW)
-    header, payload, signature = good.split(".")
-    tampered = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'AQ'}"
+    tampered = with_other_signature(good)
     with pytest.raises(tw.InvalidSignatureError):
         v.verify(tampered, now=NOW)
     with pytest.raises(tw.MalformedTokenError):
@@ -198,8 +203,7 @@ def test_debug_tokens_cache_is_keyed_by_the_exact_token() -> None:
     tokens = debug_tokens()
     good = access(tokens)
     tokens.verify_access(good, now=NOW)
-    header, payload, signature = good.split(".")
-    tampered = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'AQ'}"
+    tampered = with_other_signature(good)
     with pytest.raises(tw.InvalidSignatureError):
         tokens.verify_access(tampered, now=NOW)
     with pytest.raises(tw.MalformedTokenError):
