@@ -79,6 +79,21 @@ def test_leeway_applies_to_cached_tokens_as_to_fresh_ones(key: tw.JWK) -> None:
         v.verify(t, now=NOW + 15)
 
 
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_a_clock_set_back_gets_the_answer_of_a_full_check(key: tw.JWK, claim: str) -> None:
+    """A hit answers as a full verification would at the same `now`: before nbf or iat (minus
+    the leeway) the cached token is not valid yet, even though it was a moment ago."""
+    v = verifier(key, leeway=5)
+    t = token(key, **{claim: NOW})
+    v.verify(t, now=NOW)
+    assert v.verify(t, now=NOW - 5)["sub"] == "u1"  # within the leeway: still a hit
+    with pytest.raises(tw.ImmatureTokenError):
+        v.verify(t, now=NOW - 5.5)
+    info = v.cache_info()
+    assert info is not None and info["size"] == 0 and info["hits"] == 1
+    assert v.verify(t, now=NOW)["sub"] == "u1"  # verified afresh and cached again
+
+
 def test_a_different_token_never_hits_another_entry(key: tw.JWK) -> None:
     v = verifier(key)
     good = token(key)
@@ -197,6 +212,14 @@ def test_debug_tokens_never_return_a_token_past_its_exp() -> None:
         tokens.verify_access(t, now=NOW + 65)
     info = tokens.cache_info()
     assert info is not None and info["size"] == 0
+
+
+def test_debug_tokens_refuse_a_cached_token_before_its_iat() -> None:
+    tokens = debug_tokens()
+    t = access(tokens)
+    tokens.verify_access(t, now=NOW)
+    with pytest.raises(tw.ImmatureTokenError):
+        tokens.verify_access(t, now=NOW - 1)
 
 
 def test_debug_tokens_cache_is_keyed_by_the_exact_token() -> None:

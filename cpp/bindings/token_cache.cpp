@@ -1,5 +1,7 @@
 #include "token_cache.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 namespace tokenward::bindings {
@@ -30,6 +32,22 @@ py::object fresh_copy(PyObject* value) {
   return py::reinterpret_borrow<py::object>(value);
 }
 
+enum class claim_state : std::uint8_t { absent, number, unusable };
+
+// A time claim of verified claims as a double. Verification has already refused non-numbers, so
+// `unusable` (not cached) only covers what Python cannot turn into a double.
+claim_state numeric_claim(PyObject* claims, const char* name, double& out) {
+  PyObject* v = PyDict_GetItemString(claims, name);
+  if (v == nullptr) return claim_state::absent;
+  if (PyBool_Check(v) || !(PyLong_Check(v) || PyFloat_Check(v))) return claim_state::unusable;
+  out = PyFloat_AsDouble(v);
+  if (PyErr_Occurred()) {
+    PyErr_Clear();
+    return claim_state::unusable;
+  }
+  return claim_state::number;
+}
+
 }  // namespace
 
 py::object token_cache::get(std::string_view token, double now) {
@@ -42,7 +60,7 @@ py::object token_cache::get(std::string_view token, double now) {
       ++misses_;
       return {};
     }
-    if (now - leeway_ >= it->second->exp) {
+    if (now - leeway_ >= it->second->exp || now + leeway_ < it->second->not_before) {
       ++misses_;
       expired = std::move(*it->second);
       lru_.erase(it->second);
@@ -60,19 +78,21 @@ py::object token_cache::get(std::string_view token, double now) {
 
 void token_cache::put(std::string_view token, const py::object& claims) {
   if (capacity_ == 0 || token.size() > kMaxTokenBytes || !PyDict_CheckExact(claims.ptr())) return;
-  PyObject* exp = PyDict_GetItemString(claims.ptr(), "exp");
-  if (exp == nullptr || PyBool_Check(exp) || !(PyLong_Check(exp) || PyFloat_Check(exp))) return;
-  const double exp_value = PyFloat_AsDouble(exp);
-  if (PyErr_Occurred()) {
-    PyErr_Clear();
-    return;
+  double exp_value = 0;
+  if (numeric_claim(claims.ptr(), "exp", exp_value) != claim_state::number) return;
+  double not_before = -std::numeric_limits<double>::infinity();
+  for (const char* name : {"nbf", "iat"}) {
+    double v = 0;
+    const claim_state state = numeric_claim(claims.ptr(), name, v);
+    if (state == claim_state::unusable) return;
+    if (state == claim_state::number) not_before = std::max(not_before, v);
   }
   py::object kept = fresh_copy(claims.ptr());
   list_t evicted;
   {
     std::lock_guard lock(mu_);
     if (index_.find(token) != index_.end()) return;
-    lru_.push_front(entry{std::string(token), exp_value, std::move(kept)});
+    lru_.push_front(entry{std::string(token), exp_value, not_before, std::move(kept)});
     index_.emplace(lru_.front().token, lru_.begin());
     while (lru_.size() > capacity_) {
       index_.erase(lru_.back().token);

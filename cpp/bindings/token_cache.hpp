@@ -26,8 +26,9 @@ class token_cache {
   token_cache& operator=(const token_cache&) = delete;
 
   // GIL held. A private copy of the cached claims, or a null object on a miss. An entry whose exp
-  // has passed (with the verifier's leeway) is dropped and reported as a miss, so the full
-  // verification that follows raises ExpiredTokenError.
+  // has passed, or whose nbf or iat lies ahead (a clock set back), with the verifier's leeway, is
+  // dropped and reported as a miss, so the full verification that follows raises
+  // ExpiredTokenError or ImmatureTokenError exactly as it would have without the cache.
   py::object get(std::string_view token, double now);
   // GIL held. Remembers claims that just passed verification; tokens without a numeric exp are
   // never cached.
@@ -40,6 +41,7 @@ class token_cache {
   struct entry {
     std::string token;
     double exp;
+    double not_before;  // the later of nbf and iat, or -infinity without either
     py::object claims;
   };
   using list_t = std::list<entry>;
