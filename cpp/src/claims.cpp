@@ -27,38 +27,10 @@ bool typ_matches(std::string_view header_typ, std::string_view expected) {
 
 namespace {
 
-// check_claims reads the claims through one of two views with the same small interface, so the
-// rules below are written once for nlohmann json and for simdjson's DOM.
-//   find(name) -> member;  member: present, is_number, number, is_string, string, is_array, each
-struct nl_member {
-  const json* v = nullptr;
-  [[nodiscard]] bool present() const { return v != nullptr; }
-  [[nodiscard]] bool is_number() const { return v->is_number(); }
-  [[nodiscard]] double number() const { return v->get<double>(); }
-  [[nodiscard]] bool is_string() const { return v->is_string(); }
-  [[nodiscard]] std::string_view string() const { return v->get_ref<const std::string&>(); }
-  [[nodiscard]] bool is_array() const { return v->is_array(); }
-  template <class F>
-  bool each(F&& f) const {
-    for (const auto& item : *v) {
-      if (!f(nl_member{&item})) return false;
-    }
-    return true;
-  }
-};
-
-struct nl_object {
-  const json& obj;
-  [[nodiscard]] bool is_object() const { return obj.is_object(); }
-  [[nodiscard]] nl_member find(std::string_view name) const {
-    auto it = obj.find(name);
-    return nl_member{it == obj.end() ? nullptr : &*it};
-  }
-};
-
 namespace dom = simdjson::dom;
 
-struct sj_member {
+// A member of the claims object, or an absent one.
+struct member {
   dom::element v;
   bool found = false;
   [[nodiscard]] bool present() const { return found; }
@@ -72,35 +44,33 @@ struct sj_member {
     dom::array items;
     if (v.get(items) != simdjson::SUCCESS) return false;
     for (const auto item : items) {
-      if (!f(sj_member{item, true})) return false;
+      if (!f(member{item, true})) return false;
     }
     return true;
   }
 };
 
-struct sj_object {
+struct claims_object {
   dom::object obj;
   bool valid = false;
-  explicit sj_object(dom::element root) { valid = root.get(obj) == simdjson::SUCCESS; }
+  explicit claims_object(dom::element root) { valid = root.get(obj) == simdjson::SUCCESS; }
   [[nodiscard]] bool is_object() const { return valid; }
-  [[nodiscard]] sj_member find(std::string_view name) const {
+  [[nodiscard]] member find(std::string_view name) const {
     dom::element found;
     if (obj.at_key(name).get(found) != simdjson::SUCCESS) return {};
-    return sj_member{found, true};
+    return member{found, true};
   }
 };
 
 // A NumericDate (RFC 7519 §2): a JSON number; booleans are not numbers.
-template <class Object>
-result<std::optional<double>> numeric_date(const Object& claims, const char* name) {
+result<std::optional<double>> numeric_date(const claims_object& claims, const char* name) {
   const auto m = claims.find(name);
   if (!m.present()) return std::optional<double>{};
   if (!m.is_number()) return make_error(errc::invalid_claim, std::string("claim '") + name + "' must be a number");
   return std::optional<double>(m.number());
 }
 
-template <class Object>
-status check(const Object& claims, const claims_policy& p, double now) {
+status check(const claims_object& claims, const claims_policy& p, double now) {
   if (!claims.is_object()) return make_error(errc::malformed, "JWT claims must be a JSON object");
 
   for (const auto& name : p.required) {
@@ -146,7 +116,7 @@ status check(const Object& claims, const claims_policy& p, double now) {
   };
   if (!aud.is_array()) return bad_shape();
   bool match = false;
-  const bool all_strings = aud.each([&](const auto& v) {
+  const bool all_strings = aud.each([&](const member& v) {
     if (!v.is_string()) return false;
     match = match || accepted(v.string());
     return true;
@@ -158,12 +128,8 @@ status check(const Object& claims, const claims_policy& p, double now) {
 
 }  // namespace
 
-status check_claims(const json& claims, const claims_policy& policy, double now) {
-  return check(nl_object{claims}, policy, now);
-}
-
 status check_claims(simdjson::dom::element claims, const claims_policy& policy, double now) {
-  return check(sj_object(claims), policy, now);
+  return check(claims_object(claims), policy, now);
 }
 
 }  // namespace tokenward

@@ -101,33 +101,35 @@ result<std::string> verifier::verify_signature(std::string_view token) const {
   return std::move(p->payload);
 }
 
-result<json_doc> verifier::verify_doc(std::string_view token, double now) const {
-  if (opts_.field_cipher) return make_error(errc::configuration, "a verifier with a field cipher must use verify()");
+result<json_doc> verifier::checked_claims(std::string_view token, double now, const claims_policy& policy) const {
   auto p = check(token);
   if (!p) return p.err();
   auto claims = json_doc::parse(p->payload, json_limits{opts_.limits.max_token_bytes, opts_.limits.max_depth},
                                 "JWT claims");
   if (!claims) return claims.err();
-  TW_TRY(check_claims(claims->root(), opts_.claims, now));
+  TW_TRY(check_claims(claims->root(), policy, now));
   return claims;
 }
 
+result<json_doc> verifier::verify_doc(std::string_view token, double now) const {
+  if (opts_.field_cipher) return make_error(errc::configuration, "a verifier with a field cipher must use verify()");
+  return checked_claims(token, now, opts_.claims);
+}
+
 result<json> verifier::verify(std::string_view token, double now) const {
-  auto p = check(token);
-  if (!p) return p.err();
-  auto claims = parse_json(p->payload, json_limits{opts_.limits.max_token_bytes, opts_.limits.max_depth}, "JWT claims");
-  if (!claims) return claims.err();
   if (!opts_.field_cipher) {
-    TW_TRY(check_claims(*claims, opts_.claims, now));
-    return claims;
+    auto claims = checked_claims(token, now, opts_.claims);
+    if (!claims) return claims.err();
+    return to_json(claims->root());
   }
   // Encrypted members: the registered claims are in clear and are checked first; decryption comes
   // only after they pass. Required names that are not registered claims are looked for afterwards,
   // among the decrypted members.
   claims_policy clear_policy = opts_.claims;
   std::erase_if(clear_policy.required, [](const std::string& name) { return !is_registered_claim(name); });
-  TW_TRY(check_claims(*claims, clear_policy, now));
-  auto plain = opts_.field_cipher->decrypt_claims(*claims);
+  auto claims = checked_claims(token, now, clear_policy);
+  if (!claims) return claims.err();
+  auto plain = opts_.field_cipher->decrypt_claims(to_json(claims->root()));
   if (!plain) return plain.err();
   for (const auto& name : opts_.claims.required) {
     if (!plain->contains(name)) return make_error(errc::missing_claim, "missing required claim '" + name.substr(0, 64) + "'");

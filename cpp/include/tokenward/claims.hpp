@@ -18,8 +18,7 @@ struct claims_policy {
   std::vector<std::string> required;   // claims that must be present
 };
 
-// Checks a claims object at time `now` (seconds since the epoch).
-status check_claims(const json& claims, const claims_policy& policy, double now);
+// Checks a claims object (as json_doc parsed it) at time `now` (seconds since the epoch).
 status check_claims(simdjson::dom::element claims, const claims_policy& policy, double now);
 
 // Media type comparison of RFC 7515 §4.1.9: case-insensitive, "application/" may be omitted.

@@ -54,6 +54,8 @@ class verifier {
       : opts_(std::move(opts)), keys_(std::move(keys)), single_key_(single_key) {}
   static status check_keys(const verifier_options& opts, const jwk_set* keys, bool single_key);
   [[nodiscard]] result<jws::parsed> check(std::string_view token) const;
+  // check(), then the claims parsed and checked against `policy`.
+  [[nodiscard]] result<json_doc> checked_claims(std::string_view token, double now, const claims_policy& policy) const;
   [[nodiscard]] result<const jwk*> select_key(const jws::parsed& p, const jwk_set& set) const;
 
   verifier_options opts_;
