@@ -24,10 +24,7 @@ debug_token_options options_arg(std::string issuer, double leeway) {
 }
 
 py_debug_tokens with_cache(std::shared_ptr<const debug_tokens> t, std::size_t cache_size, double leeway) {
-  if (cache_size > 1'000'000) raise(errc::configuration, "cache_size must be at most 1000000");
-  py_debug_tokens out{std::move(t), nullptr};
-  if (cache_size > 0) out.cache = std::make_shared<token_cache>(cache_size, leeway);
-  return out;
+  return py_debug_tokens{std::move(t), token_cache::make(cache_size, leeway)};
 }
 
 // A sequence of str (possibly empty); a lone str is refused, it is almost always a mistake.
@@ -93,16 +90,13 @@ void bind_debug_tokens(py::module_& m) {
           [](const py_debug_tokens& self, py::handle token, std::optional<double> now) {
             const std::string_view t = text_view(token, "token");  // the caller's object keeps it alive
             const double at = now.value_or(verifier::now_seconds());
-            if (self.cache) {
-              if (py::object hit = self.cache->get(t, at)) return hit;
-            }
-            result<json_doc> r = [&] {
-              py::gil_scoped_release nogil;
-              return self.t->verify_access(t, at);
-            }();
-            py::object claims = to_py(unwrap(std::move(r)).root());
-            if (self.cache) self.cache->put(t, claims);
-            return claims;
+            return through_cache(self.cache.get(), t, at, [&] {
+              result<json_doc> r = [&] {
+                py::gil_scoped_release nogil;
+                return self.t->verify_access(t, at);
+              }();
+              return to_py(unwrap(std::move(r)).root());
+            });
           },
           py::arg("token"), py::kw_only(), py::arg("now") = py::none(),
           "Verify an access token (signature, typ, issuer, times, token_use); return its claims. With "

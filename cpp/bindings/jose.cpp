@@ -195,13 +195,10 @@ void bind_jose(py::module_& m) {
                if (!py::isinstance<field_cipher>(cipher)) throw py::type_error("field_cipher must be a FieldCipher");
                opts.field_cipher = cipher.cast<std::shared_ptr<field_cipher>>();
              }
-             if (cache_size > 1'000'000) raise(errc::configuration, "cache_size must be at most 1000000");
-             const double cache_leeway = opts.claims.leeway;
+             auto cache = token_cache::make(cache_size, opts.claims.leeway);
              bool single = false;
              auto set = keys_arg(keys, single);
-             py_verifier out{unwrap(verifier::create(std::move(opts), std::move(set), single)), nullptr};
-             if (cache_size > 0) out.cache = std::make_shared<token_cache>(cache_size, cache_leeway);
-             return out;
+             return py_verifier{unwrap(verifier::create(std::move(opts), std::move(set), single)), std::move(cache)};
            }),
            py::arg("keys"), py::kw_only(), py::arg("algorithms"), py::arg("issuer") = py::none(),
            py::arg("audience") = py::none(), py::arg("leeway") = 0.0, py::arg("require") = py::tuple(),
@@ -214,25 +211,20 @@ void bind_jose(py::module_& m) {
             // released; str and bytes buffers are immutable.
             const std::string_view t = text_view(token, "token");
             const double at = now.value_or(verifier::now_seconds());
-            if (self.cache) {
-              if (py::object hit = self.cache->get(t, at)) return hit;
-            }
-            py::object claims;
-            if (self.v->options().field_cipher) {
-              result<json> r = [&] {
-                py::gil_scoped_release nogil;
-                return self.v->verify(t, at);
-              }();
-              claims = to_py(unwrap(std::move(r)));
-            } else {
+            return through_cache(self.cache.get(), t, at, [&]() -> py::object {
+              if (self.v->options().field_cipher) {
+                result<json> r = [&] {
+                  py::gil_scoped_release nogil;
+                  return self.v->verify(t, at);
+                }();
+                return to_py(unwrap(std::move(r)));
+              }
               result<json_doc> r = [&] {
                 py::gil_scoped_release nogil;
                 return self.v->verify_doc(t, at);
               }();
-              claims = to_py(unwrap(std::move(r)).root());
-            }
-            if (self.cache) self.cache->put(t, claims);
-            return claims;
+              return to_py(unwrap(std::move(r)).root());
+            });
           },
           py::arg("token"), py::kw_only(), py::arg("now") = py::none(),
           "Verify the signature, header and claims; return the claims as a dict.")

@@ -50,6 +50,12 @@ claim_state numeric_claim(PyObject* claims, const char* name, double& out) {
 
 }  // namespace
 
+std::shared_ptr<token_cache> token_cache::make(std::size_t capacity, double leeway) {
+  if (capacity > kMaxCapacity) raise(errc::configuration, "cache_size must be at most 1000000");
+  if (capacity == 0) return nullptr;
+  return std::make_shared<token_cache>(capacity, leeway);
+}
+
 py::object token_cache::get(std::string_view token, double now) {
   py::object found;
   entry expired;

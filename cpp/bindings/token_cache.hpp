@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -20,6 +21,12 @@ class token_cache {
   // Tokens longer than this are verified every time, so memory stays bounded by
   // capacity × (kMaxTokenBytes + claims).
   static constexpr std::size_t kMaxTokenBytes = 8 * 1024;
+
+  static constexpr std::size_t kMaxCapacity = 1'000'000;
+
+  // The cache of a `cache_size` argument: null for 0 (no cache); ConfigurationError past
+  // kMaxCapacity.
+  static std::shared_ptr<token_cache> make(std::size_t capacity, double leeway);
 
   token_cache(std::size_t capacity, double leeway) : capacity_(capacity), leeway_(leeway) {}
   token_cache(const token_cache&) = delete;
@@ -54,5 +61,18 @@ class token_cache {
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;
 };
+
+// GIL held. The claims of `token` from `cache` (null: no cache) when it holds them, else from
+// `verify()`, which checks the token in full (releasing the GIL itself) and returns its claims
+// as a dict; claims that passed are remembered.
+template <class Verify>
+py::object through_cache(token_cache* cache, std::string_view token, double now, Verify&& verify) {
+  if (cache != nullptr) {
+    if (py::object hit = cache->get(token, now)) return hit;
+  }
+  py::object claims = verify();
+  if (cache != nullptr) cache->put(token, claims);
+  return claims;
+}
 
 }  // namespace tokenward::bindings
