@@ -15,12 +15,16 @@ from tokenward._core import JWK, FieldCipher, JWKSet
 from tokenward._verifier import Verifier
 from tokenward.cognito import CognitoIdentity, CognitoPool, CognitoVerifier
 from tokenward.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
     ConfigurationError,
     DecryptionError,
     ExpiredTokenError,
     ImmatureTokenError,
+    InvalidApiKeyError,
     InvalidAudienceError,
     InvalidClaimError,
+    InvalidCredentialsError,
     InvalidIssuerError,
     InvalidKeyError,
     InvalidSignatureError,
@@ -29,10 +33,15 @@ from tokenward.exceptions import (
     KeySetUnavailableError,
     MalformedTokenError,
     MissingClaimError,
+    NotAuthenticatedError,
+    RateLimitError,
+    RefreshTokenError,
+    StoreError,
     TokenwardError,
     UnsupportedAlgorithmError,
 )
 from tokenward.jwks import RemoteJWKS
+from tokenward.principal import Principal
 
 try:
     __version__ = _version("tokenward")
@@ -50,6 +59,8 @@ ALGORITHMS: tuple[str, ...] = (
 __all__ = [
     "ALGORITHMS",
     "JWK",
+    "AuthenticationError",
+    "AuthorizationError",
     "CognitoIdentity",
     "CognitoPool",
     "CognitoVerifier",
@@ -58,8 +69,10 @@ __all__ = [
     "ExpiredTokenError",
     "FieldCipher",
     "ImmatureTokenError",
+    "InvalidApiKeyError",
     "InvalidAudienceError",
     "InvalidClaimError",
+    "InvalidCredentialsError",
     "InvalidIssuerError",
     "InvalidKeyError",
     "InvalidSignatureError",
@@ -69,7 +82,12 @@ __all__ = [
     "KeySetUnavailableError",
     "MalformedTokenError",
     "MissingClaimError",
+    "NotAuthenticatedError",
+    "Principal",
+    "RateLimitError",
+    "RefreshTokenError",
     "RemoteJWKS",
+    "StoreError",
     "TokenwardError",
     "UnsupportedAlgorithmError",
     "Verifier",

@@ -8,17 +8,28 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
   caller's keys or settings are unusable, which no client can fix, so they must not become a 401.
 * :class:`KeySetUnavailableError` sits outside it too: the keys to check a token with cannot be
   had right now (a remote key set is unreachable), so the answer is 503, not 401.
+* :class:`StoreError` (503): the database behind sessions, API keys or counters failed.
+* :class:`AuthenticationError` (401): no credentials, or credentials that are not a token (a
+  wrong password, a bad HTTP Basic header). A bad *token* is an :class:`InvalidTokenError`.
+* :class:`AuthorizationError` (403): the caller is known but lacks a group or a scope.
+* :class:`RateLimitError` (429): too many attempts; ``retry_after`` says for how long.
+
+The FastAPI layer maps this tree to HTTP answers in one place (``tokenward.fastapi.errors``).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
+    "AuthorizationError",
     "ConfigurationError",
     "DecryptionError",
     "ExpiredTokenError",
     "ImmatureTokenError",
+    "InvalidApiKeyError",
     "InvalidAudienceError",
     "InvalidClaimError",
+    "InvalidCredentialsError",
     "InvalidIssuerError",
     "InvalidKeyError",
     "InvalidSignatureError",
@@ -27,6 +38,10 @@ __all__ = [
     "KeySetUnavailableError",
     "MalformedTokenError",
     "MissingClaimError",
+    "NotAuthenticatedError",
+    "RateLimitError",
+    "RefreshTokenError",
+    "StoreError",
     "TokenwardError",
     "UnsupportedAlgorithmError",
 ]
@@ -102,3 +117,75 @@ class KeySetUnavailableError(TokenwardError):
     Not the token's fault, so not an :class:`InvalidTokenError`: a server answers 503, never
     401 (which would tell a client to sign in again) and never 200.
     """
+
+
+class RefreshTokenError(InvalidTokenError):
+    """The refresh token cannot be used. ``reason`` is one of ``malformed``, ``unknown``,
+    ``expired``, ``revoked`` or ``reused``; clients get the same answer for all of them."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class InvalidApiKeyError(InvalidTokenError):
+    """The API key cannot be used. ``reason`` is one of ``malformed``, ``unknown``, ``expired``
+    or ``revoked``; clients get the same answer (401 ``invalid_token``) for all of them."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class StoreError(TokenwardError):
+    """The store (sessions, API keys, counters) could not be read or written: the database is
+    unreachable, locked or corrupt. Not the client's fault: a server answers 503."""
+
+
+class AuthenticationError(TokenwardError):
+    """The request did not prove who it comes from, for a reason other than a bad token: it
+    sent no credentials (:class:`NotAuthenticatedError`) or wrong ones
+    (:class:`InvalidCredentialsError`). A server answers 401. ``challenges`` are the
+    ``WWW-Authenticate`` values to send (one per scheme that was tried); empty means the default
+    ``Bearer`` challenge."""
+
+    def __init__(self, message: str, *, challenges: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.challenges = challenges
+
+
+class NotAuthenticatedError(AuthenticationError):
+    """No credentials of any accepted kind were sent."""
+
+
+class InvalidCredentialsError(AuthenticationError):
+    """A user name (email) and password, or an HTTP Basic header, that do not check out. The
+    message is the same for an unknown user and a wrong password."""
+
+
+class AuthorizationError(TokenwardError):
+    """The caller is authenticated but may not do this: it lacks every one of ``groups`` (when
+    given) or some of ``scopes``. A server answers 403 ``insufficient_scope``. Application code
+    may raise it too; ``subject`` names the caller for logs (never sent to the client)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        subject: str | None = None,
+        missing_scopes: tuple[str, ...] = (),
+        groups: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.subject = subject
+        self.missing_scopes = tuple(missing_scopes)
+        self.groups = tuple(groups)
+
+
+class RateLimitError(TokenwardError):
+    """Too many attempts (logins, refreshes): try again in ``retry_after`` seconds. A server
+    answers 429 with ``Retry-After``."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(-(-retry_after // 1)))  # whole seconds, rounded up

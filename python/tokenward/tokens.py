@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tokenward._core import DebugTokens
-from tokenward.exceptions import ConfigurationError, InvalidTokenError
+from tokenward.exceptions import ConfigurationError, RefreshTokenError
+from tokenward.principal import split_scopes
 from tokenward.stores import RefreshSession, RotateOutcome, Store
 
 __all__ = [
@@ -29,18 +30,10 @@ __all__ = [
     "RefreshTokenError",
     "TokenPair",
     "TokenService",
+    "split_scopes",
 ]
 
 _log = logging.getLogger("tokenward")
-
-
-class RefreshTokenError(InvalidTokenError):
-    """The refresh token cannot be used. ``reason`` is one of ``malformed``, ``unknown``,
-    ``expired``, ``revoked`` or ``reused``; clients get the same answer for all of them."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,11 +214,3 @@ class TokenService:
             return False
         await self.store.revoke_refresh_family(session.family_id, now=self._clock())
         return True
-
-
-def split_scopes(scope: str | Sequence[str] | None) -> tuple[str, ...]:
-    """A space-separated scope string (or a list) as a tuple without duplicates, order kept."""
-    if scope is None:
-        return ()
-    items = scope.split() if isinstance(scope, str) else [s for s in scope if isinstance(s, str)]
-    return tuple(dict.fromkeys(items))

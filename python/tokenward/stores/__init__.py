@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from tokenward.exceptions import ConfigurationError, TokenwardError
+from tokenward.exceptions import ConfigurationError, StoreError
 
 __all__ = [
     "RefreshSession",
@@ -21,10 +21,6 @@ __all__ = [
     "StoreError",
     "open_store",
 ]
-
-
-class StoreError(TokenwardError):
-    """The store could not be read or written (disk, lock, corruption). Not the client's fault."""
 
 
 @dataclass(frozen=True, slots=True)

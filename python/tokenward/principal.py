@@ -1,0 +1,145 @@
+"""``Principal``: the one identity every part of tokenward speaks of.
+
+Strategies (access tokens, API keys, HTTP Basic, gateway claims) produce a Principal; the
+services (sessions, API keys, rate limits, roles) read it; ``tokenward.fastapi.CurrentUser`` is a
+view of it. Nothing here imports a web framework.
+
+Two claim mappers turn verified claims into a Principal: :func:`from_token_claims` for
+tokenward's own access tokens and :func:`from_cognito_claims` for a Cognito user pool's. Both
+read groups from ``cognito:groups`` and scopes from the space-separated ``scope`` claim, and both
+refuse a groups claim that holds anything but strings: dropping the odd entries would let
+``[1, "root"]`` stand for ``["root"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from tokenward.exceptions import InvalidClaimError
+
+__all__ = [
+    "CREDENTIAL_TYPES",
+    "CredentialType",
+    "Principal",
+    "from_cognito_claims",
+    "from_token_claims",
+    "split_scopes",
+]
+
+CredentialType = Literal["access_token", "api_key", "basic", "gateway"]
+CREDENTIAL_TYPES: tuple[CredentialType, ...] = ("access_token", "api_key", "basic", "gateway")
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request comes from, and how that was proven.
+
+    ``credential_type`` is the kind of credential it came from: ``access_token`` (a provider's
+    JWT, custom or Cognito, or a third-party issuer's), ``api_key``, ``basic`` (HTTP Basic) or
+    ``gateway`` (claims an API Gateway authorizer already checked). ``groups`` double as roles
+    (see :mod:`tokenward.rbac`); ``scopes`` are the scopes the credential itself carries.
+    ``claims`` holds every verified claim of a token (empty for other credentials).
+    ``session_id`` is the refresh-token family an access token was minted in (its ``sid``).
+    """
+
+    subject: str
+    credential_type: CredentialType
+    email: str | None = None
+    groups: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    provider: str | None = None
+    claims: Mapping[str, Any] = field(default=_EMPTY, compare=False, repr=False)
+    session_id: str | None = None
+    credential_id: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.subject, str) or not self.subject:
+            raise ValueError("a Principal needs a non-empty subject")
+        if self.credential_type not in CREDENTIAL_TYPES:
+            raise ValueError(f"unknown credential type {self.credential_type!r}")
+        # Lists are accepted for convenience and frozen, so a Principal can be shared safely.
+        object.__setattr__(self, "groups", tuple(self.groups))
+        object.__setattr__(self, "scopes", tuple(self.scopes))
+
+    def in_any_group(self, *groups: str) -> bool:
+        """Whether the principal belongs to at least one of ``groups``."""
+        return any(g in self.groups for g in groups)
+
+    def has_scopes(self, *scopes: str) -> bool:
+        """Whether the credential carries every one of ``scopes`` (roles not counted)."""
+        return all(s in self.scopes for s in scopes)
+
+
+def split_scopes(scope: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A space-separated scope string (or a list) as a tuple without duplicates, order kept."""
+    if scope is None:
+        return ()
+    items = scope.split() if isinstance(scope, str) else [s for s in scope if isinstance(s, str)]
+    return tuple(dict.fromkeys(items))
+
+
+def _groups(claims: Mapping[str, Any]) -> tuple[str, ...]:
+    groups = claims.get("cognito:groups")
+    if groups is None:
+        return ()
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise InvalidClaimError("cognito:groups must be a list of strings")
+    return tuple(dict.fromkeys(groups))
+
+
+def _string(claims: Mapping[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _subject(claims: Mapping[str, Any]) -> str:
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise InvalidClaimError("the token has no usable sub claim")
+    return sub
+
+
+def from_token_claims(claims: Mapping[str, Any], *, provider: str = "custom") -> Principal:
+    """The Principal of one of tokenward's own verified access tokens."""
+    scope = claims.get("scope")
+    sid = claims.get("sid")
+    return Principal(
+        subject=_subject(claims),
+        credential_type="access_token",
+        email=_string(claims, "email"),
+        groups=_groups(claims),
+        scopes=split_scopes(scope if isinstance(scope, str) else None),
+        provider=provider,
+        claims=claims,
+        session_id=sid if isinstance(sid, str) and sid else None,
+    )
+
+
+def from_cognito_claims(
+    claims: Mapping[str, Any],
+    *,
+    provider: str = "cognito",
+    credential_type: CredentialType = "access_token",
+) -> Principal:
+    """The Principal of a verified Cognito access or ID token (or of gateway claims, with
+    ``credential_type="gateway"``). Cognito's access tokens carry no ``email``; ID tokens do."""
+    scope = claims.get("scope")
+    return Principal(
+        subject=_subject(claims),
+        credential_type=credential_type,
+        email=_string(claims, "email"),
+        groups=_groups(claims),
+        scopes=split_scopes(scope if isinstance(scope, str) else None),
+        provider=provider,
+        claims=claims,
+    )
+
+
+def strings(values: Iterable[Any]) -> tuple[str, ...]:
+    """The string members of ``values``, without duplicates, order kept."""
+    return tuple(dict.fromkeys(v for v in values if isinstance(v, str)))
