@@ -28,7 +28,7 @@ from tokenward.fastapi.dependencies import (
 )
 from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
 from tokenward.fastapi.providers import AuthProvider, CustomProvider
-from tokenward.fastapi.settings import AuthSettings
+from tokenward.settings import AuthSettings
 
 __all__ = [
     "Auth",

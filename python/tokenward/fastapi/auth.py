@@ -15,7 +15,7 @@ from tokenward.cognito import CognitoVerifier
 from tokenward.exceptions import KeySetUnavailableError
 from tokenward.fastapi.providers import AuthProvider, CognitoProvider, CustomProvider
 from tokenward.fastapi.router import build_router
-from tokenward.fastapi.settings import DEFAULT_PREFIX, AuthSettings
+from tokenward.settings import DEFAULT_PREFIX, AuthSettings
 from tokenward.stores import Store, open_store
 from tokenward.tokens import TokenPair, TokenService
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from tokenward.cognito import CognitoVerifier
 from tokenward.fastapi.models import CurrentUser
-from tokenward.fastapi.settings import AuthSettings
+from tokenward.settings import AuthSettings
 from tokenward.tokens import Identity, TokenPair, TokenService, split_scopes
 
 __all__ = ["AuthProvider", "CognitoProvider", "CustomProvider", "user_from_claims"]

@@ -1,0 +1,260 @@
+"""Settings of tokenward's auth layer, read from the environment (pydantic-settings).
+
+Every variable carries a prefix, ``TOKENWARD_`` unless told otherwise: an app that already uses
+``VEGA_AUTH_PROVIDER``, ``VEGA_AUTH_SECRET`` and so on passes ``prefix="VEGA_"``.
+
+Settings fail closed. :meth:`AuthSettings.check` (run when an :class:`~tokenward.fastapi.Auth` is
+built) refuses, with a :class:`~tokenward.ConfigurationError` that names the variable to set:
+
+* the custom (debug) provider when ``ENVIRONMENT`` says production, unless
+  ``ALLOW_CUSTOM_AUTH_IN_PRODUCTION`` is true (and then only with a non-default debug password);
+* an ``AUTH_SECRET`` shorter than 32 bytes;
+* no ``AUTH_SECRET`` outside development. In development a missing secret means a random one for
+  this process, and a logged warning that tokens will not survive a restart;
+* ``AUTH_PROVIDER=cognito`` without ``COGNITO_REGION``, ``COGNITO_USER_POOL_ID`` and
+  ``COGNITO_APP_CLIENT_ID`` (comma-separated for several app clients).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from typing import Any, Literal
+
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tokenward.exceptions import ConfigurationError
+
+__all__ = [
+    "DEFAULT_DEBUG_PASSWORD",
+    "DEFAULT_PREFIX",
+    "DEFAULT_TOKEN_CACHE_SIZE",
+    "AuthSettings",
+]
+
+_log = logging.getLogger("tokenward")
+
+DEFAULT_PREFIX = "TOKENWARD_"
+DEFAULT_DEBUG_PASSWORD = "vega-debug-password"
+MIN_SECRET_BYTES = 32
+# About 4 KB per cached token (docs/performance.md): 4 MiB at most with the default.
+DEFAULT_TOKEN_CACHE_SIZE = 1024
+MAX_TOKEN_CACHE_SIZE = 1_000_000  # the native cache's own bound
+
+_PRODUCTION = frozenset({"production", "prod", "live"})
+_DEVELOPMENT = frozenset({"development", "dev", "local", "test", "testing"})
+
+# Bounds that catch unit mistakes (minutes given as seconds, ...), in seconds.
+_LIFETIME_BOUNDS = {
+    "access_token_lifetime": (1, 24 * 3600),
+    "refresh_token_lifetime": (60, 366 * 24 * 3600),
+    "refresh_reuse_grace": (0, 300),
+}
+
+
+def _names(value: Any) -> Any:
+    """A comma- or space-separated string (or a JSON list, already decoded) as a list of names."""
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            raise ValueError("looks like a JSON list but is not valid JSON")
+        return [item for item in value.replace(",", " ").split() if item]
+    return value
+
+
+def _seconds(value: Any) -> Any:
+    """Whole seconds may be given as a bare number, in the environment too."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+class AuthSettings(BaseSettings):
+    """Authentication settings. Field ``auth_secret`` is read from ``<PREFIX>AUTH_SECRET``, etc.
+
+    Durations accept whole seconds (``900``) or ISO 8601 (``PT15M``); lists accept
+    ``root,operator`` or a JSON array.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=DEFAULT_PREFIX,
+        case_sensitive=False,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    auth_provider: Literal["custom", "cognito"] = Field(
+        default="custom", description="custom (HMAC tokens and a debug login) or cognito"
+    )
+    auth_secret: SecretStr | None = Field(
+        default=None, description="at least 32 bytes; keys every custom-provider token"
+    )
+    debug_email: str = Field(default="debug@example.com", min_length=3, max_length=320)
+    debug_password: SecretStr = Field(default=SecretStr(DEFAULT_DEBUG_PASSWORD))
+    debug_groups: str | list[str] = Field(
+        default="root,operator", description="groups of the debug user"
+    )
+    debug_scopes: str | list[str] = Field(
+        default="", description="scopes the debug user may be granted"
+    )
+    access_token_lifetime: _dt.timedelta = _dt.timedelta(minutes=15)
+    refresh_token_lifetime: _dt.timedelta = _dt.timedelta(days=7)
+    refresh_reuse_grace: _dt.timedelta = _dt.timedelta(seconds=10)
+    token_issuer: str = Field(default="tokenward", min_length=1, max_length=256)
+    store_url: str = Field(
+        default=":memory:", description="sqlite:///path.db, a file path, or :memory:"
+    )
+    environment: str = "development"
+    allow_custom_auth_in_production: bool = False
+    cognito_region: str | None = None
+    cognito_user_pool_id: str | None = None
+    cognito_app_client_id: str | None = None
+    cognito_jwks_url: str | None = Field(
+        default=None, description="overrides {issuer}/.well-known/jwks.json (emulators, tests)"
+    )
+    token_cache_size: int = Field(
+        default=DEFAULT_TOKEN_CACHE_SIZE,
+        ge=0,
+        le=MAX_TOKEN_CACHE_SIZE,
+        description="verified access tokens remembered, so a token seen again skips the "
+        "signature check and the parsing (never past its exp; emptied when the keys change); "
+        "0 turns the cache off",
+    )
+
+    _prefix: str | None = PrivateAttr(default=None)
+
+    @field_validator("debug_groups", "debug_scopes", mode="before")
+    @classmethod
+    def _split_names(cls, value: Any) -> Any:
+        return _names(value)
+
+    @field_validator(*_LIFETIME_BOUNDS, mode="before")
+    @classmethod
+    def _parse_seconds(cls, value: Any) -> Any:
+        return _seconds(value)
+
+    # --- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_env(cls, prefix: str = DEFAULT_PREFIX, **overrides: Any) -> AuthSettings:
+        """Read the settings from the environment with ``prefix``; ``overrides`` win over it.
+
+        Any value that does not parse is a :class:`ConfigurationError` naming its variable.
+        """
+        try:
+            settings = cls(_env_prefix=prefix, **overrides)  # type: ignore[call-arg]
+        except ValidationError as exc:
+            raise _configuration_error(exc, prefix) from None
+        except ValueError as exc:  # pydantic_settings.SettingsError: a value that is not JSON
+            raise ConfigurationError(f"cannot read the {prefix}* settings: {exc}") from None
+        settings._prefix = prefix
+        return settings
+
+    @property
+    def env_prefix(self) -> str:
+        """The prefix these settings were read with."""
+        if self._prefix is not None:
+            return self._prefix
+        return str(self.model_config.get("env_prefix") or "")
+
+    def var(self, field: str) -> str:
+        """The environment variable of a field, e.g. ``TOKENWARD_AUTH_SECRET`` for auth_secret."""
+        return f"{self.env_prefix}{field.upper()}"
+
+    # --- derived values -----------------------------------------------------------------------
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The debug user's groups."""
+        return _as_tuple(self.debug_groups)
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes the debug user may be granted."""
+        return _as_tuple(self.debug_scopes)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.strip().lower() in _PRODUCTION
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment.strip().lower() in _DEVELOPMENT
+
+    # --- the start-up check -------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Refuse settings that must not run; see the module docstring."""
+        if self.auth_provider == "cognito":
+            names = ("cognito_region", "cognito_user_pool_id", "cognito_app_client_id")
+            missing = [self.var(n) for n in names if not (getattr(self, n) or "").strip()]
+            if missing:
+                raise ConfigurationError(
+                    f"{self.var('auth_provider')}=cognito needs " + ", ".join(missing)
+                )
+            return
+        for name, (low, high) in _LIFETIME_BOUNDS.items():
+            value: _dt.timedelta = getattr(self, name)
+            seconds = value.total_seconds()
+            whole = name == "refresh_reuse_grace" or seconds == int(seconds)
+            if not low <= seconds <= high or not whole:
+                raise ConfigurationError(
+                    f"{self.var(name)} must be whole seconds between {low} and {high} "
+                    f"(it is {seconds:g})"
+                )
+        if self.refresh_token_lifetime <= self.access_token_lifetime:
+            raise ConfigurationError(
+                f"{self.var('refresh_token_lifetime')} must be longer than "
+                f"{self.var('access_token_lifetime')}"
+            )
+        for scope in self.scopes:
+            if not scope.isprintable() or '"' in scope or "\\" in scope:
+                raise ConfigurationError(f"{self.var('debug_scopes')} holds an invalid scope")
+        if self.is_production and not self.allow_custom_auth_in_production:
+            raise ConfigurationError(
+                "custom auth (HMAC tokens and a debug login) refuses to start when "
+                f"{self.var('environment')}={self.environment!r}: set "
+                f"{self.var('auth_provider')} to a production provider, or "
+                f"{self.var('allow_custom_auth_in_production')}=true to run it anyway"
+            )
+        if self.is_production and self.debug_password.get_secret_value() == DEFAULT_DEBUG_PASSWORD:
+            raise ConfigurationError(
+                f"the debug password is the published default: set {self.var('debug_password')}"
+            )
+        if self.auth_secret is None:
+            if not self.is_development:
+                raise ConfigurationError(
+                    f"{self.var('auth_secret')} is not set; it is required when "
+                    f"{self.var('environment')}={self.environment!r} (32 bytes or more, e.g. "
+                    "the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                )
+            return
+        size = len(self.auth_secret.get_secret_value().encode("utf-8"))
+        if size < MIN_SECRET_BYTES:
+            raise ConfigurationError(
+                f"{self.var('auth_secret')} is {size} bytes long; it must be at least "
+                f"{MIN_SECRET_BYTES} (e.g. the output of: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+
+    def warn_random_secret(self) -> None:
+        _log.warning(
+            "tokenward: %s is not set, so this process signs tokens with a random secret; "
+            "tokens will not survive a restart. Set %s (32 bytes or more) to keep them.",
+            self.var("auth_secret"),
+            self.var("auth_secret"),
+        )
+
+
+def _as_tuple(value: str | list[str]) -> tuple[str, ...]:
+    items = _names(value)
+    return tuple(dict.fromkeys(str(item) for item in items if str(item)))
+
+
+def _configuration_error(exc: ValidationError, prefix: str) -> ConfigurationError:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = error.get("loc") or ("?",)
+        field = str(loc[0])
+        problems.append(f"{prefix}{field.upper()}: {error.get('msg', 'invalid value')}")
+    return ConfigurationError("invalid settings: " + "; ".join(problems))
