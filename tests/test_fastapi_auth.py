@@ -559,8 +559,10 @@ def test_swagger_ui_is_served(client: TestClient) -> None:
 
 
 def test_works_without_running_the_lifespan(clock: Clock) -> None:
-    """TestClient without ``with`` skips the lifespan: the Auth is found through its router."""
+    """TestClient without ``with`` skips the lifespan: ``auth.install(app)`` attaches the Auth
+    (nothing is found through FastAPI internals), and the store opens on first use."""
     app, auth = make_app(clock=clock)
+    auth.install(app)
     client = TestClient(app)
     tokens = login(client)
     assert client.get("/async", headers=bearer(tokens["access_token"])).status_code == 200
@@ -577,6 +579,7 @@ def test_router_mounted_under_another_router(clock: Clock) -> None:
 
     app = FastAPI()
     app.include_router(outer)
+    auth.install(app)
 
     @app.get("/protected")
     def protected(user: Annotated[CurrentUser, Depends(require_current_user)]) -> str:
@@ -585,6 +588,18 @@ def test_router_mounted_under_another_router(clock: Clock) -> None:
     client = TestClient(app)
     tokens = login(client)
     assert client.get("/protected", headers=bearer(tokens["access_token"])).status_code == 200
+    asyncio.run(auth.store.close())
+
+
+def test_an_auth_router_alone_does_not_attach_the_auth(clock: Clock) -> None:
+    """Mounting auth.router without the lifespan or install(): the dependencies have no Auth,
+    so a request with credentials is a 503 (and a log line saying what to do), never a 500."""
+    app, auth = make_app(clock=clock)
+    client = TestClient(app)  # no ``with``: the lifespan does not run
+    assert client.get("/sync").status_code == 401
+    response = client.get("/sync", headers=bearer("some.token.here"))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
     asyncio.run(auth.store.close())
 
 

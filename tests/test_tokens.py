@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 import tokenward as tw
+from tokenward.principal import Principal
 from tokenward.stores import RotateOutcome
 from tokenward.stores.sqlite import SQLiteStore
-from tokenward.tokens import DebugTokens, Identity, RefreshTokenError, TokenService, split_scopes
+from tokenward.tokens import DebugTokens, RefreshTokenError, TokenService, split_scopes
 
 SECRET = b"0123456789abcdef0123456789abcdef-tokens"
 NOW = 1_800_000_000
@@ -341,7 +342,13 @@ def service(tokens: DebugTokens, clock: Clock) -> Iterator[TokenService]:
     asyncio.run(store.close())
 
 
-WHO = Identity(sub="u1", email="u1@example.com", groups=("root",), scopes=("reports:read",))
+WHO = Principal(
+    subject="u1",
+    credential_type="access_token",
+    email="u1@example.com",
+    groups=("root",),
+    scopes=("reports:read",),
+)
 
 
 def run(coro: Any) -> Any:

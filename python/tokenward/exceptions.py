@@ -48,7 +48,12 @@ __all__ = [
 
 
 class TokenwardError(Exception):
-    """Base class of every error tokenward raises."""
+    """Base class of every error tokenward raises.
+
+    ``challenges`` are the ``WWW-Authenticate`` values a server sends with a 401 for this error;
+    the authenticator fills them in (one per strategy tried), empty elsewhere."""
+
+    challenges: tuple[str, ...] = ()
 
 
 class InvalidTokenError(TokenwardError, ValueError):
@@ -151,7 +156,7 @@ class AuthenticationError(TokenwardError):
 
     def __init__(self, message: str, *, challenges: tuple[str, ...] = ()) -> None:
         super().__init__(message)
-        self.challenges = challenges
+        self.challenges = tuple(challenges)
 
 
 class NotAuthenticatedError(AuthenticationError):

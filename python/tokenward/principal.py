@@ -13,7 +13,7 @@ refuse a groups claim that holds anything but strings: dropping the odd entries 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -53,7 +53,7 @@ class Principal:
     groups: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
     provider: str | None = None
-    claims: Mapping[str, Any] = field(default=_EMPTY, compare=False, repr=False)
+    claims: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False, repr=False)
     session_id: str | None = None
     credential_id: str | None = field(default=None, compare=False)
 
@@ -138,8 +138,3 @@ def from_cognito_claims(
         provider=provider,
         claims=claims,
     )
-
-
-def strings(values: Iterable[Any]) -> tuple[str, ...]:
-    """The string members of ``values``, without duplicates, order kept."""
-    return tuple(dict.fromkeys(v for v in values if isinstance(v, str)))

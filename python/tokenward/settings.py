@@ -112,6 +112,11 @@ class AuthSettings(BaseSettings):
     cognito_jwks_url: str | None = Field(
         default=None, description="overrides {issuer}/.well-known/jwks.json (emulators, tests)"
     )
+    auth_strategies: str | list[str] = Field(
+        default="jwt,api_key",
+        description="what require_current_user accepts, in order: jwt, api_key, basic, gateway",
+    )
+    basic_realm: str = Field(default="tokenward", min_length=1, max_length=128)
     token_cache_size: int = Field(
         default=DEFAULT_TOKEN_CACHE_SIZE,
         ge=0,
@@ -123,7 +128,7 @@ class AuthSettings(BaseSettings):
 
     _prefix: str | None = PrivateAttr(default=None)
 
-    @field_validator("debug_groups", "debug_scopes", mode="before")
+    @field_validator("debug_groups", "debug_scopes", "auth_strategies", mode="before")
     @classmethod
     def _split_names(cls, value: Any) -> Any:
         return _names(value)
@@ -174,6 +179,16 @@ class AuthSettings(BaseSettings):
         return _as_tuple(self.debug_scopes)
 
     @property
+    def strategies(self) -> tuple[str, ...]:
+        """The default strategies (``AUTH_STRATEGIES``), in order."""
+        return _as_tuple(self.auth_strategies)
+
+    @property
+    def cognito_client_ids(self) -> list[str]:
+        """The app client ids of ``COGNITO_APP_CLIENT_ID`` (comma- or space-separated)."""
+        return [c for c in (self.cognito_app_client_id or "").replace(",", " ").split() if c]
+
+    @property
     def is_production(self) -> bool:
         return self.environment.strip().lower() in _PRODUCTION
 
@@ -185,6 +200,14 @@ class AuthSettings(BaseSettings):
 
     def check(self) -> None:
         """Refuse settings that must not run; see the module docstring."""
+        known = ("jwt", "api_key", "basic", "gateway")
+        strategies = self.strategies
+        unknown = [s for s in strategies if s not in known]
+        if unknown or not strategies:
+            raise ConfigurationError(
+                f"{self.var('auth_strategies')} must list strategies among {', '.join(known)} "
+                f"(it holds {', '.join(unknown) or 'none'})"
+            )
         if self.auth_provider == "cognito":
             names = ("cognito_region", "cognito_user_pool_id", "cognito_app_client_id")
             missing = [self.var(n) for n in names if not (getattr(self, n) or "").strip()]

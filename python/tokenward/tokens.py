@@ -21,12 +21,11 @@ from typing import Any
 
 from tokenward._core import DebugTokens
 from tokenward.exceptions import ConfigurationError, RefreshTokenError
-from tokenward.principal import split_scopes
+from tokenward.principal import Principal, split_scopes
 from tokenward.stores import RefreshSession, RotateOutcome, Store
 
 __all__ = [
     "DebugTokens",
-    "Identity",
     "RefreshTokenError",
     "TokenPair",
     "TokenService",
@@ -36,28 +35,22 @@ __all__ = [
 _log = logging.getLogger("tokenward")
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """What an access token says about its user."""
+def _principal(session: RefreshSession) -> Principal:
+    """The user a refresh session speaks for, as its access tokens describe it."""
+    data = session.identity
+    email = data.get("email")
+    return Principal(
+        subject=session.subject,
+        credential_type="access_token",
+        email=email if isinstance(email, str) else None,
+        groups=_strings(data.get("groups")),
+        scopes=_strings(data.get("scopes")),
+    )
 
-    sub: str
-    email: str | None = None
-    groups: tuple[str, ...] = ()
-    scopes: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        return {"email": self.email, "groups": list(self.groups), "scopes": list(self.scopes)}
-
-    @classmethod
-    def from_session(cls, session: RefreshSession) -> Identity:
-        data = session.identity
-        email = data.get("email")
-        return cls(
-            sub=session.subject,
-            email=email if isinstance(email, str) else None,
-            groups=_strings(data.get("groups")),
-            scopes=_strings(data.get("scopes")),
-        )
+def _identity_json(who: Principal) -> dict[str, Any]:
+    """What a session keeps of its user, copied along the family."""
+    return {"email": who.email, "groups": list(who.groups), "scopes": list(who.scopes)}
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -113,9 +106,11 @@ class TokenService:
 
     # --- access tokens ------------------------------------------------------------------------
 
-    def issue_access(self, who: Identity, *, iat: int | None = None, jti: str | None = None) -> str:
+    def issue_access(
+        self, who: Principal, *, iat: int | None = None, jti: str | None = None
+    ) -> str:
         return self.tokens.issue_access(
-            who.sub,
+            who.subject,
             email=who.email,
             groups=who.groups,
             scopes=who.scopes,
@@ -130,7 +125,7 @@ class TokenService:
 
     # --- sessions -----------------------------------------------------------------------------
 
-    async def start(self, who: Identity) -> TokenPair:
+    async def start(self, who: Principal) -> TokenPair:
         """A login: a new refresh-token family and a first pair."""
         now = self._clock()
         refresh = DebugTokens.new_refresh_token()
@@ -138,8 +133,8 @@ class TokenService:
             RefreshSession(
                 token_hash=self.tokens.refresh_token_hash(refresh),
                 family_id=DebugTokens.random_id(16),
-                subject=who.sub,
-                identity=who.to_json(),
+                subject=who.subject,
+                identity=_identity_json(who),
                 issued_at=now,
                 expires_at=now + self.refresh_lifetime,
             )
@@ -165,7 +160,7 @@ class TokenService:
         )
         session = result.session
         if result.outcome is RotateOutcome.ROTATED and session is not None:
-            who = Identity.from_session(session)
+            who = _principal(session)
             return TokenPair(
                 self.issue_access(who, iat=int(now), jti=jti), successor, self.access_lifetime
             )
@@ -190,7 +185,7 @@ class TokenService:
             current = await self.store.get_refresh_session(successor_hash)
             if current is not None and current.is_live(now):
                 iat = int(spent_at)
-                who = Identity.from_session(session)
+                who = _principal(session)
                 access = self.issue_access(who, iat=iat, jti=session.successor_jti)
                 expires_in = max(0, iat + self.access_lifetime - int(now))
                 return TokenPair(access, successor, expires_in)

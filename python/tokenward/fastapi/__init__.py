@@ -17,32 +17,49 @@ Needs the ``fastapi`` extra: ``pip install 'tokenward[fastapi]'``.
 
 from __future__ import annotations
 
-from tokenward.exceptions import ConfigurationError
+from tokenward.exceptions import AuthorizationError, ConfigurationError
 from tokenward.fastapi.auth import Auth
 from tokenward.fastapi.dependencies import (
+    authenticate,
+    basic_scheme,
     bearer_scheme,
     find_auth,
     optional_current_user,
+    public,
     require_current_user,
     require_groups,
 )
 from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
-from tokenward.fastapi.providers import AuthProvider, CustomProvider
+from tokenward.fastapi.routes import RouteInfo, route_report
+from tokenward.principal import Principal
+from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider
 from tokenward.settings import AuthSettings
+from tokenward.strategies import Credentials, Strategy, VerifierStrategy
 
 __all__ = [
     "Auth",
     "AuthProvider",
     "AuthSettings",
+    "AuthorizationError",
+    "CognitoProvider",
     "ConfigurationError",
+    "Credentials",
     "CurrentUser",
     "CustomProvider",
     "LoginRequest",
+    "Principal",
     "RefreshRequest",
+    "RouteInfo",
+    "Strategy",
     "TokenResponse",
+    "VerifierStrategy",
+    "authenticate",
+    "basic_scheme",
     "bearer_scheme",
     "find_auth",
     "optional_current_user",
+    "public",
     "require_current_user",
     "require_groups",
+    "route_report",
 ]

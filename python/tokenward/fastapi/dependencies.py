@@ -1,172 +1,208 @@
-"""FastAPI dependencies: ``require_current_user``, ``optional_current_user``, ``require_groups``.
+"""FastAPI dependencies: ``require_current_user``, ``optional_current_user``, ``require_groups``,
+``authenticate(...)`` and ``public()``.
 
-They are module-level objects, imported into route modules as they are; the
-:class:`~tokenward.fastapi.Auth` that checks tokens is found on the app (``auth.lifespan`` puts it
-on ``app.state``; failing that, it is found through ``auth.router`` among the app's routes).
+They are module-level objects, imported into route modules as they are. At request time they
+ask the app's :class:`~tokenward.fastapi.Auth` (put on ``app.state`` by ``auth.lifespan`` or
+``auth.install(app)``) for the strategies to run; nothing is found through FastAPI internals.
 Scopes come through FastAPI's ``Security``::
 
     @app.get("/v1/reports")
     def reports(user: CurrentUser = Security(require_current_user, scopes=["reports:read"])): ...
 
 ``require_current_user`` and ``optional_current_user`` are security schemes themselves, as
-FastAPI's own ``OAuth2PasswordBearer`` is: one dependency that reads the bearer header and
-checks the token, rather than a function depending on :data:`bearer_scheme`. FastAPI resolves
-each level of a dependency tree at a cost of its own (about as much as verifying a custom
-token, see docs/performance.md), and OpenAPI shows the same ``tokenward`` scheme either way.
+FastAPI's own ``OAuth2PasswordBearer`` is: one dependency that reads the request and checks the
+credentials, rather than a function depending on :data:`bearer_scheme`. FastAPI resolves each
+level of a dependency tree at a cost of its own (about as much as verifying a custom token, see
+docs/performance.md), and OpenAPI shows the same ``tokenward`` scheme either way.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Annotated, Any
+import weakref
+from collections.abc import Awaitable, Callable, Hashable, MutableMapping
+from typing import Annotated, Any, Protocol
 
 from fastapi import Request, Security
-from fastapi.security import OAuth2PasswordBearer, SecurityScopes
+from fastapi.security import HTTPBasic, OAuth2PasswordBearer, SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 
+from tokenward.authenticator import Authenticator, Mode
 from tokenward.exceptions import (
+    AuthorizationError,
     ConfigurationError,
-    ExpiredTokenError,
-    InvalidTokenError,
+    NotAuthenticatedError,
     TokenwardError,
 )
 from tokenward.fastapi import errors
 from tokenward.fastapi.models import CurrentUser
-
-if TYPE_CHECKING:
-    from tokenward.fastapi.auth import Auth
+from tokenward.principal import Principal
+from tokenward.strategies import Credentials, Strategy
 
 __all__ = [
+    "STATE_ATTR",
+    "AppAuth",
+    "StrategySpec",
+    "authenticate",
+    "basic_scheme",
     "bearer_scheme",
     "find_auth",
+    "is_public",
     "optional_current_user",
+    "public",
     "require_current_user",
     "require_groups",
 ]
 
 _log = logging.getLogger("tokenward")
 
-MAX_TOKEN_CHARS = 16 * 1024
-_STATE_ATTR = "tokenward_auth"
-_ROUTE_MARK = "__tokenward_auth__"
-# Where a request keeps the user its token was verified for, so that several dependencies of one
-# request (require_groups beside require_current_user, say) verify it once: a key of the ASGI
-# scope, which lives exactly as long as the request.
-_SCOPE_USER = "tokenward.user"
+STATE_ATTR = "tokenward_auth"
+# Where a request keeps the users its credentials were checked for, so that several dependencies
+# of one request (require_groups beside require_current_user, say) check them once: a key of the
+# ASGI scope, which lives exactly as long as the request.
+_SCOPE_USERS = "tokenward.users"
+
+# What a dependency asks the Auth for: None (the app's default strategies) or the strategies
+# and mode given to authenticate(...).
+StrategySpec = tuple[tuple[str | Strategy, ...], Mode] | None
 
 
-def _bearer_token(request: HTTPConnection) -> str | None:
-    """What :class:`BearerScheme` returns; shared with the dependencies that read it inline."""
-    authorization = request.headers.get("authorization")
-    if authorization is None:
-        return None
-    scheme, _, param = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return param.strip()
+class AppAuth(Protocol):
+    """What the dependencies need of the app's Auth (``tokenward.fastapi.Auth`` is one)."""
+
+    @property
+    def login_path(self) -> str | None: ...
+
+    def authenticator(self, spec: StrategySpec) -> Authenticator: ...
+
+    def credentials(self, request: HTTPConnection) -> Credentials: ...
+
+    def current_user(self, principal: Principal) -> CurrentUser: ...
 
 
 class BearerScheme(OAuth2PasswordBearer):
     """OAuth2 password flow in OpenAPI (Swagger UI's Authorize button) over a bearer header.
 
     Returns the token, ``""`` for a Bearer header without one, and None when no bearer
-    credentials were sent at all (no header, or another scheme such as Basic).
+    credentials were sent at all (no header, or another scheme such as Basic). The Auth rewrites
+    the flow in the app's OpenAPI document for its provider (the login path, or Cognito).
     """
 
     async def __call__(self, request: HTTPConnection) -> str | None:
-        return _bearer_token(request)
+        return Credentials(request.headers.get("authorization")).bearer()
 
 
 bearer_scheme = BearerScheme(
     tokenUrl=errors.LOGIN_PATH,
     refreshUrl=errors.REFRESH_PATH,
     scheme_name="tokenward",
-    description=(
-        "Bearer access token. With the custom provider, Authorize signs in through "
-        f"POST {errors.LOGIN_PATH}: username is the email (TOKENWARD_DEBUG_EMAIL), password is "
-        "TOKENWARD_DEBUG_PASSWORD."
-    ),
+    description="Bearer access token, or an API key (Bearer vk_…).",
     auto_error=False,
 )
 
-
-def _marked_auth(routes: Iterable[Any], depth: int = 0) -> Auth | None:
-    if depth > 8:
-        return None
-    for route in routes:
-        found = getattr(getattr(route, "endpoint", None), _ROUTE_MARK, None)
-        if found is not None:
-            return found  # type: ignore[no-any-return]
-        for attr in ("original_router", "app"):
-            inner = getattr(route, attr, None)
-            inner_routes = getattr(inner, "routes", None)
-            if isinstance(inner_routes, list):
-                found = _marked_auth(inner_routes, depth + 1)
-                if found is not None:
-                    return found
-    return None
+basic_scheme = HTTPBasic(
+    scheme_name="tokenward_basic", description="HTTP Basic credentials", auto_error=False
+)
 
 
-def find_auth(app: Any) -> Auth:
+def find_auth(app: Any) -> AppAuth:
     """The Auth serving ``app``; ConfigurationError when there is none."""
-    state = getattr(app, "state", None)
-    found = getattr(state, _STATE_ATTR, None)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-    router = getattr(app, "router", None)
-    found = _marked_auth(getattr(router, "routes", None) or ())
+    found = getattr(getattr(app, "state", None), STATE_ATTR, None)
     if found is None:
         raise ConfigurationError(
-            "no tokenward Auth on this app: create it with FastAPI(lifespan=auth.lifespan) "
-            "and app.include_router(auth.router)"
+            "no tokenward Auth on this app: create it with FastAPI(lifespan=auth.lifespan), "
+            "or call auth.install(app)"
         )
-    if state is not None:
-        setattr(state, _STATE_ATTR, found)
-    return found
+    return found  # type: ignore[no-any-return]
 
 
-async def _user(request: Request, token: str | None) -> CurrentUser | None:
-    """The user behind the request's bearer token; None without one; 401 for a bad one."""
-    if token is None:
-        return None
+async def _user(
+    request: HTTPConnection, spec: StrategySpec, *, optional: bool
+) -> CurrentUser | None:
+    """The user the request's credentials prove under ``spec``; None (when ``optional``) when
+    none were sent; an HTTPException for anything else."""
     scope = request.scope
-    seen = scope.get(_SCOPE_USER)
-    if seen is not None and seen[0] == token:
-        return seen[1]  # type: ignore[no-any-return]
+    memo: dict[Hashable, CurrentUser | None] | None = scope.get(_SCOPE_USERS)
+    if memo is not None and spec in memo:
+        user = memo[spec]
+        if user is not None or optional:
+            return user
+    state = getattr(request.app, "state", None)
+    auth: AppAuth | None = getattr(state, STATE_ATTR, None)
+    if auth is None:
+        _log.error(
+            "tokenward: no Auth on this app: use FastAPI(lifespan=auth.lifespan) or "
+            "auth.install(app)"
+        )
+        if request.headers.get("authorization") is None:
+            if optional or _route_is_public(scope):
+                return None
+            raise errors.to_http(NotAuthenticatedError("send credentials"))
+        raise errors.unavailable("Authentication")
     try:
-        auth = find_auth(request.app)
-    except ConfigurationError as exc:
-        _log.error("tokenward: %s", exc)
+        principal = await auth.authenticator(spec).authenticate(auth.credentials(request))
+    except NotAuthenticatedError as exc:
+        if optional or _route_is_public(scope):
+            principal = None
+        else:
+            raise errors.to_http(exc, login_path=auth.login_path) from None
+    except TokenwardError as exc:
+        raise errors.to_http(exc, login_path=auth.login_path) from None
+    except (UnicodeError, ValueError, TypeError) as exc:
+        _log.error("tokenward: cannot check the request's credentials: %s", exc)
         raise errors.unavailable("Authentication") from None
-    if not token or len(token) > MAX_TOKEN_CHARS:
-        raise errors.invalid_token()
-    try:
-        user = await auth.provider.authenticate(token)
-    except ExpiredTokenError:
-        raise errors.invalid_token(expired=True) from None
-    except InvalidTokenError:
-        raise errors.invalid_token() from None
-    except (TokenwardError, UnicodeError, ValueError, TypeError) as exc:
-        _log.error("tokenward: cannot check an access token: %s", exc)
-        raise errors.unavailable("Authentication") from None
-    scope[_SCOPE_USER] = (token, user)
+    user = None if principal is None else auth.current_user(principal)
+    if memo is None:
+        scope[_SCOPE_USERS] = memo = {}
+    memo[spec] = user
     return user
 
 
+_public_routes: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _marked_public(dependant: Any, depth: int = 0) -> bool:
+    if depth > 32:
+        return False
+    return any(
+        is_public(d.call) or _marked_public(d, depth + 1)
+        for d in getattr(dependant, "dependencies", ())
+    )
+
+
+def _route_is_public(scope: MutableMapping[str, Any]) -> bool:
+    """Whether the request's route carries the :func:`public` marker (asked only when no
+    credentials came, so it costs the signed-in path nothing)."""
+    route = scope.get("route")
+    if route is None:
+        return False
+    try:
+        return _public_routes[route]
+    except KeyError:
+        pass
+    except TypeError:  # not weakly referenceable: do not cache
+        return _marked_public(getattr(route, "dependant", None))
+    found = _marked_public(getattr(route, "dependant", None))
+    _public_routes[route] = found
+    return found
+
+
 def _check_scopes(user: CurrentUser, security_scopes: SecurityScopes) -> None:
-    if security_scopes.scopes:
-        missing = [s for s in security_scopes.scopes if s not in user.scopes]
+    wanted = security_scopes.scopes
+    if wanted:
+        missing = tuple(s for s in wanted if s not in user.scopes)
         if missing:
-            raise errors.forbidden(scopes=security_scopes.scopes)
+            raise errors.to_http(
+                AuthorizationError("missing scopes", subject=user.sub, missing_scopes=missing)
+            )
 
 
 class _UserScheme(SecurityBase):
     """A dependency that is also the ``tokenward`` security scheme of :data:`bearer_scheme`
     (same OpenAPI model and name), so a route that uses it shows the Authorize button."""
 
-    def __init__(self, scheme: BearerScheme, name: str) -> None:
+    def __init__(self, scheme: SecurityBase, name: str) -> None:
         self.model = scheme.model
         self.scheme_name = scheme.scheme_name
         self._name = name
@@ -179,10 +215,10 @@ class RequireCurrentUser(_UserScheme):
     """The type of :data:`require_current_user`."""
 
     async def __call__(self, request: Request, security_scopes: SecurityScopes) -> CurrentUser:
-        """The signed-in user; 401 without a valid access token, 403 when a scope is missing."""
-        user = await _user(request, _bearer_token(request))
-        if user is None:
-            raise errors.not_signed_in()
+        """The signed-in user; 401 without valid credentials, 403 when a scope is missing."""
+        user = await _user(request, None, optional=False)
+        if user is None:  # pragma: no cover - _user raises instead
+            raise errors.to_http(NotAuthenticatedError("send credentials"))
         _check_scopes(user, security_scopes)
         return user
 
@@ -193,21 +229,22 @@ class OptionalCurrentUser(_UserScheme):
     async def __call__(
         self, request: Request, security_scopes: SecurityScopes
     ) -> CurrentUser | None:
-        """The signed-in user, or None when no token was sent. A token that was sent must be
-        valid (401 otherwise): a broken token is never silently treated as anonymous."""
-        user = await _user(request, _bearer_token(request))
+        """The signed-in user, or None when no credentials were sent. Credentials that were
+        sent must be valid (401 otherwise): a broken token is never silently anonymous."""
+        user = await _user(request, None, optional=True)
         if user is not None:
             _check_scopes(user, security_scopes)
         return user
 
 
 require_current_user = RequireCurrentUser(bearer_scheme, "require_current_user")
-"""``Depends(require_current_user)``: the signed-in user; 401 without a valid access token.
+"""``Depends(require_current_user)``: the signed-in user, proven by the app's default strategies
+(``AUTH_STRATEGIES``, by default an access token or an API key); 401 without valid credentials.
 ``Security(require_current_user, scopes=[...])``: 403 when one of the scopes is missing."""
 
 optional_current_user = OptionalCurrentUser(bearer_scheme, "optional_current_user")
-"""``Depends(optional_current_user)``: the signed-in user, or None when no token was sent; 401 for
-a token that was sent and is not valid."""
+"""``Depends(optional_current_user)``: the signed-in user, or None when no credentials were sent;
+401 for credentials that were sent and are not valid."""
 
 
 def require_groups(*groups: str) -> Callable[..., Awaitable[CurrentUser]]:
@@ -223,9 +260,128 @@ def require_groups(*groups: str) -> Callable[..., Awaitable[CurrentUser]]:
         user: Annotated[CurrentUser, Security(require_current_user)],
     ) -> CurrentUser:
         if not user.in_any_group(*wanted):
-            raise errors.forbidden(groups=wanted)
+            raise errors.to_http(AuthorizationError("forbidden", subject=user.sub, groups=wanted))
         return user
 
     dependency.__name__ = "require_groups_" + "_".join(g.replace(":", "_") for g in wanted)
     dependency.__qualname__ = dependency.__name__
+    dependency.tokenward_groups = wanted  # type: ignore[attr-defined]
     return dependency
+
+
+_NAMES = frozenset({"jwt", "api_key", "basic", "gateway"})
+
+
+def authenticate(*strategies: str | Strategy, mode: Mode = "any") -> Callable[..., Any]:
+    """A dependency that yields the :class:`CurrentUser` proven by ``strategies``::
+
+        @app.get("/v1/legacy")
+        def legacy(user: CurrentUser = Depends(authenticate("jwt", "basic"))): ...
+
+    Names: ``"jwt"`` (the provider's access tokens), ``"api_key"``, ``"basic"``, ``"gateway"``;
+    a :class:`~tokenward.strategies.Strategy` object is accepted too (e.g. a
+    ``VerifierStrategy`` for a third-party issuer). ``mode="any"``: the first that succeeds wins;
+    ``mode="all"``: every one must pass and the identity is the first one's. Scopes work as with
+    ``require_current_user``: ``Security(authenticate("jwt", "basic"), scopes=[...])``.
+    """
+    if not strategies:
+        raise ConfigurationError("authenticate() needs at least one strategy")
+    if mode not in ("any", "all"):
+        raise ConfigurationError("mode must be 'any' or 'all'")
+    for item in strategies:
+        if isinstance(item, str):
+            if item not in _NAMES:
+                raise ConfigurationError(
+                    f"unknown strategy {item!r}: use one of {sorted(_NAMES)} or a Strategy"
+                )
+        elif not isinstance(item, Strategy):
+            raise ConfigurationError(f"{item!r} is neither a strategy name nor a Strategy")
+    spec: StrategySpec = (tuple(strategies), mode)
+    wants_basic = "basic" in strategies or any(
+        not isinstance(s, str) and s.name == "basic" for s in strategies
+    )
+    wants_bearer = any(s != "basic" and s != "gateway" for s in strategies)
+
+    async def check(request: Request, security_scopes: SecurityScopes) -> CurrentUser:
+        user = await _user(request, spec, optional=False)
+        if user is None:  # pragma: no cover - _user raises instead
+            raise errors.to_http(NotAuthenticatedError("send credentials"))
+        _check_scopes(user, security_scopes)
+        return user
+
+    # The schemes appear in OpenAPI as the route's security requirements (any of them); they
+    # only read a header, so they cost the request little.
+    dependency: Callable[..., Awaitable[CurrentUser]] = check
+    if wants_bearer or wants_basic:
+        dependency = _with_schemes(check, wants_bearer, wants_basic)
+    names = "_".join(s if isinstance(s, str) else s.name for s in strategies)
+    dependency.__name__ = f"authenticate_{mode}_{names}"
+    dependency.__qualname__ = dependency.__name__
+    dependency.tokenward_spec = spec  # type: ignore[attr-defined]
+    return dependency
+
+
+def _with_schemes(
+    inner: Callable[[Request, SecurityScopes], Awaitable[CurrentUser]],
+    bearer: bool,
+    basic: bool,
+) -> Callable[..., Awaitable[CurrentUser]]:
+    """``inner`` with the security schemes as (ignored) parameters, for OpenAPI."""
+    if bearer and basic:
+
+        async def both(
+            request: Request,
+            security_scopes: SecurityScopes,
+            _bearer: Annotated[Any, Security(bearer_scheme)] = None,
+            _basic: Annotated[Any, Security(basic_scheme)] = None,
+        ) -> CurrentUser:
+            return await inner(request, security_scopes)
+
+        return both
+    if basic:
+
+        async def basic_only(
+            request: Request,
+            security_scopes: SecurityScopes,
+            _basic: Annotated[Any, Security(basic_scheme)] = None,
+        ) -> CurrentUser:
+            return await inner(request, security_scopes)
+
+        return basic_only
+
+    async def bearer_only(
+        request: Request,
+        security_scopes: SecurityScopes,
+        _bearer: Annotated[Any, Security(bearer_scheme)] = None,
+    ) -> CurrentUser:
+        return await inner(request, security_scopes)
+
+    return bearer_only
+
+
+_PUBLIC_MARK = "tokenward_public"
+
+
+def public() -> Callable[[], None]:
+    """A marker dependency for a route that is public on purpose::
+
+        router = APIRouter(dependencies=[Depends(require_current_user)])
+
+        @router.get("/status", dependencies=[Depends(public())])
+        def status(): ...
+
+    On a route that carries it, ``require_current_user`` and ``authenticate(...)`` let a request
+    without credentials through (as ``optional_current_user`` does: the user is None); credentials
+    that are sent are still checked. :meth:`~tokenward.fastapi.Auth.route_report` lists such
+    routes as public on purpose."""
+
+    def tokenward_public() -> None:
+        return None
+
+    setattr(tokenward_public, _PUBLIC_MARK, True)
+    return tokenward_public
+
+
+def is_public(call: Any) -> bool:
+    """Whether ``call`` is a :func:`public` marker."""
+    return bool(getattr(call, _PUBLIC_MARK, False))

@@ -1,124 +1,193 @@
-"""HTTP errors of the FastAPI layer, shaped by RFC 6750 §3.
+"""The one mapping from tokenward's exceptions to HTTP answers (RFC 6750 §3, RFC 6585, RFC 9110).
 
-A missing token is a 401 with a bare ``WWW-Authenticate: Bearer``; a token that was sent but is no
-good adds ``error="invalid_token"``; a valid token without the group or scope a route needs is a
-403 with ``error="insufficient_scope"``. Every body is FastAPI's ``{"detail": "..."}`` and says what
-to do next.
+=====================================  ======  ===============================================
+exception                              status  headers
+=====================================  ======  ===============================================
+``NotAuthenticatedError``              401     ``WWW-Authenticate``: one challenge per strategy
+``InvalidTokenError`` (and subclasses) 401     ``WWW-Authenticate: Bearer error="invalid_token"``
+``InvalidCredentialsError``            401     the strategies' challenges
+``AuthorizationError``                 403     ``Bearer error="insufficient_scope"``
+``RateLimitError``                     429     ``Retry-After``
+``KeySetUnavailableError``, ``StoreError``,
+any other ``TokenwardError``           503     ``Retry-After``
+=====================================  ======  ===============================================
+
+Every body is FastAPI's ``{"detail": "..."}`` and says what to do next. Dependencies and routers
+raise :func:`to_http` of what they catch; :func:`exception_handler` does the same for exceptions
+application code raises (``auth.install(app)`` registers it).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import HTTPException, status
+from fastapi.responses import JSONResponse
+
+from tokenward.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    ExpiredTokenError,
+    InvalidApiKeyError,
+    InvalidCredentialsError,
+    InvalidTokenError,
+    KeySetUnavailableError,
+    NotAuthenticatedError,
+    RateLimitError,
+    RefreshTokenError,
+    StoreError,
+    TokenwardError,
+)
+from tokenward.strategies import bearer_challenge
 
 __all__ = [
     "LOGIN_PATH",
     "REFRESH_PATH",
-    "bad_credentials",
+    "RETRY_AFTER_UNAVAILABLE",
     "bad_request",
-    "forbidden",
-    "invalid_refresh_token",
-    "invalid_token",
-    "not_signed_in",
-    "unavailable",
+    "exception_handler",
+    "not_found",
+    "to_http",
 ]
+
+_log = logging.getLogger("tokenward")
 
 LOGIN_PATH = "/v1/auth/login"
 REFRESH_PATH = "/v1/auth/refresh"
+RETRY_AFTER_UNAVAILABLE = 5  # seconds: how soon a client may retry a 503
 
 
-def _quoted(text: str) -> str:
-    """A quoted-string for an auth-param: printable ASCII without quote and backslash."""
-    return "".join(c for c in text if " " <= c <= "~" and c not in '"\\')
+def _challenges(exc: TokenwardError, default: str) -> str:
+    return ", ".join(exc.challenges) if exc.challenges else default
 
 
-def _bearer(error: str | None = None, description: str | None = None, scope: str = "") -> str:
-    params = []
-    if error:
-        params.append(f'error="{_quoted(error)}"')
-    if description:
-        params.append(f'error_description="{_quoted(description)}"')
-    if scope:
-        params.append(f'scope="{_quoted(scope)}"')
-    return "Bearer " + ", ".join(params) if params else "Bearer"
-
-
-def not_signed_in() -> HTTPException:
+def _unauthorized(detail: str, challenge: str) -> HTTPException:
     return HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        detail=(
-            "Not signed in: send the header 'Authorization: Bearer <access token>'. "
-            f"POST {LOGIN_PATH} returns an access token."
-        ),
-        headers={"WWW-Authenticate": _bearer()},
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": challenge}
     )
 
 
-def invalid_token(*, expired: bool = False) -> HTTPException:
-    if expired:
-        description = "The access token expired"
-        detail = (
-            f"The access token has expired: get a new one from POST {REFRESH_PATH}, "
-            f"or sign in again with POST {LOGIN_PATH}."
-        )
-    else:
-        description = "The access token is not valid"
-        detail = (
-            "The access token is not valid: send the access_token (not the refresh_token) "
-            f"from POST {LOGIN_PATH} or POST {REFRESH_PATH}, unchanged."
-        )
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        detail=detail,
-        headers={"WWW-Authenticate": _bearer("invalid_token", description)},
-    )
-
-
-def invalid_refresh_token() -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        detail=(
+def _token_detail(exc: InvalidTokenError, login_path: str | None) -> str:
+    sign_in = f"sign in again with POST {login_path}" if login_path else "sign in again"
+    where = f"POST {login_path} or POST {REFRESH_PATH}" if login_path else "your identity provider"
+    if isinstance(exc, RefreshTokenError):
+        return (
             "The refresh token is not valid (unknown, expired, revoked or already used): "
-            f"sign in again with POST {LOGIN_PATH}."
-        ),
-        headers={"WWW-Authenticate": _bearer("invalid_token", "The refresh token is not valid")},
+            f"{sign_in}."
+        )
+    if isinstance(exc, InvalidApiKeyError):
+        return (
+            "The API key is not valid (unknown, expired or revoked): create a new one with "
+            "POST /v1/api-keys, signed in with an access token."
+        )
+    if isinstance(exc, ExpiredTokenError):
+        refresh = f"get a new one from POST {REFRESH_PATH}, or " if login_path else ""
+        return f"The access token has expired: {refresh}{sign_in}."
+    if exc.challenges and not exc.challenges[0].startswith("Bearer error"):
+        return str(exc)  # no bearer strategy took it: the message names what is accepted
+    return (
+        "The access token is not valid: send the access_token (not the refresh_token) "
+        f"from {where}, unchanged."
     )
 
 
-def bad_credentials() -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        detail="Incorrect email or password.",
-        headers={"WWW-Authenticate": _bearer()},
-    )
+def _token_challenge(exc: InvalidTokenError) -> str:
+    if isinstance(exc, RefreshTokenError):
+        return bearer_challenge("invalid_token", "The refresh token is not valid")
+    if isinstance(exc, InvalidApiKeyError):
+        return bearer_challenge("invalid_token", "The API key is not valid")
+    if isinstance(exc, ExpiredTokenError):
+        return bearer_challenge("invalid_token", "The access token expired")
+    return bearer_challenge("invalid_token", "The access token is not valid")
 
 
-def forbidden(*, groups: Iterable[str] = (), scopes: Iterable[str] = ()) -> HTTPException:
-    group_list = sorted(set(groups))
-    scope_list = list(dict.fromkeys(scopes))
-    if group_list:
-        detail = "This needs membership in one of the groups: " + ", ".join(group_list) + "."
-        description = "Not in a required group"
-    else:
-        detail = "This needs the scopes: " + " ".join(scope_list) + "."
-        description = "A required scope is missing"
-    return HTTPException(
-        status.HTTP_403_FORBIDDEN,
-        detail=detail,
-        headers={
-            "WWW-Authenticate": _bearer("insufficient_scope", description, " ".join(scope_list))
-        },
-    )
+def forbidden_detail(exc: AuthorizationError) -> str:
+    if exc.groups:
+        return "This needs membership in one of the groups: " + ", ".join(sorted(exc.groups)) + "."
+    return "This needs the scopes: " + " ".join(exc.missing_scopes) + "."
+
+
+def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPException:
+    """The HTTP answer for ``exc`` (see the module docstring). ``login_path`` is where the app
+    signs users in (None when it does not, as under Cognito), for the 401 details."""
+    if isinstance(exc, HTTPException):
+        return exc
+    if isinstance(exc, NotAuthenticatedError):
+        detail = f"Not signed in: {exc}."
+        if login_path:
+            detail += f" POST {login_path} returns an access token."
+        return _unauthorized(detail, _challenges(exc, bearer_challenge()))
+    if isinstance(exc, InvalidCredentialsError):
+        return _unauthorized(str(exc), _challenges(exc, bearer_challenge()))
+    if isinstance(exc, AuthenticationError):
+        return _unauthorized(str(exc), _challenges(exc, bearer_challenge()))
+    if isinstance(exc, InvalidTokenError):
+        return _unauthorized(
+            _token_detail(exc, login_path), _challenges(exc, _token_challenge(exc))
+        )
+    if isinstance(exc, AuthorizationError):
+        description = "Not in a required group" if exc.groups else "A required scope is missing"
+        return HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=forbidden_detail(exc),
+            headers={
+                "WWW-Authenticate": bearer_challenge(
+                    "insufficient_scope", description, " ".join(exc.missing_scopes)
+                )
+            },
+        )
+    if isinstance(exc, RateLimitError):
+        return HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"{exc} Try again in {exc.retry_after} seconds.",
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    if isinstance(exc, KeySetUnavailableError):
+        _log.warning("tokenward: verification keys unavailable: %s", exc)
+        return unavailable("Token verification")
+    if isinstance(exc, StoreError):
+        _log.warning("tokenward: the store failed: %s", exc)
+        return unavailable("The session store")
+    _log.error("tokenward: cannot authenticate the request: %s: %s", type(exc).__name__, exc)
+    return unavailable("Authentication")
 
 
 def unavailable(what: str) -> HTTPException:
     return HTTPException(
         status.HTTP_503_SERVICE_UNAVAILABLE,
         detail=f"{what} is unavailable right now; try again shortly.",
-        headers={"Retry-After": "5"},
+        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+    )
+
+
+def forbidden(
+    *, groups: Iterable[str] = (), scopes: Iterable[str] = (), subject: str | None = None
+) -> HTTPException:
+    """The 403 for a missing group or scope (what :class:`AuthorizationError` maps to)."""
+    return to_http(
+        AuthorizationError(
+            "forbidden",
+            subject=subject,
+            groups=tuple(dict.fromkeys(groups)),
+            missing_scopes=tuple(dict.fromkeys(scopes)),
+        )
     )
 
 
 def bad_request(detail: str, code: int = status.HTTP_400_BAD_REQUEST) -> HTTPException:
     return HTTPException(code, detail=detail)
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"No such {what}.")
+
+
+async def exception_handler(request: Any, exc: Exception) -> JSONResponse:
+    """A FastAPI exception handler for :class:`~tokenward.TokenwardError` raised by application
+    code (an ``AuthorizationError`` from a route, say): the same answer a dependency gives."""
+    http = to_http(exc)
+    return JSONResponse(
+        {"detail": http.detail}, status_code=http.status_code, headers=dict(http.headers or {})
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from tokenward.principal import CredentialType, Principal
 
 __all__ = ["CurrentUser", "LoginRequest", "RefreshRequest", "TokenResponse"]
 
@@ -12,10 +14,12 @@ MAX_FIELD_CHARS = 1024
 
 
 class CurrentUser(BaseModel):
-    """The user behind a verified access token.
+    """The signed-in user: a view of the request's :class:`~tokenward.principal.Principal`.
 
-    ``groups`` come from the ``cognito:groups`` claim and ``scopes`` from ``scope``, whichever
-    provider issued the token; ``claims`` holds every verified claim.
+    ``credential_type`` says what proved it (``access_token``, ``api_key``, ``basic``,
+    ``gateway``). ``groups`` come from the ``cognito:groups`` claim (or the API key's owner);
+    ``scopes`` are the effective scopes: the credential's own plus those its groups grant as
+    roles (see docs/authorization.md). ``claims`` holds every verified claim of a token.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -24,8 +28,44 @@ class CurrentUser(BaseModel):
     email: str | None = None
     groups: list[str] = Field(default_factory=list)
     scopes: list[str] = Field(default_factory=list)
-    provider: str
+    provider: str | None = None
+    credential_type: CredentialType = "access_token"
     claims: dict[str, Any] = Field(default_factory=dict)
+
+    _principal: Principal | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_principal(
+        cls, principal: Principal, scopes: tuple[str, ...] | None = None
+    ) -> CurrentUser:
+        """The view of ``principal``; ``scopes`` replaces its own (the effective scopes)."""
+        claims = principal.claims
+        user = cls.model_construct(
+            sub=principal.subject,
+            email=principal.email,
+            groups=list(principal.groups),
+            scopes=list(principal.scopes if scopes is None else scopes),
+            provider=principal.provider,
+            credential_type=principal.credential_type,
+            claims=claims if isinstance(claims, dict) else dict(claims),
+        )
+        user._principal = principal
+        return user
+
+    @property
+    def principal(self) -> Principal:
+        """The Principal this user is a view of."""
+        if self._principal is None:  # built by hand (tests, dependency overrides)
+            return Principal(
+                subject=self.sub,
+                credential_type=self.credential_type,
+                email=self.email,
+                groups=tuple(self.groups),
+                scopes=tuple(self.scopes),
+                provider=self.provider,
+                claims=self.claims,
+            )
+        return self._principal
 
     def in_any_group(self, *groups: str) -> bool:
         """Whether the user belongs to at least one of ``groups``."""

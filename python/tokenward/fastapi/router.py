@@ -1,5 +1,9 @@
 """The auth endpoints under ``/v1/auth``: login, refresh, logout and me.
 
+:func:`build_auth_router` is handed its collaborators (the custom provider's login and token
+service, the dependency ``/me`` uses); it finds nothing by itself and imports no ``Auth``.
+Under Cognito there is no login: the router then holds ``/me`` only.
+
 ``POST /login`` takes JSON ``{"email", "password"}`` or the OAuth2 password form
 (``application/x-www-form-urlencoded`` with ``username``/``password``), which is what Swagger UI's
 Authorize button sends. Bodies are read with a size cap and parsed by hand, so no input a client
@@ -10,25 +14,38 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, ValidationError
 
+from tokenward.exceptions import InvalidCredentialsError, TokenwardError
 from tokenward.fastapi import errors
-from tokenward.fastapi.dependencies import require_current_user
 from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
-from tokenward.stores import StoreError
-from tokenward.tokens import RefreshTokenError
+from tokenward.tokens import TokenPair
 
-if TYPE_CHECKING:
-    from tokenward.fastapi.auth import Auth
-
-__all__ = ["PREFIX", "build_router"]
+__all__ = ["PREFIX", "Login", "Sessions", "build_auth_router"]
 
 PREFIX = "/v1/auth"
 MAX_BODY_BYTES = 16 * 1024
-_ROUTE_MARK = "__tokenward_auth__"
+
+
+class Login(Protocol):
+    """Checks a user name (email) and password and starts a session (the custom provider)."""
+
+    async def login(
+        self, email: str, password: str, scope: str | None = None
+    ) -> TokenPair | None: ...
+
+
+class Sessions(Protocol):
+    """Refresh rotation and logout (:class:`tokenward.tokens.TokenService`)."""
+
+    async def refresh(self, refresh_token: str) -> TokenPair: ...
+
+    async def revoke(self, refresh_token: str) -> bool: ...
+
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -149,9 +166,35 @@ def _grant_type(data: dict[str, Any], expected: str) -> None:
         raise errors.bad_request(f"grant_type must be {expected!r} here.")
 
 
-def build_router(auth: Auth) -> APIRouter:
-    """The router for ``auth``; mount it with ``app.include_router(auth.router)``."""
-    router = APIRouter(prefix=PREFIX, tags=["auth"])
+def build_auth_router(
+    *,
+    current_user: Callable[..., Any],
+    signin: Login | None = None,
+    sessions: Sessions | None = None,
+    prefix: str = PREFIX,
+) -> APIRouter:
+    """The auth router: ``/me`` (checked by ``current_user``), and ``/login``, ``/refresh`` and
+    ``/logout`` when ``signin`` and ``sessions`` are given (the custom provider)."""
+    router = APIRouter(prefix=prefix, tags=["auth"])
+    login_path = prefix + "/login"
+
+    def fail(exc: TokenwardError) -> HTTPException:
+        return errors.to_http(exc, login_path=login_path)
+
+    @router.get(
+        "/me",
+        response_model=CurrentUser,
+        summary="The signed-in user",
+        responses=_error_doc(401, 503),
+    )
+    # A default rather than Annotated: the annotations are strings, evaluated in the module's
+    # globals, where the ``current_user`` this router was handed does not exist.
+    async def me(user: CurrentUser = Depends(current_user)) -> CurrentUser:  # noqa: B008
+        return user
+
+    if signin is None or sessions is None:
+        return router
+    rotation = sessions
 
     @router.post(
         "/login",
@@ -171,11 +214,11 @@ def build_router(auth: Auth) -> APIRouter:
             }
         credentials = _validate(LoginRequest, data)
         try:
-            pair = await auth.login(credentials.email, credentials.password, credentials.scope)
-        except StoreError:
-            raise errors.unavailable("The session store") from None
-        if pair is None:
-            raise errors.bad_credentials()
+            pair = await signin.login(credentials.email, credentials.password, credentials.scope)
+            if pair is None:
+                raise InvalidCredentialsError("Incorrect email or password.")
+        except TokenwardError as exc:
+            raise fail(exc) from None
         return TokenResponse(**pair.to_json())
 
     @router.post(
@@ -191,11 +234,9 @@ def build_router(auth: Auth) -> APIRouter:
             _grant_type(data, "refresh_token")
         body = _validate(RefreshRequest, data)
         try:
-            pair = await auth.refresh(body.refresh_token)
-        except RefreshTokenError:
-            raise errors.invalid_refresh_token() from None
-        except StoreError:
-            raise errors.unavailable("The session store") from None
+            pair = await rotation.refresh(body.refresh_token)
+        except TokenwardError as exc:
+            raise fail(exc) from None
         return TokenResponse(**pair.to_json())
 
     @router.post(
@@ -210,20 +251,9 @@ def build_router(auth: Auth) -> APIRouter:
         data, _ = await _read_fields(request)
         body = _validate(RefreshRequest, data)
         try:
-            await auth.logout(body.refresh_token)
-        except StoreError:
-            raise errors.unavailable("The session store") from None
+            await rotation.revoke(body.refresh_token)
+        except TokenwardError as exc:
+            raise fail(exc) from None
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @router.get(
-        "/me",
-        response_model=CurrentUser,
-        summary="The signed-in user",
-        responses=_error_doc(401, 503),
-    )
-    async def me(user: Annotated[CurrentUser, Depends(require_current_user)]) -> CurrentUser:
-        return user
-
-    for endpoint in (login, refresh, logout, me):
-        setattr(endpoint, _ROUTE_MARK, auth)
     return router

@@ -1,0 +1,107 @@
+"""Auth providers: who issues the access tokens a backend accepts, and how they are checked.
+
+A provider turns a bearer access token into a :class:`~tokenward.principal.Principal`, or raises
+an :class:`~tokenward.InvalidTokenError` (the token's fault: 401) or another
+:class:`~tokenward.TokenwardError` when it cannot decide (keys unavailable: 503). Two exist:
+
+* :class:`CustomProvider`: tokenward's own tokens (HMAC, through the native ``DebugTokens``),
+  with one debug user whose credentials come from the settings, for local development;
+* :class:`CognitoProvider`: a Cognito user pool's tokens, checked by a
+  :class:`~tokenward.CognitoVerifier`.
+
+Nothing here imports a web framework; the FastAPI layer wraps a provider in a strategy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from tokenward.cognito import CognitoVerifier
+from tokenward.principal import Principal, from_cognito_claims, from_token_claims, split_scopes
+from tokenward.tokens import TokenPair, TokenService
+
+if TYPE_CHECKING:
+    from tokenward.settings import AuthSettings
+
+__all__ = ["AuthProvider", "CognitoProvider", "CustomProvider"]
+
+
+@runtime_checkable
+class AuthProvider(Protocol):
+    """Turns an access token into the principal it was issued to."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def authenticate(self, token: str) -> Principal: ...
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+class CognitoProvider:
+    """Access (or ID) tokens of a Cognito user pool, checked by a :class:`CognitoVerifier`.
+
+    Key fetches await; a key set that cannot be had raises KeySetUnavailableError (503)."""
+
+    name = "cognito"
+
+    def __init__(self, verifier: CognitoVerifier) -> None:
+        self.verifier = verifier
+
+    async def authenticate(self, token: str) -> Principal:
+        return from_cognito_claims(await self.verifier.verify_async(token), provider=self.name)
+
+
+class CustomProvider:
+    """tokenward's own tokens, and one debug user whose credentials come from the settings."""
+
+    name = "custom"
+
+    def __init__(self, service: TokenService, settings: AuthSettings) -> None:
+        self.service = service
+        self._settings = settings
+        self._email = settings.debug_email
+        self._email_digest = _digest(settings.debug_email.strip().casefold())
+        self._password_digest = _digest(settings.debug_password.get_secret_value())
+        self._sub = str(uuid.uuid5(uuid.NAMESPACE_URL, "tokenward:debug:" + self._email.lower()))
+
+    @property
+    def subject(self) -> str:
+        """The debug user's subject (a UUID derived from its email)."""
+        return self._sub
+
+    async def authenticate(self, token: str) -> Principal:
+        return from_token_claims(self.service.verify_access(token), provider=self.name)
+
+    def check_credentials(self, email: str, password: str) -> bool:
+        """Constant time, and both comparisons always run: the answer and its timing do not say
+        which of the two was wrong."""
+        email_ok = hmac.compare_digest(_digest(email.strip().casefold()), self._email_digest)
+        password_ok = hmac.compare_digest(_digest(password), self._password_digest)
+        return email_ok & password_ok
+
+    def identity(self, requested_scope: str | None = None) -> Principal:
+        """The debug user, with the requested scopes it may have (all of them when none asked).
+        Groups and scopes are read from the settings each time, so a refresh picks up a change."""
+        allowed = self._settings.scopes
+        requested = split_scopes(requested_scope)
+        scopes = allowed if not requested else tuple(s for s in requested if s in allowed)
+        return Principal(
+            subject=self._sub,
+            credential_type="access_token",
+            email=self._email,
+            groups=self._settings.groups,
+            scopes=scopes,
+            provider=self.name,
+        )
+
+    async def login(self, email: str, password: str, scope: str | None = None) -> TokenPair | None:
+        """A new session for the debug user, or None when the credentials are wrong."""
+        if not self.check_credentials(email, password):
+            return None
+        return await self.service.start(self.identity(scope))

@@ -1,0 +1,399 @@
+"""Strategies: how one kind of credential becomes a :class:`~tokenward.principal.Principal`.
+
+A strategy is given a request's :class:`Credentials` and answers in one of three ways:
+
+* a Principal: the credential is of its shape and good;
+* ``None``: "not mine" — no credential of its shape was sent (or, for a JWT strategy, a token
+  from an issuer it does not serve), so the next strategy may answer;
+* an exception: the credential is of its shape and bad (an
+  :class:`~tokenward.InvalidTokenError` or :class:`~tokenward.AuthenticationError`, 401), or it
+  cannot decide now (:class:`~tokenward.KeySetUnavailableError`, :class:`~tokenward.StoreError`:
+  503; :class:`~tokenward.RateLimitError`: 429).
+
+A strategy owns the credentials of its shape: a ``Bearer vk_…`` value is the API-key strategy's,
+and every JWT strategy passes it by, so a bad API key is a 401 and never falls through to a token
+check. :class:`~tokenward.authenticator.Authenticator` composes strategies (``any``, ``all``).
+Nothing here imports a web framework: the FastAPI layer only builds the Credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from tokenward.exceptions import (
+    ConfigurationError,
+    ExpiredTokenError,
+    InvalidApiKeyError,
+    InvalidCredentialsError,
+    InvalidIssuerError,
+    MalformedTokenError,
+    TokenwardError,
+)
+from tokenward.principal import Principal, from_cognito_claims, from_token_claims
+
+if TYPE_CHECKING:
+    from tokenward.cognito import CognitoVerifier
+    from tokenward.providers import AuthProvider
+
+__all__ = [
+    "API_KEY_PREFIX",
+    "MAX_CREDENTIAL_CHARS",
+    "AccessTokenStrategy",
+    "ApiKeyStrategy",
+    "BasicStrategy",
+    "Credentials",
+    "GatewayStrategy",
+    "LoginGuard",
+    "Strategy",
+    "VerifierStrategy",
+    "basic_challenge",
+    "bearer_challenge",
+]
+
+API_KEY_PREFIX = "vk_"
+MAX_CREDENTIAL_CHARS = 16 * 1024
+
+_NO_EVENT: Mapping[str, Any] = MappingProxyType({})
+
+
+# --- credentials ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request presents, taken from wherever the transport found it.
+
+    ``authorization`` is the raw ``Authorization`` header; ``client_address`` the client's address
+    as the transport determined it (the socket peer, or the first untrusted proxy hop);
+    ``event`` the serverless event a gateway handed the app (Mangum puts API Gateway's under the
+    ASGI scope's ``aws.event``), read by the gateway strategy only.
+    """
+
+    authorization: str | None = None
+    client_address: str | None = None
+    event: Mapping[str, Any] = dataclasses.field(default_factory=lambda: _NO_EVENT)
+
+    @property
+    def scheme(self) -> str | None:
+        """The Authorization header's scheme, lower-cased (``bearer``, ``basic``), or None."""
+        if self.authorization is None:
+            return None
+        return self.authorization.strip().partition(" ")[0].lower()
+
+    def scheme_param(self, scheme: str) -> str | None:
+        """The parameter of an ``Authorization: <scheme> <param>`` header (case-insensitive
+        scheme, surrounding space removed; ``""`` when the scheme came alone); None when the
+        header is absent or of another scheme."""
+        header = self.authorization
+        if header is None:
+            return None
+        name, _, param = header.strip().partition(" ")
+        if name.lower() != scheme:
+            return None
+        return param.strip()
+
+    def bearer(self) -> str | None:
+        return self.scheme_param("bearer")
+
+    def gateway_claims(self) -> Mapping[str, Any] | None:
+        """Claims an API Gateway JWT authorizer verified (HTTP API v2 and REST API shapes), or
+        None when the request did not come through one."""
+        context = self.event.get("requestContext")
+        if not isinstance(context, Mapping):
+            return None
+        authorizer = context.get("authorizer")
+        if not isinstance(authorizer, Mapping):
+            return None
+        jwt = authorizer.get("jwt")  # HTTP API (payload 2.0): authorizer.jwt.claims
+        claims = jwt.get("claims") if isinstance(jwt, Mapping) else authorizer.get("claims")
+        return claims if isinstance(claims, Mapping) and claims else None
+
+
+# --- challenges -------------------------------------------------------------------------------
+
+
+def _quoted(text: str) -> str:
+    """A quoted-string for an auth-param: printable ASCII without quote and backslash."""
+    return "".join(c for c in text if " " <= c <= "~" and c not in '"\\')
+
+
+def bearer_challenge(
+    error: str | None = None, description: str | None = None, scope: str = ""
+) -> str:
+    """A ``WWW-Authenticate: Bearer`` challenge (RFC 6750 §3)."""
+    params = []
+    if error:
+        params.append(f'error="{_quoted(error)}"')
+    if description:
+        params.append(f'error_description="{_quoted(description)}"')
+    if scope:
+        params.append(f'scope="{_quoted(scope)}"')
+    return "Bearer " + ", ".join(params) if params else "Bearer"
+
+
+def basic_challenge(realm: str) -> str:
+    """A ``WWW-Authenticate: Basic`` challenge (RFC 7617 §2, UTF-8 announced)."""
+    return f'Basic realm="{_quoted(realm)}", charset="UTF-8"'
+
+
+# --- the protocol -----------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """Turns the credentials of one shape into a Principal (see the module docstring)."""
+
+    @property
+    def name(self) -> str:
+        """How routes and settings name it (``jwt``, ``api_key``, ``basic``, ``gateway``...)."""
+        ...
+
+    @property
+    def hint(self) -> str:
+        """What a client should send, for the detail of a 401 (``an API key (Bearer vk_…)``)."""
+        ...
+
+    @property
+    def scheme(self) -> str | None:
+        """The Authorization scheme it reads, lower-case (``bearer``, ``basic``); None when it
+        reads no header (gateway claims)."""
+        ...
+
+    def challenge(self, error: TokenwardError | None) -> str | None:
+        """The ``WWW-Authenticate`` value for a 401, given the error this strategy raised (None
+        when it said "not mine"); None when it has nothing a client could answer."""
+        ...
+
+    async def authenticate(self, credentials: Credentials) -> Principal | None: ...
+
+
+def _bearer_of(credentials: Credentials, *, api_key: bool) -> str | None:
+    """The bearer value a token strategy (``api_key=False``) or the API-key strategy may take."""
+    token = credentials.bearer()
+    if token is None or token.startswith(API_KEY_PREFIX) is not api_key:
+        return None
+    if not token or len(token) > MAX_CREDENTIAL_CHARS:
+        if api_key:
+            raise InvalidApiKeyError("malformed", "the API key is malformed")
+        raise MalformedTokenError("the bearer token is empty or too long")
+    return token
+
+
+def _token_challenge(error: TokenwardError | None, what: str) -> str:
+    if error is None:
+        return bearer_challenge()
+    if isinstance(error, ExpiredTokenError):
+        return bearer_challenge("invalid_token", f"The {what} expired")
+    return bearer_challenge("invalid_token", f"The {what} is not valid")
+
+
+class AccessTokenStrategy:
+    """The configured provider's access tokens (custom or Cognito): ``Bearer <JWT>``.
+
+    A token from another issuer is "not mine" (a later strategy, say a third-party
+    :class:`VerifierStrategy`, may take it); any other failure is this strategy's 401."""
+
+    scheme = "bearer"
+
+    def __init__(self, provider: AuthProvider, *, name: str = "jwt", hint: str | None = None):
+        self.provider = provider
+        self.name = name
+        self.hint = hint or "an access token (Authorization: Bearer <token>)"
+
+    def __repr__(self) -> str:
+        return f"<AccessTokenStrategy {self.name!r} provider={self.provider.name!r}>"
+
+    def challenge(self, error: TokenwardError | None) -> str | None:
+        return _token_challenge(error, "access token")
+
+    async def authenticate(self, credentials: Credentials) -> Principal | None:
+        token = _bearer_of(credentials, api_key=False)
+        if token is None:
+            return None
+        try:
+            return await self.provider.authenticate(token)
+        except InvalidIssuerError:
+            return None
+
+
+class VerifierStrategy:
+    """Tokens of any issuer a :class:`~tokenward.Verifier` (or anything with ``verify_async``)
+    checks, e.g. another service's. ``mapper`` turns its claims into a Principal (tokenward's
+    claim names by default; :func:`~tokenward.principal.from_cognito_claims` for a pool). Give
+    the Verifier an ``issuer``: a token naming another issuer is then "not mine"."""
+
+    scheme = "bearer"
+
+    def __init__(
+        self,
+        verifier: Any,
+        *,
+        name: str,
+        mapper: Callable[..., Principal] = from_token_claims,
+        hint: str | None = None,
+    ) -> None:
+        if not callable(getattr(verifier, "verify_async", None)):
+            raise ConfigurationError("VerifierStrategy needs an object with verify_async(token)")
+        self.verifier = verifier
+        self.name = name
+        self.hint = hint or f"an access token of {name} (Authorization: Bearer <token>)"
+        self._mapper = mapper
+
+    def __repr__(self) -> str:
+        return f"<VerifierStrategy {self.name!r}>"
+
+    def challenge(self, error: TokenwardError | None) -> str | None:
+        return _token_challenge(error, "access token")
+
+    async def authenticate(self, credentials: Credentials) -> Principal | None:
+        token = _bearer_of(credentials, api_key=False)
+        if token is None:
+            return None
+        try:
+            claims = await self.verifier.verify_async(token)
+        except InvalidIssuerError:
+            return None
+        return self._mapper(claims, provider=self.name)
+
+
+class _ApiKeyChecker(Protocol):
+    async def authenticate(self, key: str) -> Principal: ...
+
+
+class ApiKeyStrategy:
+    """API keys used exactly like a bearer token: ``Authorization: Bearer vk_…``. Every ``vk_``
+    bearer value is this strategy's: a wrong, expired or revoked key is a 401 here."""
+
+    name = "api_key"
+    hint = "an API key (Authorization: Bearer vk_…)"
+    scheme = "bearer"
+
+    def __init__(self, keys: _ApiKeyChecker) -> None:
+        self.keys = keys
+
+    def __repr__(self) -> str:
+        return "<ApiKeyStrategy>"
+
+    def challenge(self, error: TokenwardError | None) -> str | None:
+        if error is None:
+            return bearer_challenge()
+        return bearer_challenge("invalid_token", "The API key is not valid")
+
+    async def authenticate(self, credentials: Credentials) -> Principal | None:
+        key = _bearer_of(credentials, api_key=True)
+        if key is None:
+            return None
+        return await self.keys.authenticate(key)
+
+
+class LoginGuard(Protocol):
+    """The login rate limit, as password checks (debug login, HTTP Basic) use it: ``check``
+    before (raises :class:`~tokenward.RateLimitError`), then ``failed`` or ``succeeded``."""
+
+    async def check(self, username: str, address: str | None) -> None: ...
+
+    async def failed(self, username: str, address: str | None) -> None: ...
+
+    async def succeeded(self, username: str, address: str | None) -> None: ...
+
+
+BasicCheck = Callable[[str, str], Awaitable[Principal | None]]
+
+
+def decode_basic(param: str) -> tuple[str, str]:
+    """User-id and password of an RFC 7617 ``Basic`` parameter: canonical base64 of UTF-8
+    ``user-id:password`` (a colon required; the user-id cannot hold one)."""
+    if not param or len(param) > MAX_CREDENTIAL_CHARS:
+        raise InvalidCredentialsError("the Basic credentials are empty or too long")
+    try:
+        raw = base64.b64decode(param.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise InvalidCredentialsError("the Basic credentials are not base64") from None
+    if base64.b64encode(raw).decode("ascii") != param:
+        raise InvalidCredentialsError("the Basic credentials are not canonical base64")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidCredentialsError("the Basic credentials are not UTF-8") from None
+    user, colon, password = text.partition(":")
+    if not colon or not user:
+        raise InvalidCredentialsError("the Basic credentials need 'user-id:password'")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise InvalidCredentialsError("the Basic credentials hold control characters")
+    return user, password
+
+
+class BasicStrategy:
+    """HTTP Basic (RFC 7617), checked by the application's ``check(username, password)``
+    coroutine, which returns a Principal or None. The login rate limit (``guard``) applies: a
+    locked-out user name is a 429 even with the right password."""
+
+    name = "basic"
+    hint = "HTTP Basic credentials (Authorization: Basic …)"
+    scheme = "basic"
+
+    def __init__(
+        self, check: BasicCheck, *, realm: str = "tokenward", guard: LoginGuard | None = None
+    ) -> None:
+        self.check = check
+        self.realm = realm
+        self.guard = guard
+
+    def __repr__(self) -> str:
+        return f"<BasicStrategy realm={self.realm!r}>"
+
+    def challenge(self, error: TokenwardError | None) -> str | None:
+        return basic_challenge(self.realm)
+
+    async def authenticate(self, credentials: Credentials) -> Principal | None:
+        param = credentials.scheme_param("basic")
+        if param is None:
+            return None
+        user, password = decode_basic(param)
+        address = credentials.client_address
+        if self.guard is not None:
+            await self.guard.check(user, address)
+        principal = await self.check(user, password)
+        if principal is None:
+            if self.guard is not None:
+                await self.guard.failed(user, address)
+            raise InvalidCredentialsError("Incorrect user name or password.")
+        if self.guard is not None:
+            await self.guard.succeeded(user, address)
+        if principal.credential_type != "basic":
+            principal = dataclasses.replace(principal, credential_type="basic")
+        return principal
+
+
+class GatewayStrategy:
+    """Claims an API Gateway JWT authorizer already verified, trusted only through a
+    :class:`~tokenward.CognitoVerifier` built with ``trust_gateway=True`` (which still checks
+    ``iss``, ``token_use``, ``client_id`` and ``exp``). Without such claims it says "not mine",
+    and the bearer token is verified as usual (defence in depth)."""
+
+    name = "gateway"
+    hint = "a request through the API Gateway authorizer"
+    scheme = None
+
+    def __init__(self, verifier: CognitoVerifier) -> None:
+        if not verifier.trust_gateway:
+            raise ConfigurationError("GatewayStrategy needs CognitoVerifier(trust_gateway=True)")
+        self.verifier = verifier
+
+    def __repr__(self) -> str:
+        return "<GatewayStrategy>"
+
+    def challenge(self, error: TokenwardError | None) -> str | None:
+        return None
+
+    async def authenticate(self, credentials: Credentials) -> Principal | None:
+        claims = credentials.gateway_claims()
+        if claims is None:
+            return None
+        checked = self.verifier.claims_from_gateway(claims)
+        return from_cognito_claims(checked, provider="cognito", credential_type="gateway")
