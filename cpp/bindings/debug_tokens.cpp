@@ -65,9 +65,10 @@ void bind_debug_tokens(py::module_& m) {
           "issue_access",
           [](const py_debug_tokens& self, const std::string& sub, const std::optional<std::string>& email,
              py::handle groups, py::handle scopes, std::int64_t lifetime, std::optional<std::int64_t> iat,
-             const std::optional<std::string>& jti) {
+             const std::optional<std::string>& jti, const std::optional<std::string>& sid) {
             debug_identity who;
             who.sub = sub;
+            who.sid = sid.value_or("");
             who.email = email.value_or("");
             who.groups = names_arg(groups, "groups");
             who.scopes = names_arg(scopes, "scopes");
@@ -83,8 +84,9 @@ void bind_debug_tokens(py::module_& m) {
           },
           py::arg("sub"), py::kw_only(), py::arg("email") = py::none(), py::arg("groups") = py::tuple(),
           py::arg("scopes") = py::tuple(), py::arg("lifetime"), py::arg("iat") = py::none(),
-          py::arg("jti") = py::none(),
-          "Mint an access token. The same sub/email/groups/scopes/lifetime/iat/jti give the same token.")
+          py::arg("jti") = py::none(), py::arg("sid") = py::none(),
+          "Mint an access token. The same sub/email/groups/scopes/lifetime/iat/jti/sid give the same "
+          "token; sid names the session (refresh-token family) it belongs to.")
       .def(
           "verify_access",
           [](const py_debug_tokens& self, py::handle token, std::optional<double> now) {

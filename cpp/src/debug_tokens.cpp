@@ -155,6 +155,7 @@ result<std::string> debug_tokens::issue_access(const debug_identity& who, std::i
   claims["iat"] = iat;
   claims["exp"] = iat + lifetime;
   claims["jti"] = std::move(id);
+  if (!who.sid.empty()) claims["sid"] = who.sid;
   claims["token_use"] = "access";
   json header = json::object();
   header["alg"] = "HS256";

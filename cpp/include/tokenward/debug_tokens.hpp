@@ -39,6 +39,7 @@ struct debug_identity {
   std::string email;
   std::vector<std::string> groups;
   std::vector<std::string> scopes;
+  std::string sid;  // the session (refresh-token family) the token was minted in; empty: none
 };
 
 struct debug_token_options {
