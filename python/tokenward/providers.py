@@ -14,19 +14,23 @@ Nothing here imports a web framework; the FastAPI layer wraps a provider in a st
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
+import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tokenward.cognito import CognitoVerifier
+from tokenward.exceptions import InvalidTokenError
 from tokenward.principal import Principal, from_cognito_claims, from_token_claims, split_scopes
-from tokenward.tokens import TokenPair, TokenService
+from tokenward.tokens import ClientInfo, TokenPair, TokenService
 
 if TYPE_CHECKING:
     from tokenward.settings import AuthSettings
 
-__all__ = ["AuthProvider", "CognitoProvider", "CustomProvider"]
+__all__ = ["AuthProvider", "CognitoProvider", "CustomProvider", "SessionCheck"]
 
 
 @runtime_checkable
@@ -57,13 +61,55 @@ class CognitoProvider:
         return from_cognito_claims(await self.verifier.verify_async(token), provider=self.name)
 
 
+class SessionCheck:
+    """``REVOKE_ACCESS_TOKENS``: an access token is good only while its session (``sid``) is
+    live in the store. What the store said is remembered for ``ttl`` seconds per session, so the
+    cost is one store read per session per ``ttl``, and an ended session stops its access tokens
+    within ``ttl``."""
+
+    def __init__(
+        self, service: TokenService, *, ttl: float = 5.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.service = service
+        self.ttl = float(ttl)
+        self._clock = clock
+        self._seen: dict[str, tuple[bool, float]] = {}
+
+    async def check(self, principal: Principal) -> None:
+        sid = principal.session_id
+        if sid is None:
+            raise InvalidTokenError("the access token names no session")
+        now = self._clock()
+        seen = self._seen.get(sid)
+        if seen is None or now - seen[1] >= self.ttl:
+            if len(self._seen) > 100_000:
+                self._seen.clear()
+            seen = (await self.service.session_is_live(sid), now)
+            self._seen[sid] = seen
+        if not seen[0]:
+            raise InvalidTokenError("the access token's session has ended")
+
+    def forget(self, session_id: str) -> None:
+        """This instance ended ``session_id``: stop its tokens here at once."""
+        self._seen[session_id] = (False, self._clock())
+
+
 class CustomProvider:
-    """tokenward's own tokens, and one debug user whose credentials come from the settings."""
+    """tokenward's own tokens, and one debug user whose credentials come from the settings.
+
+    ``session_check`` (``REVOKE_ACCESS_TOKENS``) makes every access token's session count."""
 
     name = "custom"
 
-    def __init__(self, service: TokenService, settings: AuthSettings) -> None:
+    def __init__(
+        self,
+        service: TokenService,
+        settings: AuthSettings,
+        *,
+        session_check: SessionCheck | None = None,
+    ) -> None:
         self.service = service
+        self.session_check = session_check
         self._settings = settings
         self._email = settings.debug_email
         self._email_digest = _digest(settings.debug_email.strip().casefold())
@@ -76,7 +122,17 @@ class CustomProvider:
         return self._sub
 
     async def authenticate(self, token: str) -> Principal:
-        return from_token_claims(self.service.verify_access(token), provider=self.name)
+        principal = from_token_claims(self.service.verify_access(token), provider=self.name)
+        if self.session_check is not None:
+            await self.session_check.check(principal)
+        return principal
+
+    def reidentify(self, who: Principal, requested_scope: str | None) -> Principal:
+        """The user a refresh mints for: the debug user is read again from the settings (a
+        changed group or scope takes effect at the next refresh); anyone else as recorded."""
+        if who.subject != self._sub:
+            return who
+        return dataclasses.replace(self.identity(requested_scope), session_id=who.session_id)
 
     def check_credentials(self, email: str, password: str) -> bool:
         """Constant time, and both comparisons always run: the answer and its timing do not say
@@ -100,8 +156,15 @@ class CustomProvider:
             provider=self.name,
         )
 
-    async def login(self, email: str, password: str, scope: str | None = None) -> TokenPair | None:
+    async def login(
+        self,
+        email: str,
+        password: str,
+        scope: str | None = None,
+        *,
+        client: ClientInfo | None = None,
+    ) -> TokenPair | None:
         """A new session for the debug user, or None when the credentials are wrong."""
         if not self.check_credentials(email, password):
             return None
-        return await self.service.start(self.identity(scope))
+        return await self.service.start(self.identity(scope), client=client, requested_scope=scope)

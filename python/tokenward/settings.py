@@ -6,7 +6,9 @@ Every variable carries a prefix, ``TOKENWARD_`` unless told otherwise: an app th
 Settings fail closed. :meth:`AuthSettings.check` (run when an :class:`~tokenward.fastapi.Auth` is
 built) refuses, with a :class:`~tokenward.ConfigurationError` that names the variable to set:
 
-* the custom (debug) provider when ``ENVIRONMENT`` says production, unless
+* the custom (debug) provider unless ``ENVIRONMENT`` names development explicitly
+  (``development``, the default, ``dev``, ``local``, ``test``, ``testing``): any other value —
+  ``staging``, ``prd``, ``production-eu``, a typo — refuses to start it unless
   ``ALLOW_CUSTOM_AUTH_IN_PRODUCTION`` is true (and then only with a non-default debug password);
 * an ``AUTH_SECRET`` shorter than 32 bytes;
 * no ``AUTH_SECRET`` outside development. In development a missing secret means a random one for
@@ -112,6 +114,32 @@ class AuthSettings(BaseSettings):
     cognito_jwks_url: str | None = Field(
         default=None, description="overrides {issuer}/.well-known/jwks.json (emulators, tests)"
     )
+    api_key_cache_ttl: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="seconds a checked API key is remembered: a revocation reaches every "
+        "instance within it; 0 looks every key up on every request",
+    )
+    max_sessions_per_user: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="live sessions per user; a new login past it ends the oldest",
+    )
+    revoke_access_tokens: bool = Field(
+        default=False,
+        description="check the session of every custom-provider access token against the store "
+        "(ending a session then stops its access tokens within SESSION_CHECK_CACHE_TTL)",
+    )
+    session_check_cache_ttl: float = Field(default=5.0, ge=0, le=300)
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_failure_window: _dt.timedelta = _dt.timedelta(minutes=15)
+    login_max_per_address: int = Field(default=20, ge=1, le=100_000)
+    refresh_max_per_address: int = Field(default=10, ge=1, le=100_000)
+    trusted_proxies: str | list[str] = Field(
+        default="", description="proxies whose X-Forwarded-For is believed (addresses, networks)"
+    )
     auth_strategies: str | list[str] = Field(
         default="jwt,api_key",
         description="what require_current_user accepts, in order: jwt, api_key, basic, gateway",
@@ -128,12 +156,14 @@ class AuthSettings(BaseSettings):
 
     _prefix: str | None = PrivateAttr(default=None)
 
-    @field_validator("debug_groups", "debug_scopes", "auth_strategies", mode="before")
+    @field_validator(
+        "debug_groups", "debug_scopes", "auth_strategies", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _split_names(cls, value: Any) -> Any:
         return _names(value)
 
-    @field_validator(*_LIFETIME_BOUNDS, mode="before")
+    @field_validator(*_LIFETIME_BOUNDS, "login_failure_window", mode="before")
     @classmethod
     def _parse_seconds(cls, value: Any) -> Any:
         return _seconds(value)
@@ -182,6 +212,11 @@ class AuthSettings(BaseSettings):
     def strategies(self) -> tuple[str, ...]:
         """The default strategies (``AUTH_STRATEGIES``), in order."""
         return _as_tuple(self.auth_strategies)
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        """The trusted proxies (``TRUSTED_PROXIES``)."""
+        return _as_tuple(self.trusted_proxies)
 
     @property
     def cognito_client_ids(self) -> list[str]:
@@ -233,17 +268,23 @@ class AuthSettings(BaseSettings):
         for scope in self.scopes:
             if not scope.isprintable() or '"' in scope or "\\" in scope:
                 raise ConfigurationError(f"{self.var('debug_scopes')} holds an invalid scope")
-        if self.is_production and not self.allow_custom_auth_in_production:
+        if not self.is_development and not self.allow_custom_auth_in_production:
             raise ConfigurationError(
-                "custom auth (HMAC tokens and a debug login) refuses to start when "
-                f"{self.var('environment')}={self.environment!r}: set "
-                f"{self.var('auth_provider')} to a production provider, or "
-                f"{self.var('allow_custom_auth_in_production')}=true to run it anyway"
+                "custom auth (HMAC tokens and a debug login) starts only in development, and "
+                f"{self.var('environment')}={self.environment!r} is not one of "
+                f"{', '.join(sorted(_DEVELOPMENT))}: set {self.var('auth_provider')} to a "
+                f"production provider, or {self.var('allow_custom_auth_in_production')}=true "
+                "to run it anyway"
             )
-        if self.is_production and self.debug_password.get_secret_value() == DEFAULT_DEBUG_PASSWORD:
+        if (
+            not self.is_development
+            and self.debug_password.get_secret_value() == DEFAULT_DEBUG_PASSWORD
+        ):
             raise ConfigurationError(
                 f"the debug password is the published default: set {self.var('debug_password')}"
             )
+        if self.login_failure_window.total_seconds() <= 0:
+            raise ConfigurationError(f"{self.var('login_failure_window')} must be positive")
         if self.auth_secret is None:
             if not self.is_development:
                 raise ConfigurationError(

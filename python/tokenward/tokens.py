@@ -9,11 +9,17 @@ are HS256 JWTs with header ``typ: at+jwt`` and claim ``token_use: access``; refr
 * presenting a spent token again revokes the whole family (reuse detection), except within a
   short grace window, where a duplicate of the same refresh gets the very same new pair, so two
   tabs refreshing at once do not sign the user out.
+
+A family is a *session*: the store records when it started and was last refreshed, and the
+client's address and user agent at the login (:class:`ClientInfo`). Access tokens carry the
+session's id as ``sid``. A user can list their sessions and end them; at most ``max_sessions``
+live sessions per user, a new login past it ending the oldest.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,15 +28,68 @@ from typing import Any
 from tokenward._core import DebugTokens
 from tokenward.exceptions import ConfigurationError, RefreshTokenError
 from tokenward.principal import Principal, split_scopes
-from tokenward.stores import RefreshSession, RotateOutcome, Store
+from tokenward.stores import RefreshSession, RotateOutcome, SessionInfo, Store
 
 __all__ = [
+    "ClientInfo",
     "DebugTokens",
     "RefreshTokenError",
     "TokenPair",
     "TokenService",
+    "device_name",
     "split_scopes",
 ]
+
+MAX_USER_AGENT_CHARS = 512
+DEFAULT_MAX_SESSIONS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Where a login came from, as the transport saw it."""
+
+    address: str | None = None
+    user_agent: str | None = None
+
+
+_BROWSERS = (  # the order matters: Edge and Opera also say Chrome, Chrome also says Safari
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+    ("python-httpx/", "httpx"),
+    ("python-requests/", "requests"),
+    ("PostmanRuntime/", "Postman"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Macintosh", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def device_name(user_agent: str | None) -> str:
+    """A readable device name from a User-Agent header: "Firefox on Linux", "curl"."""
+    if not user_agent:
+        return "unknown device"
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), None)
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    if browser or system:
+        return str(browser or system)
+    first = _PRINTABLE.sub("", user_agent.split(" ", 1)[0].split("/", 1)[0])[:40]
+    return first or "unknown device"
+
 
 _log = logging.getLogger("tokenward")
 
@@ -48,9 +107,15 @@ def _principal(session: RefreshSession) -> Principal:
     )
 
 
-def _identity_json(who: Principal) -> dict[str, Any]:
-    """What a session keeps of its user, copied along the family."""
-    return {"email": who.email, "groups": list(who.groups), "scopes": list(who.scopes)}
+def _identity_json(who: Principal, requested_scope: str | None) -> dict[str, Any]:
+    """What a session keeps of its user, copied along the family (and the scopes the login
+    asked for, so a refresh can grant them again under the settings of the day)."""
+    return {
+        "email": who.email,
+        "groups": list(who.groups),
+        "scopes": list(who.scopes),
+        "requested_scope": requested_scope,
+    }
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -81,6 +146,9 @@ class TokenService:
     ``access_lifetime`` and ``refresh_lifetime`` are in seconds; each refresh token lives
     ``refresh_lifetime`` from its own issue (a sliding window). ``reuse_grace`` is how long after a
     rotation a duplicate of the same refresh token still gets the same new pair.
+    ``max_sessions`` bounds the live sessions of one user. ``reidentify`` (optional) gives the
+    user a refresh mints for, from what the session recorded and the scope its login asked for:
+    the custom provider re-reads the debug user's groups and scopes from the settings there.
     """
 
     def __init__(
@@ -91,6 +159,8 @@ class TokenService:
         access_lifetime: int = 15 * 60,
         refresh_lifetime: int = 7 * 24 * 3600,
         reuse_grace: float = 10.0,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        reidentify: Callable[[Principal, str | None], Principal] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if access_lifetime <= 0 or refresh_lifetime <= 0:
@@ -102,12 +172,21 @@ class TokenService:
         self.access_lifetime = int(access_lifetime)
         self.refresh_lifetime = int(refresh_lifetime)
         self.reuse_grace = float(reuse_grace)
+        if max_sessions < 1:
+            raise ConfigurationError("max_sessions must be at least 1")
+        self.max_sessions = int(max_sessions)
+        self.reidentify = reidentify
         self._clock = clock
 
     # --- access tokens ------------------------------------------------------------------------
 
     def issue_access(
-        self, who: Principal, *, iat: int | None = None, jti: str | None = None
+        self,
+        who: Principal,
+        *,
+        iat: int | None = None,
+        jti: str | None = None,
+        sid: str | None = None,
     ) -> str:
         return self.tokens.issue_access(
             who.subject,
@@ -117,6 +196,7 @@ class TokenService:
             lifetime=self.access_lifetime,
             iat=int(self._clock()) if iat is None else iat,
             jti=jti,
+            sid=sid if sid is not None else who.session_id,
         )
 
     def verify_access(self, token: str | bytes) -> dict[str, Any]:
@@ -125,22 +205,54 @@ class TokenService:
 
     # --- sessions -----------------------------------------------------------------------------
 
-    async def start(self, who: Principal) -> TokenPair:
-        """A login: a new refresh-token family and a first pair."""
+    async def start(
+        self,
+        who: Principal,
+        *,
+        client: ClientInfo | None = None,
+        requested_scope: str | None = None,
+    ) -> TokenPair:
+        """A login: a new session (refresh-token family) and a first pair. The user's oldest
+        live sessions beyond ``max_sessions`` end in the same transaction."""
         now = self._clock()
         refresh = DebugTokens.new_refresh_token()
-        await self.store.add_refresh_session(
-            RefreshSession(
-                token_hash=self.tokens.refresh_token_hash(refresh),
-                family_id=DebugTokens.random_id(16),
-                subject=who.subject,
-                identity=_identity_json(who),
-                issued_at=now,
-                expires_at=now + self.refresh_lifetime,
-            )
+        family = DebugTokens.random_id(16)
+        agent = client.user_agent if client is not None else None
+        first = RefreshSession(
+            token_hash=self.tokens.refresh_token_hash(refresh),
+            family_id=family,
+            subject=who.subject,
+            identity=_identity_json(who, requested_scope),
+            issued_at=now,
+            expires_at=now + self.refresh_lifetime,
         )
-        iat = int(now)
-        return TokenPair(self.issue_access(who, iat=iat), refresh, self.access_lifetime)
+        info = SessionInfo(
+            id=family,
+            subject=who.subject,
+            started_at=now,
+            last_used_at=now,
+            client_address=client.address if client is not None else None,
+            user_agent=agent[:MAX_USER_AGENT_CHARS] if agent else None,
+            expires_at=first.expires_at,
+        )
+        ended = await self.store.start_session(info, first, max_sessions=self.max_sessions, now=now)
+        if ended:
+            _log.info(
+                "tokenward: %d session(s) of %r ended: more than %d live sessions",
+                len(ended),
+                who.subject,
+                self.max_sessions,
+            )
+        return TokenPair(
+            self.issue_access(who, iat=int(now), sid=family), refresh, self.access_lifetime
+        )
+
+    def _who(self, session: RefreshSession) -> Principal:
+        who = _principal(session)
+        if self.reidentify is not None:
+            requested = session.identity.get("requested_scope")
+            who = self.reidentify(who, requested if isinstance(requested, str) else None)
+        return who
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate: spend ``refresh_token`` and return a new pair, or raise RefreshTokenError."""
@@ -160,10 +272,10 @@ class TokenService:
         )
         session = result.session
         if result.outcome is RotateOutcome.ROTATED and session is not None:
-            who = _principal(session)
-            return TokenPair(
-                self.issue_access(who, iat=int(now), jti=jti), successor, self.access_lifetime
+            access = self.issue_access(
+                self._who(session), iat=int(now), jti=jti, sid=session.family_id
             )
+            return TokenPair(access, successor, self.access_lifetime)
         if result.outcome is RotateOutcome.SPENT and session is not None:
             return await self._duplicate(session, successor, successor_hash, now)
         if result.outcome is RotateOutcome.REVOKED:
@@ -185,8 +297,9 @@ class TokenService:
             current = await self.store.get_refresh_session(successor_hash)
             if current is not None and current.is_live(now):
                 iat = int(spent_at)
-                who = _principal(session)
-                access = self.issue_access(who, iat=iat, jti=session.successor_jti)
+                access = self.issue_access(
+                    self._who(session), iat=iat, jti=session.successor_jti, sid=session.family_id
+                )
                 expires_in = max(0, iat + self.access_lifetime - int(now))
                 return TokenPair(access, successor, expires_in)
         revoked = await self.store.revoke_refresh_family(session.family_id, now=now)
@@ -209,3 +322,28 @@ class TokenService:
             return False
         await self.store.revoke_refresh_family(session.family_id, now=self._clock())
         return True
+
+    # --- what a user sees of their sessions ----------------------------------------------------
+
+    async def sessions(self, subject: str) -> list[SessionInfo]:
+        """The subject's live sessions, newest first."""
+        return await self.store.list_sessions(subject, now=self._clock())
+
+    async def end_session(self, subject: str, session_id: str) -> bool:
+        """End one of the subject's sessions (its refresh token is useless at once); False when
+        it has no such live session."""
+        return await self.store.revoke_session(session_id, subject=subject, now=self._clock())
+
+    async def end_other_sessions(self, subject: str, keep: str | None) -> int:
+        """End every live session of the subject but ``keep``; returns how many."""
+        return await self.store.revoke_sessions(subject, now=self._clock(), keep=keep)
+
+    async def session_is_live(self, session_id: str) -> bool:
+        """Whether the session exists and is neither revoked nor past its last token's expiry."""
+        info = await self.store.get_session(session_id)
+        now = self._clock()
+        return (
+            info is not None
+            and info.revoked_at is None
+            and (info.expires_at is None or now < info.expires_at)
+        )

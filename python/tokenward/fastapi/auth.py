@@ -5,7 +5,10 @@ routers. Nothing below it knows it exists."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -13,26 +16,30 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.requests import HTTPConnection
 
-from tokenward._core import DebugTokens
+from tokenward._core import ApiKeyHasher, DebugTokens
+from tokenward.apikeys import ApiKeyService
 from tokenward.authenticator import Authenticator
 from tokenward.cognito import CognitoVerifier
 from tokenward.exceptions import ConfigurationError, KeySetUnavailableError, TokenwardError
 from tokenward.fastapi import errors, routes
+from tokenward.fastapi.api_keys import build_api_keys_router
 from tokenward.fastapi.dependencies import STATE_ATTR, StrategySpec, require_current_user
 from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.router import PREFIX, build_auth_router
 from tokenward.principal import Principal
-from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider
+from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, SessionCheck
+from tokenward.ratelimit import LoginLimiter, TrustedProxies, client_address
 from tokenward.settings import DEFAULT_PREFIX, AuthSettings
 from tokenward.stores import Store, open_store
 from tokenward.strategies import (
     AccessTokenStrategy,
+    ApiKeyStrategy,
     BasicCheck,
     BasicStrategy,
     Credentials,
     Strategy,
 )
-from tokenward.tokens import TokenPair, TokenService
+from tokenward.tokens import ClientInfo, TokenPair, TokenService
 
 __all__ = ["Auth"]
 
@@ -73,9 +80,34 @@ class Auth:
         self.cognito: CognitoVerifier | None = None
         self.provider: AuthProvider
         custom: CustomProvider | None = None
+        self.session_check: SessionCheck | None = None
+        self._proxies = TrustedProxies(settings.proxies)
+        secret = self._secret(settings)
+        self.limiter = LoginLimiter(
+            self.store,
+            key=hmac.new(secret, b"tokenward login limiter v1", hashlib.sha256).digest(),
+            max_failures=settings.login_max_failures,
+            failure_window=settings.login_failure_window.total_seconds(),
+            max_per_address=settings.login_max_per_address,
+            refresh_per_address=settings.refresh_max_per_address,
+            clock=clock,
+        )
         if settings.auth_provider == "custom":
-            self.tokens = self._token_service(settings, self.store, clock)
-            custom = CustomProvider(self.tokens, settings)
+            _log.warning(
+                "tokenward: custom auth with a debug login is on, because %s=%r names "
+                "development (the default). For a deployment, set %s=cognito and %s=production.",
+                settings.var("environment"),
+                settings.environment,
+                settings.var("auth_provider"),
+                settings.var("environment"),
+            )
+            self.tokens = self._token_service(settings, self.store, secret, clock)
+            if settings.revoke_access_tokens:
+                self.session_check = SessionCheck(
+                    self.tokens, ttl=settings.session_check_cache_ttl, clock=clock
+                )
+            custom = CustomProvider(self.tokens, settings, session_check=self.session_check)
+            self.tokens.reidentify = custom.reidentify
             self.provider = custom
             self.login_path: str | None = PREFIX + "/login"
             hint = f"an access token (POST {self.login_path} returns one)"
@@ -91,48 +123,64 @@ class Auth:
             self.login_path = None
             hint = "a Cognito access token (Authorization: Bearer <token>)"
         self._custom = custom
+        self.api_keys = ApiKeyService(
+            ApiKeyHasher(secret),
+            self.store,
+            cache_ttl=settings.api_key_cache_ttl,
+            clock=clock,
+        )
         self.strategies: dict[str, Strategy] = {
-            "jwt": AccessTokenStrategy(self.provider, hint=hint)
+            "jwt": AccessTokenStrategy(self.provider, hint=hint),
+            "api_key": ApiKeyStrategy(self.api_keys),
         }
         if basic is not None:
-            self.strategies["basic"] = BasicStrategy(basic, realm=settings.basic_realm)
+            self.strategies["basic"] = BasicStrategy(
+                basic, realm=settings.basic_realm, guard=self.limiter
+            )
         for name, strategy in (strategies or {}).items():
             if name in self.strategies:
                 raise ConfigurationError(f"a strategy named {name!r} exists already")
             self.strategies[name] = strategy
         self._authenticators: dict[StrategySpec, Authenticator] = {}
-        self.default_strategies: tuple[str, ...] = tuple(
-            n for n in settings.strategies if n in self.strategies or n != "api_key"
-        )
+        self.default_strategies: tuple[str, ...] = settings.strategies
         self._default = self._build(self.default_strategies, "any")
         self.router: APIRouter = build_auth_router(
             current_user=require_current_user,
             signin=custom,
             sessions=self.tokens,
+            guard=self.limiter,
+            client=self.client,
+            on_session_end=self.session_check.forget if self.session_check else None,
+        )
+        self.api_keys_router: APIRouter = build_api_keys_router(
+            service=self.api_keys,
+            current_user=require_current_user,
+            effective_scopes=self.effective_scopes,
         )
 
     @staticmethod
-    def _token_service(
-        settings: AuthSettings, store: Store, clock: Callable[[], float]
-    ) -> TokenService:
-        secret = settings.auth_secret
-        if secret is None:
-            tokens = DebugTokens.with_random_secret(
-                issuer=settings.token_issuer, cache_size=settings.token_cache_size
-            )
+    def _secret(settings: AuthSettings) -> bytes:
+        """``AUTH_SECRET``, or (development only: the settings check refuses it elsewhere) a
+        random one for this process, with a warning."""
+        if settings.auth_secret is None:
             settings.warn_random_secret()
-        else:
-            tokens = DebugTokens(
-                secret.get_secret_value(),
-                issuer=settings.token_issuer,
-                cache_size=settings.token_cache_size,
-            )
+            return secrets.token_bytes(32)
+        return settings.auth_secret.get_secret_value().encode("utf-8")
+
+    @staticmethod
+    def _token_service(
+        settings: AuthSettings, store: Store, secret: bytes, clock: Callable[[], float]
+    ) -> TokenService:
+        tokens = DebugTokens(
+            secret, issuer=settings.token_issuer, cache_size=settings.token_cache_size
+        )
         return TokenService(
             tokens,
             store,
             access_lifetime=int(settings.access_token_lifetime.total_seconds()),
             refresh_lifetime=int(settings.refresh_token_lifetime.total_seconds()),
             reuse_grace=settings.refresh_reuse_grace.total_seconds(),
+            max_sessions=settings.max_sessions_per_user,
             clock=clock,
         )
 
@@ -176,20 +224,36 @@ class Auth:
             found = self._authenticators[spec] = self._build(spec[0], spec[1])
         return found
 
+    def address(self, request: HTTPConnection) -> str | None:
+        """The client's address: the socket's peer, or behind a proxy listed in
+        ``TRUSTED_PROXIES`` the right-most untrusted ``X-Forwarded-For`` entry."""
+        client = request.scope.get("client")
+        peer = client[0] if client else None
+        if not self._proxies:
+            return peer  # type: ignore[no-any-return]
+        return client_address(peer, request.headers.getlist("x-forwarded-for"), self._proxies)
+
+    def client(self, request: HTTPConnection) -> ClientInfo:
+        """Where a login comes from: the address and the user agent."""
+        return ClientInfo(self.address(request), request.headers.get("user-agent"))
+
     def credentials(self, request: HTTPConnection) -> Credentials:
         """What the request presents: the Authorization header, the client's address, and the
         serverless event (API Gateway) when there is one."""
-        scope = request.scope
-        client = scope.get("client")
         return Credentials(
             request.headers.get("authorization"),
-            client[0] if client else None,
-            scope.get("aws.event") or _NO_EVENT,
+            self.address(request),
+            request.scope.get("aws.event") or _NO_EVENT,
         )
 
+    def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
+        """What ``principal`` may do: the credential's scopes (an API key's are exactly those it
+        was given)."""
+        return principal.scopes
+
     def current_user(self, principal: Principal) -> CurrentUser:
-        """The FastAPI view of ``principal``."""
-        return CurrentUser.from_principal(principal)
+        """The FastAPI view of ``principal``, with its effective scopes."""
+        return CurrentUser.from_principal(principal, self.effective_scopes(principal))
 
     # --- app wiring ---------------------------------------------------------------------------
 
@@ -278,7 +342,9 @@ class Auth:
                 _log.warning("tokenward: cannot prefetch the Cognito keys: %s", exc)
         await self.store.open()
         try:
-            await self.store.purge_refresh_sessions(before=self._clock())
+            now = self._clock()
+            await self.store.purge_refresh_sessions(before=now)
+            await self.store.purge_counters(before=now)
             yield
         finally:
             await self.store.close()

@@ -12,20 +12,37 @@ can send ends in a 500.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from pydantic import BaseModel, ValidationError
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field, ValidationError
+from starlette.requests import ClientDisconnect
 
 from tokenward.exceptions import InvalidCredentialsError, TokenwardError
 from tokenward.fastapi import errors
 from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
-from tokenward.tokens import TokenPair
+from tokenward.ratelimit import LoginLimiter
+from tokenward.tokens import ClientInfo, TokenPair, TokenService, device_name
 
-__all__ = ["PREFIX", "Login", "Sessions", "build_auth_router"]
+__all__ = [
+    "NO_STORE",
+    "PREFIX",
+    "EndedSessions",
+    "Login",
+    "NoStoreRoute",
+    "SessionView",
+    "build_auth_router",
+]
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 PREFIX = "/v1/auth"
 MAX_BODY_BYTES = 16 * 1024
@@ -94,6 +111,7 @@ def _error_doc(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "The body is too large",
         415: "The body is neither JSON nor a urlencoded form",
         422: "The body lacks a field or has one of the wrong type",
+        429: "Too many attempts: wait for Retry-After seconds",
         503: "The session store is unavailable",
     }
     return {code: {"description": text[code]} for code in codes}
@@ -108,14 +126,18 @@ async def _read_body(request: Request) -> bytes:
         )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise errors.bad_request(
-                f"The body must be at most {MAX_BODY_BYTES} bytes.",
-                _TOO_LARGE,
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise errors.bad_request(
+                    f"The body must be at most {MAX_BODY_BYTES} bytes.",
+                    _TOO_LARGE,
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client went away mid-body: nobody is left to answer, and it is not our error.
+        raise errors.bad_request("The client disconnected before sending the whole body.") from None
     return b"".join(chunks)
 
 
@@ -166,16 +188,63 @@ def _grant_type(data: dict[str, Any], expected: str) -> None:
         raise errors.bad_request(f"grant_type must be {expected!r} here.")
 
 
+class NoStoreRoute(APIRoute):
+    """A route whose every answer, errors included, carries ``Cache-Control: no-store`` and
+    ``Pragma: no-cache`` (RFC 6749 §5.1): tokens, keys and sessions must not be cached."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def no_store(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except HTTPException as exc:
+                exc.headers = {**(exc.headers or {}), **NO_STORE}
+                raise
+            except RequestValidationError as exc:
+                return JSONResponse(
+                    {"detail": jsonable_encoder(exc.errors())},
+                    status_code=_UNPROCESSABLE,
+                    headers=NO_STORE,
+                )
+            response.headers.update(NO_STORE)
+            return response
+
+        return no_store
+
+
+class SessionView(BaseModel):
+    """One of the caller's sessions (a login and the refresh tokens it was rotated into)."""
+
+    id: str
+    device: str = Field(description='a readable name from the user agent, e.g. "Firefox on Linux"')
+    user_agent: str | None = None
+    client_address: str | None = None
+    started_at: _dt.datetime
+    last_used_at: _dt.datetime
+    expires_at: _dt.datetime | None = None
+    current: bool = Field(description="whether the request's access token belongs to it")
+
+
+def _when(value: float) -> _dt.datetime:
+    return _dt.datetime.fromtimestamp(value, _dt.UTC)
+
+
 def build_auth_router(
     *,
     current_user: Callable[..., Any],
     signin: Login | None = None,
-    sessions: Sessions | None = None,
+    sessions: TokenService | None = None,
+    guard: LoginLimiter | None = None,
+    client: Callable[[Request], ClientInfo] | None = None,
+    on_session_end: Callable[[str], None] | None = None,
     prefix: str = PREFIX,
 ) -> APIRouter:
-    """The auth router: ``/me`` (checked by ``current_user``), and ``/login``, ``/refresh`` and
-    ``/logout`` when ``signin`` and ``sessions`` are given (the custom provider)."""
-    router = APIRouter(prefix=prefix, tags=["auth"])
+    """The auth router: ``/me`` (checked by ``current_user``), and — when ``signin`` and
+    ``sessions`` are given (the custom provider) — ``/login``, ``/refresh``, ``/logout`` and
+    ``/sessions``. ``guard`` rate-limits logins and refreshes; ``client`` says where a request
+    comes from (address, user agent); ``on_session_end`` hears of each session a user ends."""
+    router = APIRouter(prefix=prefix, tags=["auth"], route_class=NoStoreRoute)
     login_path = prefix + "/login"
 
     def fail(exc: TokenwardError) -> HTTPException:
@@ -196,12 +265,18 @@ def build_auth_router(
         return router
     rotation = sessions
 
+    def where(request: Request) -> ClientInfo:
+        if client is not None:
+            return client(request)
+        peer = request.client
+        return ClientInfo(peer.host if peer else None, request.headers.get("user-agent"))
+
     @router.post(
         "/login",
         response_model=TokenResponse,
         summary="Sign in (debug login of the custom provider)",
         openapi_extra=_body_doc(LoginRequest, _PASSWORD_FORM_SCHEMA),
-        responses=_error_doc(400, 401, 413, 415, 422, 503),
+        responses=_error_doc(400, 401, 413, 415, 422, 429, 503),
     )
     async def login(request: Request) -> TokenResponse:
         data, is_form = await _read_fields(request)
@@ -213,8 +288,18 @@ def build_auth_router(
                 "scope": data.get("scope"),
             }
         credentials = _validate(LoginRequest, data)
+        origin = where(request)
         try:
-            pair = await signin.login(credentials.email, credentials.password, credentials.scope)
+            if guard is not None:
+                await guard.check(credentials.email, origin.address)
+            pair = await signin.login(
+                credentials.email, credentials.password, credentials.scope, client=origin
+            )
+            if guard is not None:
+                if pair is None:
+                    await guard.failed(credentials.email, origin.address)
+                else:
+                    await guard.succeeded(credentials.email, origin.address)
             if pair is None:
                 raise InvalidCredentialsError("Incorrect email or password.")
         except TokenwardError as exc:
@@ -226,7 +311,7 @@ def build_auth_router(
         response_model=TokenResponse,
         summary="Exchange a refresh token for a new pair (the old one is spent)",
         openapi_extra=_body_doc(RefreshRequest, _REFRESH_FORM_SCHEMA),
-        responses=_error_doc(400, 401, 413, 415, 422, 503),
+        responses=_error_doc(400, 401, 413, 415, 422, 429, 503),
     )
     async def refresh(request: Request) -> TokenResponse:
         data, is_form = await _read_fields(request)
@@ -234,6 +319,8 @@ def build_auth_router(
             _grant_type(data, "refresh_token")
         body = _validate(RefreshRequest, data)
         try:
+            if guard is not None:
+                await guard.check_refresh(where(request).address)
             pair = await rotation.refresh(body.refresh_token)
         except TokenwardError as exc:
             raise fail(exc) from None
@@ -256,4 +343,78 @@ def build_auth_router(
             raise fail(exc) from None
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
+    @router.get(
+        "/sessions",
+        response_model=list[SessionView],
+        summary="The caller's live sessions; current: true marks the one of this request",
+        responses=_error_doc(401, 503),
+    )
+    async def list_sessions(
+        user: CurrentUser = Depends(current_user),  # noqa: B008
+    ) -> list[SessionView]:
+        try:
+            found = await rotation.sessions(user.sub)
+        except TokenwardError as exc:
+            raise fail(exc) from None
+        current = user.principal.session_id
+        return [
+            SessionView(
+                id=info.id,
+                device=device_name(info.user_agent),
+                user_agent=info.user_agent,
+                client_address=info.client_address,
+                started_at=_when(info.started_at),
+                last_used_at=_when(info.last_used_at),
+                expires_at=None if info.expires_at is None else _when(info.expires_at),
+                current=info.id == current,
+            )
+            for info in found
+        ]
+
+    @router.delete(
+        "/sessions/{session_id}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        response_class=Response,
+        summary="End one of the caller's sessions (its refresh token stops working at once)",
+        responses={**_error_doc(401, 503), 404: {"description": "The caller has no such session"}},
+    )
+    async def end_session(
+        session_id: str,
+        user: CurrentUser = Depends(current_user),  # noqa: B008
+    ) -> Response:
+        try:
+            ended = await rotation.end_session(user.sub, session_id[:128])
+        except TokenwardError as exc:
+            raise fail(exc) from None
+        if not ended:
+            raise errors.not_found("session")
+        if on_session_end is not None:
+            on_session_end(session_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.delete(
+        "/sessions",
+        response_model=EndedSessions,
+        summary="End every session of the caller but the current one",
+        responses=_error_doc(401, 503),
+    )
+    async def end_other_sessions(
+        user: CurrentUser = Depends(current_user),  # noqa: B008
+    ) -> EndedSessions:
+        keep = user.principal.session_id
+        try:
+            if on_session_end is not None:
+                ending = [s.id for s in await rotation.sessions(user.sub) if s.id != keep]
+            ended = await rotation.end_other_sessions(user.sub, keep)
+        except TokenwardError as exc:
+            raise fail(exc) from None
+        if on_session_end is not None:
+            for session_id in ending:
+                on_session_end(session_id)
+        return EndedSessions(ended=ended)
+
     return router
+
+
+class EndedSessions(BaseModel):
+    ended: int = Field(description="how many sessions were ended")

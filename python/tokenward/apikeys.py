@@ -1,0 +1,251 @@
+"""API keys: credentials for automation, used exactly like a bearer token (``Bearer vk_…``).
+
+A key is ``vk_`` and 256 bits from the OS random source (made in C++), shown once, at creation.
+The store keeps only a keyed hash (HMAC-SHA256 under a key HKDF derives from ``AUTH_SECRET``, so a
+dump of the database alone cannot test guesses) and a short public prefix for lookup and display;
+the comparison runs in constant time in C++ (:class:`tokenward._core.ApiKeyHasher`).
+
+:class:`ApiKeyService` creates, lists, revokes and checks keys over an
+:class:`~tokenward.stores.ApiKeyStore`. A checked key is remembered for ``cache_ttl`` seconds, so
+a revocation takes effect on every instance within that time (0: every request asks the store).
+``last_used_at`` is written at most once per ``touch_interval`` per key, not on every request.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from tokenward._core import ApiKeyHasher, DebugTokens
+from tokenward.exceptions import (
+    AuthorizationError,
+    ConfigurationError,
+    InvalidApiKeyError,
+    StoreError,
+)
+from tokenward.principal import Principal
+
+if TYPE_CHECKING:
+    from tokenward.stores import ApiKeyRecord, ApiKeyStore
+
+__all__ = [
+    "DEFAULT_CACHE_TTL",
+    "MAX_KEY_LIFETIME",
+    "MAX_NAME_CHARS",
+    "ApiKeyService",
+    "NewApiKey",
+]
+
+_log = logging.getLogger("tokenward")
+
+DEFAULT_CACHE_TTL = 5.0
+DEFAULT_TOUCH_INTERVAL = 60.0
+MAX_NAME_CHARS = 100
+MAX_SCOPES = 64
+MAX_KEY_LIFETIME = 10 * 366 * 24 * 3600  # ten years, in seconds
+_CACHE_ENTRIES = 10_000
+_CREATE_ATTEMPTS = 3
+
+
+class NewApiKey:
+    """What a creation returns: the key itself (shown this once) and its record."""
+
+    __slots__ = ("key", "record")
+
+    def __init__(self, key: str, record: ApiKeyRecord) -> None:
+        self.key = key
+        self.record = record
+
+    def __repr__(self) -> str:  # never the key
+        return f"<NewApiKey id={self.record.id!r} prefix={self.record.prefix!r}>"
+
+
+def _check_name(name: str) -> str:
+    text = name.strip() if isinstance(name, str) else ""
+    if not text or len(text) > MAX_NAME_CHARS or not text.isprintable():
+        raise ValueError(f"an API key's name is 1 to {MAX_NAME_CHARS} printable characters")
+    return text
+
+
+def _check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    out = tuple(dict.fromkeys(scopes))
+    if len(out) > MAX_SCOPES:
+        raise ValueError(f"an API key holds at most {MAX_SCOPES} scopes")
+    for scope in out:
+        if not isinstance(scope, str) or not scope or not scope.isprintable() or " " in scope:
+            raise ValueError(f"{scope!r} is not a scope")
+        if '"' in scope or "\\" in scope:
+            raise ValueError(f"{scope!r} is not a scope")
+    return out
+
+
+def _check_lifetime(expires_in: float | None) -> float | None:
+    if expires_in is None:
+        return None
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        raise ValueError("expires_in is a number of seconds, or null")
+    if not math.isfinite(expires_in) or not 1 <= expires_in <= MAX_KEY_LIFETIME:
+        raise ValueError(f"expires_in must be between 1 and {MAX_KEY_LIFETIME} seconds")
+    return float(expires_in)
+
+
+class ApiKeyService:
+    """Creates, lists, revokes and checks API keys (see the module docstring)."""
+
+    def __init__(
+        self,
+        hasher: ApiKeyHasher,
+        store: ApiKeyStore,
+        *,
+        cache_ttl: float = DEFAULT_CACHE_TTL,
+        touch_interval: float = DEFAULT_TOUCH_INTERVAL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if cache_ttl < 0 or touch_interval < 0:
+            raise ConfigurationError("the API-key cache TTL and touch interval are >= 0")
+        self.hasher = hasher
+        self.store = store
+        self.cache_ttl = float(cache_ttl)
+        self.touch_interval = float(touch_interval)
+        self._clock = clock
+        # prefix -> (record, when it was read); bounded, oldest dropped first.
+        self._cache: collections.OrderedDict[str, tuple[ApiKeyRecord, float]] = (
+            collections.OrderedDict()
+        )
+        self._touched: dict[str, float] = {}
+
+    # --- management (an access token's owner) --------------------------------------------------
+
+    @staticmethod
+    def _manager(owner: Principal) -> None:
+        if owner.credential_type == "api_key":
+            raise AuthorizationError(
+                "API keys are managed with an access token, not with an API key",
+                subject=owner.subject,
+            )
+
+    async def create(
+        self,
+        owner: Principal,
+        *,
+        name: str,
+        scopes: Sequence[str] = (),
+        expires_in: float | None = None,
+        allowed_scopes: Iterable[str] | None = None,
+    ) -> NewApiKey:
+        """A new key for ``owner``. ``scopes`` must be among ``allowed_scopes`` (what the owner
+        may have, by default its own scopes): asking for more is an AuthorizationError (403).
+        Bad values (name, scopes, lifetime) are ValueError."""
+        from tokenward.stores import ApiKeyRecord, DuplicateKeyError
+
+        self._manager(owner)
+        clean_name = _check_name(name)
+        wanted = _check_scopes(scopes)
+        lifetime = _check_lifetime(expires_in)
+        allowed = set(owner.scopes if allowed_scopes is None else allowed_scopes)
+        beyond = tuple(s for s in wanted if s not in allowed)
+        if beyond:
+            raise AuthorizationError(
+                "an API key cannot hold scopes its owner does not have",
+                subject=owner.subject,
+                missing_scopes=beyond,
+            )
+        now = self._clock()
+        for attempt in range(_CREATE_ATTEMPTS):
+            key, prefix = self.hasher.new_key()
+            record = ApiKeyRecord(
+                id="ak_" + DebugTokens.random_id(12),
+                prefix=prefix,
+                key_hash=self.hasher.hash(key),
+                name=clean_name,
+                owner_subject=owner.subject,
+                owner_email=owner.email,
+                owner_groups=tuple(owner.groups),
+                scopes=wanted,
+                created_at=now,
+                expires_at=None if lifetime is None else now + lifetime,
+            )
+            try:
+                await self.store.add_api_key(record)
+            except DuplicateKeyError:  # a prefix seen before: 54 random bits, so very rare
+                if attempt + 1 == _CREATE_ATTEMPTS:
+                    raise
+                continue
+            return NewApiKey(key, record)
+        raise StoreError("could not store a new API key")  # pragma: no cover - loop returns
+
+    async def list(self, owner: Principal) -> list[ApiKeyRecord]:
+        """The owner's keys, newest first, revoked ones included (never a key or a hash is
+        returned by the routes that show them)."""
+        self._manager(owner)
+        return await self.store.list_api_keys(owner.subject)
+
+    async def revoke(self, owner: Principal, key_id: str) -> bool:
+        """Revoke one of the owner's keys; False when there is no such key of theirs."""
+        self._manager(owner)
+        done = await self.store.revoke_api_key(
+            key_id, owner_subject=owner.subject, now=self._clock()
+        )
+        if done:
+            for prefix, (record, _) in list(self._cache.items()):
+                if record.id == key_id:
+                    del self._cache[prefix]
+        return done
+
+    # --- checking (the api_key strategy) --------------------------------------------------------
+
+    async def _record(self, prefix: str, now: float) -> ApiKeyRecord | None:
+        if self.cache_ttl > 0:
+            hit = self._cache.get(prefix)
+            if hit is not None and now - hit[1] < self.cache_ttl:
+                return hit[0]
+        record = await self.store.get_api_key(prefix)
+        if self.cache_ttl > 0 and record is not None:
+            self._cache[prefix] = (record, now)
+            self._cache.move_to_end(prefix)
+            while len(self._cache) > _CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return record
+
+    async def _touch(self, record: ApiKeyRecord, now: float) -> None:
+        last = max(self._touched.get(record.id, 0.0), record.last_used_at or 0.0)
+        if now - last < self.touch_interval:
+            return
+        self._touched[record.id] = now
+        if len(self._touched) > _CACHE_ENTRIES:
+            self._touched.clear()
+        try:
+            await self.store.touch_api_key(record.id, now=now, min_interval=self.touch_interval)
+        except StoreError as exc:  # the key was proven good; last_used_at can wait
+            _log.warning("tokenward: cannot record an API key's last use: %s", exc)
+
+    async def authenticate(self, key: str) -> Principal:
+        """The principal of a valid key (its owner as at creation, the key's scopes);
+        :class:`~tokenward.InvalidApiKeyError` for a wrong, expired or revoked one."""
+        if not ApiKeyHasher.is_api_key(key):
+            raise InvalidApiKeyError("malformed", "not an API key")
+        now = self._clock()
+        record = await self._record(ApiKeyHasher.prefix_of(key), now)
+        # The hash is compared even when the prefix is unknown, so both cost the same.
+        if not self.hasher.matches(key, record.key_hash if record is not None else "") or (
+            record is None
+        ):
+            raise InvalidApiKeyError("unknown", "the API key is not known")
+        if record.revoked_at is not None:
+            raise InvalidApiKeyError("revoked", "the API key was revoked")
+        if record.expires_at is not None and now >= record.expires_at:
+            raise InvalidApiKeyError("expired", "the API key has expired")
+        await self._touch(record, now)
+        return Principal(
+            subject=record.owner_subject,
+            credential_type="api_key",
+            email=record.owner_email,
+            groups=record.owner_groups,
+            scopes=record.scopes,
+            provider="api_key",
+            credential_id=record.id,
+        )
