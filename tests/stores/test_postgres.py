@@ -96,7 +96,7 @@ def test_migration_waits_for_the_advisory_lock(pg_url: str) -> None:
     async def scenario() -> None:
         holder = await psycopg.AsyncConnection.connect(pg_url, autocommit=True)
         await holder.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
-        store = PostgresStore(pg_url, statement_timeout=0)
+        store = PostgresStore(pg_url)  # default timeouts: the migration has 60 s of its own
         try:
             opening = asyncio.create_task(store.open())
             done, _ = await asyncio.wait({opening}, timeout=1.0)

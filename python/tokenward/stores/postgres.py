@@ -18,7 +18,8 @@ psycopg 3 (async) over a :class:`psycopg_pool.AsyncConnectionPool`; install it w
 * Nothing waits forever: ``connect_timeout`` bounds a connection attempt, ``pool_timeout`` the
   wait for a free (or new) connection, ``statement_timeout`` each statement on the server, and
   ``operation_timeout`` a whole store call on the client (which also covers a server that
-  stopped answering at all). Defaults: 5, 5, 5 and 15 seconds.
+  stopped answering at all). Defaults: 5, 5, 5 and 15 seconds. Opening the store (waiting for
+  another instance's migration, then migrating) may take up to 60 seconds more.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ SCHEMA_VERSION = 2
 
 MIGRATION_LOCK = 0x746F6B656E77  # the advisory lock key ("tokenw") held while migrating
 _SUBJECT_LOCK = 0x74776B  # first key of the per-subject advisory locks (int4 space)
+_MIGRATION_TIMEOUT = 60.0  # seconds a start-up may wait for, and spend on, the migration
 
 # Version 2 is the first PostgreSQL schema (version 1 existed for SQLite only): a fresh database
 # goes straight to it. Later versions append (number, statements) here.
@@ -300,6 +302,12 @@ class PostgresStore:
     @staticmethod
     async def _migrate(conn: _Conn) -> None:
         async with conn.transaction():
+            # Waiting for another instance's migration, and migrating, may take longer than a
+            # request's statement: a bound of its own for this transaction only.
+            await conn.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                (str(int(_MIGRATION_TIMEOUT * 1000)),),
+            )
             await conn.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS tokenward_schema_version (version INTEGER NOT NULL)"
@@ -323,8 +331,14 @@ class PostgresStore:
     async def _run(self, work: Callable[[_Conn], Awaitable[T]]) -> T:
         """``work`` on a pooled connection (autocommit; ``work`` opens transactions), with every
         database failure and the operation timeout turned into StoreError."""
+        limit = self._operation_timeout
         try:
-            async with asyncio.timeout(self._operation_timeout):
+            if self._pool is None:  # opening (and migrating) has a bound of its own
+                limit = self._connect_timeout + self._pool_timeout + _MIGRATION_TIMEOUT
+                async with asyncio.timeout(limit):
+                    await self._get_pool()
+                limit = self._operation_timeout
+            async with asyncio.timeout(limit):
                 pool = await self._get_pool()
                 async with pool.connection() as conn:
                     return await work(conn)
@@ -332,7 +346,7 @@ class PostgresStore:
             raise StoreError(f"PostgreSQL store {self._where}: {exc}") from exc
         except TimeoutError as exc:
             raise StoreError(
-                f"PostgreSQL store {self._where}: no answer within {self._operation_timeout:g} s"
+                f"PostgreSQL store {self._where}: no answer within {limit:g} s"
             ) from exc
 
     async def _transaction(self, work: Callable[[_Conn], Awaitable[T]]) -> T:
