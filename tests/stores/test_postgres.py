@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -87,6 +90,39 @@ def test_concurrent_open_migrates_once(pg_url: str) -> None:
                 await s.close()
 
     asyncio.run(scenario())
+    assert versions(pg_url) == [2]
+
+
+_OPEN_IN_A_PROCESS = """
+import asyncio, sys
+from tokenward.stores.postgres import PostgresStore
+
+async def main():
+    store = PostgresStore(sys.argv[1])
+    await store.open()
+    print(await store.schema_version())
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+def test_two_processes_open_a_fresh_database_at_once(pg_url: str) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_IN_A_PROCESS, pg_url],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert out.strip() == "2"
     assert versions(pg_url) == [2]
 
 

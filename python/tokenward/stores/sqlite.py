@@ -326,13 +326,11 @@ class SQLiteStore:
     # --- sessions -----------------------------------------------------------------------------
 
     @staticmethod
-    def _live_ids(
-        conn: sqlite3.Connection, subject: str, now: float, *, oldest_first: bool = False
-    ) -> list[str]:
-        order = "ASC" if oldest_first else "DESC"
+    def _live_ids(conn: sqlite3.Connection, subject: str, now: float) -> list[str]:
+        """The subject's live sessions, newest first."""
         rows = conn.execute(
             f"SELECT s.id FROM tokenward_sessions s WHERE s.subject = ? AND {_LIVE}"  # noqa: S608
-            f" ORDER BY s.started_at {order}, s.id {order}",
+            " ORDER BY s.started_at DESC, s.id DESC",
             (subject, now),
         ).fetchall()
         return [row[0] for row in rows]
@@ -516,9 +514,10 @@ class SQLiteStore:
         return await self._run(work)
 
     async def clear(self, key: str) -> None:
-        await self._run(
-            lambda conn: conn.execute("DELETE FROM tokenward_counters WHERE key = ?", (key,))
-        )
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM tokenward_counters WHERE key = ?", (key,))
+
+        await self._run(work)
 
     async def purge_counters(self, *, before: float) -> int:
         def work(conn: sqlite3.Connection) -> int:
