@@ -2,7 +2,8 @@
 # Installs the Debian packages the build and the tests need, when they are missing.
 set -euo pipefail
 need=()
-for pkg in libssl-dev libsimdjson-dev g++ cmake; do
+# postgresql: the server the store tests start a throwaway cluster of (initdb, pg_ctl).
+for pkg in libssl-dev libsimdjson-dev g++ cmake postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -13,11 +13,13 @@ import pytest
 
 from tokenward import ConfigurationError
 from tokenward.stores import (
+    ApiKeyRecord,
+    Counter,
     RefreshSession,
     RotateOutcome,
+    SessionInfo,
     Store,
     StoreError,
-    open_store,
 )
 from tokenward.stores.sqlite import SCHEMA_VERSION, SQLiteStore
 
@@ -54,13 +56,19 @@ def test_schema_is_created_with_a_version(db: Path) -> None:
     async def scenario() -> None:
         store = SQLiteStore(db)
         await store.open()
-        assert await store.schema_version() == SCHEMA_VERSION == 1
+        assert await store.schema_version() == SCHEMA_VERSION == 2
         await store.close()
 
     run(scenario())
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert {"tokenward_schema_version", "tokenward_refresh_sessions"} <= tables
+        assert {
+            "tokenward_schema_version",
+            "tokenward_refresh_sessions",
+            "tokenward_sessions",
+            "tokenward_api_keys",
+            "tokenward_counters",
+        } <= tables
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
 
@@ -79,7 +87,8 @@ def test_reopening_keeps_data_and_does_not_migrate_twice(db: Path) -> None:
 
     run(scenario())
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM tokenward_schema_version").fetchone()[0] == 1
+        versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
+        assert sorted(v[0] for v in versions) == [1, 2]  # one row per version, each once
     conn.close()
 
 
@@ -112,147 +121,6 @@ def test_not_a_database(tmp_path: Path) -> None:
     path.write_bytes(b"this is not an sqlite file" * 100)
     with pytest.raises(StoreError):
         open_and_close(SQLiteStore(path))
-
-
-def test_add_and_get() -> None:
-    async def scenario() -> None:
-        store = SQLiteStore(":memory:")
-        assert await store.get_refresh_session("h1") is None
-        await store.add_refresh_session(session())
-        assert await store.get_refresh_session("h1") == session()
-        with pytest.raises(StoreError):
-            await store.add_refresh_session(session())  # same hash twice
-        await store.close()
-
-    run(scenario())
-
-
-def test_rotate_outcomes() -> None:
-    async def scenario() -> None:
-        store = SQLiteStore(":memory:")
-        await store.add_refresh_session(session())
-
-        async def rotate(h: str, new: str, now: float = NOW + 10) -> Any:
-            return await store.rotate_refresh_session(
-                h, successor_hash=new, successor_jti="j-" + new, now=now, expires_at=now + 3600
-            )
-
-        result = await rotate("h1", "h2")
-        assert result.outcome is RotateOutcome.ROTATED
-        assert result.session == session()
-        spent = await store.get_refresh_session("h1")
-        assert spent is not None
-        assert (spent.spent_at, spent.successor_hash, spent.successor_jti) == (
-            NOW + 10,
-            "h2",
-            "j-h2",
-        )
-        successor = await store.get_refresh_session("h2")
-        assert successor is not None
-        assert successor.family_id == "f1"
-        assert successor.identity == session().identity
-        assert (successor.issued_at, successor.expires_at) == (NOW + 10, NOW + 3610)
-        assert successor.is_live(NOW + 11)
-
-        again = await rotate("h1", "h3")
-        assert again.outcome is RotateOutcome.SPENT
-        assert await store.get_refresh_session("h3") is None
-
-        assert (await rotate("nope", "h4")).outcome is RotateOutcome.UNKNOWN
-        assert (await rotate("h2", "h5", now=NOW + 4000)).outcome is RotateOutcome.EXPIRED
-
-        assert await store.revoke_refresh_family("f1", now=NOW + 20) == 2
-        assert await store.revoke_refresh_family("f1", now=NOW + 30) == 0
-        assert (await rotate("h2", "h6")).outcome is RotateOutcome.REVOKED
-        assert (await rotate("h1", "h7")).outcome is RotateOutcome.REVOKED
-        await store.close()
-
-    run(scenario())
-
-
-def test_a_failed_rotation_changes_nothing() -> None:
-    """The successor insert fails (its hash exists): the spend is rolled back with it."""
-
-    async def scenario() -> None:
-        store = SQLiteStore(":memory:")
-        await store.add_refresh_session(session("h1"))
-        await store.add_refresh_session(session("taken", family="f2"))
-        with pytest.raises(StoreError):
-            await store.rotate_refresh_session(
-                "h1", successor_hash="taken", successor_jti="j", now=NOW, expires_at=NOW + 60
-            )
-        still = await store.get_refresh_session("h1")
-        assert still is not None
-        assert still.spent_at is None
-        await store.close()
-
-    run(scenario())
-
-
-def test_revoke_touches_one_family_only() -> None:
-    async def scenario() -> None:
-        store = SQLiteStore(":memory:")
-        await store.add_refresh_session(session("a", family="f1"))
-        await store.add_refresh_session(session("b", family="f2"))
-        assert await store.revoke_refresh_family("f1", now=NOW) == 1
-        b = await store.get_refresh_session("b")
-        assert b is not None
-        assert b.revoked_at is None
-        await store.close()
-
-    run(scenario())
-
-
-def test_purge() -> None:
-    async def scenario() -> None:
-        store = SQLiteStore(":memory:")
-        await store.add_refresh_session(session("old", expires_at=NOW - 1))
-        await store.add_refresh_session(session("new", expires_at=NOW + 1))
-        assert await store.purge_refresh_sessions(before=NOW) == 1
-        assert await store.get_refresh_session("old") is None
-        assert await store.get_refresh_session("new") is not None
-        await store.close()
-
-    run(scenario())
-
-
-def test_concurrent_rotations_rotate_once(db: Path) -> None:
-    async def scenario() -> None:
-        store = SQLiteStore(db)
-        await store.add_refresh_session(session())
-        results = await asyncio.gather(
-            *(
-                store.rotate_refresh_session(
-                    "h1", successor_hash=f"s{i}", successor_jti="j", now=NOW, expires_at=NOW + 60
-                )
-                for i in range(20)
-            )
-        )
-        outcomes = [r.outcome for r in results]
-        assert outcomes.count(RotateOutcome.ROTATED) == 1
-        assert outcomes.count(RotateOutcome.SPENT) == 19
-        await store.close()
-
-    run(scenario())
-
-
-def test_two_stores_on_one_file(db: Path) -> None:
-    """Two connections (as two worker processes would have) see each other's writes."""
-
-    async def scenario() -> None:
-        a, b = SQLiteStore(db), SQLiteStore(db)
-        await a.add_refresh_session(session())
-        result = await b.rotate_refresh_session(
-            "h1", successor_hash="h2", successor_jti="j", now=NOW, expires_at=NOW + 60
-        )
-        assert result.outcome is RotateOutcome.ROTATED
-        spent = await a.get_refresh_session("h1")
-        assert spent is not None
-        assert spent.spent_at == NOW
-        await a.close()
-        await b.close()
-
-    run(scenario())
 
 
 def test_sqlite_runs_off_the_event_loop(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -294,24 +162,137 @@ def test_memory_store_needs_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    ("url", "path"),
-    [
-        (":memory:", ":memory:"),
-        ("sqlite://:memory:", ":memory:"),
-        ("sqlite:///:memory:", ":memory:"),
-        ("sqlite:///relative.db", "relative.db"),
-        ("sqlite:////abs/olute.db", "/abs/olute.db"),
-        ("plain/path.db", "plain/path.db"),
-    ],
+# A version-1 file exactly as tokenward 0.1 wrote it (its schema, copied here on purpose: the
+# migration must keep working on such files whatever the current code looks like).
+_V1_SCHEMA = (
+    "CREATE TABLE tokenward_schema_version (version INTEGER NOT NULL)",
+    """CREATE TABLE tokenward_refresh_sessions (
+        token_hash     TEXT PRIMARY KEY,
+        family_id      TEXT NOT NULL,
+        subject        TEXT NOT NULL,
+        identity       TEXT NOT NULL,
+        issued_at      REAL NOT NULL,
+        expires_at     REAL NOT NULL,
+        spent_at       REAL,
+        successor_hash TEXT,
+        successor_jti  TEXT,
+        revoked_at     REAL
+    )""",
+    "CREATE INDEX tokenward_refresh_sessions_family ON tokenward_refresh_sessions (family_id)",
+    "CREATE INDEX tokenward_refresh_sessions_expiry ON tokenward_refresh_sessions (expires_at)",
+    "INSERT INTO tokenward_schema_version (version) VALUES (1)",
 )
-def test_open_store(url: str, path: str) -> None:
-    store = open_store(url)
-    assert isinstance(store, SQLiteStore)
-    assert store.path == path
 
 
-@pytest.mark.parametrize("url", ["postgresql://h/db", "redis://x", "sqlite://rel.db", "", "   "])
-def test_open_store_refuses(url: str) -> None:
-    with pytest.raises(ConfigurationError):
-        open_store(url)
+def make_v1_file(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        for statement in _V1_SCHEMA:
+            conn.execute(statement)
+        rows = [
+            # family f1: logged in at NOW, rotated at NOW + 10 (the live token is h2)
+            (
+                "h1",
+                "f1",
+                "u1",
+                '{"email":"u1@example.com","groups":[],"scopes":[]}',
+                NOW,
+                NOW + 3600,
+                NOW + 10,
+                "h2",
+                "j2",
+                None,
+            ),
+            (
+                "h2",
+                "f1",
+                "u1",
+                '{"email":"u1@example.com","groups":[],"scopes":[]}',
+                NOW + 10,
+                NOW + 3610,
+                None,
+                None,
+                None,
+                None,
+            ),
+            # family f2: logged out at NOW + 5
+            ("h3", "f2", "u1", "{}", NOW + 1, NOW + 3601, None, None, None, NOW + 5),
+        ]
+        conn.executemany(
+            "INSERT INTO tokenward_refresh_sessions VALUES (?,?,?,?,?,?,?,?,?,?)", rows
+        )
+    conn.close()
+
+
+def test_migration_from_version_1(db: Path) -> None:
+    make_v1_file(db)
+
+    async def scenario() -> None:
+        store = SQLiteStore(db)
+        await store.open()
+        assert await store.schema_version() == 2
+        # the tokens are untouched and still rotate
+        old = await store.get_refresh_session("h2")
+        assert old is not None
+        assert old.identity == {"email": "u1@example.com", "groups": [], "scopes": []}
+        # the families became sessions
+        assert await store.get_session("f1") == SessionInfo(
+            id="f1", subject="u1", started_at=NOW, last_used_at=NOW + 10, expires_at=NOW + 3610
+        )
+        f2 = await store.get_session("f2")
+        assert f2 is not None
+        assert f2.revoked_at == NOW + 5
+        assert [s.id for s in await store.list_sessions("u1", now=NOW + 20)] == ["f1"]
+        result = await store.rotate_refresh_session(
+            "h2", successor_hash="h4", successor_jti="j4", now=NOW + 30, expires_at=NOW + 3630
+        )
+        assert result.outcome is RotateOutcome.ROTATED
+        f1 = await store.get_session("f1")
+        assert f1 is not None
+        assert (f1.last_used_at, f1.expires_at) == (NOW + 30, NOW + 3630)
+        # and the new tables work
+        await store.add_api_key(
+            ApiKeyRecord("k1", "p1", "hash", "n", "u1", None, (), ("read",), created_at=NOW)
+        )
+        assert await store.hit("c", window=1, now=NOW) == Counter(1, NOW + 1)
+        await store.close()
+
+    run(scenario())
+    with sqlite3.connect(db) as conn:
+        versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
+        assert sorted(v[0] for v in versions) == [1, 2]
+    conn.close()
+
+
+def test_two_stores_migrate_one_file_once(db: Path) -> None:
+    make_v1_file(db)
+
+    async def scenario() -> None:
+        stores = [SQLiteStore(db) for _ in range(4)]
+        await asyncio.gather(*(s.open() for s in stores))
+        for s in stores:
+            assert await s.schema_version() == 2
+            await s.close()
+
+    run(scenario())
+    with sqlite3.connect(db) as conn:
+        versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
+        assert sorted(v[0] for v in versions) == [1, 2]
+        assert conn.execute("SELECT COUNT(*) FROM tokenward_sessions").fetchone()[0] == 2
+    conn.close()
+
+
+def test_a_failed_migration_leaves_version_1(db: Path) -> None:
+    """A table in the way makes the migration fail: the file stays a whole version-1 file."""
+    make_v1_file(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE tokenward_counters (x INTEGER)")
+    conn.close()
+    with pytest.raises(StoreError, match="already exists"):
+        open_and_close(SQLiteStore(db))
+    with sqlite3.connect(db) as conn:
+        versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
+        assert versions == [(1,)]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "tokenward_sessions" not in tables
+    conn.close()

@@ -1,0 +1,108 @@
+"""The SQLite schema, version by version, and the migration that brings a file up to date.
+
+Each version is a list of statements applied in order, in the same transaction that records the
+version in ``tokenward_schema_version`` (one row per applied version). A fresh file runs them all.
+
+* 1: refresh tokens (``tokenward_refresh_sessions``).
+* 2: sessions (``tokenward_sessions``, one row per refresh-token family, filled from the existing
+  families), API keys (``tokenward_api_keys``) and rate-limit counters (``tokenward_counters``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tokenward.exceptions import ConfigurationError
+
+SCHEMA_VERSION = 2
+
+_V1 = (
+    """CREATE TABLE tokenward_refresh_sessions (
+        token_hash     TEXT PRIMARY KEY,
+        family_id      TEXT NOT NULL,
+        subject        TEXT NOT NULL,
+        identity       TEXT NOT NULL,
+        issued_at      REAL NOT NULL,
+        expires_at     REAL NOT NULL,
+        spent_at       REAL,
+        successor_hash TEXT,
+        successor_jti  TEXT,
+        revoked_at     REAL
+    )""",
+    "CREATE INDEX tokenward_refresh_sessions_family ON tokenward_refresh_sessions (family_id)",
+    "CREATE INDEX tokenward_refresh_sessions_expiry ON tokenward_refresh_sessions (expires_at)",
+)
+
+_V2 = (
+    """CREATE TABLE tokenward_sessions (
+        id             TEXT PRIMARY KEY,
+        subject        TEXT NOT NULL,
+        started_at     REAL NOT NULL,
+        last_used_at   REAL NOT NULL,
+        client_address TEXT,
+        user_agent     TEXT,
+        revoked_at     REAL,
+        expires_at     REAL
+    )""",
+    "CREATE INDEX tokenward_sessions_subject ON tokenward_sessions (subject, started_at)",
+    # Families written before version 2 become sessions, so users see (and can end) them.
+    """INSERT INTO tokenward_sessions (id, subject, started_at, last_used_at, revoked_at,
+                                       expires_at)
+       SELECT family_id, MIN(subject), MIN(issued_at), MAX(issued_at), MAX(revoked_at),
+              MAX(expires_at)
+       FROM tokenward_refresh_sessions GROUP BY family_id""",
+    """CREATE TABLE tokenward_api_keys (
+        id            TEXT PRIMARY KEY,
+        prefix        TEXT NOT NULL UNIQUE,
+        key_hash      TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        owner_subject TEXT NOT NULL,
+        owner_email   TEXT,
+        owner_groups  TEXT NOT NULL,
+        scopes        TEXT NOT NULL,
+        created_at    REAL NOT NULL,
+        expires_at    REAL,
+        last_used_at  REAL,
+        revoked_at    REAL
+    )""",
+    "CREATE INDEX tokenward_api_keys_owner ON tokenward_api_keys (owner_subject, created_at)",
+    """CREATE TABLE tokenward_counters (
+        key      TEXT PRIMARY KEY,
+        count    INTEGER NOT NULL,
+        reset_at REAL NOT NULL
+    )""",
+    "CREATE INDEX tokenward_counters_reset ON tokenward_counters (reset_at)",
+)
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2))
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT MAX(version) FROM tokenward_schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Create or upgrade the schema to :data:`SCHEMA_VERSION` in one ``BEGIN IMMEDIATE``
+    transaction (so two processes opening one file at once migrate it once). A newer file is
+    refused."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS tokenward_schema_version (version INTEGER NOT NULL)"
+        )
+        version = current_version(conn)
+        if version > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"the SQLite store has schema version {version}, newer than this tokenward "
+                f"understands ({SCHEMA_VERSION}); upgrade tokenward or use another file"
+            )
+        for number, statements in MIGRATIONS:
+            if number > version:
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO tokenward_schema_version (version) VALUES (?)", (number,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

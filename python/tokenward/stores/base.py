@@ -1,0 +1,268 @@
+"""The store protocols and the records they carry; :mod:`tokenward.stores` re-exports all of it.
+
+A store is split by concern, so that a piece of tokenward can ask for only what it uses:
+
+* :class:`RefreshSessionStore`: refresh tokens (by hash) and the sessions they belong to;
+* :class:`ApiKeyStore`: API keys (by hash, found by their public prefix);
+* :class:`CounterStore`: fixed-window counters for rate limits;
+* :class:`Store`: all three, plus ``open``/``close``; what a backend implements.
+
+Every method is atomic (one transaction or one statement) and raises :class:`StoreError` when the
+database cannot be reached or used. Times are POSIX seconds (floats), always passed in by the
+caller, so that a store never reads a clock of its own.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from tokenward.exceptions import StoreError
+
+__all__ = [
+    "ApiKeyRecord",
+    "ApiKeyStore",
+    "Counter",
+    "CounterStore",
+    "DuplicateKeyError",
+    "RefreshSession",
+    "RefreshSessionStore",
+    "RotateOutcome",
+    "RotateResult",
+    "SessionInfo",
+    "Store",
+    "StoreError",
+]
+
+
+class DuplicateKeyError(StoreError):
+    """:meth:`ApiKeyStore.add_api_key` was given a prefix (or an id) that another key has.
+
+    A :class:`StoreError`, so code that only cares whether the write happened can treat it like
+    any other failure; code that mints keys catches it and draws a new prefix.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshSession:
+    """One refresh token, known by its hash, in a family of tokens that replaced one another.
+
+    ``identity`` is what the access tokens minted from this session say about the user
+    (``email``, ``groups``, ``scopes``); it is copied unchanged along the family.
+    """
+
+    token_hash: str
+    family_id: str
+    subject: str
+    identity: dict[str, Any]
+    issued_at: float
+    expires_at: float
+    spent_at: float | None = None
+    successor_hash: str | None = None
+    successor_jti: str | None = None
+    revoked_at: float | None = None
+
+    def is_live(self, now: float) -> bool:
+        """Neither spent, revoked nor expired at ``now``."""
+        return self.spent_at is None and self.revoked_at is None and now < self.expires_at
+
+
+class RotateOutcome(enum.Enum):
+    """What :meth:`RefreshSessionStore.rotate_refresh_session` found and did."""
+
+    ROTATED = "rotated"  # the session was live: it is now spent and its successor exists
+    SPENT = "spent"  # the session had been rotated before (a duplicate or a reuse)
+    REVOKED = "revoked"  # its family was revoked (logout or reuse detection)
+    EXPIRED = "expired"  # past its expiry, never rotated
+    UNKNOWN = "unknown"  # no session has this hash
+
+
+@dataclass(frozen=True, slots=True)
+class RotateResult:
+    outcome: RotateOutcome
+    session: RefreshSession | None  # the presented session as it was before the call
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A session: one login, that is one family of refresh tokens (``id`` is the family id).
+
+    ``expires_at`` is the expiry of the family's newest token; the store keeps it (and
+    ``last_used_at``) up to date on every rotation. A session is *live* while it is not revoked
+    and one of its tokens is unspent, unrevoked and unexpired.
+    """
+
+    id: str
+    subject: str
+    started_at: float
+    last_used_at: float
+    client_address: str | None = None
+    user_agent: str | None = None
+    revoked_at: float | None = None
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key as stored: never the key, only its public ``prefix`` (unique, how a presented
+    key is found) and ``key_hash``; the owner's identity is copied at creation."""
+
+    id: str
+    prefix: str
+    key_hash: str
+    name: str
+    owner_subject: str
+    owner_email: str | None
+    owner_groups: tuple[str, ...]
+    scopes: tuple[str, ...]
+    created_at: float
+    expires_at: float | None = None
+    last_used_at: float | None = None
+    revoked_at: float | None = None
+
+    def is_live(self, now: float) -> bool:
+        """Not revoked, and not expired at ``now`` (a key without ``expires_at`` never expires)."""
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """A fixed-window counter: ``count`` hits so far in the window that ends at ``reset_at``."""
+
+    count: int
+    reset_at: float
+
+
+@runtime_checkable
+class RefreshSessionStore(Protocol):
+    """Refresh tokens and sessions. Only hashes of refresh tokens are ever stored."""
+
+    async def add_refresh_session(self, session: RefreshSession) -> None:
+        """Insert a refresh token without a session row (the path before sessions existed; its
+        family is then invisible to :meth:`list_sessions`)."""
+
+    async def get_refresh_session(self, token_hash: str) -> RefreshSession | None:
+        """The refresh token with this hash, or None."""
+
+    async def rotate_refresh_session(
+        self,
+        token_hash: str,
+        *,
+        successor_hash: str,
+        successor_jti: str,
+        now: float,
+        expires_at: float,
+    ) -> RotateResult:
+        """In one transaction: if the token is live, mark it spent at ``now``, insert its
+        successor (same family, subject and identity, issued at ``now``, expiring at
+        ``expires_at``) and set the session's ``last_used_at`` and ``expires_at``. Otherwise
+        change nothing and say why. Of concurrent rotations of one token, exactly one is
+        ROTATED; the others see it SPENT."""
+
+    async def revoke_refresh_family(self, family_id: str, *, now: float) -> int:
+        """Revoke every token of a family and its session; returns how many tokens were still
+        unrevoked."""
+
+    async def purge_refresh_sessions(self, *, before: float) -> int:
+        """Delete tokens that expired before ``before``, then sessions with no token left;
+        returns how many tokens."""
+
+    async def start_session(
+        self, info: SessionInfo, first: RefreshSession, *, max_sessions: int, now: float
+    ) -> tuple[str, ...]:
+        """A login, in one transaction: insert the session ``info`` and its first token
+        ``first`` (``first.family_id == info.id``, same subject; the session's ``expires_at`` is
+        ``first.expires_at``), then revoke the oldest live sessions of the subject beyond
+        ``max_sessions`` (at least 1; the new one counts) with all their tokens. Returns the ids
+        of the sessions it ended, oldest first. ValueError for inconsistent arguments."""
+
+    async def get_session(self, session_id: str) -> SessionInfo | None:
+        """The session with this id, live or not, or None."""
+
+    async def list_sessions(self, subject: str, *, now: float) -> list[SessionInfo]:
+        """The subject's live sessions at ``now``, newest (latest started) first."""
+
+    async def revoke_session(self, session_id: str, *, subject: str, now: float) -> bool:
+        """Revoke one live session of ``subject`` and its tokens. False when there is no such
+        session, it is another subject's, or it is not live (callers answer 404 for all)."""
+
+    async def revoke_sessions(self, subject: str, *, now: float, keep: str | None = None) -> int:
+        """Revoke every live session of ``subject`` but ``keep``; returns how many."""
+
+
+@runtime_checkable
+class ApiKeyStore(Protocol):
+    """API keys, found by their public prefix; only hashes of the secrets are stored."""
+
+    async def add_api_key(self, record: ApiKeyRecord) -> None:
+        """Insert a key; :class:`DuplicateKeyError` when its prefix or id is taken."""
+
+    async def get_api_key(self, prefix: str) -> ApiKeyRecord | None:
+        """The key with this prefix (live or not), or None."""
+
+    async def get_api_key_by_id(self, key_id: str) -> ApiKeyRecord | None:
+        """The key with this id (live or not), or None."""
+
+    async def list_api_keys(self, owner_subject: str) -> list[ApiKeyRecord]:
+        """Every key of the owner, newest first; revoked ones included (``revoked_at`` set)."""
+
+    async def revoke_api_key(self, key_id: str, *, owner_subject: str | None, now: float) -> bool:
+        """Revoke a key at ``now``. ``owner_subject`` None means any owner's (for the CLI).
+        False when there is no such key, it is another owner's, or it was revoked already."""
+
+    async def touch_api_key(self, key_id: str, *, now: float, min_interval: float = 60.0) -> bool:
+        """Set ``last_used_at = now`` in one conditional write, only when it is unset or at least
+        ``min_interval`` seconds old (so a busy key costs one write a minute, not one a request).
+        True when it wrote."""
+
+
+@runtime_checkable
+class CounterStore(Protocol):
+    """Fixed-window counters (rate limits), each updated by one atomic statement."""
+
+    async def hit(self, key: str, *, window: float, now: float, amount: int = 1) -> Counter:
+        """Add ``amount`` to the key's counter and return its new state. When the key has no
+        counter or its window has ended (``reset_at <= now``), a new window starts at
+        ``amount`` with ``reset_at = now + window``. ValueError unless ``window > 0`` and
+        ``amount >= 0``."""
+
+    async def peek(self, key: str, *, now: float) -> Counter | None:
+        """The key's counter, or None when it has none or its window has ended at ``now``."""
+
+    async def clear(self, key: str) -> None:
+        """Forget the key's counter (a successful login clears its failures)."""
+
+    async def purge_counters(self, *, before: float) -> int:
+        """Delete counters whose window ended at or before ``before``; returns how many."""
+
+
+@runtime_checkable
+class Store(RefreshSessionStore, ApiKeyStore, CounterStore, Protocol):
+    """Everything tokenward keeps: what a backend implements. Implementations never block the
+    event loop and may be shared by every request of a process."""
+
+    async def open(self) -> None:
+        """Connect and create or migrate the schema. Called at start-up; other methods open
+        lazily."""
+
+    async def close(self) -> None:
+        """Release connections. The store may be opened again afterwards."""
+
+
+def _check_start_session(info: SessionInfo, first: RefreshSession, max_sessions: int) -> None:
+    """The argument checks every backend's ``start_session`` makes (ValueError)."""
+    if first.family_id != info.id:
+        raise ValueError("the first refresh token must belong to the session's family")
+    if first.subject != info.subject:
+        raise ValueError("the first refresh token must have the session's subject")
+    if max_sessions < 1:
+        raise ValueError("max_sessions must be at least 1")
+
+
+def _check_hit(window: float, amount: int) -> None:
+    """The argument checks every backend's ``hit`` makes (ValueError)."""
+    if not window > 0:
+        raise ValueError("a counter window must be positive")
+    if amount < 0:
+        raise ValueError("a counter amount must not be negative")

@@ -1,0 +1,675 @@
+"""The PostgreSQL store, for any number of tokenward instances sharing one database.
+
+psycopg 3 (async) over a :class:`psycopg_pool.AsyncConnectionPool`; install it with
+``pip install 'tokenward[postgres]'``. What it guarantees:
+
+* The schema (version in ``tokenward_schema_version``, the same numbers as the SQLite store's) is
+  created or migrated by :meth:`PostgresStore.open`, in one transaction holding the
+  transaction-scoped advisory lock :data:`MIGRATION_LOCK`: instances starting together migrate
+  once, the others wait and find the work done. A database of a newer schema is refused.
+* Every change of several rows is one transaction. Rotation locks the presented token's row
+  (``SELECT … FOR UPDATE``), so of two instances rotating one token at once exactly one gets
+  ROTATED and the other, once the first commits, SPENT. Logins and "sign out everywhere" of one
+  subject take a per-subject advisory lock, so concurrent logins cannot both slip past the
+  session limit.
+* Failures to connect or to run a statement raise :class:`StoreError` (a server answers 503).
+  Connections are checked when taken from the pool, so after the server comes back the pool
+  replaces its dead connections by itself.
+* Nothing waits forever: ``connect_timeout`` bounds a connection attempt, ``pool_timeout`` the
+  wait for a free (or new) connection, ``statement_timeout`` each statement on the server, and
+  ``operation_timeout`` a whole store call on the client (which also covers a server that
+  stopped answering at all). Defaults: 5, 5, 5 and 15 seconds. Opening the store (waiting for
+  another instance's migration, then migrating) may take up to 60 seconds more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from tokenward.exceptions import ConfigurationError
+from tokenward.stores.base import (
+    ApiKeyRecord,
+    Counter,
+    DuplicateKeyError,
+    RefreshSession,
+    RotateOutcome,
+    RotateResult,
+    SessionInfo,
+    StoreError,
+    _check_hit,
+    _check_start_session,
+)
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg.conninfo import conninfo_to_dict
+    from psycopg.rows import TupleRow
+    from psycopg.types.json import Jsonb
+    from psycopg_pool import AsyncConnectionPool
+except ImportError as exc:
+    raise ConfigurationError(
+        "the PostgreSQL store needs psycopg 3 and psycopg_pool: pip install 'tokenward[postgres]'"
+    ) from exc
+
+__all__ = ["MIGRATION_LOCK", "SCHEMA_VERSION", "PostgresStore"]
+
+T = TypeVar("T")
+_Conn = psycopg.AsyncConnection[TupleRow]
+
+SCHEMA_VERSION = 2
+
+MIGRATION_LOCK = 0x746F6B656E77  # the advisory lock key ("tokenw") held while migrating
+_SUBJECT_LOCK = 0x74776B  # first key of the per-subject advisory locks (int4 space)
+_MIGRATION_TIMEOUT = 60.0  # seconds a start-up may wait for, and spend on, the migration
+
+# Version 2 is the first PostgreSQL schema (version 1 existed for SQLite only): a fresh database
+# goes straight to it. Later versions append (number, statements) here.
+_V2 = (
+    """CREATE TABLE tokenward_refresh_sessions (
+        token_hash     TEXT PRIMARY KEY,
+        family_id      TEXT NOT NULL,
+        subject        TEXT NOT NULL,
+        identity       JSONB NOT NULL,
+        issued_at      DOUBLE PRECISION NOT NULL,
+        expires_at     DOUBLE PRECISION NOT NULL,
+        spent_at       DOUBLE PRECISION,
+        successor_hash TEXT,
+        successor_jti  TEXT,
+        revoked_at     DOUBLE PRECISION
+    )""",
+    "CREATE INDEX tokenward_refresh_sessions_family ON tokenward_refresh_sessions (family_id)",
+    "CREATE INDEX tokenward_refresh_sessions_expiry ON tokenward_refresh_sessions (expires_at)",
+    """CREATE TABLE tokenward_sessions (
+        id             TEXT PRIMARY KEY,
+        subject        TEXT NOT NULL,
+        started_at     DOUBLE PRECISION NOT NULL,
+        last_used_at   DOUBLE PRECISION NOT NULL,
+        client_address TEXT,
+        user_agent     TEXT,
+        revoked_at     DOUBLE PRECISION,
+        expires_at     DOUBLE PRECISION
+    )""",
+    "CREATE INDEX tokenward_sessions_subject ON tokenward_sessions (subject, started_at)",
+    """CREATE TABLE tokenward_api_keys (
+        id            TEXT PRIMARY KEY,
+        prefix        TEXT NOT NULL UNIQUE,
+        key_hash      TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        owner_subject TEXT NOT NULL,
+        owner_email   TEXT,
+        owner_groups  TEXT[] NOT NULL,
+        scopes        TEXT[] NOT NULL,
+        created_at    DOUBLE PRECISION NOT NULL,
+        expires_at    DOUBLE PRECISION,
+        last_used_at  DOUBLE PRECISION,
+        revoked_at    DOUBLE PRECISION
+    )""",
+    "CREATE INDEX tokenward_api_keys_owner ON tokenward_api_keys (owner_subject, created_at)",
+    """CREATE TABLE tokenward_counters (
+        key      TEXT PRIMARY KEY,
+        count    BIGINT NOT NULL,
+        reset_at DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX tokenward_counters_reset ON tokenward_counters (reset_at)",
+)
+
+_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((2, _V2),)
+
+_TOKEN_COLUMNS = (
+    "token_hash, family_id, subject, identity, issued_at, expires_at, spent_at, successor_hash,"
+    " successor_jti, revoked_at"
+)
+_SESSION_COLUMNS = (
+    "s.id, s.subject, s.started_at, s.last_used_at, s.client_address, s.user_agent,"
+    " s.revoked_at, s.expires_at"
+)
+_KEY_COLUMNS = (
+    "id, prefix, key_hash, name, owner_subject, owner_email, owner_groups, scopes, created_at,"
+    " expires_at, last_used_at, revoked_at"
+)
+# Live: not revoked, and one of its tokens usable at the parameter ``now``; ``s`` is the session.
+_LIVE = (
+    "s.revoked_at IS NULL AND EXISTS (SELECT 1 FROM tokenward_refresh_sessions r"
+    " WHERE r.family_id = s.id AND r.spent_at IS NULL AND r.revoked_at IS NULL"
+    " AND r.expires_at > %s)"
+)
+
+
+def _token(row: tuple[Any, ...]) -> RefreshSession:
+    identity = row[3]
+    return RefreshSession(
+        token_hash=row[0],
+        family_id=row[1],
+        subject=row[2],
+        identity=identity if isinstance(identity, dict) else {},
+        issued_at=row[4],
+        expires_at=row[5],
+        spent_at=row[6],
+        successor_hash=row[7],
+        successor_jti=row[8],
+        revoked_at=row[9],
+    )
+
+
+def _key(row: tuple[Any, ...]) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        id=row[0],
+        prefix=row[1],
+        key_hash=row[2],
+        name=row[3],
+        owner_subject=row[4],
+        owner_email=row[5],
+        owner_groups=tuple(row[6]),
+        scopes=tuple(row[7]),
+        created_at=row[8],
+        expires_at=row[9],
+        last_used_at=row[10],
+        revoked_at=row[11],
+    )
+
+
+async def _insert_token(conn: _Conn, s: RefreshSession) -> None:
+    await conn.execute(
+        f"INSERT INTO tokenward_refresh_sessions ({_TOKEN_COLUMNS})"  # noqa: S608
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            s.token_hash,
+            s.family_id,
+            s.subject,
+            Jsonb(s.identity),
+            s.issued_at,
+            s.expires_at,
+            s.spent_at,
+            s.successor_hash,
+            s.successor_jti,
+            s.revoked_at,
+        ),
+    )
+
+
+async def _revoke_families(conn: _Conn, ids: list[str], now: float) -> int:
+    """Revoke sessions and all their tokens (inside a transaction); returns the tokens."""
+    if not ids:
+        return 0
+    await conn.execute(
+        "UPDATE tokenward_sessions SET revoked_at = %s WHERE id = ANY(%s) AND revoked_at IS NULL",
+        (now, ids),
+    )
+    cur = await conn.execute(
+        "UPDATE tokenward_refresh_sessions SET revoked_at = %s"
+        " WHERE family_id = ANY(%s) AND revoked_at IS NULL",
+        (now, ids),
+    )
+    return cur.rowcount
+
+
+async def _lock_subject(conn: _Conn, subject: str) -> None:
+    await conn.execute(f"SELECT pg_advisory_xact_lock({_SUBJECT_LOCK}, hashtext(%s))", (subject,))
+
+
+async def _live_ids(conn: _Conn, subject: str, now: float) -> list[str]:
+    """The subject's live sessions, newest first, locked until the transaction ends."""
+    cur = await conn.execute(
+        f"SELECT s.id FROM tokenward_sessions s WHERE s.subject = %s AND {_LIVE}"  # noqa: S608
+        " ORDER BY s.started_at DESC, s.id DESC FOR UPDATE OF s",
+        (subject, now),
+    )
+    return [row[0] for row in await cur.fetchall()]
+
+
+class PostgresStore:
+    """A :class:`tokenward.stores.Store` on PostgreSQL (10 or newer).
+
+    ``url`` is a libpq connection URL or string (``postgresql://user:pw@host:5432/db``; its
+    parameters, ``sslmode`` and the rest, pass through). Timeouts are in seconds (0 turns
+    ``statement_timeout`` off); ``min_size``/``max_size`` bound the pool of each instance.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 5.0,
+        pool_timeout: float = 5.0,
+        statement_timeout: float = 5.0,
+        operation_timeout: float = 15.0,
+    ) -> None:
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:
+            raise ConfigurationError(f"cannot read the PostgreSQL store location: {exc}") from exc
+        if not 0 <= min_size <= max_size or max_size < 1:
+            raise ConfigurationError("the PostgreSQL pool needs 0 <= min_size <= max_size, >= 1")
+        if min(connect_timeout, pool_timeout, operation_timeout) <= 0 or statement_timeout < 0:
+            raise ConfigurationError("PostgreSQL store timeouts must be positive")
+        self._url = url
+        host = params.get("host") or "localhost"
+        self._where = f"{host}:{params.get('port') or 5432}/{params.get('dbname') or ''}"
+        self._min_size = min_size
+        self._max_size = max_size
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        self._statement_timeout_ms = int(statement_timeout * 1000)
+        self._operation_timeout = operation_timeout
+        self._pool: AsyncConnectionPool[_Conn] | None = None
+        self._open_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._where!r})"  # never the password
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    async def _configure(self, conn: _Conn) -> None:
+        await conn.execute(
+            "SELECT set_config('statement_timeout', %s, false)",
+            (str(self._statement_timeout_ms),),
+        )
+
+    async def _get_pool(self) -> AsyncConnectionPool[_Conn]:
+        if self._pool is not None:
+            return self._pool
+        async with self._open_lock:
+            if self._pool is None:
+                pool: AsyncConnectionPool[_Conn] = AsyncConnectionPool(
+                    self._url,
+                    min_size=self._min_size,
+                    max_size=self._max_size,
+                    timeout=self._pool_timeout,
+                    kwargs={
+                        "autocommit": True,
+                        "connect_timeout": max(1, round(self._connect_timeout)),
+                    },
+                    configure=self._configure,
+                    check=AsyncConnectionPool.check_connection,
+                    name="tokenward",
+                    open=False,
+                )
+                try:
+                    await pool.open(wait=self._min_size > 0, timeout=self._connect_timeout)
+                    async with pool.connection() as conn:
+                        await self._migrate(conn)
+                except BaseException:
+                    await pool.close()
+                    raise
+                self._pool = pool
+            return self._pool
+
+    @staticmethod
+    async def _migrate(conn: _Conn) -> None:
+        async with conn.transaction():
+            # Waiting for another instance's migration, and migrating, may take longer than a
+            # request's statement: a bound of its own for this transaction only.
+            await conn.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                (str(int(_MIGRATION_TIMEOUT * 1000)),),
+            )
+            await conn.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS tokenward_schema_version (version INTEGER NOT NULL)"
+            )
+            cur = await conn.execute("SELECT MAX(version) FROM tokenward_schema_version")
+            row = await cur.fetchone()
+            version = int(row[0]) if row and row[0] is not None else 0
+            if version > SCHEMA_VERSION:
+                raise ConfigurationError(
+                    f"the PostgreSQL store has schema version {version}, newer than this "
+                    f"tokenward understands ({SCHEMA_VERSION}); upgrade tokenward"
+                )
+            for number, statements in _MIGRATIONS:
+                if number > version:
+                    for statement in statements:
+                        await conn.execute(statement)
+                    await conn.execute(
+                        "INSERT INTO tokenward_schema_version (version) VALUES (%s)", (number,)
+                    )
+
+    async def _run(self, work: Callable[[_Conn], Awaitable[T]]) -> T:
+        """``work`` on a pooled connection (autocommit; ``work`` opens transactions), with every
+        database failure and the operation timeout turned into StoreError."""
+        limit = self._operation_timeout
+        try:
+            if self._pool is None:  # opening (and migrating) has a bound of its own
+                limit = self._connect_timeout + self._pool_timeout + _MIGRATION_TIMEOUT
+                async with asyncio.timeout(limit):
+                    await self._get_pool()
+                limit = self._operation_timeout
+            async with asyncio.timeout(limit):
+                pool = await self._get_pool()
+                async with pool.connection() as conn:
+                    return await work(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL store {self._where}: {exc}") from exc
+        except TimeoutError as exc:
+            raise StoreError(
+                f"PostgreSQL store {self._where}: no answer within {limit:g} s"
+            ) from exc
+
+    async def _transaction(self, work: Callable[[_Conn], Awaitable[T]]) -> T:
+        async def in_transaction(conn: _Conn) -> T:
+            async with conn.transaction():
+                return await work(conn)
+
+        return await self._run(in_transaction)
+
+    # --- Store --------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        async def nothing(conn: _Conn) -> None:
+            return None
+
+        await self._run(nothing)
+
+    async def close(self) -> None:
+        async with self._open_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def schema_version(self) -> int:
+        async def work(conn: _Conn) -> int:
+            cur = await conn.execute("SELECT MAX(version) FROM tokenward_schema_version")
+            row = await cur.fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+
+        return await self._run(work)
+
+    # --- refresh tokens -----------------------------------------------------------------------
+
+    async def add_refresh_session(self, session: RefreshSession) -> None:
+        await self._run(lambda conn: _insert_token(conn, session))
+
+    async def get_refresh_session(self, token_hash: str) -> RefreshSession | None:
+        async def work(conn: _Conn) -> RefreshSession | None:
+            cur = await conn.execute(
+                f"SELECT {_TOKEN_COLUMNS} FROM tokenward_refresh_sessions"  # noqa: S608
+                " WHERE token_hash = %s",
+                (token_hash,),
+            )
+            row = await cur.fetchone()
+            return None if row is None else _token(row)
+
+        return await self._run(work)
+
+    async def rotate_refresh_session(
+        self,
+        token_hash: str,
+        *,
+        successor_hash: str,
+        successor_jti: str,
+        now: float,
+        expires_at: float,
+    ) -> RotateResult:
+        async def work(conn: _Conn) -> RotateResult:
+            cur = await conn.execute(
+                f"SELECT {_TOKEN_COLUMNS} FROM tokenward_refresh_sessions"  # noqa: S608
+                " WHERE token_hash = %s FOR UPDATE",
+                (token_hash,),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                return RotateResult(RotateOutcome.UNKNOWN, None)
+            old = _token(row)
+            if old.revoked_at is not None:
+                return RotateResult(RotateOutcome.REVOKED, old)
+            if old.spent_at is not None:
+                return RotateResult(RotateOutcome.SPENT, old)
+            if now >= old.expires_at:
+                return RotateResult(RotateOutcome.EXPIRED, old)
+            await conn.execute(
+                "UPDATE tokenward_refresh_sessions SET spent_at = %s, successor_hash = %s,"
+                " successor_jti = %s WHERE token_hash = %s",
+                (now, successor_hash, successor_jti, token_hash),
+            )
+            await _insert_token(
+                conn,
+                RefreshSession(
+                    token_hash=successor_hash,
+                    family_id=old.family_id,
+                    subject=old.subject,
+                    identity=old.identity,
+                    issued_at=now,
+                    expires_at=expires_at,
+                ),
+            )
+            await conn.execute(
+                "UPDATE tokenward_sessions SET last_used_at = %s, expires_at = %s WHERE id = %s",
+                (now, expires_at, old.family_id),
+            )
+            return RotateResult(RotateOutcome.ROTATED, old)
+
+        return await self._transaction(work)
+
+    async def revoke_refresh_family(self, family_id: str, *, now: float) -> int:
+        return await self._transaction(lambda conn: _revoke_families(conn, [family_id], now))
+
+    async def purge_refresh_sessions(self, *, before: float) -> int:
+        async def work(conn: _Conn) -> int:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_refresh_sessions WHERE expires_at < %s", (before,)
+            )
+            await conn.execute(
+                "DELETE FROM tokenward_sessions s WHERE NOT EXISTS"
+                " (SELECT 1 FROM tokenward_refresh_sessions r WHERE r.family_id = s.id)"
+            )
+            return cur.rowcount
+
+        return await self._transaction(work)
+
+    # --- sessions -----------------------------------------------------------------------------
+
+    async def start_session(
+        self, info: SessionInfo, first: RefreshSession, *, max_sessions: int, now: float
+    ) -> tuple[str, ...]:
+        _check_start_session(info, first, max_sessions)
+
+        async def work(conn: _Conn) -> tuple[str, ...]:
+            await _lock_subject(conn, info.subject)
+            await conn.execute(
+                "INSERT INTO tokenward_sessions (id, subject, started_at, last_used_at,"
+                " client_address, user_agent, revoked_at, expires_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    info.id,
+                    info.subject,
+                    info.started_at,
+                    info.last_used_at,
+                    info.client_address,
+                    info.user_agent,
+                    info.revoked_at,
+                    first.expires_at,
+                ),
+            )
+            await _insert_token(conn, first)
+            others = [i for i in await _live_ids(conn, info.subject, now) if i != info.id]
+            ended = list(reversed(others[max_sessions - 1 :]))
+            await _revoke_families(conn, ended, now)
+            return tuple(ended)
+
+        return await self._transaction(work)
+
+    async def get_session(self, session_id: str) -> SessionInfo | None:
+        async def work(conn: _Conn) -> SessionInfo | None:
+            cur = await conn.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM tokenward_sessions s WHERE s.id = %s",  # noqa: S608
+                (session_id,),
+            )
+            row = await cur.fetchone()
+            return None if row is None else SessionInfo(*row)
+
+        return await self._run(work)
+
+    async def list_sessions(self, subject: str, *, now: float) -> list[SessionInfo]:
+        async def work(conn: _Conn) -> list[SessionInfo]:
+            cur = await conn.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM tokenward_sessions s"  # noqa: S608
+                f" WHERE s.subject = %s AND {_LIVE} ORDER BY s.started_at DESC, s.id DESC",
+                (subject, now),
+            )
+            return [SessionInfo(*row) for row in await cur.fetchall()]
+
+        return await self._run(work)
+
+    async def revoke_session(self, session_id: str, *, subject: str, now: float) -> bool:
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "SELECT s.id FROM tokenward_sessions s"  # noqa: S608
+                f" WHERE s.id = %s AND s.subject = %s AND {_LIVE} FOR UPDATE OF s",
+                (session_id, subject, now),
+            )
+            if await cur.fetchone() is None:
+                return False
+            await _revoke_families(conn, [session_id], now)
+            return True
+
+        return await self._transaction(work)
+
+    async def revoke_sessions(self, subject: str, *, now: float, keep: str | None = None) -> int:
+        async def work(conn: _Conn) -> int:
+            await _lock_subject(conn, subject)
+            ids = [i for i in await _live_ids(conn, subject, now) if i != keep]
+            await _revoke_families(conn, ids, now)
+            return len(ids)
+
+        return await self._transaction(work)
+
+    # --- API keys -----------------------------------------------------------------------------
+
+    async def add_api_key(self, record: ApiKeyRecord) -> None:
+        async def work(conn: _Conn) -> None:
+            try:
+                await conn.execute(
+                    f"INSERT INTO tokenward_api_keys ({_KEY_COLUMNS})"  # noqa: S608
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        record.id,
+                        record.prefix,
+                        record.key_hash,
+                        record.name,
+                        record.owner_subject,
+                        record.owner_email,
+                        list(record.owner_groups),
+                        list(record.scopes),
+                        record.created_at,
+                        record.expires_at,
+                        record.last_used_at,
+                        record.revoked_at,
+                    ),
+                )
+            except pg_errors.UniqueViolation as exc:
+                raise DuplicateKeyError(
+                    f"an API key with the prefix {record.prefix!r} or id {record.id!r} exists"
+                ) from exc
+
+        await self._run(work)
+
+    async def _one_key(self, column: str, value: str) -> ApiKeyRecord | None:
+        async def work(conn: _Conn) -> ApiKeyRecord | None:
+            cur = await conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys WHERE {column} = %s",  # noqa: S608
+                (value,),
+            )
+            row = await cur.fetchone()
+            return None if row is None else _key(row)
+
+        return await self._run(work)
+
+    async def get_api_key(self, prefix: str) -> ApiKeyRecord | None:
+        return await self._one_key("prefix", prefix)
+
+    async def get_api_key_by_id(self, key_id: str) -> ApiKeyRecord | None:
+        return await self._one_key("id", key_id)
+
+    async def list_api_keys(self, owner_subject: str) -> list[ApiKeyRecord]:
+        async def work(conn: _Conn) -> list[ApiKeyRecord]:
+            cur = await conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys WHERE owner_subject = %s"  # noqa: S608
+                " ORDER BY created_at DESC, id DESC",
+                (owner_subject,),
+            )
+            return [_key(row) for row in await cur.fetchall()]
+
+        return await self._run(work)
+
+    async def revoke_api_key(self, key_id: str, *, owner_subject: str | None, now: float) -> bool:
+        async def work(conn: _Conn) -> bool:
+            if owner_subject is None:
+                cur = await conn.execute(
+                    "UPDATE tokenward_api_keys SET revoked_at = %s"
+                    " WHERE id = %s AND revoked_at IS NULL",
+                    (now, key_id),
+                )
+            else:
+                cur = await conn.execute(
+                    "UPDATE tokenward_api_keys SET revoked_at = %s"
+                    " WHERE id = %s AND revoked_at IS NULL AND owner_subject = %s",
+                    (now, key_id, owner_subject),
+                )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def touch_api_key(self, key_id: str, *, now: float, min_interval: float = 60.0) -> bool:
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "UPDATE tokenward_api_keys SET last_used_at = %s WHERE id = %s"
+                " AND (last_used_at IS NULL OR last_used_at <= %s)",
+                (now, key_id, now - min_interval),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    # --- counters -----------------------------------------------------------------------------
+
+    async def hit(self, key: str, *, window: float, now: float, amount: int = 1) -> Counter:
+        _check_hit(window, amount)
+
+        async def work(conn: _Conn) -> Counter:
+            cur = await conn.execute(
+                "INSERT INTO tokenward_counters AS c (key, count, reset_at)"
+                " VALUES (%(key)s, %(amount)s, %(reset)s)"
+                " ON CONFLICT (key) DO UPDATE SET"
+                " count = CASE WHEN c.reset_at <= %(now)s THEN EXCLUDED.count"
+                " ELSE c.count + EXCLUDED.count END,"
+                " reset_at = CASE WHEN c.reset_at <= %(now)s THEN EXCLUDED.reset_at"
+                " ELSE c.reset_at END"
+                " RETURNING c.count, c.reset_at",
+                {"key": key, "amount": amount, "reset": now + window, "now": now},
+            )
+            row = await cur.fetchone()
+            if row is None:  # an upsert always returns its row
+                raise StoreError("the counter upsert returned nothing")
+            return Counter(count=int(row[0]), reset_at=float(row[1]))
+
+        return await self._run(work)
+
+    async def peek(self, key: str, *, now: float) -> Counter | None:
+        async def work(conn: _Conn) -> Counter | None:
+            cur = await conn.execute(
+                "SELECT count, reset_at FROM tokenward_counters WHERE key = %s AND reset_at > %s",
+                (key, now),
+            )
+            row = await cur.fetchone()
+            return None if row is None else Counter(count=int(row[0]), reset_at=float(row[1]))
+
+        return await self._run(work)
+
+    async def clear(self, key: str) -> None:
+        async def work(conn: _Conn) -> None:
+            await conn.execute("DELETE FROM tokenward_counters WHERE key = %s", (key,))
+
+        await self._run(work)
+
+    async def purge_counters(self, *, before: float) -> int:
+        async def work(conn: _Conn) -> int:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_counters WHERE reset_at <= %s", (before,)
+            )
+            return cur.rowcount
+
+        return await self._run(work)

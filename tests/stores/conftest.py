@@ -1,0 +1,67 @@
+"""Fixtures of the store tests: a throwaway PostgreSQL for the session, and ``backend``, which runs
+a contract test once on SQLite and once on PostgreSQL, each time on a fresh, empty database."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.pg_server import PostgresServer
+
+from tokenward.stores import Store
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """A new empty database on the session's server."""
+    return pg_server.create_database(f"t{next(_names)}")
+
+
+@dataclass
+class Backend:
+    """How to make stores on one fresh database (several stores = several connections)."""
+
+    name: str
+    make: Callable[..., Store]
+
+    def run(self, scenario: Callable[..., Awaitable[Any]], *, stores: int = 1) -> Any:
+        """``scenario(*stores)`` in a new event loop, with the stores opened and closed around
+        it."""
+
+        async def main() -> Any:
+            opened = [self.make() for _ in range(stores)]
+            try:
+                for store in opened:
+                    await store.open()
+                return await scenario(*opened)
+            finally:
+                for store in opened:
+                    await store.close()
+
+        return asyncio.run(main())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "sqlite":
+        from tokenward.stores.sqlite import SQLiteStore
+
+        path = tmp_path / "tokenward.db"
+        return Backend("sqlite", lambda **kw: SQLiteStore(path, **kw))
+    from tokenward.stores.postgres import PostgresStore
+
+    url = request.getfixturevalue("pg_url")
+    return Backend("postgres", lambda **kw: PostgresStore(url, **kw))
