@@ -63,5 +63,6 @@ inline py::bytes to_bytes(const std::string& s) { return {s.data(), s.size()}; }
 void bind_jose(py::module_& m);
 void bind_field_cipher(py::module_& m);
 void bind_debug_tokens(py::module_& m);
+void bind_api_keys(py::module_& m);
 
 }  // namespace tokenward::bindings

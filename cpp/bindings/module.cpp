@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   tokenward::bindings::bind_jose(m);
   tokenward::bindings::bind_field_cipher(m);
   tokenward::bindings::bind_debug_tokens(m);
+  tokenward::bindings::bind_api_keys(m);
 }

@@ -79,8 +79,8 @@ error not_access(std::string detail) { return make_error(errc::invalid_claim, st
 
 }  // namespace
 
-debug_tokens::debug_tokens(debug_token_options opts, jwk signing_key, std::shared_ptr<verifier> v, std::string hash_key,
-                           std::string successor_key)
+debug_tokens::debug_tokens(debug_token_options opts, jwk signing_key, std::shared_ptr<verifier> v, secret_bytes hash_key,
+                           secret_bytes successor_key)
     : opts_(std::move(opts)),
       signing_key_(std::move(signing_key)),
       verifier_(std::move(v)),
@@ -121,7 +121,7 @@ result<std::shared_ptr<const debug_tokens>> debug_tokens::create(std::string_vie
 
   // Copies for the members; the originals are wiped on return.
   return std::shared_ptr<const debug_tokens>(new debug_tokens(std::move(opts), std::move(*key), std::move(*v),
-                                                              std::string(*hash_key), std::string(*successor_key)));
+                                                              secret_bytes(*hash_key), secret_bytes(*successor_key)));
 }
 
 result<std::shared_ptr<const debug_tokens>> debug_tokens::create_random(debug_token_options opts) {

@@ -16,8 +16,6 @@
 
 namespace tokenward {
 
-secret_bytes::~secret_bytes() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
-
 namespace {
 
 EVP_MAC* hmac_implementation() {
@@ -496,7 +494,7 @@ result<jwk> jwk::from_secret(std::string_view secret, std::optional<alg> a) {
   k.type_ = key_type::oct;
   k.alg_ = a;
   k.private_ = true;
-  k.secret_ = std::make_shared<const secret_bytes>(std::string(secret));
+  k.secret_ = std::make_shared<const secret_bytes>(secret);
   k.hmac_ = std::make_shared<const hmac_templates>(secret);
   return k;
 }

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "tokenward/secret.hpp"
+
 namespace tokenward::b64 {
 
 std::string encode(std::string_view bytes);
@@ -14,6 +16,8 @@ std::string encode(std::string_view bytes);
 // and unused trailing bits equal to zero. Anything else yields nullopt. `spare` bytes of capacity
 // are reserved past the end (a parser that reads ahead, such as simdjson, needs them).
 std::optional<std::string> decode(std::string_view text, std::size_t spare = 0);
+// The same rules, straight into self-wiping memory (for private key components).
+std::optional<secret_bytes> decode_secret(std::string_view text);
 // Appends the encoding of `bytes` to `out`.
 void encode_append(std::string& out, std::string_view bytes);
 

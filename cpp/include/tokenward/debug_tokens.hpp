@@ -77,8 +77,8 @@ class debug_tokens {
   [[nodiscard]] const std::string& issuer() const noexcept { return opts_.issuer; }
 
  private:
-  debug_tokens(debug_token_options opts, jwk signing_key, std::shared_ptr<verifier> v, std::string hash_key,
-               std::string successor_key);
+  debug_tokens(debug_token_options opts, jwk signing_key, std::shared_ptr<verifier> v, secret_bytes hash_key,
+               secret_bytes successor_key);
 
   debug_token_options opts_;
   jwk signing_key_;

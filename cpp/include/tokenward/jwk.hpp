@@ -17,23 +17,11 @@
 #include "tokenward/errc.hpp"
 #include "tokenward/json.hpp"
 #include "tokenward/ossl.hpp"
+#include "tokenward/secret.hpp"
 
 namespace tokenward {
 
 inline constexpr int kMinRsaBits = 2048;
-
-// Bytes wiped from memory when the last owner lets go.
-class secret_bytes {
- public:
-  explicit secret_bytes(std::string bytes) : bytes_(std::move(bytes)) {}
-  secret_bytes(const secret_bytes&) = delete;
-  secret_bytes& operator=(const secret_bytes&) = delete;
-  ~secret_bytes();
-  [[nodiscard]] std::string_view view() const noexcept { return bytes_; }
-
- private:
-  std::string bytes_;
-};
 
 enum class key_op : std::uint8_t { sign, verify };
 
