@@ -51,6 +51,8 @@ def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOKENWARD_REFRESH_TOKEN_LIFETIME", "P1D")
     monkeypatch.setenv("TOKENWARD_REFRESH_REUSE_GRACE", "PT5S")
     monkeypatch.setenv("tokenward_environment", "staging")
+    monkeypatch.setenv("TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION", "true")
+    monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", "a-password-for-staging")
     settings = AuthSettings.from_env()
     assert settings.auth_secret is not None
     assert settings.auth_secret.get_secret_value() == SECRET
@@ -167,6 +169,8 @@ def test_no_secret_outside_development_is_refused(
     monkeypatch: pytest.MonkeyPatch, environment: str
 ) -> None:
     monkeypatch.setenv("TOKENWARD_ENVIRONMENT", environment)
+    monkeypatch.setenv("TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION", "true")
+    monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", "a-password-for-this-deployment")
     message = refused()
     assert "TOKENWARD_AUTH_SECRET" in message
     assert environment in message
@@ -178,7 +182,11 @@ def test_no_secret_in_development_means_a_random_one_and_a_warning(
     with caplog.at_level(logging.WARNING, logger="tokenward"):
         first = Auth.from_env()
         second = Auth.from_env()
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "random secret" in r.getMessage()
+    ]
     assert len(warnings) == 2
     assert "TOKENWARD_AUTH_SECRET" in warnings[0]
     assert "will not survive a restart" in warnings[0]
@@ -311,7 +319,7 @@ def test_refresh_must_outlive_access(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "TOKENWARD_REFRESH_TOKEN_LIFETIME" in refused()
 
 
-@pytest.mark.parametrize("url", ["postgresql://localhost/db", "sqlite://relative.db", "  "])
+@pytest.mark.parametrize("url", ["mysql://localhost/db", "sqlite://relative.db", "  "])
 def test_unusable_store_url_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
     monkeypatch.setenv("TOKENWARD_STORE_URL", url)

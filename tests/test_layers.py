@@ -118,7 +118,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tokenward._core", "tokenward.exceptions"),
     ("tokenward.principal", "tokenward._api", "tokenward.jwks", "tokenward._verifier"),
     ("tokenward.cognito", "tokenward.stores"),
-    ("tokenward.tokens", "tokenward.settings"),
+    ("tokenward.tokens", "tokenward.settings", "tokenward.apikeys", "tokenward.ratelimit"),
     ("tokenward.providers", "tokenward.strategies"),
     ("tokenward.authenticator",),
     ("tokenward.fastapi",),
@@ -174,6 +174,8 @@ def test_nothing_below_fastapi_imports_fastapi() -> None:
         "tokenward.authenticator",
         "tokenward.providers",
         "tokenward.tokens",
+        "tokenward.apikeys",
+        "tokenward.ratelimit",
     ],
 )
 def test_the_core_imports_without_fastapi(modules: str) -> None:

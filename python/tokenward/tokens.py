@@ -110,12 +110,14 @@ def _principal(session: RefreshSession) -> Principal:
 def _identity_json(who: Principal, requested_scope: str | None) -> dict[str, Any]:
     """What a session keeps of its user, copied along the family (and the scopes the login
     asked for, so a refresh can grant them again under the settings of the day)."""
-    return {
+    kept: dict[str, Any] = {
         "email": who.email,
         "groups": list(who.groups),
         "scopes": list(who.scopes),
-        "requested_scope": requested_scope,
     }
+    if requested_scope is not None:
+        kept["requested_scope"] = requested_scope
+    return kept
 
 
 def _strings(value: Any) -> tuple[str, ...]:

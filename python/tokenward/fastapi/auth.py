@@ -230,7 +230,7 @@ class Auth:
         client = request.scope.get("client")
         peer = client[0] if client else None
         if not self._proxies:
-            return peer  # type: ignore[no-any-return]
+            return peer
         return client_address(peer, request.headers.getlist("x-forwarded-for"), self._proxies)
 
     def client(self, request: HTTPConnection) -> ClientInfo:

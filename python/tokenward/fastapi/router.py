@@ -52,16 +52,13 @@ class Login(Protocol):
     """Checks a user name (email) and password and starts a session (the custom provider)."""
 
     async def login(
-        self, email: str, password: str, scope: str | None = None
+        self,
+        email: str,
+        password: str,
+        scope: str | None = None,
+        *,
+        client: ClientInfo | None = None,
     ) -> TokenPair | None: ...
-
-
-class Sessions(Protocol):
-    """Refresh rotation and logout (:class:`tokenward.tokens.TokenService`)."""
-
-    async def refresh(self, refresh_token: str) -> TokenPair: ...
-
-    async def revoke(self, refresh_token: str) -> bool: ...
 
 
 M = TypeVar("M", bound=BaseModel)
