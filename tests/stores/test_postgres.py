@@ -284,3 +284,19 @@ def test_open_while_down_then_up(own_server: PostgresServer) -> None:
         await store.close()
 
     asyncio.run(scenario())
+
+
+def test_without_connection_checks_the_pool_still_recovers(own_server: PostgresServer) -> None:
+    url = own_server.create_database("unchecked")
+
+    async def scenario() -> None:
+        store = PostgresStore(url, pool_timeout=1, connect_timeout=1, check_connections=False)
+        await store.add_refresh_session(token())
+        own_server.stop()
+        own_server.start()
+        # the pooled connection died with the old server: at most that call fails
+        assert await eventually(lambda: store.get_refresh_session("h1")) == token()
+        assert await store.get_refresh_session("h1") == token()
+        await store.close()
+
+    asyncio.run(scenario())
