@@ -311,7 +311,7 @@ def test_refresh_must_outlive_access(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "TOKENWARD_REFRESH_TOKEN_LIFETIME" in refused()
 
 
-@pytest.mark.parametrize("url", ["postgresql://localhost/db", "sqlite://relative.db", "  "])
+@pytest.mark.parametrize("url", ["redis://localhost/0", "sqlite://relative.db", "  "])
 def test_unusable_store_url_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
     monkeypatch.setenv("TOKENWARD_STORE_URL", url)
