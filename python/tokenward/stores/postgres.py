@@ -226,6 +226,9 @@ class PostgresStore:
     ``url`` is a libpq connection URL or string (``postgresql://user:pw@host:5432/db``; its
     parameters, ``sslmode`` and the rest, pass through). Timeouts are in seconds (0 turns
     ``statement_timeout`` off); ``min_size``/``max_size`` bound the pool of each instance.
+    ``check_connections`` (on by default) checks each connection as it leaves the pool, one
+    round trip, so that after a server restart no call fails on a dead connection; without it
+    the first call on each dead connection fails with StoreError and the pool then replaces it.
     """
 
     def __init__(
@@ -238,6 +241,7 @@ class PostgresStore:
         pool_timeout: float = 5.0,
         statement_timeout: float = 5.0,
         operation_timeout: float = 15.0,
+        check_connections: bool = True,
     ) -> None:
         try:
             params = conninfo_to_dict(url)
@@ -256,6 +260,7 @@ class PostgresStore:
         self._pool_timeout = pool_timeout
         self._statement_timeout_ms = int(statement_timeout * 1000)
         self._operation_timeout = operation_timeout
+        self._check = check_connections
         self._pool: AsyncConnectionPool[_Conn] | None = None
         self._open_lock = asyncio.Lock()
 
@@ -285,7 +290,7 @@ class PostgresStore:
                         "connect_timeout": max(1, round(self._connect_timeout)),
                     },
                     configure=self._configure,
-                    check=AsyncConnectionPool.check_connection,
+                    check=AsyncConnectionPool.check_connection if self._check else None,
                     name="tokenward",
                     open=False,
                 )
