@@ -24,6 +24,7 @@ __all__ = [
     "AuthorizationError",
     "ConfigurationError",
     "DecryptionError",
+    "DuplicateKeyError",
     "ExpiredTokenError",
     "ImmatureTokenError",
     "InvalidApiKeyError",
@@ -145,6 +146,12 @@ class InvalidApiKeyError(InvalidTokenError):
 class StoreError(TokenwardError):
     """The store (sessions, API keys, counters) could not be read or written: the database is
     unreachable, locked or corrupt. Not the client's fault: a server answers 503."""
+
+
+class DuplicateKeyError(StoreError):
+    """A store was given an API key whose prefix (or id) another key has. A :class:`StoreError`,
+    so code that only cares whether the write happened treats it like any other failure; code
+    that mints keys catches it and draws a new prefix."""
 
 
 class AuthenticationError(TokenwardError):

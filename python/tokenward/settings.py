@@ -104,7 +104,8 @@ class AuthSettings(BaseSettings):
     refresh_reuse_grace: _dt.timedelta = _dt.timedelta(seconds=10)
     token_issuer: str = Field(default="tokenward", min_length=1, max_length=256)
     store_url: str = Field(
-        default=":memory:", description="sqlite:///path.db, a file path, or :memory:"
+        default=":memory:",
+        description="sqlite:///path.db, a file path, :memory:, or postgresql://user:pw@host/db",
     )
     environment: str = "development"
     allow_custom_auth_in_production: bool = False

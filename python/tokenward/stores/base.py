@@ -18,7 +18,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from tokenward.exceptions import StoreError
+from tokenward.exceptions import DuplicateKeyError, StoreError
 
 __all__ = [
     "ApiKeyRecord",
@@ -34,14 +34,6 @@ __all__ = [
     "Store",
     "StoreError",
 ]
-
-
-class DuplicateKeyError(StoreError):
-    """:meth:`ApiKeyStore.add_api_key` was given a prefix (or an id) that another key has.
-
-    A :class:`StoreError`, so code that only cares whether the write happened can treat it like
-    any other failure; code that mints keys catches it and draws a new prefix.
-    """
 
 
 @dataclass(frozen=True, slots=True)
