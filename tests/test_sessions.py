@@ -92,7 +92,7 @@ def when(value: str) -> float:
     return dt.datetime.fromisoformat(value).timestamp()
 
 
-# --- what a session records --------------------------------------------------------------------
+# --- what a session records ----------------------------------------------------------------------
 
 
 def test_a_login_is_a_session_with_its_device(stores: StoreMaker, clock: Clock) -> None:
@@ -260,7 +260,7 @@ def test_the_session_limit_defaults_to_fifty(stores: StoreMaker, clock: Clock) -
         )
 
 
-# --- access tokens: stateless, or checked against the session (REVOKE_ACCESS_TOKENS) -----------
+# --- access tokens: stateless, or checked against the session (REVOKE_ACCESS_TOKENS) -------------
 
 
 def test_access_tokens_are_stateless_by_default(stores: StoreMaker, clock: Clock) -> None:
@@ -366,7 +366,7 @@ def test_a_refresh_keeps_the_scope_the_login_asked_for(stores: StoreMaker, clock
         assert me["scopes"] == ["reports:read"]
 
 
-# --- every auth answer is no-store ----------------------------------------------------------------
+# --- every auth answer is no-store ---------------------------------------------------------------
 
 
 def assert_no_store(response: Any) -> None:
@@ -413,7 +413,7 @@ def test_rate_limited_answers_are_no_store(stores: StoreMaker, clock: Clock) -> 
         assert_no_store(limited)
 
 
-# --- unit: device names and the session check -------------------------------------------------
+# --- unit: device names and the session check ----------------------------------------------------
 
 
 @pytest.mark.parametrize(
