@@ -291,6 +291,18 @@ def test_revoked_access_tokens_stop_on_this_instance_at_once(
         assert client.get("/async", headers=bearer(me["access_token"])).status_code == 200
 
 
+def test_with_revocation_a_logout_stops_the_access_token_here_at_once(
+    stores: StoreMaker, clock: Clock
+) -> None:
+    with running(stores, clock, revoke_access_tokens=True) as (client, _):
+        pair = sign_in(client)
+        headers = bearer(pair["access_token"])
+        assert client.get("/async", headers=headers).status_code == 200  # now cached as live
+        logout = client.post("/v1/auth/logout", json={"refresh_token": pair["refresh_token"]})
+        assert logout.status_code == 204
+        assert client.get("/async", headers=headers).status_code == 401
+
+
 def test_revoked_access_tokens_stop_elsewhere_within_the_cache_ttl(
     stores: StoreMaker, clock: Clock
 ) -> None:
