@@ -13,6 +13,9 @@ them alike:
     with the :class:`~tokenward.LoginLimiter` (its limits raised so that nothing is refused) and
     through one built without a guard. The difference is the limiter's cost per login: a good
     login pays a counter increment, a read and a delete; a failed one two increments and a read.
+``direct``
+    the same store calls without the app: the limiter's for a good and a failed login, one
+    uncached session check.
 ``revoke``
     ``GET /protected`` (``Depends(require_current_user)``) with a custom-provider access token:
     REVOKE_ACCESS_TOKENS off; on with the default 5 s cache (one store read per session per 5 s);
@@ -267,6 +270,45 @@ async def revoke_costs(stores: StoreMaker, number: int, rounds: int) -> dict[str
     return result
 
 
+async def direct_costs(stores: StoreMaker, number: int, rounds: int) -> dict[str, Any]:
+    """The same store round trips without the app around them: the limiter's calls for one
+    good and one failed login, and one uncached session check."""
+    auth = make_auth(stores(), revoke_access_tokens=True, session_check_cache_ttl=0)
+    async with started(auth, protected_app(auth)):
+        limiter = auth.limiter
+        tokens = auth.tokens
+        assert tokens is not None
+        pair = await auth.login(EMAIL, PASSWORD)
+        assert pair is not None
+        sid = tokens.verify_access(pair.access_token)["sid"]
+
+        async def good(i: int) -> int:
+            await limiter.check(EMAIL, "127.0.0.1")
+            await limiter.succeeded(EMAIL, "127.0.0.1")
+            return 0
+
+        async def failed(i: int) -> int:
+            email = f"nobody{i % WRONG_EMAILS}@example.com"
+            await limiter.check(email, "127.0.0.1")
+            await limiter.failed(email, "127.0.0.1")
+            return 0
+
+        async def live(i: int) -> int:
+            if not await tokens.session_is_live(sid):
+                raise RuntimeError("the session should be live")
+            return 0
+
+        return await timed(
+            {
+                "limiter calls of a good login": good,
+                "limiter calls of a failed login": failed,
+                "one session check (store read)": live,
+            },
+            number,
+            rounds,
+        )
+
+
 # --- stores --------------------------------------------------------------------------------------
 
 
@@ -316,6 +358,7 @@ def run(kinds: tuple[str, ...], pg_url: str | None, number: int, rounds: int) ->
             report["stores"][kind] = {
                 "login": asyncio.run(login_costs(maker, number, rounds)),
                 "revoke": asyncio.run(revoke_costs(maker, number, rounds)),
+                "direct": asyncio.run(direct_costs(maker, number, rounds)),
             }
     return report
 
@@ -326,15 +369,15 @@ def print_report(report: dict[str, Any]) -> None:
         if not isinstance(result, dict):
             print(f"   {result}")
             continue
-        for table in ("login", "revoke"):
+        for table in ("login", "revoke", "direct"):
             for name, value in result[table].items():
                 if isinstance(value, dict):
                     print(
-                        f"   {name:40} {value['median_us']:9.1f} µs"
-                        f"   (rounds {value['min_us']:.1f} … {value['max_us']:.1f})"
+                        f"   {name:40} median {value['median_us']:9.1f} µs"
+                        f"   best round {value['min_us']:9.1f}   worst {value['max_us']:9.1f}"
                     )
                 else:
-                    print(f"   {name:40} {value:+9.1f} µs")
+                    print(f"   {name:40} {value:+9.1f} µs (difference of the medians)")
 
 
 def main(argv: list[str] | None = None) -> int:
