@@ -53,6 +53,14 @@ def test_the_start_up_warning_says_development_is_the_default(
     assert "VEGA_ENVIRONMENT=production" in warning
 
 
+def test_the_start_up_warning_of_an_explicit_development(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="tokenward"):
+        build(prefix="VEGA_", environment="local")
+    [warning] = [r.getMessage() for r in caplog.records if "debug login" in r.getMessage()]
+    assert "VEGA_ENVIRONMENT='local' names development." in warning
+    assert "the default" not in warning
+
+
 def openapi(**overrides: Any) -> dict[str, Any]:
     app, auth = make_app(**overrides)
     app.include_router(auth.api_keys_router)
