@@ -15,7 +15,7 @@ from tokenward.fastapi import (
     require_current_user,
     require_groups,
 )
-from tokenward.stores.sqlite import SQLiteStore
+from tokenward.stores import Store
 
 # Starlette warns at import when it finds httpx but not httpx2; the warning is about Starlette's
 # own test client and says nothing about tokenward, so it is silenced for this one import.
@@ -23,7 +23,16 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-__all__ = ["EMAIL", "PASSWORD", "SECRET", "Clock", "TestClient", "login", "make_app"]
+__all__ = [
+    "EMAIL",
+    "PASSWORD",
+    "SECRET",
+    "Clock",
+    "TestClient",
+    "login",
+    "make_app",
+    "store_factory",
+]
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 EMAIL = "debug@example.com"
@@ -44,7 +53,7 @@ class Clock:
 
 
 def make_app(
-    *, clock: Clock | None = None, store: SQLiteStore | None = None, **overrides: Any
+    *, clock: Clock | None = None, store: Store | None = None, **overrides: Any
 ) -> tuple[FastAPI, Auth]:
     """An app with routes of every kind, and its Auth."""
     values: dict[str, Any] = {"auth_secret": SECRET, "debug_scopes": "reports:read"}
@@ -116,3 +125,18 @@ def login(client: Any, email: str = EMAIL, password: str = PASSWORD) -> dict[str
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def store_factory(kind: str, tmp_path: Any, pg_url: str | None = None) -> Any:
+    """A function making stores on one fresh database of ``kind`` ("sqlite" or "postgres"); each
+    call is another instance (another connection) on the same data, as another process would
+    have."""
+    if kind == "sqlite":
+        from tokenward.stores.sqlite import SQLiteStore
+
+        path = tmp_path / "tokenward.db"
+        return lambda: SQLiteStore(path)
+    from tokenward.stores.postgres import PostgresStore
+
+    assert pg_url is not None
+    return lambda: PostgresStore(pg_url)

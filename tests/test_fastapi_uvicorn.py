@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -13,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+import tokenward
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -34,9 +37,10 @@ class Server:
         self.log = log
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("uvicorn")
+@contextlib.contextmanager
+def uvicorn_server(tmp: Path) -> Iterator[Server]:
+    """examples/app.py under uvicorn on a free loopback port, its output in ``Server.log``;
+    stopped (gracefully: in-flight requests finish) when the block ends."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TOKENWARD_")}
     env.update(
@@ -45,6 +49,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "TOKENWARD_STORE_URL": f"sqlite:///{tmp / 'e2e.db'}",
             "TOKENWARD_DEBUG_SCOPES": "reports:read",
             "PYTHONUNBUFFERED": "1",
+            # the server imports the tokenward these tests import (a source tree first on the
+            # path included), whatever the working directory
+            "PYTHONPATH": os.pathsep.join(
+                p
+                for p in (str(Path(tokenward.__file__).resolve().parents[1]), env.get("PYTHONPATH"))
+                if p
+            ),
         }
     )
     log = tmp / "uvicorn.log"
@@ -90,7 +101,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-    text = log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with uvicorn_server(tmp_path_factory.mktemp("uvicorn")) as running:
+        yield running
+    text = running.log.read_text(errors="replace")
     assert "Traceback" not in text, text
 
 
@@ -193,3 +210,30 @@ def test_openapi_and_docs(http: httpx.Client) -> None:
     assert scheme["flows"]["password"]["tokenUrl"] == "/v1/auth/login"
     assert doc["paths"]["/v1/reports"]["get"]["security"] == [{"tokenward": ["reports:read"]}]
     assert "swagger" in http.get("/docs").text.lower()
+
+
+def half_a_body(
+    port: int, path: str, *, declared: int = 200, sent: bytes = b'{"email": "de'
+) -> None:
+    """A raw request that announces ``declared`` body bytes, sends fewer, and hangs up."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode("ascii") + sent)
+
+
+def test_a_client_hanging_up_mid_body_leaves_no_traceback(tmp_path: Path) -> None:
+    with uvicorn_server(tmp_path) as running, httpx.Client(base_url=running.base_url) as http:
+        port = int(running.base_url.rsplit(":", 1)[1])
+        for path in ("/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout") * 3:
+            half_a_body(port, path)
+        half_a_body(port, "/v1/auth/login", sent=b"")  # nothing of the body at all
+        # the server is still well, and answers a whole request
+        assert login(http)["token_type"] == "bearer"
+    # uvicorn has stopped (it lets in-flight requests finish first): the log is complete
+    text = running.log.read_text(errors="replace")
+    assert "Application startup complete" in text, text
+    assert "Exception in ASGI application" not in text, text
+    assert "Traceback" not in text, text

@@ -315,15 +315,20 @@ class TokenService:
 
     async def revoke(self, refresh_token: str) -> bool:
         """Logout: revoke the family of ``refresh_token``. False when the token is not known."""
+        return await self.end_session_of(refresh_token) is not None
+
+    async def end_session_of(self, refresh_token: str) -> str | None:
+        """Logout: revoke the family of ``refresh_token`` and return its session id; None when
+        the token is not known."""
         if not DebugTokens.is_refresh_token(refresh_token):
-            return False
+            return None
         session = await self.store.get_refresh_session(
             self.tokens.refresh_token_hash(refresh_token)
         )
         if session is None:
-            return False
+            return None
         await self.store.revoke_refresh_family(session.family_id, now=self._clock())
-        return True
+        return session.family_id
 
     # --- what a user sees of their sessions ----------------------------------------------------
 

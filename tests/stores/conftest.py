@@ -1,33 +1,18 @@
-"""Fixtures of the store tests: a throwaway PostgreSQL for the session, and ``backend``, which runs
-a contract test once on SQLite and once on PostgreSQL, each time on a fresh, empty database."""
+"""Fixtures of the store tests: ``backend``, which runs a contract test once on SQLite and once on
+PostgreSQL (the session's throwaway server, tests/conftest.py), each time on a fresh, empty
+database."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.pg_server import PostgresServer
 
 from tokenward.stores import Store
-
-_names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture
-def pg_url(pg_server: PostgresServer) -> str:
-    """A new empty database on the session's server."""
-    return pg_server.create_database(f"t{next(_names)}")
 
 
 @dataclass

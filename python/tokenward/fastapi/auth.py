@@ -95,9 +95,10 @@ class Auth:
         if settings.auth_provider == "custom":
             _log.warning(
                 "tokenward: custom auth with a debug login is on, because %s=%r names "
-                "development (the default). For a deployment, set %s=cognito and %s=production.",
+                "development%s. For a deployment, set %s=cognito and %s=production.",
                 settings.var("environment"),
                 settings.environment,
+                "" if "environment" in settings.model_fields_set else " (the default)",
                 settings.var("auth_provider"),
                 settings.var("environment"),
             )

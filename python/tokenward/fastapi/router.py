@@ -335,9 +335,11 @@ def build_auth_router(
         data, _ = await _read_fields(request)
         body = _validate(RefreshRequest, data)
         try:
-            await rotation.revoke(body.refresh_token)
+            ended = await rotation.end_session_of(body.refresh_token)
         except TokenwardError as exc:
             raise fail(exc) from None
+        if ended is not None and on_session_end is not None:
+            on_session_end(ended)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.get(

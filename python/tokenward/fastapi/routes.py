@@ -93,9 +93,22 @@ def _describe(route: Any) -> RouteInfo:
     )
 
 
+def _flat_routes(app: Any) -> Iterator[Any]:
+    """The app's routes, those of included routers too: FastAPI releases that keep an included
+    router as one entry of ``app.routes`` list its routes (prefixed, with the router's
+    dependencies) through ``fastapi.routing.iter_route_contexts``."""
+    routes = getattr(app, "routes", ())
+    try:
+        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # older FastAPI: include_router copies the routes into app.routes
+        yield from routes
+        return
+    yield from iter_route_contexts(routes)
+
+
 def iter_routes(app: Any) -> Iterator[tuple[Any, RouteInfo]]:
     """Every API route of ``app`` (its ``routes``, mounted routers included) with its info."""
-    for route in getattr(app, "routes", ()):
+    for route in _flat_routes(app):
         if getattr(route, "dependant", None) is None:
             continue  # Starlette routes (docs, static files): no dependencies to read
         yield route, _describe(route)
