@@ -358,6 +358,42 @@ def test_unknown_tampered_malformed_and_foreign_keys(backend: Backend) -> None:
     backend.run(scenario)
 
 
+class RecordingHasher:
+    """The real hasher, recording the hashes ``matches`` is asked to compare against."""
+
+    def __init__(self) -> None:
+        self.real = ApiKeyHasher(SECRET)
+        self.compared: list[str] = []
+
+    def new_key(self) -> tuple[str, str]:
+        return self.real.new_key()
+
+    def hash(self, key: str) -> str:
+        return self.real.hash(key)
+
+    def matches(self, key: str, key_hash: str) -> bool:
+        self.compared.append(key_hash)
+        return self.real.matches(key, key_hash)
+
+
+def test_an_unknown_prefix_still_costs_an_hmac(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        hasher = RecordingHasher()
+        keys = ApiKeyService(hasher, store, clock=Clock())  # type: ignore[arg-type]
+        made = await make_key(keys)
+        stranger, _ = ApiKeyHasher(SECRET).new_key()
+        with pytest.raises(InvalidApiKeyError):
+            await keys.authenticate(stranger)
+        await keys.authenticate(made.key)
+        unknown, known = hasher.compared
+        assert known == made.record.key_hash
+        # a well-formed hash (so the C++ side computes the HMAC before comparing) that no key has
+        assert len(unknown) == len(known) == 64 and int(unknown, 16) >= 0
+        assert not ApiKeyHasher(SECRET).matches(stranger, unknown)
+
+    backend.run(scenario)
+
+
 # --- the cache and revocation across instances ---------------------------------------------------
 
 
