@@ -158,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         "API key vs access token, GET /protected in process (httpx ASGI transport), "
         "median µs per request:"
     )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     results = run(quick=args.quick, pg_url=args.pg_url, postgres=not args.no_postgres)
     print_table(results)
+    print(f"  load average at the start: {load} ({os.cpu_count()} CPUs)")
     return 0
 
 
