@@ -153,7 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=None, help="a PostgreSQL database to use")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args(argv)
-    logging.getLogger("tokenward").setLevel(logging.ERROR)  # the development-mode warnings
+    log = logging.getLogger("tokenward")
+    level = log.level
+    log.setLevel(logging.ERROR)  # the development-mode warnings, once per configuration
+    try:
+        _report(args)
+    finally:
+        log.setLevel(level)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> None:
     print(
         "API key vs access token, GET /protected in process (httpx ASGI transport), "
         "median µs per request:"
@@ -162,7 +172,6 @@ def main(argv: list[str] | None = None) -> int:
     results = run(quick=args.quick, pg_url=args.pg_url, postgres=not args.no_postgres)
     print_table(results)
     print(f"  load average at the start: {load} ({os.cpu_count()} CPUs)")
-    return 0
 
 
 if __name__ == "__main__":

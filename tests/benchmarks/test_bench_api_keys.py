@@ -3,6 +3,8 @@ assertions."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from benchmarks import api_keys
@@ -21,6 +23,10 @@ def test_quick_run_reports_every_configuration(capsys: pytest.CaptureFixture[str
     assert "sqlite ttl=0" in out and "skipped (--no-postgres)" in out
 
 
-def test_main_runs(capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_runs_and_leaves_logging_as_it_was(capsys: pytest.CaptureFixture[str]) -> None:
+    log = logging.getLogger("tokenward")
+    before = log.level
     assert api_keys.main(["--quick", "--no-postgres"]) == 0
-    assert "API key" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "API key" in out and "load average" in out
+    assert log.level == before
