@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import e2e, extras
+from benchmarks import api_keys, e2e, extras
 from benchmarks.floor import FloorUnavailable, ensure_floor, run_floor
 from benchmarks.peers import (
     NOT_INSTALLED_REASONS,
@@ -392,6 +392,18 @@ def main(argv: list[str] | None = None) -> int:
                     + (f" (/open {cpu['/open']:.1f} µs)" if cpu.get("/open") else "")
                 )
     report["fastapi"] = fa
+
+    if quick or args.no_e2e:
+        keys: dict[str, Any] = {"skipped": "skipped in quick mode" if quick else "skipped"}
+        print(f"\nAPI keys vs access tokens: {keys['skipped']}")
+    else:
+        keys = _section(
+            "API keys vs access tokens (GET /protected in process; python -m benchmarks.api_keys)",
+            lambda: {"configurations": api_keys.run()},
+        )
+        if "configurations" in keys:
+            api_keys.print_table(keys["configurations"])
+    report["api_keys"] = keys
 
     report["targets"] = targets(report)
     print("\nTargets (ratios from this run):")

@@ -49,6 +49,7 @@ MAX_SCOPES = 64
 MAX_KEY_LIFETIME = 10 * 366 * 24 * 3600  # ten years, in seconds
 _CACHE_ENTRIES = 10_000
 _CREATE_ATTEMPTS = 3
+_NO_HASH = "0" * 64  # well-formed hex of an HMAC-SHA256: matches() hashes before it compares
 
 
 class NewApiKey:
@@ -230,8 +231,9 @@ class ApiKeyService:
             raise InvalidApiKeyError("malformed", "not an API key")
         now = self._clock()
         record = await self._record(ApiKeyHasher.prefix_of(key), now)
-        # The hash is compared even when the prefix is unknown, so both cost the same.
-        if not self.hasher.matches(key, record.key_hash if record is not None else "") or (
+        # An HMAC is computed and compared even when the prefix is unknown (against a hash no
+        # key has), so both cost the same; an empty hash would return before hashing.
+        if not self.hasher.matches(key, record.key_hash if record is not None else _NO_HASH) or (
             record is None
         ):
             raise InvalidApiKeyError("unknown", "the API key is not known")
