@@ -4,6 +4,7 @@ and with Cognito (moto's, real tokens)."""
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,8 +13,9 @@ import pytest
 from fastapi import Depends, FastAPI, Security
 
 from _fastapi_support import EMAIL, Clock, TestClient, bearer, login, make_app
+from tokenward import ConfigurationError
 from tokenward.apikeys import MAX_KEY_LIFETIME
-from tokenward.fastapi import Auth, CurrentUser, require_current_user, require_groups
+from tokenward.fastapi import Auth, AuthSettings, CurrentUser, require_current_user, require_groups
 from tokenward.principal import Principal
 from tokenward.stores.sqlite import SQLiteStore
 
@@ -418,3 +420,54 @@ def test_cognito_keys_end_to_end(cognito_client: tuple[TestClient, str]) -> None
     assert gone.status_code == 204
     assert client.get("/ops", headers=bearer(made["key"])).status_code == 401
     assert client.delete(f"{KEYS}/{made['id']}", headers=bearer(access)).status_code == 404
+
+
+# --- Cognito without AUTH_SECRET: API keys are off, and say so --------------------------------
+
+_COGNITO_NO_SECRET = {
+    "auth_provider": "cognito",
+    "cognito_region": "eu-west-1",
+    "cognito_user_pool_id": "eu-west-1_NoSecret",
+    "cognito_app_client_id": "client",
+    "environment": "production",
+}
+
+
+def test_cognito_without_a_secret_turns_api_keys_off(caplog: pytest.LogCaptureFixture) -> None:
+    """A random per-process key would make every API key fail on the other instances and
+    after a restart, so without AUTH_SECRET the keys are off: a vk_ bearer is a 401, mounting
+    the router is a ConfigurationError naming the variable, and a warning says why."""
+    with caplog.at_level(logging.WARNING, logger="tokenward"):
+        auth = Auth(AuthSettings.from_env(prefix="TOKENWARD_TEST_NOSECRET_", **_COGNITO_NO_SECRET))
+    assert auth.api_keys is None
+    assert auth.default_strategies == ("jwt",)
+    assert any("API keys are off" in r.getMessage() for r in caplog.records)
+    assert not any("random secret" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ConfigurationError, match="TOKENWARD_TEST_NOSECRET_AUTH_SECRET"):
+        _ = auth.api_keys_router
+    app = FastAPI()
+    auth.install(app)
+
+    @app.get("/protected")
+    def protected(user: Annotated[CurrentUser, Depends(require_current_user)]) -> str:
+        return user.sub
+
+    response = TestClient(app).get("/protected", headers={"Authorization": "Bearer vk_" + "A" * 43})
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+def test_cognito_naming_api_key_without_a_secret_does_not_start() -> None:
+    settings = AuthSettings.from_env(
+        prefix="TOKENWARD_TEST_NOSECRET_", auth_strategies="jwt,api_key", **_COGNITO_NO_SECRET
+    )
+    with pytest.raises(ConfigurationError, match="names api_key"):
+        Auth(settings)
+
+
+def test_cognito_refuses_a_short_secret() -> None:
+    settings = AuthSettings.from_env(
+        prefix="TOKENWARD_TEST_NOSECRET_", auth_secret="short", **_COGNITO_NO_SECRET
+    )
+    with pytest.raises(ConfigurationError, match="at least 32"):
+        settings.check()

@@ -251,6 +251,8 @@ class AuthSettings(BaseSettings):
                 raise ConfigurationError(
                     f"{self.var('auth_provider')}=cognito needs " + ", ".join(missing)
                 )
+            if self.auth_secret is not None:
+                self._check_secret_size()
             return
         for name, (low, high) in _LIFETIME_BOUNDS.items():
             value: _dt.timedelta = getattr(self, name)
@@ -293,6 +295,11 @@ class AuthSettings(BaseSettings):
                     f"{self.var('environment')}={self.environment!r} (32 bytes or more, e.g. "
                     "the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
                 )
+            return
+        self._check_secret_size()
+
+    def _check_secret_size(self) -> None:
+        if self.auth_secret is None:
             return
         size = len(self.auth_secret.get_secret_value().encode("utf-8"))
         if size < MIN_SECRET_BYTES:

@@ -124,16 +124,12 @@ class Auth:
             self.login_path = None
             hint = "a Cognito access token (Authorization: Bearer <token>)"
         self._custom = custom
-        self.api_keys = ApiKeyService(
-            ApiKeyHasher(secret),
-            self.store,
-            cache_ttl=settings.api_key_cache_ttl,
-            clock=clock,
-        )
+        self.api_keys = self._api_key_service(settings, secret, clock)
         self.strategies: dict[str, Strategy] = {
-            "jwt": AccessTokenStrategy(self.provider, hint=hint),
-            "api_key": ApiKeyStrategy(self.api_keys),
+            "jwt": AccessTokenStrategy(self.provider, hint=hint)
         }
+        if self.api_keys is not None:
+            self.strategies["api_key"] = ApiKeyStrategy(self.api_keys)
         if basic is not None:
             self.strategies["basic"] = BasicStrategy(
                 basic, realm=settings.basic_realm, guard=self.limiter
@@ -143,7 +139,9 @@ class Auth:
                 raise ConfigurationError(f"a strategy named {name!r} exists already")
             self.strategies[name] = strategy
         self._authenticators: dict[StrategySpec, Authenticator] = {}
-        self.default_strategies: tuple[str, ...] = settings.strategies
+        self.default_strategies: tuple[str, ...] = tuple(
+            n for n in settings.strategies if n != "api_key" or self.api_keys is not None
+        )
         self._default = self._build(self.default_strategies, "any")
         self.router: APIRouter = build_auth_router(
             current_user=require_current_user,
@@ -153,20 +151,58 @@ class Auth:
             client=self.client,
             on_session_end=self.session_check.forget if self.session_check else None,
         )
-        self.api_keys_router: APIRouter = build_api_keys_router(
-            service=self.api_keys,
-            current_user=require_current_user,
-            effective_scopes=self.effective_scopes,
-        )
+        self._api_keys_router: APIRouter | None = None
+
+    @property
+    def api_keys_router(self) -> APIRouter:
+        """``/v1/api-keys``: ``app.include_router(auth.api_keys_router)``. ConfigurationError
+        when API keys are off (Cognito without ``AUTH_SECRET``)."""
+        if self.api_keys is None:
+            raise ConfigurationError(
+                f"API keys need {self.settings.var('auth_secret')} (32 bytes or more): their "
+                "hashes are keyed with it, and every instance must share it"
+            )
+        if self._api_keys_router is None:
+            self._api_keys_router = build_api_keys_router(
+                service=self.api_keys,
+                current_user=require_current_user,
+                effective_scopes=self.effective_scopes,
+            )
+        return self._api_keys_router
 
     @staticmethod
     def _secret(settings: AuthSettings) -> bytes:
-        """``AUTH_SECRET``, or (development only: the settings check refuses it elsewhere) a
-        random one for this process, with a warning."""
+        """``AUTH_SECRET``; without it a random one for this process: under the custom provider
+        (development only: the settings check refuses it elsewhere) with a warning that tokens
+        will not survive a restart; under Cognito it keys only the limiter's counter names."""
         if settings.auth_secret is None:
-            settings.warn_random_secret()
+            if settings.auth_provider == "custom":
+                settings.warn_random_secret()
             return secrets.token_bytes(32)
         return settings.auth_secret.get_secret_value().encode("utf-8")
+
+    def _api_key_service(
+        self, settings: AuthSettings, secret: bytes, clock: Callable[[], float]
+    ) -> ApiKeyService | None:
+        """The API keys, or None under Cognito without ``AUTH_SECRET``: a random per-process
+        key would make every key unusable on other instances and after a restart."""
+        if settings.auth_secret is None and settings.auth_provider == "cognito":
+            if "auth_strategies" in settings.model_fields_set and "api_key" in settings.strategies:
+                raise ConfigurationError(
+                    f"{settings.var('auth_strategies')} names api_key, which needs "
+                    f"{settings.var('auth_secret')} (32 bytes or more, the same on every instance)"
+                )
+            _log.warning(
+                "tokenward: API keys are off: %s is not set (Bearer vk_… is refused)",
+                settings.var("auth_secret"),
+            )
+            return None
+        return ApiKeyService(
+            ApiKeyHasher(secret),
+            self.store,
+            cache_ttl=settings.api_key_cache_ttl,
+            clock=clock,
+        )
 
     @staticmethod
     def _token_service(
