@@ -25,11 +25,13 @@ from tokenward.principal import Principal
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider
 from tokenward.settings import DEFAULT_PREFIX, AuthSettings
 from tokenward.stores import Store, open_store
+from tokenward.rbac import Roles
 from tokenward.strategies import (
     AccessTokenStrategy,
     BasicCheck,
     BasicStrategy,
     Credentials,
+    GatewayStrategy,
     Strategy,
 )
 from tokenward.tokens import TokenPair, TokenService
@@ -86,6 +88,7 @@ class Auth:
                 client_ids=settings.cognito_client_ids,
                 jwks_url=settings.cognito_jwks_url,
                 cache_size=settings.token_cache_size,
+                trust_gateway=settings.trust_gateway_claims,
             )
             self.provider = CognitoProvider(self.cognito)
             self.login_path = None
@@ -96,6 +99,8 @@ class Auth:
         }
         if basic is not None:
             self.strategies["basic"] = BasicStrategy(basic, realm=settings.basic_realm)
+        if self.cognito is not None and settings.trust_gateway_claims:
+            self.strategies["gateway"] = GatewayStrategy(self.cognito)
         for name, strategy in (strategies or {}).items():
             if name in self.strategies:
                 raise ConfigurationError(f"a strategy named {name!r} exists already")
@@ -104,6 +109,9 @@ class Auth:
         self.default_strategies: tuple[str, ...] = tuple(
             n for n in settings.strategies if n in self.strategies or n != "api_key"
         )
+        if "gateway" in self.strategies:  # TRUST_GATEWAY_CLAIMS: gateway first, then the others
+            self.default_strategies = tuple(dict.fromkeys(("gateway", *self.default_strategies)))
+        self.roles: Roles = settings.rbac()  # ROLES, SCOPES... (checked by settings.check())
         self._default = self._build(self.default_strategies, "any")
         self.router: APIRouter = build_auth_router(
             current_user=require_current_user,
@@ -188,8 +196,9 @@ class Auth:
         )
 
     def current_user(self, principal: Principal) -> CurrentUser:
-        """The FastAPI view of ``principal``."""
-        return CurrentUser.from_principal(principal)
+        """The FastAPI view of ``principal``, holding its effective scopes (its credential's,
+        then those its roles grant: :meth:`tokenward.rbac.Roles.effective_scopes`)."""
+        return CurrentUser.from_principal(principal, self.roles.effective_scopes(principal))
 
     # --- app wiring ---------------------------------------------------------------------------
 
@@ -208,12 +217,16 @@ class Auth:
             app.openapi = self._openapi(app, openapi)
 
     def check_routes(self, app: Any) -> None:
-        """Fail start-up (ConfigurationError) for a route whose strategies this app lacks."""
+        """Fail start-up (ConfigurationError) for a route whose strategies this app lacks, or
+        that asks for a scope the app does not declare (when ``SCOPES`` declares them)."""
         for _, info in routes.iter_routes(app):
             names = tuple(s for s in info.strategies if s != "default")
             for name in names:
                 if name not in self.strategies and name in ("jwt", "api_key", "basic", "gateway"):
                     raise ConfigurationError(f"{info.path}: {self._missing(name)}")
+        problem = routes.undeclared_scopes(app, self.roles)
+        if problem:
+            raise ConfigurationError(f"{problem}; declare it in {self.settings.var('scopes')}")
 
     def route_report(self, app: Any) -> list[routes.RouteInfo]:
         """Every API route of ``app`` and whether (and how) it is protected."""
@@ -248,7 +261,7 @@ class Auth:
                     "password": {
                         "tokenUrl": self.login_path,
                         "refreshUrl": PREFIX + "/refresh",
-                        "scopes": {s: s for s in self.settings.scopes},
+                        "scopes": routes.scope_table(self.roles, self.settings.debug_user_scopes),
                     }
                 },
             }
@@ -261,6 +274,7 @@ class Auth:
                     "A Cognito access token of the user pool "
                     f"{self.settings.cognito_user_pool_id} ({var('cognito_user_pool_id')}), "
                     "or an API key (Bearer vk_…)."
+                    + routes.scope_list(routes.scope_table(self.roles))
                 ),
             }
 
