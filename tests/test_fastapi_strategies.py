@@ -59,7 +59,9 @@ class AddressAllowList:
 
     async def authenticate(self, credentials: Credentials) -> Principal | None:
         if credentials.client_address in self.addresses:
-            return Principal(subject="net:" + str(credentials.client_address), credential_type="basic")
+            return Principal(
+                subject="net:" + str(credentials.client_address), credential_type="basic"
+            )
         return None
 
 
@@ -86,7 +88,11 @@ def partner_token(key: tw.JWK, **claims: Any) -> str:
 
 
 def settings(**overrides: Any) -> AuthSettings:
-    values: dict[str, Any] = {"auth_secret": SECRET, "debug_scopes": "reports:read", "basic_realm": "ops"}
+    values: dict[str, Any] = {
+        "auth_secret": SECRET,
+        "debug_scopes": "reports:read",
+        "basic_realm": "ops",
+    }
     values.update(overrides)
     return AuthSettings.from_env(prefix="TOKENWARD_TEST_ISOLATED_", **values)
 
@@ -152,7 +158,9 @@ def build(partner: VerifierStrategy, **overrides: Any) -> tuple[FastAPI, Auth]:
     @app.get("/raises")
     def raises(user: Annotated[CurrentUser, Depends(require_current_user)]) -> Any:
         if "billing.admin" not in user.scopes:
-            raise AuthorizationError("no billing", subject=user.sub, missing_scopes=("billing.admin",))
+            raise AuthorizationError(
+                "no billing", subject=user.sub, missing_scopes=("billing.admin",)
+            )
         return who(user)
 
     router = APIRouter(prefix="/private", dependencies=[Depends(require_current_user)])
@@ -271,7 +279,9 @@ def test_a_third_party_issuer(client: TestClient, token: str, partner_key: tw.JW
 
 
 def test_scopes_of_a_strategy_route(client: TestClient, partner_key: tw.JWK) -> None:
-    assert client.get("/partner-scoped", headers=bearer(partner_token(partner_key))).status_code == 200
+    assert (
+        client.get("/partner-scoped", headers=bearer(partner_token(partner_key))).status_code == 200
+    )
     short = client.get("/partner-scoped", headers=bearer(partner_token(partner_key, scope="x")))
     assert short.status_code == 403
     assert 'scope="sync"' in short.headers["www-authenticate"]
@@ -317,7 +327,9 @@ def test_auth_strategies_setting_adds_basic_app_wide(partner: VerifierStrategy) 
     assert auth.default_strategies == ("jwt", "basic")
     with TestClient(app) as client:
         token = login(client)["access_token"]
-        assert client.get("/default", headers=basic("ada", "correct horse")).json()["kind"] == "basic"
+        assert (
+            client.get("/default", headers=basic("ada", "correct horse")).json()["kind"] == "basic"
+        )
         assert client.get("/default", headers=bearer(token)).json()["kind"] == "access_token"
         assert client.get("/ops", headers=basic("ada", "correct horse")).status_code == 200
         nothing = client.get("/default")

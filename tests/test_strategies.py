@@ -222,7 +222,11 @@ def test_a_token_of_another_issuer_is_not_the_providers(
     assert run(jwt.authenticate(Credentials("Bearer " + token))) is None
     principal = run(partner.authenticate(Credentials("Bearer " + token)))
     assert principal is not None
-    assert (principal.subject, principal.scopes, principal.provider) == ("svc-7", ("a", "b"), "partner")
+    assert (principal.subject, principal.scopes, principal.provider) == (
+        "svc-7",
+        ("a", "b"),
+        "partner",
+    )
 
 
 def test_own_token_is_not_the_partners(

@@ -86,8 +86,7 @@ class Roles:
         for role, granted in roles.items():
             if not is_scope_token(role):
                 raise ConfigurationError(
-                    f"the role name {role!r} is not valid (printable ASCII without space, "
-                    '" or \\)'
+                    f'the role name {role!r} is not valid (printable ASCII without space, " or \\)'
                 )
             table[role] = _names(granted, f"the scopes of role {role!r}")
 
@@ -101,9 +100,7 @@ class Roles:
             declared = {}
             for scope, description in scopes.items():
                 if not isinstance(description, str):
-                    raise ConfigurationError(
-                        f"the description of scope {scope!r} must be a string"
-                    )
+                    raise ConfigurationError(f"the description of scope {scope!r} must be a string")
                 declared[scope] = description
         else:
             declared = dict.fromkeys(_names(scopes, "the declared scopes"), "")
@@ -130,10 +127,7 @@ class Roles:
         self._super = super_admin_role
 
     def __repr__(self) -> str:
-        return (
-            f"<Roles {list(self._roles)} default={self._default!r} "
-            f"super_admin={self._super!r}>"
-        )
+        return f"<Roles {list(self._roles)} default={self._default!r} super_admin={self._super!r}>"
 
     # --- the table ----------------------------------------------------------------------------
 

@@ -233,9 +233,7 @@ class AuthSettings(BaseSettings):
             )
         except ConfigurationError as exc:
             names = ("roles", "scopes", "default_role", "super_admin_role")
-            raise ConfigurationError(
-                f"{', '.join(self.var(n) for n in names)}: {exc}"
-            ) from None
+            raise ConfigurationError(f"{', '.join(self.var(n) for n in names)}: {exc}") from None
 
     @property
     def strategies(self) -> tuple[str, ...]:

@@ -23,9 +23,9 @@ from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.router import PREFIX, build_auth_router
 from tokenward.principal import Principal
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider
+from tokenward.rbac import Roles
 from tokenward.settings import DEFAULT_PREFIX, AuthSettings
 from tokenward.stores import Store, open_store
-from tokenward.rbac import Roles
 from tokenward.strategies import (
     AccessTokenStrategy,
     BasicCheck,
@@ -212,9 +212,22 @@ class Auth:
         self.check_routes(app)
         if getattr(app, "middleware_stack", None) is None:
             app.add_exception_handler(TokenwardError, errors.exception_handler)
+        elif TokenwardError not in getattr(app, "exception_handlers", {TokenwardError: None}):
+            _log.warning(
+                "tokenward: the app was running before auth.install(app), so a TokenwardError "
+                "raised by application code (AuthorizationError...) would be a 500: call "
+                "auth.install(app) right after creating the app, or pass "
+                "FastAPI(exception_handlers=auth.exception_handlers)"
+            )
         openapi = getattr(app, "openapi", None)
         if openapi is not None and not getattr(openapi, "tokenward", False):
             app.openapi = self._openapi(app, openapi)
+
+    @property
+    def exception_handlers(self) -> dict[Any, Callable[..., Any]]:
+        """``FastAPI(exception_handlers=auth.exception_handlers)``: the HTTP answer (401, 403,
+        429, 503) for a TokenwardError application code raises, as :meth:`install` registers."""
+        return {TokenwardError: errors.exception_handler}
 
     def check_routes(self, app: Any) -> None:
         """Fail start-up (ConfigurationError) for a route whose strategies this app lacks, or

@@ -107,6 +107,7 @@ bearer_scheme = BearerScheme(
     auto_error=False,
 )
 
+
 class BasicScheme(HTTPBasic):
     """HTTP Basic in OpenAPI. Unlike FastAPI's ``HTTPBasic``, it never answers by itself (that
     one refuses non-ASCII credentials with a 401 of its own even with ``auto_error=False``): it

@@ -62,9 +62,7 @@ def _challenges(exc: TokenwardError, default: str) -> str:
     return ", ".join(exc.challenges) if exc.challenges else default
 
 
-def _unauthorized(
-    detail: str, challenge: str, exc: TokenwardError | None = None
-) -> HTTPException:
+def _unauthorized(detail: str, challenge: str, exc: TokenwardError | None = None) -> HTTPException:
     if exc is not None and exc.accepted and exc.accepted not in detail:
         # Several strategies were tried: say what else the route takes.
         detail = f"{detail.rstrip('.')}. This accepts {exc.accepted}."
