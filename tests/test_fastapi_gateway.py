@@ -408,3 +408,13 @@ def test_the_custom_provider_refuses_the_setting() -> None:
         AuthSettings.from_env(
             prefix="TOKENWARD_TEST_ISOLATED_", auth_secret="x" * 40, trust_gateway_claims=True
         ).check()
+
+
+def test_openapi_of_a_cognito_app_lists_the_declared_scopes(cognito: Cognito) -> None:
+    with TestClient(make_app(make_auth(cognito))) as client:
+        doc = client.get("/openapi.json").json()
+    scheme = doc["components"]["securitySchemes"]["tokenward"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    for scope, text in SCOPES.items():
+        assert f"- `{scope}`: {text}" in scheme["description"]
+    assert {"401", "403"} <= set(doc["paths"]["/both"]["get"]["responses"])

@@ -171,3 +171,30 @@ def test_bad_role_settings_stop_start_up(
     monkeypatch.setenv(prefix + variable, value)
     with pytest.raises(ConfigurationError, match=message):
         Auth(AuthSettings.from_env(prefix=prefix))
+
+
+def test_application_code_may_raise_authorization_error(caplog: pytest.LogCaptureFixture) -> None:
+    from fastapi import FastAPI
+
+    from tokenward.exceptions import AuthorizationError
+
+    settings = AuthSettings.from_env(prefix="TOKENWARD_TEST_ISOLATED_", auth_secret=SECRET)
+    auth = Auth(settings)
+
+    def refuse() -> None:
+        raise AuthorizationError("not the owner", subject="u1", groups=("owners",))
+
+    # handlers given to FastAPI(...)
+    app = FastAPI(lifespan=auth.lifespan, exception_handlers=auth.exception_handlers)
+    app.add_api_route("/owned", refuse)
+    with TestClient(app) as client:
+        response = client.get("/owned")
+        assert response.status_code == 403
+        assert response.json() == {"detail": "This needs membership in one of the groups: owners."}
+        assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+    # only the lifespan: too late to register the handler, and the log says so
+    late = FastAPI(lifespan=auth.lifespan)
+    late.add_api_route("/owned", refuse)
+    with caplog.at_level("WARNING", logger="tokenward"), TestClient(late):
+        pass
+    assert "call auth.install(app) right after creating the app" in caplog.text

@@ -12,7 +12,11 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
 * no ``AUTH_SECRET`` outside development. In development a missing secret means a random one for
   this process, and a logged warning that tokens will not survive a restart;
 * ``AUTH_PROVIDER=cognito`` without ``COGNITO_REGION``, ``COGNITO_USER_POOL_ID`` and
-  ``COGNITO_APP_CLIENT_ID`` (comma-separated for several app clients).
+  ``COGNITO_APP_CLIENT_ID`` (comma-separated for several app clients);
+* a role table that does not hold together (:meth:`AuthSettings.rbac`): ``ROLES``/``SCOPES``
+  that are not JSON of the right shape, a ``DEFAULT_ROLE`` or ``SUPER_ADMIN_ROLE`` that is no
+  role, a role granting a scope ``SCOPES`` does not declare;
+* ``TRUST_GATEWAY_CLAIMS=true`` with another provider than Cognito.
 """
 
 from __future__ import annotations
