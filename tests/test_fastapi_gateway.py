@@ -4,10 +4,12 @@ and its JWKS. Roles from ``cognito:groups`` and a groups claim that is not all s
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import importlib.resources
 import json
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -110,6 +112,22 @@ def make_app(auth: Auth) -> FastAPI:
         return {"sub": user.sub, "kind": user.credential_type}
 
     return app
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_mangums_loop() -> Iterator[None]:
+    """Mangum sets an event loop of its own as the thread's current one and keeps it (a Lambda
+    process lives for many invocations); close it after this module's tests."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:
+            return
+    if not loop.is_running():
+        loop.close()
+    asyncio.set_event_loop(None)
 
 
 @pytest.fixture(scope="module")
