@@ -466,3 +466,33 @@ def test_authorization_error_raised_by_a_route_is_a_403(client: TestClient, toke
     assert response.json() == {"detail": "This needs the scopes: billing.admin."}
     challenge = response.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge and 'scope="billing.admin"' in challenge
+
+
+def test_public_given_to_include_router_agrees_with_the_report() -> None:
+    auth = Auth(settings())
+    app = FastAPI(lifespan=auth.lifespan)
+    protected = APIRouter(dependencies=[Depends(require_current_user)])
+
+    @protected.get("/health")
+    def health() -> dict[str, str]:
+        return {"ok": "health"}
+
+    app.include_router(protected, prefix="/open", dependencies=[Depends(public())])
+    app.include_router(protected, prefix="/closed")
+    report = {info.path: info.protection for info in auth.route_report(app)}
+    assert report == {"/open/health": "public (marked)", "/closed/health": "protected"}
+    with TestClient(app) as client:
+        assert client.get("/open/health").status_code == 200
+        assert client.get("/open/health", headers=bearer("x.y.z")).status_code == 401
+        assert client.get("/closed/health").status_code == 401
+
+
+def test_api_key_routes_wait_for_the_api_key_strategy() -> None:
+    auth = Auth(settings())
+    app = FastAPI()
+
+    @app.get("/keys-only")
+    def keys_only(user: Annotated[CurrentUser, Depends(authenticate("api_key"))]) -> None: ...
+
+    with pytest.raises(ConfigurationError, match="/keys-only: the strategy 'api_key'"):
+        auth.install(app)

@@ -213,7 +213,7 @@ class Auth:
         if getattr(app, "middleware_stack", None) is None:
             app.add_exception_handler(TokenwardError, errors.exception_handler)
         elif TokenwardError not in getattr(app, "exception_handlers", {TokenwardError: None}):
-            _log.warning(
+            _log.info(
                 "tokenward: the app was running before auth.install(app), so a TokenwardError "
                 "raised by application code (AuthorizationError...) would be a 500: call "
                 "auth.install(app) right after creating the app, or pass "

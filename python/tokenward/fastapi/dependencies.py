@@ -201,6 +201,16 @@ def _route_is_public(scope: MutableMapping[str, Any]) -> bool:
     route = scope.get("route")
     if route is None:
         return False
+    # FastAPI 0.160 and later run a route of an included router under an "effective context"
+    # whose dependency tree adds the inclusion's dependencies (include_router(dependencies=...));
+    # scope["route"] is the bare route. Read the context's tree when it is there, as
+    # route_report does, so a public() given to include_router counts here too.
+    fastapi_scope = scope.get("fastapi")
+    context = (
+        fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+    )
+    if context is not None and getattr(context, "original_route", None) is route:
+        return _marked_public(getattr(context, "dependant", None))
     try:
         return _public_routes[route]
     except KeyError:
