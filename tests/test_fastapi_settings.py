@@ -32,7 +32,7 @@ def test_defaults() -> None:
     assert settings.debug_email == "debug@example.com"
     assert settings.debug_password.get_secret_value() == "vega-debug-password"
     assert settings.groups == ("root", "operator")
-    assert settings.scopes == ()
+    assert settings.debug_user_scopes == ()
     assert settings.access_token_lifetime == dt.timedelta(minutes=15)
     assert settings.refresh_token_lifetime == dt.timedelta(days=7)
     assert settings.refresh_reuse_grace == dt.timedelta(seconds=10)
@@ -58,7 +58,7 @@ def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.auth_secret.get_secret_value() == SECRET
     assert SECRET not in repr(settings)
     assert settings.groups == ("admins", "operator", "readers")
-    assert settings.scopes == ("reports:read", "reports:write")
+    assert settings.debug_user_scopes == ("reports:read", "reports:write")
     assert settings.access_token_lifetime == dt.timedelta(seconds=300)
     assert settings.refresh_token_lifetime == dt.timedelta(days=1)
     assert settings.refresh_reuse_grace == dt.timedelta(seconds=5)

@@ -73,17 +73,21 @@ class Authenticator:
 
     def _refuse(self, strategy: Strategy, error: TokenwardError) -> TokenwardError:
         error.challenges = self.challenges(strategy, error)
+        if len(self.strategies) > 1:  # the detail then names the alternatives too
+            error.accepted = self._hint
         return error
 
     def _nothing(self, credentials: Credentials) -> TokenwardError:
-        if credentials.scheme in self._schemes:
+        scheme = credentials.scheme
+        if scheme in self._schemes:
             # Credentials of an accepted scheme came, but no strategy took them: a token of an
-            # issuer nobody here serves. (Another scheme counts as no credentials.)
+            # issuer nobody here serves. (Another scheme counts as no credentials.) The error
+            # goes to the challenge of the first strategy reading that scheme.
             error: TokenwardError = InvalidTokenError(
                 "the credentials were not accepted: send " + self._hint
             )
-            error.challenges = self.challenges(self.strategies[0], error)
-            return error
+            reader = next(s for s in self.strategies if s.scheme == scheme)
+            return self._refuse(reader, error)
         return NotAuthenticatedError(
             "no credentials: send " + self._hint, challenges=self.challenges()
         )
@@ -107,9 +111,13 @@ class Authenticator:
             except (InvalidTokenError, AuthenticationError) as exc:
                 raise self._refuse(strategy, exc) from None
             if principal is None:
-                raise NotAuthenticatedError(
+                # Nothing at all is "not signed in" (anonymous on an optional route); some of
+                # the credentials without the rest is a refusal, never anonymous.
+                kind = AuthenticationError if proven else NotAuthenticatedError
+                error = kind(
                     f"this needs {self._hint}; {strategy.hint} is missing",
                     challenges=self.challenges(),
                 )
+                raise error
             proven.append(principal)
         return proven[0]

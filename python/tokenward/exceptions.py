@@ -52,9 +52,12 @@ class TokenwardError(Exception):
     """Base class of every error tokenward raises.
 
     ``challenges`` are the ``WWW-Authenticate`` values a server sends with a 401 for this error;
-    the authenticator fills them in (one per strategy tried), empty elsewhere."""
+    the authenticator fills them in (one per strategy tried), empty elsewhere. ``accepted``
+    says, for a client, what the refusing authenticator accepts (``an access token (…) or HTTP
+    Basic credentials (…)``); empty elsewhere."""
 
     challenges: tuple[str, ...] = ()
+    accepted: str = ""
 
 
 class InvalidTokenError(TokenwardError, ValueError):

@@ -57,6 +57,11 @@ class CognitoProvider:
     def __init__(self, verifier: CognitoVerifier) -> None:
         self.verifier = verifier
 
+    @property
+    def issuers(self) -> tuple[str, ...]:
+        """The issuers of the pools it accepts (a token naming another is not its own)."""
+        return tuple(self.verifier.issuers)
+
     async def authenticate(self, token: str) -> Principal:
         return from_cognito_claims(await self.verifier.verify_async(token), provider=self.name)
 
@@ -117,6 +122,11 @@ class CustomProvider:
         self._sub = str(uuid.uuid5(uuid.NAMESPACE_URL, "tokenward:debug:" + self._email.lower()))
 
     @property
+    def issuers(self) -> tuple[str, ...]:
+        """The issuer of its tokens (``TOKEN_ISSUER``)."""
+        return (self.service.tokens.issuer,)
+
+    @property
     def subject(self) -> str:
         """The debug user's subject (a UUID derived from its email)."""
         return self._sub
@@ -144,7 +154,7 @@ class CustomProvider:
     def identity(self, requested_scope: str | None = None) -> Principal:
         """The debug user, with the requested scopes it may have (all of them when none asked).
         Groups and scopes are read from the settings each time, so a refresh picks up a change."""
-        allowed = self._settings.scopes
+        allowed = self._settings.debug_user_scopes
         requested = split_scopes(requested_scope)
         scopes = allowed if not requested else tuple(s for s in requested if s in allowed)
         return Principal(

@@ -14,12 +14,17 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
 * no ``AUTH_SECRET`` outside development. In development a missing secret means a random one for
   this process, and a logged warning that tokens will not survive a restart;
 * ``AUTH_PROVIDER=cognito`` without ``COGNITO_REGION``, ``COGNITO_USER_POOL_ID`` and
-  ``COGNITO_APP_CLIENT_ID`` (comma-separated for several app clients).
+  ``COGNITO_APP_CLIENT_ID`` (comma-separated for several app clients);
+* a role table that does not hold together (:meth:`AuthSettings.rbac`): ``ROLES``/``SCOPES``
+  that are not JSON of the right shape, a ``DEFAULT_ROLE`` or ``SUPER_ADMIN_ROLE`` that is no
+  role, a role granting a scope ``SCOPES`` does not declare;
+* ``TRUST_GATEWAY_CLAIMS=true`` with another provider than Cognito.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 from typing import Any, Literal
 
@@ -27,6 +32,7 @@ from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_valid
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tokenward.exceptions import ConfigurationError
+from tokenward.rbac import Roles
 
 __all__ = [
     "DEFAULT_DEBUG_PASSWORD",
@@ -146,6 +152,27 @@ class AuthSettings(BaseSettings):
         description="what require_current_user accepts, in order: jwt, api_key, basic, gateway",
     )
     basic_realm: str = Field(default="tokenward", min_length=1, max_length=128)
+    # --- roles, scopes and gateway claims (docs/authorization.md) ---
+    roles: dict[str, list[str]] | None = Field(
+        default=None,
+        description='JSON: each role (a group) and the scopes it grants, {"viewer": ["a.read"]}',
+    )
+    scopes: dict[str, str] | None = Field(
+        default=None,
+        description='JSON: every scope of the app and its description, {"a.read": "Read a"}; '
+        "when set, a role or a route naming another scope stops start-up",
+    )
+    default_role: str | None = Field(
+        default=None, description="the role of a principal none of whose groups is a role"
+    )
+    super_admin_role: str | None = Field(
+        default=None, description="the role that holds every declared scope"
+    )
+    trust_gateway_claims: bool = Field(
+        default=False,
+        description="Cognito only: accept the claims an API Gateway JWT authorizer verified "
+        "(requestContext.authorizer.jwt.claims) as the identity",
+    )
     token_cache_size: int = Field(
         default=DEFAULT_TOKEN_CACHE_SIZE,
         ge=0,
@@ -163,6 +190,25 @@ class AuthSettings(BaseSettings):
     @classmethod
     def _split_names(cls, value: Any) -> Any:
         return _names(value)
+
+    @field_validator("roles", "scopes", mode="before")
+    @classmethod
+    def _parse_json(cls, value: Any) -> Any:
+        """JSON given as a string (an override, a .env value) is decoded here; values from the
+        environment arrive decoded already."""
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("is not valid JSON") from None
+        return value
+
+    @field_validator("default_role", "super_admin_role", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator(*_LIFETIME_BOUNDS, "login_failure_window", mode="before")
     @classmethod
@@ -205,9 +251,24 @@ class AuthSettings(BaseSettings):
         return _as_tuple(self.debug_groups)
 
     @property
-    def scopes(self) -> tuple[str, ...]:
-        """The scopes the debug user may be granted."""
+    def debug_user_scopes(self) -> tuple[str, ...]:
+        """The scopes the debug user may be granted (``DEBUG_SCOPES``). Not :attr:`scopes`,
+        which are the app's declared scopes (``SCOPES``)."""
         return _as_tuple(self.debug_scopes)
+
+    def rbac(self) -> Roles:
+        """The role table of ``ROLES``, ``SCOPES``, ``DEFAULT_ROLE`` and ``SUPER_ADMIN_ROLE``
+        (empty when none is set); ConfigurationError naming the variables when it is unusable."""
+        try:
+            return Roles(
+                self.roles,
+                default_role=self.default_role,
+                super_admin_role=self.super_admin_role,
+                scopes=self.scopes,
+            )
+        except ConfigurationError as exc:
+            names = ("roles", "scopes", "default_role", "super_admin_role")
+            raise ConfigurationError(f"{', '.join(self.var(n) for n in names)}: {exc}") from None
 
     @property
     def strategies(self) -> tuple[str, ...]:
@@ -244,6 +305,12 @@ class AuthSettings(BaseSettings):
                 f"{self.var('auth_strategies')} must list strategies among {', '.join(known)} "
                 f"(it holds {', '.join(unknown) or 'none'})"
             )
+        self.rbac()
+        if self.trust_gateway_claims and self.auth_provider != "cognito":
+            raise ConfigurationError(
+                f"{self.var('trust_gateway_claims')}=true needs {self.var('auth_provider')}"
+                f"=cognito: gateway claims are Cognito claims (it is {self.auth_provider!r})"
+            )
         if self.auth_provider == "cognito":
             names = ("cognito_region", "cognito_user_pool_id", "cognito_app_client_id")
             missing = [self.var(n) for n in names if not (getattr(self, n) or "").strip()]
@@ -268,7 +335,7 @@ class AuthSettings(BaseSettings):
                 f"{self.var('refresh_token_lifetime')} must be longer than "
                 f"{self.var('access_token_lifetime')}"
             )
-        for scope in self.scopes:
+        for scope in self.debug_user_scopes:
             if not scope.isprintable() or '"' in scope or "\\" in scope:
                 raise ConfigurationError(f"{self.var('debug_scopes')} holds an invalid scope")
         if not self.is_development and not self.allow_custom_auth_in_production:

@@ -21,16 +21,18 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from tokenward._api import unverified_claims
 from tokenward.exceptions import (
     ConfigurationError,
     ExpiredTokenError,
     InvalidApiKeyError,
     InvalidCredentialsError,
     InvalidIssuerError,
+    InvalidTokenError,
     MalformedTokenError,
     TokenwardError,
 )
@@ -184,6 +186,19 @@ def _bearer_of(credentials: Credentials, *, api_key: bool) -> str | None:
     return token
 
 
+def _foreign(token: str, issuers: Collection[str] | None) -> bool:
+    """Whether a token that failed verification names an issuer outside ``issuers`` (or none):
+    then it is "not mine", and a later strategy (which verifies it fully) may take it. Read only
+    after a failure, so the accepted path pays nothing; an unreadable token is never foreign."""
+    if issuers is None:
+        return False
+    try:
+        iss = unverified_claims(token).get("iss")
+    except (InvalidTokenError, ValueError):
+        return False
+    return not isinstance(iss, str) or iss not in issuers
+
+
 def _token_challenge(error: TokenwardError | None, what: str) -> str:
     if error is None:
         return bearer_challenge()
@@ -196,7 +211,9 @@ class AccessTokenStrategy:
     """The configured provider's access tokens (custom or Cognito): ``Bearer <JWT>``.
 
     A token from another issuer is "not mine" (a later strategy, say a third-party
-    :class:`VerifierStrategy`, may take it); any other failure is this strategy's 401."""
+    :class:`VerifierStrategy`, may take it), whichever check it failed first (a foreign token
+    usually fails the algorithm or the key lookup before the issuer); any other failure is this
+    strategy's 401. The provider's ``issuers`` (when it has them) say which are its own."""
 
     scheme = "bearer"
 
@@ -219,13 +236,19 @@ class AccessTokenStrategy:
             return await self.provider.authenticate(token)
         except InvalidIssuerError:
             return None
+        except InvalidTokenError:
+            if _foreign(token, getattr(self.provider, "issuers", None)):
+                return None
+            raise
 
 
 class VerifierStrategy:
     """Tokens of any issuer a :class:`~tokenward.Verifier` (or anything with ``verify_async``)
     checks, e.g. another service's. ``mapper`` turns its claims into a Principal (tokenward's
     claim names by default; :func:`~tokenward.principal.from_cognito_claims` for a pool). Give
-    the Verifier an ``issuer``: a token naming another issuer is then "not mine"."""
+    the Verifier an ``issuer``, and this strategy the same ``issuer`` (one or several): a token
+    naming another issuer is then "not mine" whatever check it fails, and a later strategy may
+    take it. Without ``issuer`` only an :class:`~tokenward.InvalidIssuerError` means "not mine"."""
 
     scheme = "bearer"
 
@@ -236,10 +259,14 @@ class VerifierStrategy:
         name: str,
         mapper: Callable[..., Principal] = from_token_claims,
         hint: str | None = None,
+        issuer: str | Sequence[str] | None = None,
     ) -> None:
         if not callable(getattr(verifier, "verify_async", None)):
             raise ConfigurationError("VerifierStrategy needs an object with verify_async(token)")
         self.verifier = verifier
+        self.issuers: frozenset[str] | None = (
+            None if issuer is None else frozenset([issuer] if isinstance(issuer, str) else issuer)
+        )
         self.name = name
         self.hint = hint or f"an access token of {name} (Authorization: Bearer <token>)"
         self._mapper = mapper
@@ -258,6 +285,10 @@ class VerifierStrategy:
             claims = await self.verifier.verify_async(token)
         except InvalidIssuerError:
             return None
+        except InvalidTokenError:
+            if _foreign(token, self.issuers):
+                return None
+            raise
         return self._mapper(claims, provider=self.name)
 
 
@@ -363,6 +394,11 @@ class BasicStrategy:
             if self.guard is not None:
                 await self.guard.failed(user, address)
             raise InvalidCredentialsError("Incorrect user name or password.")
+        if not isinstance(principal, Principal):
+            raise ConfigurationError(
+                "the HTTP Basic check must return a tokenward Principal or None, not "
+                + type(principal).__name__
+            )
         if self.guard is not None:
             await self.guard.succeeded(user, address)
         if principal.credential_type != "basic":

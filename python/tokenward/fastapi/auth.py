@@ -29,6 +29,7 @@ from tokenward.fastapi.router import PREFIX, build_auth_router
 from tokenward.principal import Principal
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, SessionCheck
 from tokenward.ratelimit import LoginLimiter, TrustedProxies, client_address
+from tokenward.rbac import Roles
 from tokenward.settings import DEFAULT_PREFIX, AuthSettings
 from tokenward.stores import Store, open_store
 from tokenward.strategies import (
@@ -37,6 +38,7 @@ from tokenward.strategies import (
     BasicCheck,
     BasicStrategy,
     Credentials,
+    GatewayStrategy,
     Strategy,
 )
 from tokenward.tokens import ClientInfo, TokenPair, TokenService
@@ -119,6 +121,7 @@ class Auth:
                 client_ids=settings.cognito_client_ids,
                 jwks_url=settings.cognito_jwks_url,
                 cache_size=settings.token_cache_size,
+                trust_gateway=settings.trust_gateway_claims,
             )
             self.provider = CognitoProvider(self.cognito)
             self.login_path = None
@@ -134,6 +137,8 @@ class Auth:
             self.strategies["basic"] = BasicStrategy(
                 basic, realm=settings.basic_realm, guard=self.limiter
             )
+        if self.cognito is not None and settings.trust_gateway_claims:
+            self.strategies["gateway"] = GatewayStrategy(self.cognito)
         for name, strategy in (strategies or {}).items():
             if name in self.strategies:
                 raise ConfigurationError(f"a strategy named {name!r} exists already")
@@ -142,6 +147,9 @@ class Auth:
         self.default_strategies: tuple[str, ...] = tuple(
             n for n in settings.strategies if n != "api_key" or self.api_keys is not None
         )
+        if "gateway" in self.strategies:  # TRUST_GATEWAY_CLAIMS: gateway first, then the others
+            self.default_strategies = tuple(dict.fromkeys(("gateway", *self.default_strategies)))
+        self.roles: Roles = settings.rbac()  # ROLES, SCOPES... (checked by settings.check())
         self._default = self._build(self.default_strategies, "any")
         self.router: APIRouter = build_auth_router(
             current_user=require_current_user,
@@ -284,12 +292,15 @@ class Auth:
         )
 
     def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
-        """What ``principal`` may do: the credential's scopes (an API key's are exactly those it
-        was given)."""
-        return principal.scopes
+        """What ``principal`` may do: its credential's scopes, then those its roles grant
+        (:meth:`tokenward.rbac.Roles.effective_scopes`). An API key's are exactly those it was
+        given: its owner's roles do not widen a key made narrow on purpose."""
+        if principal.credential_type == "api_key":
+            return principal.scopes
+        return tuple(self.roles.effective_scopes(principal))
 
     def current_user(self, principal: Principal) -> CurrentUser:
-        """The FastAPI view of ``principal``, with its effective scopes."""
+        """The FastAPI view of ``principal``, holding its effective scopes."""
         return CurrentUser.from_principal(principal, self.effective_scopes(principal))
 
     # --- app wiring ---------------------------------------------------------------------------
@@ -304,17 +315,34 @@ class Auth:
         self.check_routes(app)
         if getattr(app, "middleware_stack", None) is None:
             app.add_exception_handler(TokenwardError, errors.exception_handler)
+        elif TokenwardError not in getattr(app, "exception_handlers", {TokenwardError: None}):
+            _log.info(
+                "tokenward: the app was running before auth.install(app), so a TokenwardError "
+                "raised by application code (AuthorizationError...) would be a 500: call "
+                "auth.install(app) right after creating the app, or pass "
+                "FastAPI(exception_handlers=auth.exception_handlers)"
+            )
         openapi = getattr(app, "openapi", None)
         if openapi is not None and not getattr(openapi, "tokenward", False):
             app.openapi = self._openapi(app, openapi)
 
+    @property
+    def exception_handlers(self) -> dict[Any, Callable[..., Any]]:
+        """``FastAPI(exception_handlers=auth.exception_handlers)``: the HTTP answer (401, 403,
+        429, 503) for a TokenwardError application code raises, as :meth:`install` registers."""
+        return {TokenwardError: errors.exception_handler}
+
     def check_routes(self, app: Any) -> None:
-        """Fail start-up (ConfigurationError) for a route whose strategies this app lacks."""
+        """Fail start-up (ConfigurationError) for a route whose strategies this app lacks, or
+        that asks for a scope the app does not declare (when ``SCOPES`` declares them)."""
         for _, info in routes.iter_routes(app):
             names = tuple(s for s in info.strategies if s != "default")
             for name in names:
                 if name not in self.strategies and name in ("jwt", "api_key", "basic", "gateway"):
                     raise ConfigurationError(f"{info.path}: {self._missing(name)}")
+        problem = routes.undeclared_scopes(app, self.roles)
+        if problem:
+            raise ConfigurationError(f"{problem}; declare it in {self.settings.var('scopes')}")
 
     def route_report(self, app: Any) -> list[routes.RouteInfo]:
         """Every API route of ``app`` and whether (and how) it is protected."""
@@ -349,7 +377,7 @@ class Auth:
                     "password": {
                         "tokenUrl": self.login_path,
                         "refreshUrl": PREFIX + "/refresh",
-                        "scopes": {s: s for s in self.settings.scopes},
+                        "scopes": routes.scope_table(self.roles, self.settings.debug_user_scopes),
                     }
                 },
             }
@@ -362,6 +390,7 @@ class Auth:
                     "A Cognito access token of the user pool "
                     f"{self.settings.cognito_user_pool_id} ({var('cognito_user_pool_id')}), "
                     "or an API key (Bearer vk_…)."
+                    + routes.scope_list(routes.scope_table(self.roles))
                 ),
             }
 

@@ -24,7 +24,12 @@ from collections.abc import Awaitable, Callable, Hashable, MutableMapping
 from typing import Annotated, Any, Protocol
 
 from fastapi import Request, Security
-from fastapi.security import HTTPBasic, OAuth2PasswordBearer, SecurityScopes
+from fastapi.security import (
+    HTTPBasic,
+    HTTPBasicCredentials,
+    OAuth2PasswordBearer,
+    SecurityScopes,
+)
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 
@@ -32,13 +37,14 @@ from tokenward.authenticator import Authenticator, Mode
 from tokenward.exceptions import (
     AuthorizationError,
     ConfigurationError,
+    InvalidCredentialsError,
     NotAuthenticatedError,
     TokenwardError,
 )
 from tokenward.fastapi import errors
 from tokenward.fastapi.models import CurrentUser
 from tokenward.principal import Principal
-from tokenward.strategies import Credentials, Strategy
+from tokenward.strategies import Credentials, Strategy, decode_basic
 
 __all__ = [
     "STATE_ATTR",
@@ -101,7 +107,25 @@ bearer_scheme = BearerScheme(
     auto_error=False,
 )
 
-basic_scheme = HTTPBasic(
+
+class BasicScheme(HTTPBasic):
+    """HTTP Basic in OpenAPI. Unlike FastAPI's ``HTTPBasic``, it never answers by itself (that
+    one refuses non-ASCII credentials with a 401 of its own even with ``auto_error=False``): it
+    returns the credentials decoded as RFC 7617 says (UTF-8, a colon required), or None when
+    none or malformed ones came. The ``basic`` strategy does the checking and the refusing."""
+
+    async def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
+        param = Credentials(request.headers.get("authorization")).scheme_param("basic")
+        if param is None:
+            return None
+        try:
+            username, password = decode_basic(param)
+        except InvalidCredentialsError:
+            return None
+        return HTTPBasicCredentials(username=username, password=password)
+
+
+basic_scheme = BasicScheme(
     scheme_name="tokenward_basic", description="HTTP Basic credentials", auto_error=False
 )
 
@@ -177,6 +201,16 @@ def _route_is_public(scope: MutableMapping[str, Any]) -> bool:
     route = scope.get("route")
     if route is None:
         return False
+    # FastAPI 0.160 and later run a route of an included router under an "effective context"
+    # whose dependency tree adds the inclusion's dependencies (include_router(dependencies=...));
+    # scope["route"] is the bare route. Read the context's tree when it is there, as
+    # route_report does, so a public() given to include_router counts here too.
+    fastapi_scope = scope.get("fastapi")
+    context = (
+        fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+    )
+    if context is not None and getattr(context, "original_route", None) is route:
+        return _marked_public(getattr(context, "dependant", None))
     try:
         return _public_routes[route]
     except KeyError:
@@ -214,12 +248,14 @@ class _UserScheme(SecurityBase):
 class RequireCurrentUser(_UserScheme):
     """The type of :data:`require_current_user`."""
 
-    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> CurrentUser:
-        """The signed-in user; 401 without valid credentials, 403 when a scope is missing."""
+    async def __call__(
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> CurrentUser | None:
+        """The signed-in user; 401 without valid credentials, 403 when a scope is missing.
+        None only on a route marked :func:`public` that was sent no credentials."""
         user = await _user(request, None, optional=False)
-        if user is None:  # pragma: no cover - _user raises instead
-            raise errors.to_http(NotAuthenticatedError("send credentials"))
-        _check_scopes(user, security_scopes)
+        if user is not None:  # None: a public() route, and no credentials came
+            _check_scopes(user, security_scopes)
         return user
 
 
@@ -269,7 +305,13 @@ def require_groups(*groups: str) -> Callable[..., Awaitable[CurrentUser]]:
     return dependency
 
 
-_NAMES = frozenset({"jwt", "api_key", "basic", "gateway"})
+_SCHEMES: dict[str, str | None] = {
+    "jwt": "bearer",
+    "api_key": "bearer",
+    "basic": "basic",
+    "gateway": None,
+}
+_NAMES = frozenset(_SCHEMES)
 
 
 def authenticate(*strategies: str | Strategy, mode: Mode = "any") -> Callable[..., Any]:
@@ -297,21 +339,19 @@ def authenticate(*strategies: str | Strategy, mode: Mode = "any") -> Callable[..
         elif not isinstance(item, Strategy):
             raise ConfigurationError(f"{item!r} is neither a strategy name nor a Strategy")
     spec: StrategySpec = (tuple(strategies), mode)
-    wants_basic = "basic" in strategies or any(
-        not isinstance(s, str) and s.name == "basic" for s in strategies
-    )
-    wants_bearer = any(s != "basic" and s != "gateway" for s in strategies)
+    schemes = {_SCHEMES[s] if isinstance(s, str) else s.scheme for s in strategies}
+    wants_basic = "basic" in schemes
+    wants_bearer = "bearer" in schemes
 
-    async def check(request: Request, security_scopes: SecurityScopes) -> CurrentUser:
+    async def check(request: Request, security_scopes: SecurityScopes) -> CurrentUser | None:
         user = await _user(request, spec, optional=False)
-        if user is None:  # pragma: no cover - _user raises instead
-            raise errors.to_http(NotAuthenticatedError("send credentials"))
-        _check_scopes(user, security_scopes)
+        if user is not None:  # None: a public() route, and no credentials came
+            _check_scopes(user, security_scopes)
         return user
 
     # The schemes appear in OpenAPI as the route's security requirements (any of them); they
     # only read a header, so they cost the request little.
-    dependency: Callable[..., Awaitable[CurrentUser]] = check
+    dependency: Callable[..., Awaitable[CurrentUser | None]] = check
     if wants_bearer or wants_basic:
         dependency = _with_schemes(check, wants_bearer, wants_basic)
     names = "_".join(s if isinstance(s, str) else s.name for s in strategies)
@@ -322,10 +362,10 @@ def authenticate(*strategies: str | Strategy, mode: Mode = "any") -> Callable[..
 
 
 def _with_schemes(
-    inner: Callable[[Request, SecurityScopes], Awaitable[CurrentUser]],
+    inner: Callable[[Request, SecurityScopes], Awaitable[CurrentUser | None]],
     bearer: bool,
     basic: bool,
-) -> Callable[..., Awaitable[CurrentUser]]:
+) -> Callable[..., Awaitable[CurrentUser | None]]:
     """``inner`` with the security schemes as (ignored) parameters, for OpenAPI."""
     if bearer and basic:
 
@@ -334,7 +374,7 @@ def _with_schemes(
             security_scopes: SecurityScopes,
             _bearer: Annotated[Any, Security(bearer_scheme)] = None,
             _basic: Annotated[Any, Security(basic_scheme)] = None,
-        ) -> CurrentUser:
+        ) -> CurrentUser | None:
             return await inner(request, security_scopes)
 
         return both
@@ -344,7 +384,7 @@ def _with_schemes(
             request: Request,
             security_scopes: SecurityScopes,
             _basic: Annotated[Any, Security(basic_scheme)] = None,
-        ) -> CurrentUser:
+        ) -> CurrentUser | None:
             return await inner(request, security_scopes)
 
         return basic_only
@@ -353,7 +393,7 @@ def _with_schemes(
         request: Request,
         security_scopes: SecurityScopes,
         _bearer: Annotated[Any, Security(bearer_scheme)] = None,
-    ) -> CurrentUser:
+    ) -> CurrentUser | None:
         return await inner(request, security_scopes)
 
     return bearer_only

@@ -31,7 +31,6 @@ from tokenward.exceptions import (
     AuthorizationError,
     ExpiredTokenError,
     InvalidApiKeyError,
-    InvalidCredentialsError,
     InvalidTokenError,
     KeySetUnavailableError,
     NotAuthenticatedError,
@@ -63,7 +62,10 @@ def _challenges(exc: TokenwardError, default: str) -> str:
     return ", ".join(exc.challenges) if exc.challenges else default
 
 
-def _unauthorized(detail: str, challenge: str) -> HTTPException:
+def _unauthorized(detail: str, challenge: str, exc: TokenwardError | None = None) -> HTTPException:
+    if exc is not None and exc.accepted and exc.accepted not in detail:
+        # Several strategies were tried: say what else the route takes.
+        detail = f"{detail.rstrip('.')}. This accepts {exc.accepted}."
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": challenge}
     )
@@ -85,8 +87,6 @@ def _token_detail(exc: InvalidTokenError, login_path: str | None) -> str:
     if isinstance(exc, ExpiredTokenError):
         refresh = f"get a new one from POST {REFRESH_PATH}, or " if login_path else ""
         return f"The access token has expired: {refresh}{sign_in}."
-    if exc.challenges and not exc.challenges[0].startswith("Bearer error"):
-        return str(exc)  # no bearer strategy took it: the message names what is accepted
     return (
         "The access token is not valid: send the access_token (not the refresh_token) "
         f"from {where}, unchanged."
@@ -116,16 +116,15 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
         return exc
     if isinstance(exc, NotAuthenticatedError):
         detail = f"Not signed in: {exc}."
-        if login_path:
+        if login_path and login_path not in detail:
             detail += f" POST {login_path} returns an access token."
         return _unauthorized(detail, _challenges(exc, bearer_challenge()))
-    if isinstance(exc, InvalidCredentialsError):
-        return _unauthorized(str(exc), _challenges(exc, bearer_challenge()))
-    if isinstance(exc, AuthenticationError):
-        return _unauthorized(str(exc), _challenges(exc, bearer_challenge()))
+    if isinstance(exc, AuthenticationError):  # InvalidCredentialsError included
+        text = str(exc)
+        return _unauthorized(text[:1].upper() + text[1:], _challenges(exc, bearer_challenge()), exc)
     if isinstance(exc, InvalidTokenError):
         return _unauthorized(
-            _token_detail(exc, login_path), _challenges(exc, _token_challenge(exc))
+            _token_detail(exc, login_path), _challenges(exc, _token_challenge(exc)), exc
         )
     if isinstance(exc, AuthorizationError):
         description = "Not in a required group" if exc.groups else "A required scope is missing"

@@ -8,16 +8,27 @@ OpenAPI document (401/403/503 answers, optional auth, the provider's flow and sc
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
+
+from fastapi import routing as _fastapi_routing
 
 from tokenward.fastapi.dependencies import (
     OptionalCurrentUser,
     RequireCurrentUser,
     is_public,
 )
+from tokenward.rbac import Roles
 
-__all__ = ["RouteInfo", "iter_routes", "route_report"]
+__all__ = [
+    "RouteInfo",
+    "document",
+    "iter_routes",
+    "route_report",
+    "scope_list",
+    "scope_table",
+    "undeclared_scopes",
+]
 
 Protection = Literal["protected", "optional", "public", "public (marked)"]
 
@@ -34,7 +45,11 @@ class RouteInfo:
     groups: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """A dict for ``json.dumps``: lists, not tuples."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(self).items()
+        }
 
 
 def _walk(dependant: Any, depth: int = 0) -> Iterator[tuple[Any, Any]]:
@@ -93,22 +108,22 @@ def _describe(route: Any) -> RouteInfo:
     )
 
 
-def _flat_routes(app: Any) -> Iterator[Any]:
-    """The app's routes, those of included routers too: FastAPI releases that keep an included
-    router as one entry of ``app.routes`` list its routes (prefixed, with the router's
-    dependencies) through ``fastapi.routing.iter_route_contexts``."""
-    routes = getattr(app, "routes", ())
-    try:
-        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # older FastAPI: include_router copies the routes into app.routes
+def _all_routes(app: Any) -> Iterator[Any]:
+    """The app's routes with those of included routers. FastAPI 0.160 and later keep an
+    included router as one entry of ``app.routes`` and resolve its routes (with the prefix and
+    the router-level dependencies of the inclusion) through ``iter_route_contexts``; earlier
+    versions copied every route into ``app.routes``."""
+    routes = list(getattr(app, "routes", ()))
+    flatten = getattr(_fastapi_routing, "iter_route_contexts", None)
+    if flatten is None:
         yield from routes
-        return
-    yield from iter_route_contexts(routes)
+    else:
+        yield from flatten(routes)
 
 
 def iter_routes(app: Any) -> Iterator[tuple[Any, RouteInfo]]:
-    """Every API route of ``app`` (its ``routes``, mounted routers included) with its info."""
-    for route in _flat_routes(app):
+    """Every API route of ``app`` (its ``routes``, included routers' too) with its info."""
+    for route in _all_routes(app):
         if getattr(route, "dependant", None) is None:
             continue  # Starlette routes (docs, static files): no dependencies to read
         yield route, _describe(route)
@@ -126,12 +141,45 @@ _ERRORS = {
 }
 
 
+def undeclared_scopes(app: Any, roles: Roles) -> str | None:
+    """The first route that asks for a scope ``roles`` does not declare, described for a
+    start-up error; None when every route is fine (always, when no scopes are declared)."""
+    for _, info in iter_routes(app):
+        missing = roles.undeclared(info.scopes)
+        if missing:
+            what = "scope" if len(missing) == 1 else "scopes"
+            return (
+                f"the route {' '.join(info.methods)} {info.path} asks for the {what} "
+                f"{', '.join(missing)}, which the app does not declare"
+            )
+    return None
+
+
+def scope_table(roles: Roles, extra: Iterable[str] = ()) -> dict[str, str]:
+    """The scopes to show in OpenAPI: the declared ones with their descriptions (a scope
+    without one is described by its name), then ``extra`` (the debug user's) not among them."""
+    table = {scope: text or scope for scope, text in roles.declared_scopes.items()}
+    for scope in extra:
+        table.setdefault(scope, scope)
+    return table
+
+
+def scope_list(table: Mapping[str, str]) -> str:
+    """``table`` as a Markdown list for a security scheme's description ("" when empty)."""
+    if not table:
+        return ""
+    lines = [f"- `{scope}`: {text}" for scope, text in table.items()]
+    return "\n\nScopes:\n\n" + "\n".join(lines)
+
+
 def document(schema: dict[str, Any], app: Any) -> None:
     """Add to ``schema`` (the app's OpenAPI document) the answers every protected route can
-    give, and mark optional-auth routes as such (an empty security requirement)."""
+    give, and mark optional-auth routes as such (an empty security requirement). A route made
+    public with ``public()`` under a protecting router is optional auth: credentials that are
+    sent are still checked."""
     paths = schema.get("paths") or {}
     for route, info in iter_routes(app):
-        if info.protection not in ("protected", "optional"):
+        if info.protection not in ("protected", "optional", "public (marked)"):
             continue
         path_item = paths.get(getattr(route, "path_format", info.path))
         if not isinstance(path_item, dict):
@@ -142,9 +190,11 @@ def document(schema: dict[str, Any], app: Any) -> None:
                 continue
             responses = operation.setdefault("responses", {})
             codes = ("401", "403", "503") if info.protection == "protected" else ("401", "503")
+            if info.protection != "protected" and (info.scopes or info.groups):
+                codes = ("401", "403", "503")
             for code in codes:
                 responses.setdefault(code, {"description": _ERRORS[code]})
-            if info.protection == "optional":
+            if info.protection != "protected" and operation.get("security"):
                 security = operation.setdefault("security", [])
                 if {} not in security:
                     security.append({})
