@@ -390,7 +390,7 @@ def test_groups_that_are_not_strings_make_the_token_invalid(cognito: Cognito) ->
 
 
 def test_the_gateway_comes_first_by_default(cognito: Cognito) -> None:
-    auth = make_auth(cognito, auth_strategies="jwt,api_key")
+    auth = make_auth(cognito, auth_strategies="jwt")
     assert auth.default_strategies == ("gateway", "jwt")
     assert make_auth(cognito, trust_gateway_claims=False).default_strategies == ("jwt",)
     assert auth.cognito is not None and auth.cognito.trust_gateway

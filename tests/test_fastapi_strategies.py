@@ -310,10 +310,11 @@ def test_all_needs_every_strategy_and_keeps_the_first_identity(
 # --- the app-wide default (AUTH_STRATEGIES) -------------------------------------------------------
 
 
-def test_the_default_is_jwt_until_api_keys_arrive(app_auth: tuple[FastAPI, Auth]) -> None:
+def test_the_default_is_an_access_token_or_an_api_key(app_auth: tuple[FastAPI, Auth]) -> None:
     _, auth = app_auth
     assert auth.settings.strategies == ("jwt", "api_key")
-    assert auth.default_strategies == ("jwt",)
+    assert auth.default_strategies == ("jwt", "api_key")
+    assert [s.name for s in auth.authenticator(None).strategies] == ["jwt", "api_key"]
 
 
 def test_default_strategies_of_the_default_route(client: TestClient, token: str) -> None:
@@ -324,7 +325,7 @@ def test_default_strategies_of_the_default_route(client: TestClient, token: str)
 
 def test_auth_strategies_setting_adds_basic_app_wide(partner: VerifierStrategy) -> None:
     app, auth = build(partner, auth_strategies="jwt,api_key,basic")
-    assert auth.default_strategies == ("jwt", "basic")
+    assert auth.default_strategies == ("jwt", "api_key", "basic")
     with TestClient(app) as client:
         token = login(client)["access_token"]
         assert (
@@ -406,6 +407,8 @@ def test_route_report(app_auth: tuple[FastAPI, Auth]) -> None:
         "/v1/auth/refresh": "public",
         "/v1/auth/logout": "public",
         "/v1/auth/me": "protected",
+        "/v1/auth/sessions": "protected",
+        "/v1/auth/sessions/{session_id}": "protected",
         "/default": "protected",
         "/jwt-or-basic": "protected",
         "/basic-only": "protected",
@@ -487,8 +490,18 @@ def test_public_given_to_include_router_agrees_with_the_report() -> None:
         assert client.get("/closed/health").status_code == 401
 
 
-def test_api_key_routes_wait_for_the_api_key_strategy() -> None:
-    auth = Auth(settings())
+def test_api_key_routes_need_the_api_key_strategy() -> None:
+    """Under Cognito without AUTH_SECRET the api_key strategy does not exist, so a route that
+    asks for it stops start-up, naming the route."""
+    auth = Auth(
+        AuthSettings.from_env(
+            prefix="TOKENWARD_TEST_ISOLATED_",
+            auth_provider="cognito",
+            cognito_region="eu-west-1",
+            cognito_user_pool_id="eu-west-1_Keys",
+            cognito_app_client_id="client",
+        )
+    )
     app = FastAPI()
 
     @app.get("/keys-only")
@@ -496,3 +509,4 @@ def test_api_key_routes_wait_for_the_api_key_strategy() -> None:
 
     with pytest.raises(ConfigurationError, match="/keys-only: the strategy 'api_key'"):
         auth.install(app)
+    Auth(settings()).install(app)  # the custom provider has API keys: no complaint

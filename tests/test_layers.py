@@ -116,7 +116,13 @@ def test_no_import_cycle_under_the_package() -> None:
 # docs/architecture.md). Each entry is a module or a package prefix.
 LAYERS: list[tuple[str, ...]] = [
     ("tokenward._core", "tokenward.exceptions"),
-    ("tokenward.principal", "tokenward._api", "tokenward.jwks", "tokenward._verifier"),
+    (
+        "tokenward.principal",
+        "tokenward.rbac",
+        "tokenward._api",
+        "tokenward.jwks",
+        "tokenward._verifier",
+    ),
     ("tokenward.cognito", "tokenward.stores"),
     ("tokenward.tokens", "tokenward.settings", "tokenward.apikeys", "tokenward.ratelimit"),
     ("tokenward.providers", "tokenward.strategies"),
