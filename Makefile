@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all demo test install system-deps lint typecheck pytest bench fuzz clean
+.PHONY: all demo test install system-deps browser-deps lint typecheck pytest bench fuzz clean
 
 all: test
 
@@ -15,6 +15,10 @@ $(BIN)/python:
 
 system-deps:
 	@bash scripts/system-deps.sh
+
+# Headless Chromium and its driver for the browser test of /docs; only the test run needs them.
+browser-deps:
+	@bash scripts/browser-deps.sh
 
 # The package with every extra the tests and the demo use; warnings are errors in this build.
 install: $(BIN)/python system-deps
@@ -28,7 +32,7 @@ typecheck: install
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest tokenward._core --allowlist stubtest-allowlist.txt
 
-pytest: install
+pytest: install browser-deps
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
