@@ -21,8 +21,23 @@ browser-deps:
 	@bash scripts/browser-deps.sh
 
 # The package with every extra the tests and the demo use; warnings are errors in this build.
-install: $(BIN)/python system-deps
-	$(PIP) install -q -C cmake.define.TOKENWARD_WERROR=ON ".[test,fastapi]"
+# It is rebuilt only when a source changed since the last good install (the stamp file below;
+# `make -B install` forces it). The build shows CMake's progress; its whole log stays in
+# $(VENV)/install.log and is shown in part when the build fails.
+INSTALLED := $(VENV)/.tokenward-installed
+SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp python -type f \
+  ! -name '*.so' ! -name '*.pyc' ! -path '*/__pycache__/*' 2>/dev/null)
+install: $(INSTALLED)
+$(INSTALLED): $(SOURCES) | $(BIN)/python system-deps
+	@echo "building tokenward and installing it into $(VENV) (the C++ core: about 2 minutes from scratch)"
+	@{ $(PIP) install -v -C cmake.define.TOKENWARD_WERROR=ON ".[test,fastapi]" 2>&1; \
+	   echo $$? > $(VENV)/install.status; } | tee $(VENV)/install.log \
+	  | grep --line-buffered -E '^ *\[[0-9]+/[0-9]+\] |^ *-- (Configuring|Build files)|^Successfully installed' \
+	  || true
+	@status=$$(cat $(VENV)/install.status); if [ "$$status" -ne 0 ]; then \
+	  tail -n 60 $(VENV)/install.log; echo "pip install failed (full log: $(VENV)/install.log)"; \
+	  exit "$$status"; fi
+	@touch $@
 
 lint: install
 	$(BIN)/ruff check python tests benchmarks examples scripts
