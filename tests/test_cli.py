@@ -212,6 +212,26 @@ def test_inspect_malformed_exits_1(bad: str) -> None:
     assert body["valid"] is False and body["error"] == "MalformedTokenError"
 
 
+def test_a_reader_that_goes_away_is_no_traceback() -> None:
+    """stdout is a pipe whose reader is already gone: the first write fails (EPIPE)."""
+    key = tw.JWK.generate("ES256")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [str(SCRIPT), "inspect", token(key)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141
+    assert "Traceback" not in result.stderr
+
+
 def test_inspect_empty_token_exits_2() -> None:
     assert run("inspect", "-", stdin="  \n").returncode == 2
 

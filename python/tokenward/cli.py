@@ -44,6 +44,7 @@ __all__ = ["EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE", "main"]
 EXIT_OK = 0
 EXIT_REJECTED = 1  # the token is not good
 EXIT_USAGE = 2  # bad arguments, keys or settings: nothing was decided about a token
+EXIT_BROKEN_PIPE = 141  # stdout closed early: what a shell reports for a process SIGPIPE ended
 
 Commands = Any  # argparse's _SubParsersAction, which has no public name
 Run = Callable[[argparse.Namespace], int]
@@ -101,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Run = args.run
     try:
         return run(args)
+    except BrokenPipeError:  # the reader went away (`tokenward inspect T | head -1`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the flush at exit does not fail again
+        return EXIT_BROKEN_PIPE
     except UsageError as exc:
         return _fail(args, str(exc))
     except (tw.ConfigurationError, tw.InvalidKeyError, tw.KeySetUnavailableError) as exc:
