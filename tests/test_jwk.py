@@ -771,3 +771,26 @@ def test_unknown_members_are_ignored(generated: dict[str, tw.JWK]) -> None:
     members = {**generated["ES256"].public().to_dict(), "x-custom": {"a": [1, 2]}, "ext": True}
     key = tw.JWK.from_json(members)
     assert key.thumbprint() == generated["ES256"].thumbprint()
+
+
+# --- PEM export ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "PS512", "ES256", "ES384", "ES512", "EdDSA"])
+def test_to_pem_round_trip(algorithm: str) -> None:
+    key = tw.JWK.generate(algorithm)
+    private_pem = key.to_pem(private=True)
+    public_pem = key.to_pem()
+    assert private_pem.startswith("-----BEGIN PRIVATE KEY-----\n")  # PKCS#8, unencrypted
+    assert public_pem.startswith("-----BEGIN PUBLIC KEY-----\n")  # SubjectPublicKeyInfo
+    assert key.public().to_pem() == public_pem
+    again = tw.JWK.from_pem(private_pem, algorithm)
+    assert again.is_private and again.thumbprint() == key.thumbprint()
+    assert tw.JWK.from_pem(public_pem, algorithm).thumbprint() == key.thumbprint()
+
+
+def test_to_pem_refusals() -> None:
+    with pytest.raises(tw.InvalidKeyError, match="no PEM form"):
+        tw.JWK.generate("HS256").to_pem()
+    with pytest.raises(tw.InvalidKeyError, match="no private PEM"):
+        tw.JWK.generate("ES256").public().to_pem(private=True)

@@ -93,6 +93,9 @@ void bind_jose(py::module_& m) {
       .def(
           "to_dict", [](const jwk& k, bool priv) { return to_py(unwrap(k.to_json(priv))); },
           py::arg("private") = false, "The key as a JWK dict; private members only when asked for.")
+      .def(
+          "to_pem", [](const jwk& k, bool priv) { return unwrap(k.to_pem(priv)); }, py::arg("private") = false,
+          "The key as PEM text: SubjectPublicKeyInfo, or unencrypted PKCS#8 with private=True.")
       .def("thumbprint", &jwk::thumbprint, "The RFC 7638 SHA-256 thumbprint, base64url.")
       .def_property_readonly("kid", [](const jwk& k) -> std::optional<std::string> {
         if (k.kid().empty()) return std::nullopt;

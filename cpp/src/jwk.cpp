@@ -564,6 +564,23 @@ result<jwk> jwk::from_pem(std::string_view pem, std::optional<alg> a) {
   return from_pkey(out, a);
 }
 
+result<std::string> jwk::to_pem(bool include_private) const {
+  if (type_ == key_type::oct) return key_error("an HMAC (oct) key has no PEM form; export it as a JWK");
+  if (include_private && !private_) return key_error("a public key has no private PEM form");
+  // The private form goes through OpenSSL's secure-heap BIO, which wipes its buffer when freed.
+  ossl::bio bio(BIO_new(include_private ? BIO_s_secmem() : BIO_s_mem()));
+  if (!bio) return make_error(errc::internal, "out of memory");
+  const int rc = include_private
+                     ? PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr)
+                     : PEM_write_bio_PUBKEY(bio.get(), pkey_.get());
+  ossl::clear_errors();
+  if (rc != 1) return make_error(errc::internal, "OpenSSL could not write the PEM");
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  if (size <= 0 || data == nullptr) return make_error(errc::internal, "OpenSSL wrote an empty PEM");
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
 result<jwk> jwk::generate(alg a, int rsa_bits) {
   if (family(a) == alg_family::hmac) {
     std::string secret(digest_size(a), '\0');

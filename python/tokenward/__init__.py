@@ -10,7 +10,14 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
 from tokenward import exceptions
-from tokenward._api import decode, encode, unverified_claims, unverified_header
+from tokenward._api import (
+    decode,
+    encode,
+    is_token_expired,
+    token_expiry,
+    unverified_claims,
+    unverified_header,
+)
 from tokenward._core import JWK, FieldCipher, JWKSet
 from tokenward._verifier import Verifier
 from tokenward.cognito import CognitoIdentity, CognitoPool, CognitoVerifier
@@ -97,6 +104,8 @@ __all__ = [
     "decode",
     "encode",
     "exceptions",
+    "is_token_expired",
+    "token_expiry",
     "unverified_claims",
     "unverified_header",
 ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
+import time as _time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tokenward import _core
 from tokenward._core import JWK, FieldCipher, JWKSet, Verifier
+from tokenward.exceptions import InvalidClaimError
 
 _TIME_CLAIMS = ("exp", "nbf", "iat")
 
@@ -89,3 +91,46 @@ def unverified_header(token: str | bytes) -> dict[str, Any]:
 def unverified_claims(token: str | bytes) -> dict[str, Any]:
     """The decoded claims, without any verification. Never base a decision on them."""
     return _core.unverified_claims(token)
+
+
+def _unverified_exp(token: str | bytes) -> float | None:
+    claims = _core.unverified_claims(token)
+    if "exp" not in claims:
+        return None
+    exp = claims["exp"]
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise InvalidClaimError("claim 'exp' must be a number")
+    return float(exp)
+
+
+def token_expiry(token: str | bytes) -> _dt.datetime | None:
+    """When the token says it expires (its ``exp``, as an aware UTC datetime); None without one.
+
+    Unverified inspection, like :func:`unverified_claims`: for scheduling a refresh or showing a
+    date, never for deciding whether to accept the token (only :func:`decode` or a
+    :class:`Verifier` does that). :class:`MalformedTokenError` when the token does not parse;
+    :class:`InvalidClaimError` when ``exp`` is not a number or is out of a datetime's range.
+    """
+    exp = _unverified_exp(token)
+    if exp is None:
+        return None
+    try:
+        return _dt.datetime.fromtimestamp(exp, _dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidClaimError("claim 'exp' is out of range") from None
+
+
+def is_token_expired(token: str | bytes, leeway: float = 0, *, now: float | None = None) -> bool:
+    """Whether the token's ``exp`` has passed: ``now - leeway >= exp``, the rule a
+    :class:`Verifier` applies. False for a token without ``exp``.
+
+    Unverified inspection, like :func:`token_expiry`: False does not mean the token is good.
+    ``now`` (seconds since the epoch) is for tests; it defaults to the current time. Raises as
+    :func:`token_expiry` does, except that an ``exp`` out of a datetime's range is compared as
+    the number it is.
+    """
+    exp = _unverified_exp(token)
+    if exp is None:
+        return False
+    current = _time.time() if now is None else now
+    return current - leeway >= exp

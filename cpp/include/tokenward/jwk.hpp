@@ -82,6 +82,8 @@ class jwk {
   static result<jwk> generate(alg a, int rsa_bits = kMinRsaBits);
 
   [[nodiscard]] result<json> to_json(bool include_private) const;
+  // SubjectPublicKeyInfo PEM, or PKCS#8 with `include_private` (unencrypted). Asymmetric keys only.
+  [[nodiscard]] result<std::string> to_pem(bool include_private) const;
   [[nodiscard]] std::string thumbprint() const;  // RFC 7638, SHA-256, base64url
   [[nodiscard]] result<jwk> public_key() const;
 

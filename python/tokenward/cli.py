@@ -1,0 +1,567 @@
+"""The ``tokenward`` command line: keys, token inspection and verification, settings.
+
+::
+
+    tokenward keygen ES256 [--public] [--pem]      a new key (private JWK by default)
+    tokenward inspect TOKEN                         header and claims, UNVERIFIED
+    tokenward verify TOKEN --key FILE | --secret-env VAR | --jwks URL [--issuer ...]
+    tokenward debug-token [--prefix VEGA_]          an access token of the custom provider
+    tokenward settings check [--prefix VEGA_]       the environment, checked as Auth checks it
+
+Exit codes: 0 ok, 1 the token was rejected, 2 a usage or configuration error (argparse's own
+code for usage). ``--json`` (every command) prints one JSON object on stdout and nothing else.
+A ``TOKEN`` of ``-`` is read from standard input, so that it stays out of the shell history.
+
+Adding a command is one function: decorate ``def _name(commands: Commands) -> None`` with
+``@command``; it adds its parser with :func:`_parser` and sets ``run`` to a function of the
+parsed arguments that returns the exit code. A command with subcommands (``settings check``)
+makes its own group with :func:`_group`.
+
+This module imports nothing but the core at import time: the settings (pydantic) are imported
+inside the commands that read them, so ``tokenward inspect`` works without the fastapi extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import tokenward as tw
+from tokenward._core import DebugTokens
+
+__all__ = ["EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_REJECTED = 1  # the token is not good
+EXIT_USAGE = 2  # bad arguments, keys or settings: nothing was decided about a token
+EXIT_BROKEN_PIPE = 141  # stdout closed early: what a shell reports for a process SIGPIPE ended
+
+Commands = Any  # argparse's _SubParsersAction, which has no public name
+Run = Callable[[argparse.Namespace], int]
+_COMMANDS: list[Callable[[Commands], None]] = []
+MAX_KEY_FILE_BYTES = 1 << 20
+
+
+class UsageError(Exception):
+    """Arguments, files, keys or settings that cannot be used: exit code 2, message on stderr."""
+
+
+def command(register: Callable[[Commands], None]) -> Callable[[Commands], None]:
+    """Register a top-level command: ``register(commands)`` adds its parser."""
+    _COMMANDS.append(register)
+    return register
+
+
+def _parser(commands: Commands, name: str, summary: str, description: str) -> Any:
+    """A command's parser, with the options every command has (``--json``)."""
+    parser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout and nothing else"
+    )
+    return parser
+
+
+def _group(commands: Commands, name: str, summary: str) -> Commands:
+    """A command with subcommands of its own (``settings check``); returns their ``commands``."""
+    parser = commands.add_parser(name, help=summary, description=summary)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tokenward",
+        description="JSON Web Tokens and keys from the shell, with tokenward's strict core.",
+        epilog="exit codes: 0 ok, 1 token rejected, 2 usage or configuration error",
+    )
+    parser.add_argument("--version", action="version", version=f"tokenward {tw.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in _COMMANDS:
+        register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    _quiet_library_logs()
+    run: Run = args.run
+    try:
+        return run(args)
+    except BrokenPipeError:  # the reader went away (`tokenward inspect T | head -1`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the flush at exit does not fail again
+        return EXIT_BROKEN_PIPE
+    except UsageError as exc:
+        return _fail(args, str(exc))
+    except (tw.ConfigurationError, tw.InvalidKeyError, tw.KeySetUnavailableError) as exc:
+        return _fail(args, str(exc))
+
+
+def _quiet_library_logs() -> None:
+    """The commands say what went wrong themselves; the library's log lines would repeat it (on
+    stderr, through logging's last-resort handler) when the caller configured no logging."""
+    logger = logging.getLogger("tokenward")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    if getattr(args, "json", False):
+        _print_json({"ok": False, "error": "usage", "message": message})
+    print(f"tokenward: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# --- output helpers ---------------------------------------------------------------------------
+
+
+def _print_json(value: Any, out: TextIO | None = None) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False), file=out or sys.stdout)
+
+
+def _token_arg(value: str) -> str:
+    """The TOKEN argument: ``-`` reads it from stdin; surrounding blanks are dropped."""
+    text = sys.stdin.read() if value == "-" else value
+    token = text.strip()
+    if not token:
+        raise UsageError("the token is empty")
+    return token
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def _duration(seconds: float) -> str:
+    """``5 minutes``, ``3 hours``, ``2 days``: the largest unit with a whole count, rounded down."""
+    seconds = abs(seconds)
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size * (2 if unit == "day" else 1):
+            return _plural(int(seconds // size), unit)
+    return _plural(int(seconds), "second")
+
+
+def _when(name: str, value: Any, now: float) -> dict[str, Any]:
+    """A NumericDate claim as a date and as a phrase relative to ``now``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return {"value": value, "date": None, "relative": "not a NumericDate"}
+    try:
+        date = _dt.datetime.fromtimestamp(value, _dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return {"value": value, "date": None, "relative": "out of range"}
+    delta = value - now
+    if name == "exp":
+        relative = (
+            f"expires in {_duration(delta)}" if delta > 0 else f"expired {_duration(delta)} ago"
+        )
+    elif name == "nbf":
+        relative = (
+            f"valid in {_duration(delta)}" if delta > 0 else f"valid since {_duration(delta)}"
+        )
+    else:
+        relative = f"{_duration(delta)} ago" if delta <= 0 else f"in {_duration(delta)}"
+    return {"value": value, "date": date.isoformat(), "relative": relative}
+
+
+# --- keygen -----------------------------------------------------------------------------------
+
+
+@command
+def _keygen(commands: Commands) -> None:
+    parser = _parser(
+        commands,
+        "keygen",
+        "generate a key",
+        "Generate a new key for ALG and print it: the private key as a JWK unless told "
+        "otherwise.\nThe kid is the key's RFC 7638 thumbprint. HMAC keys (HS*) have no public "
+        "half and no PEM form.",
+    )
+    parser.add_argument(
+        "algorithm", metavar="ALG", choices=tw.ALGORITHMS, help=", ".join(tw.ALGORITHMS)
+    )
+    parser.add_argument("--public", action="store_true", help="print only the public key")
+    parser.add_argument(
+        "--pem", action="store_true", help="PEM (PKCS#8, or SubjectPublicKeyInfo with --public)"
+    )
+    parser.add_argument(
+        "--rsa-bits", type=int, default=2048, metavar="N", help="RSA key size (default 2048)"
+    )
+    parser.set_defaults(run=_run_keygen)
+
+
+def _run_keygen(args: argparse.Namespace) -> int:
+    algorithm: str = args.algorithm
+    if algorithm.startswith("HS") and (args.public or args.pem):
+        raise UsageError(f"an {algorithm} key is a shared secret: it has no public half or PEM")
+    if not algorithm.startswith(("RS", "PS")) and args.rsa_bits != 2048:
+        raise UsageError("--rsa-bits is for RS* and PS* keys")
+    key = tw.JWK.generate(algorithm, rsa_bits=args.rsa_bits)
+    out = key.public() if args.public else key
+    private = not args.public
+    if args.json:
+        body: dict[str, Any] = {"alg": algorithm, "kid": key.kid, "private": private}
+        if args.pem:
+            body["pem"] = out.to_pem(private=private)
+        else:
+            body["jwk"] = out.to_dict(private=private)
+        _print_json(body)
+    elif args.pem:
+        sys.stdout.write(out.to_pem(private=private))
+    else:
+        _print_json(out.to_dict(private=private))
+    return EXIT_OK
+
+
+# --- inspect ----------------------------------------------------------------------------------
+
+BANNER = "UNVERIFIED: decoded without checking the signature. Do not trust these values."
+
+
+@command
+def _inspect(commands: Commands) -> None:
+    parser = _parser(
+        commands,
+        "inspect",
+        "show a token's header and claims, unverified",
+        "Decode TOKEN and print its header and claims, WITHOUT checking the signature or any\n"
+        "claim: anyone can write a token that reads well here. exp, nbf and iat are shown as\n"
+        "dates and relative to now. Exit 1 when TOKEN is not a well-formed JWS.",
+    )
+    parser.add_argument("token", metavar="TOKEN", help="the token, or - to read it from stdin")
+    parser.set_defaults(run=_run_inspect)
+
+
+def _run_inspect(args: argparse.Namespace) -> int:
+    token = _token_arg(args.token)
+    try:
+        header = tw.unverified_header(token)
+        claims = tw.unverified_claims(token)
+    except tw.InvalidTokenError as exc:
+        return _rejected(args, exc)
+    now = time.time()
+    times = {
+        name: _when(name, claims[name], now) for name in ("iat", "nbf", "exp") if name in claims
+    }
+    if args.json:
+        _print_json({"unverified": True, "header": header, "claims": claims, "times": times})
+        return EXIT_OK
+    print(f"*** {BANNER} ***")
+    print("header:")
+    print(json.dumps(header, indent=2, ensure_ascii=False))
+    print("claims:")
+    print(json.dumps(claims, indent=2, ensure_ascii=False))
+    for name, when in times.items():
+        date = repr(when["value"])
+        if when["date"] is not None:
+            date = _dt.datetime.fromisoformat(when["date"]).strftime("%Y-%m-%d %H:%M:%S UTC")
+        print(f"{name}: {date} ({when['relative']})")
+    return EXIT_OK
+
+
+def _rejected(args: argparse.Namespace, exc: tw.InvalidTokenError) -> int:
+    kind = type(exc).__name__
+    if args.json:
+        _print_json({"valid": False, "error": kind, "message": str(exc)})
+    else:
+        print(f"rejected: {kind}: {exc}", file=sys.stderr)
+    return EXIT_REJECTED
+
+
+# --- verify -----------------------------------------------------------------------------------
+
+
+@command
+def _verify(commands: Commands) -> None:
+    parser = _parser(
+        commands,
+        "verify",
+        "verify a token's signature and claims",
+        "Verify TOKEN with one key source and print its claims. Exit 0 when it is good, 1 when\n"
+        "it is rejected (the reason goes to stderr, or into the JSON), 2 when the keys or the\n"
+        "arguments are unusable. Without --algorithm the algorithms are those the keys name.",
+    )
+    parser.add_argument("token", metavar="TOKEN", help="the token, or - to read it from stdin")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--key", metavar="FILE", help="a JWK, a JWK set (JSON) or a PEM key or certificate"
+    )
+    source.add_argument(
+        "--secret-env", metavar="VAR", help="an HMAC secret, from environment variable VAR"
+    )
+    source.add_argument("--jwks", metavar="URL", help="a JWK set URL (https, or http on loopback)")
+    parser.add_argument("--issuer", action="append", metavar="ISS", help="accepted iss (repeat)")
+    parser.add_argument(
+        "--audience",
+        action="append",
+        metavar="AUD",
+        help="accepted aud (repeat); a token with an aud is refused when none is given",
+    )
+    parser.add_argument(
+        "--algorithm",
+        action="append",
+        metavar="ALG",
+        choices=tw.ALGORITHMS,
+        help="accepted alg (repeat)",
+    )
+    parser.add_argument("--leeway", type=float, default=0.0, metavar="SECONDS", help="clock skew")
+    parser.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="CLAIM",
+        help="a claim that must be present (repeat)",
+    )
+    parser.set_defaults(run=_run_verify)
+
+
+def _read_key_file(name: str) -> tw.JWK | tw.JWKSet:
+    path = Path(name)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read the key file {name}: {exc.strerror or exc}") from None
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise UsageError(f"the key file {name} is larger than 1 MiB")
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return tw.JWK.from_pem(data)
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        raise UsageError(
+            f"the key file {name} is neither JSON (a JWK or JWK set) nor PEM"
+        ) from None
+    if isinstance(document, dict) and "keys" in document:
+        return tw.JWKSet.from_json(document)
+    return tw.JWK.from_json(document)
+
+
+def _named_algorithms(keys: tw.JWK | tw.JWKSet) -> list[str]:
+    found = [keys.algorithm] if isinstance(keys, tw.JWK) else [k.algorithm for k in keys]
+    return sorted({a for a in found if a})
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    token = _token_arg(args.token)
+    keys: tw.JWK | tw.JWKSet | tw.RemoteJWKS
+    algorithms: list[str] = list(args.algorithm or ())
+    if args.key is not None:
+        keys = _read_key_file(args.key)
+        algorithms = algorithms or _named_algorithms(keys)
+    elif args.secret_env is not None:
+        secret = os.environ.get(args.secret_env)
+        if not secret:
+            raise UsageError(f"environment variable {args.secret_env} is not set or empty")
+        keys = tw.JWK.from_secret(secret)
+        algorithms = algorithms or ["HS256"]
+    else:
+        remote = tw.RemoteJWKS(args.jwks)
+        keys = remote
+        algorithms = algorithms or _named_algorithms(remote.get_keys())
+    if not algorithms:
+        raise UsageError("the keys name no algorithm: give --algorithm")
+    verifier = tw.Verifier(
+        keys,
+        algorithms=algorithms,
+        issuer=args.issuer,
+        audience=args.audience,
+        leeway=args.leeway,
+        require=args.require,
+    )
+    try:
+        claims = verifier.verify(token)
+    except tw.InvalidTokenError as exc:
+        return _rejected(args, exc)
+    header = tw.unverified_header(token)  # the signature is good: the header is what was signed
+    if args.json:
+        _print_json({"valid": True, "header": header, "claims": claims})
+    else:
+        print(f"valid: {header.get('alg')} signature and claims check out")
+        print(json.dumps(claims, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+# --- the environment's settings ---------------------------------------------------------------
+
+
+def _load_settings(prefix: str) -> Any:
+    """The checked AuthSettings read with ``prefix`` (ConfigurationError for a bad one)."""
+    try:
+        from tokenward.settings import AuthSettings
+    except ImportError as exc:
+        raise UsageError(
+            f"reading the settings needs the fastapi extra ({exc.name} is missing): "
+            "pip install 'tokenward[fastapi]'"
+        ) from None
+    settings = AuthSettings.from_env(prefix)
+    settings.check()
+    return settings
+
+
+def _prefix_option(parser: Any) -> None:
+    parser.add_argument(
+        "--prefix", default="TOKENWARD_", help="environment variable prefix (default TOKENWARD_)"
+    )
+
+
+@command
+def _debug_token(commands: Commands) -> None:
+    parser = _parser(
+        commands,
+        "debug-token",
+        "mint an access token of the custom provider",
+        "Mint an access token for the custom (debug) provider from the environment's settings\n"
+        "(<PREFIX>AUTH_SECRET, DEBUG_EMAIL, DEBUG_GROUPS, DEBUG_SCOPES, TOKEN_ISSUER,\n"
+        "ACCESS_TOKEN_LIFETIME): the token the debug login would give, without a session and so\n"
+        "without a refresh token. Needs <PREFIX>AUTH_SECRET (a random secret would make a token\n"
+        "no server accepts) and AUTH_PROVIDER=custom.",
+    )
+    _prefix_option(parser)
+    parser.add_argument("--sub", help="subject (default: the debug user's, as its login gives)")
+    parser.add_argument("--email", help="email claim (default: <PREFIX>DEBUG_EMAIL)")
+    parser.add_argument(
+        "--group", action="append", metavar="GROUP", help="a group (repeat; default DEBUG_GROUPS)"
+    )
+    parser.add_argument(
+        "--scope", action="append", metavar="SCOPE", help="a scope (repeat; default DEBUG_SCOPES)"
+    )
+    parser.add_argument(
+        "--lifetime", type=int, metavar="SECONDS", help="default: ACCESS_TOKEN_LIFETIME"
+    )
+    parser.set_defaults(run=_run_debug_token)
+
+
+def _debug_subject(email: str) -> str:
+    # The subject CustomProvider gives the debug user (tokenward/fastapi/providers.py).
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "tokenward:debug:" + email.lower()))
+
+
+def _run_debug_token(args: argparse.Namespace) -> int:
+    settings = _load_settings(args.prefix)
+    if settings.auth_provider != "custom":
+        raise UsageError(
+            f"{settings.var('auth_provider')}={settings.auth_provider}: only the custom provider "
+            "accepts debug tokens"
+        )
+    if settings.auth_secret is None:
+        raise UsageError(
+            f"{settings.var('auth_secret')} is not set: the server would sign with a random secret "
+            "and accept no token minted here"
+        )
+    lifetime = args.lifetime
+    if lifetime is None:
+        lifetime = int(settings.access_token_lifetime.total_seconds())
+    if lifetime <= 0:
+        raise UsageError("--lifetime must be positive")
+    tokens = DebugTokens(settings.auth_secret.get_secret_value(), issuer=settings.token_issuer)
+    email = settings.debug_email if args.email is None else args.email
+    sub = _debug_subject(settings.debug_email) if args.sub is None else args.sub
+    token = tokens.issue_access(
+        sub,
+        email=email or None,
+        groups=settings.groups if args.group is None else args.group,
+        scopes=settings.scopes if args.scope is None else args.scope,
+        lifetime=lifetime,
+        iat=int(time.time()),
+    )
+    if args.json:
+        body = {"access_token": token, "token_type": "bearer", "expires_in": lifetime}
+        _print_json(body)
+    else:
+        print(token)
+    return EXIT_OK
+
+
+@command
+def _settings(commands: Commands) -> None:
+    group = _group(commands, "settings", "the auth settings in the environment")
+    parser = _parser(
+        group,
+        "check",
+        "check the settings as Auth does at start-up",
+        "Read the <PREFIX>* environment variables and check them exactly as Auth does when an\n"
+        "app starts (AuthSettings.from_env(prefix).check()). Each problem is named with its\n"
+        "variable; exit 2 when there is one. Secrets are never printed.",
+    )
+    _prefix_option(parser)
+    parser.set_defaults(run=_run_settings_check)
+
+
+def _problems(message: str) -> list[str]:
+    """One line per problem: a parse failure names every bad variable, separated by '; '."""
+    head = "invalid settings: "
+    if message.startswith(head):
+        return [part for part in message[len(head) :].split("; ") if part]
+    return [message]
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _run_settings_check(args: argparse.Namespace) -> int:
+    try:
+        settings = _load_settings(args.prefix)
+    except tw.ConfigurationError as exc:
+        problems = _problems(str(exc))
+        if args.json:
+            _print_json({"ok": False, "prefix": args.prefix, "problems": problems})
+        else:
+            print(f"{args.prefix}* settings: {_plural(len(problems), 'problem')}", file=sys.stderr)
+            for problem in problems:
+                print(f"  - {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    secret = settings.auth_secret
+    summary: dict[str, Any] = {
+        "auth_provider": settings.auth_provider,
+        "environment": settings.environment,
+        "token_issuer": settings.token_issuer,
+        "store_url": _without_password(settings.store_url),
+        "auth_secret": (
+            "not set: a random secret per process"
+            if secret is None
+            else f"set ({len(secret.get_secret_value().encode())} bytes)"
+        ),
+        "access_token_lifetime": int(settings.access_token_lifetime.total_seconds()),
+        "refresh_token_lifetime": int(settings.refresh_token_lifetime.total_seconds()),
+        "debug_email": settings.debug_email,
+        "debug_groups": list(settings.groups),
+        "debug_scopes": list(settings.scopes),
+        "token_cache_size": settings.token_cache_size,
+    }
+    if settings.auth_provider == "cognito":
+        summary.update(
+            cognito_region=settings.cognito_region,
+            cognito_user_pool_id=settings.cognito_user_pool_id,
+            cognito_app_client_id=settings.cognito_app_client_id,
+        )
+    if args.json:
+        _print_json({"ok": True, "prefix": args.prefix, "settings": summary})
+    else:
+        print(f"{args.prefix}* settings: ok")
+        for name, value in summary.items():
+            print(f"  {settings.var(name)} = {value}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

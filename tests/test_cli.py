@@ -1,0 +1,455 @@
+"""The ``tokenward`` console script, run as a user runs it: a subprocess of the installed entry
+point, every command and every exit code (0 ok, 1 token rejected, 2 usage or configuration)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tokenward as tw
+from jwks_server import JWKSServer
+from tokenward._core import DebugTokens
+
+SCRIPT = Path(sys.executable).with_name("tokenward")
+SECRET = "cli-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+ISSUER = "https://issuer.example"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    assert SCRIPT.is_file(), f"{SCRIPT} is missing: the package is not installed (make install)"
+    base = {k: v for k, v in os.environ.items() if not k.upper().startswith(("TOKENWARD_", "CLI_"))}
+    base.update(env or {})
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=base,
+        timeout=120,
+        check=False,
+    )
+
+
+def run_json(*args: str, code: int = 0, **kwargs: Any) -> dict[str, Any]:
+    result = run(*args, "--json", **kwargs)
+    assert result.returncode == code, (result.stdout, result.stderr)
+    body: dict[str, Any] = json.loads(result.stdout)  # nothing else on stdout
+    return body
+
+
+def token(key: tw.JWK, **claims: Any) -> str:
+    payload = {"sub": "u1", "iss": ISSUER, "exp": int(time.time()) + 300, **claims}
+    return tw.encode(payload, key)
+
+
+# --- the parser --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["keygen"], ["inspect"], ["verify"], ["debug-token"], ["settings"], ["settings", "check"]],
+)
+def test_help_on_every_command(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: tokenward")
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run().returncode == 2
+    assert run("no-such-command").returncode == 2
+    assert run("keygen", "none").returncode == 2
+    assert run("verify", "a.b.c").returncode == 2  # no key source
+    assert run("verify", "a.b.c", "--key", "k", "--secret-env", "V").returncode == 2
+    assert "invalid choice" in run("keygen", "HS1").stderr
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"tokenward {tw.__version__}"
+
+
+def test_module_imports_without_fastapi_or_pydantic() -> None:
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        blocked = ('fastapi', 'pydantic', 'pydantic_settings', 'starlette')\n"
+        "        if name.split('.')[0] in blocked:\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from tokenward.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    key = tw.JWK.generate("ES256")
+    result = subprocess.run(
+        [sys.executable, "-c", code, "inspect", token(key)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "UNVERIFIED" in result.stdout
+    check = subprocess.run(
+        [sys.executable, "-c", code, "settings", "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 2
+    assert "pip install 'tokenward[fastapi]'" in check.stderr
+
+
+# --- keygen ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", tw.ALGORITHMS)
+def test_keygen_every_algorithm(algorithm: str) -> None:
+    result = run("keygen", algorithm)
+    assert result.returncode == 0, result.stderr
+    key = tw.JWK.from_json(result.stdout)
+    assert key.is_private
+    assert key.algorithm == algorithm
+    assert key.kid == key.thumbprint()
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "PS384", "ES256", "ES512", "EdDSA"])
+def test_keygen_public_and_pem(algorithm: str) -> None:
+    public = tw.JWK.from_json(run("keygen", algorithm, "--public").stdout)
+    assert not public.is_private
+    private_pem = run("keygen", algorithm, "--pem")
+    assert private_pem.returncode == 0
+    assert private_pem.stdout.startswith("-----BEGIN PRIVATE KEY-----")
+    key = tw.JWK.from_pem(private_pem.stdout, algorithm)
+    assert key.is_private
+    public_pem = run("keygen", algorithm, "--pem", "--public").stdout
+    assert public_pem.startswith("-----BEGIN PUBLIC KEY-----")
+    assert not tw.JWK.from_pem(public_pem).is_private
+    # the PEM key signs tokens that its JWK form verifies
+    signed = tw.encode({"sub": "x"}, key)
+    assert tw.decode(signed, key.public(), algorithms=[algorithm])["sub"] == "x"
+
+
+def test_keygen_json_and_rsa_bits() -> None:
+    body = run_json("keygen", "RS256", "--rsa-bits", "3072", "--public")
+    assert body["alg"] == "RS256" and body["private"] is False
+    assert len(tw.JWK.from_json(body["jwk"]).to_dict()["n"]) == 512  # 3072 bits in base64url
+    pem = run_json("keygen", "ES384", "--pem")
+    assert pem["pem"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert pem["kid"] == tw.JWK.from_pem(pem["pem"], "ES384").thumbprint()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["HS256", "--public"],
+        ["HS512", "--pem"],
+        ["ES256", "--rsa-bits", "4096"],
+        ["RS256", "--rsa-bits", "1024"],
+    ],
+)
+def test_keygen_refusals_exit_2(args: list[str]) -> None:
+    result = run("keygen", *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("tokenward: error:")
+
+
+# --- inspect -----------------------------------------------------------------------------------
+
+
+def test_inspect_banner_and_relative_times() -> None:
+    key = tw.JWK.generate("ES256")
+    now = int(time.time())
+    result = run("inspect", token(key, exp=now - 330, iat=now - 3600, nbf=now + 7260))
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert "UNVERIFIED" in lines[0]
+    assert '"alg": "ES256"' in result.stdout
+    assert '"sub": "u1"' in result.stdout
+    assert "expired 5 minutes ago" in result.stdout
+    assert "(1 hour ago)" in result.stdout
+    assert "valid in 2 hours" in result.stdout
+    assert f"exp: {time.strftime('%Y-%m-%d', time.gmtime(now - 330))}" in result.stdout
+
+
+def test_inspect_json_is_one_object_marked_unverified() -> None:
+    key = tw.JWK.generate("HS256")
+    now = int(time.time())
+    body = run_json("inspect", token(key, exp=now + 3 * 86400 + 60))
+    assert body["unverified"] is True
+    assert body["header"]["alg"] == "HS256"
+    assert body["claims"]["iss"] == ISSUER
+    assert body["times"]["exp"]["relative"] == "expires in 3 days"
+    assert body["times"]["exp"]["date"].endswith("+00:00")
+
+
+def test_inspect_reads_stdin_and_does_not_need_a_valid_signature() -> None:
+    key = tw.JWK.generate("ES256")
+    forged = token(key)[:-4] + "AAAA"
+    result = run("inspect", "-", stdin=forged + "\n")
+    assert result.returncode == 0
+    assert '"sub": "u1"' in result.stdout
+
+
+@pytest.mark.parametrize("bad", ["not-a-token", "a.b.c", "e30.e30"])
+def test_inspect_malformed_exits_1(bad: str) -> None:
+    result = run("inspect", bad)
+    assert result.returncode == 1
+    assert "MalformedTokenError" in result.stderr
+    body = run_json("inspect", bad, code=1)
+    assert body["valid"] is False and body["error"] == "MalformedTokenError"
+
+
+def test_a_reader_that_goes_away_is_no_traceback() -> None:
+    """stdout is a pipe whose reader is already gone: the first write fails (EPIPE)."""
+    key = tw.JWK.generate("ES256")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [str(SCRIPT), "inspect", token(key)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141
+    assert "Traceback" not in result.stderr
+
+
+def test_inspect_empty_token_exits_2() -> None:
+    assert run("inspect", "-", stdin="  \n").returncode == 2
+
+
+# --- verify ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def es_key(tmp_path: Path) -> Iterator[tuple[tw.JWK, Path]]:
+    key = tw.JWK.generate("ES256")
+    path = tmp_path / "key.json"
+    path.write_text(key.public().to_json())
+    yield key, path
+
+
+def test_verify_with_a_jwk_file(es_key: tuple[tw.JWK, Path]) -> None:
+    key, path = es_key
+    result = run("verify", token(key), "--key", str(path), "--issuer", ISSUER)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("valid:")
+    body = run_json("verify", token(key), "--key", str(path))
+    assert body["valid"] is True and body["claims"]["sub"] == "u1"
+
+
+def test_verify_rejections_exit_1(es_key: tuple[tw.JWK, Path]) -> None:
+    key, path = es_key
+    other = tw.JWK.generate("ES256")
+    cases = {
+        "ExpiredTokenError": [token(key, exp=int(time.time()) - 10)],
+        "InvalidIssuerError": [token(key), "--issuer", "https://other.example"],
+        "InvalidAudienceError": [token(key, aud="api")],  # an aud, and no audience configured
+        "InvalidSignatureError": [token(other)],
+        "MissingClaimError": [token(key), "--require", "jti"],
+    }
+    for error, args in cases.items():
+        result = run("verify", *args, "--key", str(path))
+        assert result.returncode == 1, (error, result.stderr)
+        assert f"rejected: {error}" in result.stderr
+        assert result.stdout == ""
+    body = run_json(
+        "verify", token(key, aud="api"), "--key", str(path), "--audience", "web", code=1
+    )
+    assert body == {"valid": False, "error": "InvalidAudienceError", "message": body["message"]}
+    tampered = token(key)[:-4] + "AAAA"
+    assert run("verify", tampered, "--key", str(path)).returncode == 1
+    leeway = run(
+        "verify", token(key, exp=int(time.time()) - 5), "--key", str(path), "--leeway", "60"
+    )
+    assert leeway.returncode == 0
+
+
+def test_verify_with_pem_and_jwks_files(tmp_path: Path) -> None:
+    key = tw.JWK.generate("RS256")
+    pem = tmp_path / "key.pem"
+    pem.write_text(key.public().to_pem())
+    # a PEM key names no algorithm: --algorithm is needed
+    assert run("verify", token(key), "--key", str(pem)).returncode == 2
+    assert run("verify", token(key), "--key", str(pem), "--algorithm", "RS256").returncode == 0
+    assert run("verify", token(key), "--key", str(pem), "--algorithm", "PS256").returncode == 1
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(tw.JWKSet([key.public(), tw.JWK.generate("ES256").public()]).to_json())
+    assert run("verify", token(key), "--key", str(jwks)).returncode == 0
+    unknown = run("verify", token(tw.JWK.generate("RS256")), "--key", str(jwks))
+    assert unknown.returncode == 1
+    assert "rejected: KeyNotFoundError" in unknown.stderr
+
+
+def test_verify_with_a_secret_from_the_environment() -> None:
+    key = tw.JWK.from_secret(SECRET)
+    signed = tw.encode({"sub": "u1", "exp": int(time.time()) + 60}, key, algorithm="HS256")
+    env = {"CLI_SECRET": SECRET}
+    assert run("verify", signed, "--secret-env", "CLI_SECRET", env=env).returncode == 0
+    wrong = {"CLI_SECRET": SECRET[::-1]}
+    assert run("verify", signed, "--secret-env", "CLI_SECRET", env=wrong).returncode == 1
+    missing = run("verify", signed, "--secret-env", "CLI_SECRET")
+    assert missing.returncode == 2
+    assert "CLI_SECRET is not set" in missing.stderr
+    short = run("verify", signed, "--secret-env", "CLI_SECRET", env={"CLI_SECRET": "short"})
+    assert short.returncode == 2
+
+
+def test_verify_with_a_jwks_url() -> None:
+    server = JWKSServer().start()
+    try:
+        key = tw.JWK.generate("ES256")
+        server.keys = [key.public()]
+        result = run("verify", token(key), "--jwks", server.url, "--issuer", ISSUER)
+        assert result.returncode == 0, result.stderr
+        assert run("verify", token(tw.JWK.generate("ES256")), "--jwks", server.url).returncode == 1
+        server.default = "500"
+        down = run("verify", token(key), "--jwks", server.url)
+        assert down.returncode == 2
+        assert down.stderr.startswith("tokenward: error:")
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"{", b"[1, 2]", b"\xff\xfe", b"-----BEGIN PUBLIC KEY-----\nxx\n"]
+)
+def test_verify_unusable_key_files_exit_2(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "bad"
+    path.write_bytes(content)
+    result = run("verify", "a.b.c", "--key", str(path), "--algorithm", "ES256")
+    assert result.returncode == 2
+    assert result.stderr.startswith("tokenward: error:")
+
+
+def test_verify_missing_key_file_exits_2(tmp_path: Path) -> None:
+    result = run("verify", "a.b.c", "--key", str(tmp_path / "nope.json"))
+    assert result.returncode == 2
+    assert "cannot read the key file" in result.stderr
+    body = run_json("verify", "a.b.c", "--key", str(tmp_path / "nope.json"), code=2)
+    assert body["ok"] is False and "cannot read" in body["message"]
+
+
+# --- debug-token -------------------------------------------------------------------------------
+
+
+def test_debug_token_is_what_the_custom_provider_accepts() -> None:
+    env = {"TOKENWARD_AUTH_SECRET": SECRET, "TOKENWARD_DEBUG_SCOPES": "reports:read"}
+    result = run("debug-token", env=env)
+    assert result.returncode == 0, result.stderr
+    minted = result.stdout.strip()
+    claims = DebugTokens(SECRET, issuer="tokenward").verify_access(minted)
+    assert claims["email"] == "debug@example.com"
+    assert claims["cognito:groups"] == ["root", "operator"]
+    assert claims["scope"] == "reports:read"
+    assert claims["exp"] - claims["iat"] == 900
+    assert tw.unverified_header(minted)["typ"] == "at+jwt"
+
+
+def test_debug_token_prefix_and_overrides() -> None:
+    env = {"VEGA_AUTH_SECRET": SECRET, "VEGA_TOKEN_ISSUER": "vega"}
+    body = run_json(
+        "debug-token", "--prefix", "VEGA_", "--sub", "u-7", "--email", "a@b.example",
+        "--group", "ops", "--scope", "x:y", "--lifetime", "60", env=env,
+    )  # fmt: skip
+    assert body["expires_in"] == 60 and body["token_type"] == "bearer"
+    claims = DebugTokens(SECRET, issuer="vega").verify_access(body["access_token"])
+    assert (claims["sub"], claims["email"], claims["cognito:groups"]) == (
+        "u-7",
+        "a@b.example",
+        ["ops"],
+    )
+    assert claims["exp"] - claims["iat"] == 60
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "TOKENWARD_AUTH_SECRET is not set"),
+        ({"TOKENWARD_AUTH_SECRET": "short"}, "at least 32"),
+        (
+            {"TOKENWARD_AUTH_SECRET": SECRET, "TOKENWARD_ACCESS_TOKEN_LIFETIME": "soon"},
+            "ACCESS_TOKEN_LIFETIME",
+        ),
+        (
+            {
+                "TOKENWARD_AUTH_PROVIDER": "cognito",
+                "TOKENWARD_COGNITO_REGION": "us-west-1",
+                "TOKENWARD_COGNITO_USER_POOL_ID": "us-west-1_abc",
+                "TOKENWARD_COGNITO_APP_CLIENT_ID": "client",
+            },
+            "only the custom provider",
+        ),
+    ],
+)
+def test_debug_token_refusals_exit_2(env: dict[str, str], message: str) -> None:
+    result = run("debug-token", env=env)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+# --- settings check ----------------------------------------------------------------------------
+
+
+def test_settings_check_ok() -> None:
+    env = {"TOKENWARD_AUTH_SECRET": SECRET, "TOKENWARD_STORE_URL": "postgresql://u:hunter2@db/x"}
+    result = run("settings", "check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "TOKENWARD_* settings: ok" in result.stdout
+    assert "TOKENWARD_AUTH_SECRET = set (" in result.stdout
+    assert SECRET not in result.stdout and "hunter2" not in result.stdout
+    body = run_json("settings", "check", "--prefix", "VEGA_", env={"VEGA_ENVIRONMENT": "dev"})
+    assert body["ok"] is True and body["prefix"] == "VEGA_"
+    assert body["settings"]["auth_secret"].startswith("not set")
+
+
+def test_settings_check_names_each_problem() -> None:
+    env = {
+        "TOKENWARD_ACCESS_TOKEN_LIFETIME": "soon",
+        "TOKENWARD_TOKEN_CACHE_SIZE": "-1",
+        "TOKENWARD_AUTH_PROVIDER": "ldap",
+    }
+    result = run("settings", "check", env=env)
+    assert result.returncode == 2
+    assert "3 problems" in result.stderr
+    for name in ("ACCESS_TOKEN_LIFETIME", "TOKEN_CACHE_SIZE", "AUTH_PROVIDER"):
+        assert f"  - TOKENWARD_{name}:" in result.stderr
+    body = run_json("settings", "check", env=env, code=2)
+    assert body["ok"] is False and len(body["problems"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        (
+            {"TOKENWARD_ENVIRONMENT": "production", "TOKENWARD_AUTH_SECRET": SECRET},
+            "TOKENWARD_AUTH_PROVIDER",
+        ),
+        ({"TOKENWARD_ENVIRONMENT": "staging"}, "TOKENWARD_AUTH_SECRET"),
+        ({"TOKENWARD_AUTH_PROVIDER": "cognito"}, "TOKENWARD_COGNITO_REGION"),
+    ],
+)
+def test_settings_check_refuses_what_auth_refuses(env: dict[str, str], variable: str) -> None:
+    result = run("settings", "check", env=env)
+    assert result.returncode == 2
+    assert "1 problem" in result.stderr
+    assert variable in result.stderr
