@@ -57,7 +57,20 @@ def token(key: tw.JWK, **claims: Any) -> str:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["keygen"], ["inspect"], ["verify"], ["debug-token"], ["settings"], ["settings", "check"]],
+    [
+        [],
+        ["keygen"],
+        ["inspect"],
+        ["verify"],
+        ["debug-token"],
+        ["settings"],
+        ["settings", "check"],
+        ["routes"],
+        ["api-key"],
+        ["api-key", "create"],
+        ["api-key", "list"],
+        ["api-key", "revoke"],
+    ],
 )
 def test_help_on_every_command(command: list[str]) -> None:
     result = run(*command, "--help")
@@ -453,3 +466,80 @@ def test_settings_check_refuses_what_auth_refuses(env: dict[str, str], variable:
     assert result.returncode == 2
     assert "1 problem" in result.stderr
     assert variable in result.stderr
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+ROUTES_APP = """
+from fastapi import Depends, FastAPI, Security
+from tokenward.fastapi import Auth, AuthSettings, public, require_current_user, require_groups
+
+auth = Auth(AuthSettings.from_env(prefix="CLI_ROUTES_", auth_secret="x" * 40))
+app = FastAPI()
+app.include_router(auth.router)
+
+@app.get("/health", dependencies=[Depends(public())])
+def health() -> dict: return {}
+
+@app.get("/forgotten")
+def forgotten() -> dict: return {}
+
+@app.get("/reports")
+def reports(user=Security(require_current_user, scopes=["reports:read"])) -> dict: return {}
+
+@app.delete("/projects/{pid}", dependencies=[Depends(require_groups("root"))])
+def delete(pid: str) -> dict: return {}
+"""
+
+
+def test_routes_lists_what_each_route_requires(tmp_path: Path) -> None:
+    (tmp_path / "routes_app.py").write_text(ROUTES_APP)
+    body = run_json("routes", "routes_app:app", "--app-dir", str(tmp_path))
+    by_path = {r["path"]: r for r in body["routes"]}
+    assert by_path["/health"]["protection"] == "public (marked)"
+    assert by_path["/forgotten"]["protection"] == "public"
+    assert by_path["/reports"]["protection"] == "protected"
+    assert by_path["/reports"]["scopes"] == ["reports:read"]
+    assert by_path["/projects/{pid}"]["groups"] == ["root"]
+    assert by_path["/v1/auth/me"]["protection"] == "protected"
+    assert "/forgotten" in body["public_without_marker"]
+    assert "/health" not in body["public_without_marker"]
+    text = run("routes", "routes_app:app", "--app-dir", str(tmp_path))
+    assert text.returncode == 0
+    assert "/forgotten" in text.stdout and "without public()" in text.stdout
+    strict = run("routes", "routes_app:app", "--app-dir", str(tmp_path), "--fail-on-public")
+    assert strict.returncode == 1
+
+
+def test_routes_of_a_missing_app_is_a_usage_error(tmp_path: Path) -> None:
+    assert run("routes", "nowhere:app", "--app-dir", str(tmp_path)).returncode == 2
+    assert run("routes", "no-colon").returncode == 2
+
+
+# --- api-key ---------------------------------------------------------------------------------
+
+
+def test_api_key_create_list_revoke_against_the_store(tmp_path: Path) -> None:
+    env = {
+        "CLI_AUTH_SECRET": SECRET,
+        "CLI_STORE_URL": f"sqlite:///{tmp_path / 'keys.db'}",
+    }
+    made = run_json(
+        "api-key", "create", "--prefix", "CLI_", "--owner", "u-42", "--name", "deploy",
+        "--scope", "reports:read", env=env,
+    )  # fmt: skip
+    assert made["key"].startswith("vk_") and made["scopes"] == ["reports:read"]
+    listed = run_json("api-key", "list", "--prefix", "CLI_", "--owner", "u-42", env=env)
+    assert [k["id"] for k in listed["keys"]] == [made["id"]]
+    assert made["key"] not in json.dumps(listed)  # never the key again
+    assert made["key"] not in (tmp_path / "keys.db").read_bytes().decode("latin-1")
+    revoked = run_json("api-key", "revoke", "--prefix", "CLI_", made["id"], env=env)
+    assert revoked == {"revoked": True, "id": made["id"]}
+    again = run("api-key", "revoke", "--prefix", "CLI_", made["id"], env=env)
+    assert again.returncode == 2 and "no live API key" in again.stderr
+
+
+def test_api_key_needs_the_secret(tmp_path: Path) -> None:
+    env = {"CLI_STORE_URL": f"sqlite:///{tmp_path / 'keys.db'}"}
+    result = run("api-key", "list", "--prefix", "CLI_", "--owner", "u", env=env)
+    assert result.returncode == 2 and "CLI_AUTH_SECRET" in result.stderr

@@ -7,6 +7,8 @@
     tokenward verify TOKEN --key FILE | --secret-env VAR | --jwks URL [--issuer ...]
     tokenward debug-token [--prefix VEGA_]          an access token of the custom provider
     tokenward settings check [--prefix VEGA_]       the environment, checked as Auth checks it
+    tokenward routes MODULE:APP                     which routes are protected, and how
+    tokenward api-key create|list|revoke            API keys in the configured store
 
 Exit codes: 0 ok, 1 the token was rejected, 2 a usage or configuration error (argparse's own
 code for usage). ``--json`` (every command) prints one JSON object on stdout and nothing else.
@@ -30,7 +32,6 @@ import logging
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -447,8 +448,9 @@ def _debug_token(commands: Commands) -> None:
 
 
 def _debug_subject(email: str) -> str:
-    # The subject CustomProvider gives the debug user (tokenward/fastapi/providers.py).
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "tokenward:debug:" + email.lower()))
+    from tokenward.providers import debug_subject  # no FastAPI below it
+
+    return debug_subject(email)
 
 
 def _run_debug_token(args: argparse.Namespace) -> int:
@@ -475,7 +477,7 @@ def _run_debug_token(args: argparse.Namespace) -> int:
         sub,
         email=email or None,
         groups=settings.groups if args.group is None else args.group,
-        scopes=settings.scopes if args.scope is None else args.scope,
+        scopes=settings.debug_user_scopes if args.scope is None else args.scope,
         lifetime=lifetime,
         iat=int(time.time()),
     )
@@ -545,7 +547,7 @@ def _run_settings_check(args: argparse.Namespace) -> int:
         "refresh_token_lifetime": int(settings.refresh_token_lifetime.total_seconds()),
         "debug_email": settings.debug_email,
         "debug_groups": list(settings.groups),
-        "debug_scopes": list(settings.scopes),
+        "debug_scopes": list(settings.debug_user_scopes),
         "token_cache_size": settings.token_cache_size,
     }
     if settings.auth_provider == "cognito":
@@ -565,3 +567,198 @@ def _run_settings_check(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- routes: what each route of an app requires -------------------------------------------------
+
+
+@command
+def _routes(commands: Commands) -> None:
+    parser = _parser(
+        commands,
+        "routes",
+        "list an app's routes and whether each is protected",
+        "Import MODULE:APP (as uvicorn does; --app-dir adds a directory to the path) and list\n"
+        "every API route: its methods, path, and whether it is protected, optional, public, or\n"
+        "public on purpose (public()), with the strategies, scopes and groups it needs.\n"
+        "--fail-on-public exits 1 when a route is public without the public() marker: the\n"
+        "'no unauthenticated endpoint by accident' check for CI.",
+    )
+    parser.add_argument("app", metavar="MODULE:APP", help="e.g. app:app or myservice.main:api")
+    parser.add_argument("--app-dir", default=".", help="directory to import MODULE from")
+    parser.add_argument(
+        "--fail-on-public",
+        action="store_true",
+        help="exit 1 when a route is public without public()",
+    )
+    parser.set_defaults(run=_run_routes)
+
+
+def _import_app(spec: str, app_dir: str) -> Any:
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"{spec!r} is not MODULE:APP (e.g. app:app)")
+    sys.path.insert(0, str(Path(app_dir).resolve()))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"cannot import {module_name!r}: {exc}") from None
+    except tw.ConfigurationError as exc:
+        raise UsageError(f"{module_name!r} does not start: {exc}") from None
+    app: Any = module
+    for part in attr.split("."):
+        app = getattr(app, part, None)
+        if app is None:
+            raise UsageError(f"{module_name!r} has no {attr!r}")
+    return app
+
+
+def _run_routes(args: argparse.Namespace) -> int:
+    try:
+        from tokenward.fastapi.routes import route_report
+    except ImportError as exc:
+        raise UsageError(f"routes needs the fastapi extra ({exc.name} is missing)") from None
+    report = route_report(_import_app(args.app, args.app_dir))
+    accidental = [r for r in report if r.protection == "public"]
+    if args.json:
+        _print_json(
+            {
+                "routes": [r.to_json() for r in report],
+                "public_without_marker": [r.path for r in accidental],
+            }
+        )
+    else:
+        width = max((len(r.path) for r in report), default=4)
+        for r in report:
+            parts = []
+            if r.strategies:
+                parts.append("strategies: " + " ".join(r.strategies))
+            if r.scopes:
+                parts.append("scopes: " + " ".join(r.scopes))
+            if r.groups:
+                parts.append("groups: " + " ".join(r.groups))
+            methods = ",".join(r.methods)
+            line = f"{methods:<13} {r.path:<{width}}  {r.protection:<16} {', '.join(parts)}"
+            print(line.rstrip())
+        print(
+            f"{_plural(len(report), 'route')}, "
+            f"{_plural(len(accidental), 'public route')} without public()"
+        )
+    return EXIT_REJECTED if args.fail_on_public and accidental else EXIT_OK
+
+
+# --- api-key: keys in the configured store ----------------------------------------------------
+
+
+@command
+def _api_key(commands: Commands) -> None:
+    group = _group(commands, "api-key", "API keys in the configured store (STORE_URL)")
+    create = _parser(
+        group,
+        "create",
+        "create an API key for a user (printed once)",
+        "Create an API key in <PREFIX>STORE_URL, hashed under <PREFIX>AUTH_SECRET, for the user\n"
+        "named by --owner (its subject), as an administrator would: the scopes given are the\n"
+        "key's, with no owner check. The key is printed once; store it now.",
+    )
+    create.add_argument("--owner", required=True, help="the owner's subject (sub)")
+    create.add_argument("--name", required=True, help="what the key is for")
+    create.add_argument("--email", help="the owner's email")
+    create.add_argument("--group", action="append", default=[], metavar="GROUP")
+    create.add_argument("--scope", action="append", default=[], metavar="SCOPE")
+    create.add_argument("--expires-in", type=int, metavar="SECONDS", help="default: never")
+    listing = _parser(
+        group, "list", "list a user's API keys", "List the keys of --owner (never a key)."
+    )
+    listing.add_argument("--owner", required=True, help="the owner's subject (sub)")
+    revoke = _parser(
+        group, "revoke", "revoke an API key by id", "Revoke the key with id ID (any owner's)."
+    )
+    revoke.add_argument("key_id", metavar="ID")
+    for parser, action in ((create, "create"), (listing, "list"), (revoke, "revoke")):
+        _prefix_option(parser)
+        parser.set_defaults(run=_run_api_key, api_key_action=action)
+
+
+def _key_json(record: Any) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "prefix": record.prefix,
+        "owner": record.owner_subject,
+        "scopes": list(record.scopes),
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "last_used_at": record.last_used_at,
+        "revoked_at": record.revoked_at,
+    }
+
+
+def _run_api_key(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tokenward._core import ApiKeyHasher
+    from tokenward.apikeys import ApiKeyService
+    from tokenward.stores import open_store
+
+    settings = _load_settings(args.prefix)
+    if settings.auth_secret is None:
+        raise UsageError(
+            f"{settings.var('auth_secret')} is not set: API keys are hashed under it, and the "
+            "server must use the same one"
+        )
+    service = ApiKeyService(
+        ApiKeyHasher(settings.auth_secret.get_secret_value()), open_store(settings.store_url)
+    )
+    try:
+        return asyncio.run(_api_key_action(args, service))
+    except tw.StoreError as exc:
+        raise UsageError(f"the store failed: {exc}") from None
+
+
+async def _api_key_action(args: argparse.Namespace, service: Any) -> int:
+    from tokenward.principal import Principal
+
+    await service.store.open()
+    try:
+        if args.api_key_action == "create":
+            owner = Principal(
+                subject=args.owner,
+                credential_type="access_token",
+                email=args.email,
+                groups=tuple(args.group),
+                scopes=tuple(args.scope),
+            )
+            try:
+                made = await service.create(
+                    owner, name=args.name, scopes=args.scope, expires_in=args.expires_in
+                )
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            if args.json:
+                _print_json({"key": made.key, **_key_json(made.record)})
+            else:
+                print(made.key)
+                print(f"id {made.record.id}: the key is shown once; store it now", file=sys.stderr)
+            return EXIT_OK
+        if args.api_key_action == "list":
+            records = await service.store.list_api_keys(args.owner)
+            if args.json:
+                _print_json({"keys": [_key_json(r) for r in records]})
+            else:
+                for r in records:
+                    state = "revoked" if r.revoked_at is not None else "live"
+                    print(f"{r.id}  {r.prefix}…  {state:<7}  {r.name}  {' '.join(r.scopes)}")
+            return EXIT_OK
+        done = await service.store.revoke_api_key(args.key_id, owner_subject=None, now=time.time())
+        if not done:
+            raise UsageError(f"no live API key with id {args.key_id!r}")
+        if args.json:
+            _print_json({"revoked": True, "id": args.key_id})
+        else:
+            print(f"revoked {args.key_id}")
+        return EXIT_OK
+    finally:
+        await service.store.close()

@@ -30,7 +30,12 @@ from tokenward.tokens import ClientInfo, TokenPair, TokenService
 if TYPE_CHECKING:
     from tokenward.settings import AuthSettings
 
-__all__ = ["AuthProvider", "CognitoProvider", "CustomProvider", "SessionCheck"]
+__all__ = ["AuthProvider", "CognitoProvider", "CustomProvider", "SessionCheck", "debug_subject"]
+
+
+def debug_subject(email: str) -> str:
+    """The debug user's subject: a UUID derived from its email, shaped like Cognito's."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "tokenward:debug:" + email.lower()))
 
 
 @runtime_checkable
@@ -119,7 +124,7 @@ class CustomProvider:
         self._email = settings.debug_email
         self._email_digest = _digest(settings.debug_email.strip().casefold())
         self._password_digest = _digest(settings.debug_password.get_secret_value())
-        self._sub = str(uuid.uuid5(uuid.NAMESPACE_URL, "tokenward:debug:" + self._email.lower()))
+        self._sub = debug_subject(self._email)
 
     @property
     def issuers(self) -> tuple[str, ...]:
