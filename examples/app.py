@@ -13,7 +13,10 @@ Routes:
     POST   /v1/projects/{id}/deploy  operator or root
     DELETE /v1/projects/{id}         root only
     GET    /v1/reports               needs the scope reports:read
-and the auth router: POST /v1/auth/login, /v1/auth/refresh, /v1/auth/logout; GET /v1/auth/me.
+    GET    /v1/status                public on purpose (public(): the route report says so)
+the auth router: POST /v1/auth/login, /v1/auth/refresh, /v1/auth/logout; GET /v1/auth/me;
+GET/DELETE /v1/auth/sessions; and the API keys: POST/GET /v1/api-keys, DELETE /v1/api-keys/{id}
+(an API key, ``Authorization: Bearer vk_…``, works wherever an access token does).
 """
 
 from __future__ import annotations
@@ -26,17 +29,20 @@ from tokenward.fastapi import (
     Auth,
     CurrentUser,
     optional_current_user,
+    public,
     require_current_user,
     require_groups,
 )
-from tokenward.fastapi.docs import install_docs
 
 auth = Auth.from_env()  # TOKENWARD_AUTH_PROVIDER, TOKENWARD_AUTH_SECRET, ...
 app = FastAPI(
     title="tokenward example", version="1.0", lifespan=auth.lifespan, docs_url=None, redoc_url=None
 )
-install_docs(app)  # /docs and /redoc with their assets served by the app itself (no CDN)
+auth.install(app)  # the Auth on app.state, its exception handler, OpenAPI for the provider
+auth.install_docs(app)  # /docs and /redoc with their assets served by the app itself (no CDN)
 app.include_router(auth.router)
+if auth.api_keys is not None:  # under Cognito, API keys need TOKENWARD_AUTH_SECRET
+    app.include_router(auth.api_keys_router)
 
 SignedIn = Annotated[CurrentUser, Depends(require_current_user)]
 MaybeSignedIn = Annotated[CurrentUser | None, Depends(optional_current_user)]
@@ -52,6 +58,11 @@ def _project(project_id: str) -> dict[str, Any]:
     if project is None:
         raise HTTPException(404, detail=f"no project {project_id!r}")
     return project
+
+
+@app.get("/v1/status", tags=["public"], dependencies=[Depends(public())])
+async def status() -> dict[str, str]:
+    return {"service": "tokenward example"}
 
 
 @app.get("/v1/health", tags=["public"])

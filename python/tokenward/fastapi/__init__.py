@@ -29,6 +29,7 @@ from tokenward.fastapi.dependencies import (
     require_current_user,
     require_groups,
 )
+from tokenward.fastapi.docs import install_docs
 from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
 from tokenward.fastapi.routes import RouteInfo, route_report
 from tokenward.principal import Principal
@@ -57,6 +58,7 @@ __all__ = [
     "basic_scheme",
     "bearer_scheme",
     "find_auth",
+    "install_docs",
     "optional_current_user",
     "public",
     "require_current_user",
