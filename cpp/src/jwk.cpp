@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 #include <openssl/decoder.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <set>
 
 #include "tokenward/base64url.hpp"
+#include "tokenward/crypto/random.hpp"
 #include "tokenward/ossl.hpp"
 
 namespace tokenward {
@@ -566,12 +566,9 @@ result<jwk> jwk::from_pem(std::string_view pem, std::optional<alg> a) {
 
 result<jwk> jwk::generate(alg a, int rsa_bits) {
   if (family(a) == alg_family::hmac) {
-    std::string secret(digest_size(a), '\0');
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), static_cast<int>(secret.size())) != 1) {
-      return make_error(errc::internal, "the random generator failed");
-    }
-    auto k = from_secret(secret, a);
-    OPENSSL_cleanse(secret.data(), secret.size());
+    auto secret = crypto::random_secret(digest_size(a));
+    if (!secret) return secret.err();
+    auto k = from_secret(secret->view(), a);
     if (!k) return k;
     return k->with_kid(k->thumbprint());
   }
