@@ -90,22 +90,6 @@ bool is_registered_claim(std::string_view name) noexcept {
          name == "iat";
 }
 
-field_cipher::key_entry::key_entry(key_entry&& o) noexcept : id(std::move(o.id)), key(o.key) {
-  OPENSSL_cleanse(o.key.data(), o.key.size());
-}
-
-field_cipher::key_entry& field_cipher::key_entry::operator=(key_entry&& o) noexcept {
-  if (this != &o) {
-    id = std::move(o.id);
-    key = o.key;
-    OPENSSL_cleanse(o.key.data(), o.key.size());
-  }
-  return *this;
-}
-
-field_cipher::key_entry::~key_entry() { OPENSSL_cleanse(key.data(), key.size()); }
-
-
 namespace field_cipher_detail {
 
 status check_ring(const field_cipher::secrets& keys, std::string_view primary) {
@@ -145,10 +129,7 @@ result<field_cipher> field_cipher::create(const secrets& keys, std::string_view 
     }
     auto k = crypto::hkdf_sha256(secret, kHkdfSalt, std::string(kHkdfInfoPrefix) + id, kKeyBytes);
     if (!k) return k.err();
-    key_entry e;
-    e.id = id;
-    std::copy_n(k->data(), kKeyBytes, e.key.begin());
-    ring.push_back(std::move(e));
+    ring.push_back(key_entry{id, std::move(*k)});
   }
   return field_cipher(scheme::tw1, std::move(ring), index_of(keys, primary));
 }

@@ -118,9 +118,9 @@ std::optional<json> role_from_string(const std::string& s) {
 
 result<field_cipher> field_cipher::ignis_legacy(std::string_view secret) {
   if (secret.empty()) return make_error(errc::configuration, "the Ignis secret must not be empty");
-  key_entry e;
-  e.key.fill(static_cast<unsigned char>('0'));
-  std::copy_n(secret.begin(), std::min(secret.size(), kKeyBytes), e.key.begin());
+  key_entry e{{}, secret_bytes(kKeyBytes)};
+  std::fill_n(e.key.data(), kKeyBytes, static_cast<unsigned char>('0'));
+  std::copy_n(secret.begin(), std::min(secret.size(), kKeyBytes), e.key.data());
   std::vector<key_entry> ring;
   ring.push_back(std::move(e));
   return field_cipher(scheme::ignis_legacy, std::move(ring), 0);
@@ -134,10 +134,7 @@ result<field_cipher> field_cipher::ignis_v3(const secrets& keys, std::string_vie
     if (secret.empty()) return make_error(errc::configuration, "Ignis secrets must not be empty");
     auto k = crypto::pbkdf2_sha256(secret, kIgnisSalt, kIgnisPbkdf2Iterations, kKeyBytes);
     if (!k) return k.err();
-    key_entry e;
-    e.id = id;
-    std::copy_n(k->data(), kKeyBytes, e.key.begin());
-    ring.push_back(std::move(e));
+    ring.push_back(key_entry{id, std::move(*k)});
   }
   return field_cipher(gcm ? scheme::ignis_v3_gcm : scheme::ignis_v3_cbc, std::move(ring), index_of(keys, primary));
 }

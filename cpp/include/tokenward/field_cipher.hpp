@@ -32,6 +32,7 @@
 
 #include "tokenward/errc.hpp"
 #include "tokenward/json.hpp"
+#include "tokenward/secret.hpp"
 
 namespace tokenward {
 
@@ -88,13 +89,7 @@ class field_cipher {
  private:
   struct key_entry {
     std::string id;
-    std::array<unsigned char, 32> key{};
-    key_entry() = default;
-    key_entry(key_entry&&) noexcept;
-    key_entry& operator=(key_entry&&) noexcept;
-    key_entry(const key_entry&) = delete;
-    key_entry& operator=(const key_entry&) = delete;
-    ~key_entry();
+    secret_bytes key;  // 32 bytes, wiped when the cipher goes
   };
 
   field_cipher(scheme s, std::vector<key_entry> keys, std::size_t primary)
@@ -102,7 +97,7 @@ class field_cipher {
 
   [[nodiscard]] const key_entry* find(std::string_view id) const noexcept;
   [[nodiscard]] static std::string_view key_of(const key_entry& k) noexcept {
-    return {reinterpret_cast<const char*>(k.key.data()), k.key.size()};
+    return k.key.view();
   }
   // `context` is authenticated (tw1 only): "" for a lone field, "name" or "value:<name>" for claims.
   [[nodiscard]] result<std::string> seal(std::string_view plaintext, std::string_view context,
