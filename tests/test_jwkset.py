@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -342,3 +343,24 @@ def test_replace_keys(keys: dict[str, tw.JWK]) -> None:
     assert [k.kid for k in verifier.keys] == [keys["es256b"].kid]
     with pytest.raises(tw.KeyNotFoundError):
         verifier.verify(tw.encode(CLAIMS, keys["es256"]), now=NOW)
+
+
+def test_parse_from_many_threads(keys: dict[str, tw.JWK]) -> None:
+    # Each thread keeps its own OpenSSL import contexts (jwk_json.cpp); sets parsed in parallel,
+    # good and bad keys mixed, come out the same as on one thread.
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    numbers = weak.public_numbers()
+    bad = {"kty": "RSA", "kid": "weak", "n": b64e(numbers.n.to_bytes(128, "big")), "e": "AQAB"}
+    doc = jwks_dict(*keys.values())
+    doc["keys"].append(bad)
+    text = json.dumps(doc)
+    expected = tw.JWKSet.from_json(text)
+
+    def parse(_: int) -> tuple[list[str], int]:
+        out = tw.JWKSet.from_json(text)
+        return [k.thumbprint() for k in out.keys], len(out.skipped)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(parse, range(64)))
+    assert all(r == ([k.thumbprint() for k in expected.keys], 1) for r in results)
+    assert len(expected.keys) == len(keys)

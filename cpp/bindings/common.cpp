@@ -11,23 +11,45 @@ namespace tokenward::bindings {
 
 namespace {
 
-constexpr std::array<const char*, 15> kExceptionNames{
-    "TokenwardError",        // ok (unused)
-    "MalformedTokenError",   // malformed
-    "InvalidSignatureError", // bad_signature
-    "ExpiredTokenError",     // expired
-    "ImmatureTokenError",    // immature
-    "InvalidIssuerError",    // wrong_issuer
-    "InvalidAudienceError",  // wrong_audience
-    "MissingClaimError",     // missing_claim
-    "InvalidClaimError",     // invalid_claim
-    "KeyNotFoundError",      // key_not_found
-    "UnsupportedAlgorithmError",  // unsupported_algorithm
-    "InvalidKeyError",       // invalid_key
-    "ConfigurationError",    // configuration
-    "TokenwardError",        // internal
-    "DecryptionError",       // decryption_failed
-};
+// The class in tokenward.exceptions for each code. The switch has no default, so a code without
+// a case is a -Wswitch error in the -Werror build, and in every build its entry stays null and
+// the static_assert below fails: adding an errc without its exception does not compile.
+constexpr const char* exception_name(errc code) noexcept {
+  switch (code) {
+    case errc::ok: return "TokenwardError";  // never raised
+    case errc::malformed: return "MalformedTokenError";
+    case errc::bad_signature: return "InvalidSignatureError";
+    case errc::expired: return "ExpiredTokenError";
+    case errc::immature: return "ImmatureTokenError";
+    case errc::wrong_issuer: return "InvalidIssuerError";
+    case errc::wrong_audience: return "InvalidAudienceError";
+    case errc::missing_claim: return "MissingClaimError";
+    case errc::invalid_claim: return "InvalidClaimError";
+    case errc::key_not_found: return "KeyNotFoundError";
+    case errc::unsupported_algorithm: return "UnsupportedAlgorithmError";
+    case errc::invalid_key: return "InvalidKeyError";
+    case errc::configuration: return "ConfigurationError";
+    case errc::internal: return "TokenwardError";
+    case errc::decryption_failed: return "DecryptionError";
+    case errc::errc_count: break;
+  }
+  return nullptr;
+}
+
+constexpr std::array<const char*, kErrcCount> kExceptionNames = [] {
+  std::array<const char*, kErrcCount> names{};
+  for (std::size_t i = 0; i < kErrcCount; ++i) names[i] = exception_name(static_cast<errc>(i));
+  return names;
+}();
+
+static_assert(
+    [] {
+      for (const char* name : kExceptionNames) {
+        if (name == nullptr || name[0] == '\0') return false;
+      }
+      return true;
+    }(),
+    "every errc needs its exception class in exception_name()");
 
 using exception_table = std::array<py::object, kExceptionNames.size()>;
 
@@ -44,6 +66,13 @@ const exception_table& exceptions() {
 }
 
 }  // namespace
+
+py::dict error_classes() {
+  const auto& table = exceptions();
+  py::dict out;
+  for (std::size_t i = 1; i < kErrcCount; ++i) out[py::str(std::string(code_name(static_cast<errc>(i))))] = table[i];
+  return out;
+}
 
 void raise(const error& e) { throw native_error{e.code, e.detail}; }
 void raise(errc code, std::string message) { throw native_error{code, std::move(message)}; }

@@ -29,6 +29,8 @@ struct native_error {
 };
 
 void register_translator();
+// {code name: exception class} for every errc but ok: what the translator raises (tests check it).
+py::dict error_classes();
 
 [[noreturn]] void raise(const error& e);
 [[noreturn]] void raise(errc code, std::string message);

@@ -2,6 +2,8 @@
 #include <memory>
 
 #include "common.hpp"
+#include "tokenward/crypto/aead.hpp"
+#include "tokenward/crypto/kdf.hpp"
 #include "tokenward/field_cipher.hpp"
 
 namespace tokenward::bindings {
@@ -213,11 +215,11 @@ void bind_field_cipher(py::module_& m) {
       "_hkdf_sha256",
       [](const py::bytes& ikm, const py::bytes& salt, const py::bytes& info, std::size_t size) {
         std::string k = ikm, s = salt, i = info;
-        result<std::string> r = [&] {
+        result<secret_bytes> r = [&] {
           py::gil_scoped_release nogil;
           return crypto::hkdf_sha256(k, s, i, size);
         }();
-        return to_bytes(unwrap(std::move(r)));
+        return to_bytes(std::string(unwrap(std::move(r)).view()));
       },
       py::arg("ikm"), py::arg("salt"), py::arg("info"), py::arg("size"));
 
@@ -225,11 +227,11 @@ void bind_field_cipher(py::module_& m) {
       "_pbkdf2_sha256",
       [](const py::bytes& password, const py::bytes& salt, std::uint32_t iterations, std::size_t size) {
         std::string p = password, s = salt;
-        result<std::string> r = [&] {
+        result<secret_bytes> r = [&] {
           py::gil_scoped_release nogil;
           return crypto::pbkdf2_sha256(p, s, iterations, size);
         }();
-        return to_bytes(unwrap(std::move(r)));
+        return to_bytes(std::string(unwrap(std::move(r)).view()));
       },
       py::arg("password"), py::arg("salt"), py::arg("iterations"), py::arg("size"));
 }

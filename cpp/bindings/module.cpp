@@ -6,6 +6,8 @@ namespace py = pybind11;
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   m.doc() = "tokenward native core (private: use the tokenward package)";
   tokenward::bindings::register_translator();
+  m.def("_error_classes", &tokenward::bindings::error_classes,
+        "TEST ONLY: {errc name: exception class} for every native error code.");
   tokenward::bindings::bind_jose(m);
   tokenward::bindings::bind_field_cipher(m);
   tokenward::bindings::bind_debug_tokens(m);

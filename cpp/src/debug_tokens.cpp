@@ -1,13 +1,14 @@
 #include "tokenward/debug_tokens.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include <array>
 #include <cstdint>
 
 #include "tokenward/base64url.hpp"
-#include "tokenward/field_cipher.hpp"
+#include "tokenward/crypto/kdf.hpp"
+#include "tokenward/crypto/mac.hpp"
+#include "tokenward/crypto/random.hpp"
 #include "tokenward/jws.hpp"
 #include "tokenward/ossl.hpp"
 
@@ -24,47 +25,6 @@ constexpr std::size_t kMaxRefreshTokenBytes = 1024;
 constexpr std::string_view kSigningInfo = "tokenward/custom/access-token/v1";
 constexpr std::string_view kHashInfo = "tokenward/custom/refresh-hash/v1";
 constexpr std::string_view kSuccessorInfo = "tokenward/custom/refresh-successor/v1";
-
-// Wipes a std::string's bytes when it goes out of scope (for derived keys in transit).
-class wipe_on_exit {
- public:
-  explicit wipe_on_exit(std::string& s) : s_(s) {}
-  wipe_on_exit(const wipe_on_exit&) = delete;
-  wipe_on_exit& operator=(const wipe_on_exit&) = delete;
-  ~wipe_on_exit() {
-    if (!s_.empty()) OPENSSL_cleanse(s_.data(), s_.size());
-  }
-
- private:
-  std::string& s_;
-};
-
-result<std::string> random_bytes(std::size_t n) {
-  std::string out(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
-    ossl::clear_errors();
-    return make_error(errc::internal, "the random number generator failed");
-  }
-  return out;
-}
-
-// HKDF-SHA256 (RFC 5869) with an empty salt, `info` naming the purpose; the one implementation
-// lives with the field cipher's primitives.
-result<std::string> hkdf_sha256(std::string_view ikm, std::string_view info) {
-  return crypto::hkdf_sha256(ikm, {}, info, kKeyBytes);
-}
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr std::string_view digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const char c : bytes) {
-    const auto b = static_cast<unsigned char>(c);
-    out.push_back(digits[b >> 4U]);
-    out.push_back(digits[b & 0x0FU]);
-  }
-  return out;
-}
 
 std::string join_scopes(const std::vector<std::string>& scopes) {
   std::string out;
@@ -96,17 +56,15 @@ result<std::shared_ptr<const debug_tokens>> debug_tokens::create(std::string_vie
   if (opts.leeway < 0) return make_error(errc::configuration, "leeway must not be negative");
   if (opts.max_token_bytes < 256) return make_error(errc::configuration, "max_token_bytes must be at least 256");
 
-  auto signing = hkdf_sha256(secret, kSigningInfo);
+  // HKDF-SHA256 (RFC 5869) with an empty salt, the info naming the purpose.
+  auto signing = crypto::hkdf_sha256(secret, {}, kSigningInfo, kKeyBytes);
   if (!signing) return signing.err();
-  wipe_on_exit wipe_signing{*signing};
-  auto hash_key = hkdf_sha256(secret, kHashInfo);
+  auto hash_key = crypto::hkdf_sha256(secret, {}, kHashInfo, kKeyBytes);
   if (!hash_key) return hash_key.err();
-  wipe_on_exit wipe_hash{*hash_key};
-  auto successor_key = hkdf_sha256(secret, kSuccessorInfo);
+  auto successor_key = crypto::hkdf_sha256(secret, {}, kSuccessorInfo, kKeyBytes);
   if (!successor_key) return successor_key.err();
-  wipe_on_exit wipe_successor{*successor_key};
 
-  auto key = jwk::from_secret(*signing, alg::HS256);
+  auto key = jwk::from_secret(signing->view(), alg::HS256);
   if (!key) return key.err();
 
   verifier_options vo;
@@ -119,16 +77,14 @@ result<std::shared_ptr<const debug_tokens>> debug_tokens::create(std::string_vie
   auto v = verifier::create(std::move(vo), std::make_shared<const jwk_set>(std::vector<jwk>{*key}), true);
   if (!v) return v.err();
 
-  // Copies for the members; the originals are wiped on return.
   return std::shared_ptr<const debug_tokens>(new debug_tokens(std::move(opts), std::move(*key), std::move(*v),
-                                                              secret_bytes(*hash_key), secret_bytes(*successor_key)));
+                                                              std::move(*hash_key), std::move(*successor_key)));
 }
 
 result<std::shared_ptr<const debug_tokens>> debug_tokens::create_random(debug_token_options opts) {
-  auto secret = random_bytes(kKeyBytes);
+  auto secret = crypto::random_secret(kKeyBytes);
   if (!secret) return secret.err();
-  wipe_on_exit wipe{*secret};
-  return create(*secret, std::move(opts));
+  return create(secret->view(), std::move(opts));
 }
 
 result<std::string> debug_tokens::issue_access(const debug_identity& who, std::int64_t iat, std::int64_t lifetime,
@@ -196,11 +152,10 @@ result<json_doc> debug_tokens::verify_access(std::string_view token, double now)
 }
 
 result<std::string> debug_tokens::new_refresh_token() {
-  auto bytes = random_bytes(kRefreshRandomBytes);
+  auto bytes = crypto::random_secret(kRefreshRandomBytes);
   if (!bytes) return bytes.err();
   std::string out(kRefreshTokenPrefix);
-  b64::encode_append(out, *bytes);
-  OPENSSL_cleanse(bytes->data(), bytes->size());
+  b64::encode_append(out, bytes->view());
   return out;
 }
 
@@ -225,12 +180,12 @@ result<std::string> debug_tokens::refresh_token_hash(std::string_view token) con
   if (token.size() > kMaxRefreshTokenBytes) return make_error(errc::malformed, "refresh token is too long");
   auto mac = jws::hmac(alg::HS256, hash_key_.view(), token);
   if (!mac) return mac.err();
-  return to_hex(*mac);
+  return crypto::to_hex(*mac);
 }
 
 result<std::string> debug_tokens::random_id(std::size_t bytes) {
   if (bytes == 0 || bytes > 64) return make_error(errc::configuration, "an id has between 1 and 64 random bytes");
-  auto raw = random_bytes(bytes);
+  auto raw = crypto::random_bytes(bytes);
   if (!raw) return raw.err();
   return b64::encode(*raw);
 }

@@ -35,6 +35,7 @@ std::string_view code_name(errc e) noexcept {
     case errc::configuration: return "configuration";
     case errc::internal: return "internal";
     case errc::decryption_failed: return "decryption_failed";
+    case errc::errc_count: break;
   }
   return "unknown";
 }

@@ -1,12 +1,10 @@
 #include "tokenward/opaque_tokens.hpp"
 
-#include <openssl/crypto.h>
-
 #include <array>
 
 #include "tokenward/base64url.hpp"
 #include "tokenward/crypto/random.hpp"
-#include "tokenward/field_cipher.hpp"
+#include "tokenward/crypto/kdf.hpp"
 
 namespace tokenward {
 namespace {
@@ -45,9 +43,7 @@ result<api_key_hasher> api_key_hasher::create(std::string_view secret) {
   }
   auto derived = crypto::hkdf_sha256(secret, {}, kApiKeyHashInfo, crypto::kSha256Bytes);
   if (!derived) return derived.err();
-  const secret_bytes key(*derived);
-  OPENSSL_cleanse(derived->data(), derived->size());
-  auto mac = crypto::hmac_sha256::create(key.view());
+  auto mac = crypto::hmac_sha256::create(derived->view());
   if (!mac) return mac.err();
   return api_key_hasher(std::move(*mac));
 }

@@ -3,6 +3,7 @@
 // binding layer turns a failed status into a Python exception exactly once.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -30,7 +31,12 @@ enum class errc {
   internal,                // OpenSSL failed where it should not (allocation, ...)
   // the token's fault again (appended to keep the numbering of the codes above)
   decryption_failed,       // an encrypted field did not decrypt: tampered, truncated, wrong or unknown key
+  // Not a code: the number of codes. A new code goes just above, and then the binding layer's
+  // table of exception classes (cpp/bindings/common.cpp) fails to compile until it names one.
+  errc_count,
 };
+
+inline constexpr std::size_t kErrcCount = static_cast<std::size_t>(errc::errc_count);
 
 const std::error_category& error_category() noexcept;
 std::error_code make_error_code(errc e) noexcept;

@@ -13,6 +13,9 @@
 //   ignis-v3      Ignis's versioned envelope: PBKDF2-HMAC-SHA256 keys, a key id, AES-256-CBC or
 //                 AES-256-GCM, output base64(0x01 || len(kid) || kid || iv16 [|| tag16] || ciphertext).
 //
+// tw1 lives in field_cipher.cpp, the two Ignis formats in field_cipher_ignis.cpp; the AES and KDF
+// primitives below them in crypto/aead.hpp and crypto/kdf.hpp.
+//
 // A field_cipher is immutable once built and safe to share between threads. Every decryption
 // failure (bad encoding, unknown key id, truncation, tampering, bad padding, bad plaintext) is
 // errc::decryption_failed with one fixed message that says nothing about the cause.
@@ -29,6 +32,7 @@
 
 #include "tokenward/errc.hpp"
 #include "tokenward/json.hpp"
+#include "tokenward/secret.hpp"
 
 namespace tokenward {
 
@@ -85,55 +89,36 @@ class field_cipher {
  private:
   struct key_entry {
     std::string id;
-    std::array<unsigned char, 32> key{};
-    key_entry() = default;
-    key_entry(key_entry&&) noexcept;
-    key_entry& operator=(key_entry&&) noexcept;
-    key_entry(const key_entry&) = delete;
-    key_entry& operator=(const key_entry&) = delete;
-    ~key_entry();
+    secret_bytes key;  // 32 bytes, wiped when the cipher goes
   };
 
   field_cipher(scheme s, std::vector<key_entry> keys, std::size_t primary)
       : scheme_(s), keys_(std::move(keys)), primary_(primary) {}
 
   [[nodiscard]] const key_entry* find(std::string_view id) const noexcept;
+  [[nodiscard]] static std::string_view key_of(const key_entry& k) noexcept {
+    return k.key.view();
+  }
   // `context` is authenticated (tw1 only): "" for a lone field, "name" or "value:<name>" for claims.
   [[nodiscard]] result<std::string> seal(std::string_view plaintext, std::string_view context,
                                          std::string_view fixed_iv) const;
   [[nodiscard]] result<std::string> open(std::string_view ciphertext, std::string_view context) const;
   [[nodiscard]] result<std::string> value_plaintext(const std::string& name, const json& value) const;
   [[nodiscard]] result<json> value_from_plaintext(const std::string& name, std::string&& plaintext) const;
+  // tw1 (field_cipher.cpp).
+  [[nodiscard]] result<std::string> seal_tw1(const key_entry& k, std::string_view iv, std::string_view plaintext,
+                                             std::string_view context) const;
+  [[nodiscard]] result<std::string> open_tw1(std::string_view ciphertext, std::string_view context) const;
+  // Ignis legacy and v3 (field_cipher_ignis.cpp): no context, values as Ignis writes them.
+  [[nodiscard]] result<std::string> seal_ignis(const key_entry& k, std::string_view iv,
+                                               std::string_view plaintext) const;
+  [[nodiscard]] result<std::string> open_ignis(std::string_view ciphertext) const;
+  [[nodiscard]] static result<std::string> ignis_value_plaintext(const std::string& name, const json& value);
+  [[nodiscard]] static result<json> ignis_value_from_plaintext(const std::string& name, std::string&& plaintext);
 
   scheme scheme_;
   std::vector<key_entry> keys_;
   std::size_t primary_;
 };
-
-// Raw primitives, exposed for known-answer tests (Wycheproof). Keys of 16, 24 or 32 bytes select
-// AES-128/192/256. Authentication and padding failures are errc::decryption_failed; arguments out of
-// range are errc::configuration.
-namespace crypto {
-
-// Returns ciphertext || tag16.
-result<std::string> aes_gcm_encrypt(std::string_view key, std::string_view iv, std::string_view aad,
-                                    std::string_view plaintext);
-result<std::string> aes_gcm_decrypt(std::string_view key, std::string_view iv, std::string_view aad,
-                                    std::string_view ciphertext, std::string_view tag);
-// PKCS#7 padding.
-result<std::string> aes_cbc_encrypt(std::string_view key, std::string_view iv, std::string_view plaintext);
-result<std::string> aes_cbc_decrypt(std::string_view key, std::string_view iv, std::string_view ciphertext);
-// RFC 5869; size at most 255 * 32.
-result<std::string> hkdf_sha256(std::string_view ikm, std::string_view salt, std::string_view info,
-                                std::size_t size);
-// RFC 8018 §5.2.
-result<std::string> pbkdf2_sha256(std::string_view password, std::string_view salt, std::uint32_t iterations,
-                                  std::size_t size);
-
-// Standard base64 (RFC 4648 §4) with padding; decode accepts only the canonical form.
-std::string base64_encode(std::string_view bytes);
-std::optional<std::string> base64_decode(std::string_view text);
-
-}  // namespace crypto
 
 }  // namespace tokenward

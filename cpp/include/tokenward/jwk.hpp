@@ -1,5 +1,8 @@
 // JSON Web Keys (RFC 7517, RFC 7518 §6, RFC 8037 §2): import, export, generation, thumbprints.
 // A jwk is immutable and cheap to copy (its OpenSSL key and secret bytes are shared).
+// cpp/src: jwk.cpp (contexts, secret keys), jwk_json.cpp (JWK JSON in and out), jwk_pem.cpp (PEM
+// and certificates, straight from the EVP_PKEY), jwk_generate.cpp, jwk_checks.cpp (strength, fit,
+// use/key_ops, thumbprint). Private components are decoded into secret_bytes (secret.hpp).
 #pragma once
 
 #include <array>

@@ -37,6 +37,8 @@ using kdf = std::unique_ptr<EVP_KDF, deleter<EVP_KDF_free>>;
 using kdf_ctx = std::unique_ptr<EVP_KDF_CTX, deleter<EVP_KDF_CTX_free>>;
 using bio = std::unique_ptr<BIO, deleter<BIO_free_all>>;
 using bignum = std::unique_ptr<BIGNUM, deleter<BN_free>>;
+// A BIGNUM holding a private value: BN_clear_free wipes its digits before freeing them.
+using secret_bignum = std::unique_ptr<BIGNUM, deleter<BN_clear_free>>;
 using bn_ctx = std::unique_ptr<BN_CTX, deleter<BN_CTX_free>>;
 using param_bld = std::unique_ptr<OSSL_PARAM_BLD, deleter<OSSL_PARAM_BLD_free>>;
 using params = std::unique_ptr<OSSL_PARAM, deleter<OSSL_PARAM_free>>;
@@ -49,6 +51,13 @@ inline bignum get_bn(const EVP_PKEY* key, const char* name) {
   BIGNUM* out = nullptr;
   if (EVP_PKEY_get_bn_param(key, name, &out) != 1) return bignum{};
   return bignum{out};
+}
+
+// The same for a private component (RSA d, p, q, ..., EC d).
+inline secret_bignum get_secret_bn(const EVP_PKEY* key, const char* name) {
+  BIGNUM* out = nullptr;
+  if (EVP_PKEY_get_bn_param(key, name, &out) != 1) return secret_bignum{};
+  return secret_bignum{out};
 }
 
 // Drains OpenSSL's thread-local error queue so a failure never leaks into the next call.
