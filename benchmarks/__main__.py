@@ -28,14 +28,16 @@ from benchmarks import e2e, extras
 from benchmarks.floor import FloorUnavailable, ensure_floor, run_floor
 from benchmarks.peers import (
     NOT_INSTALLED_REASONS,
+    PEER_NOTES,
     PEERS,
     TOKENWARD_VARIANTS,
     Case,
     Unavailable,
     make_case,
+    old_pyjwt_version,
 )
 
-DEFAULT_ALGORITHMS = ("HS256", "RS256", "ES256", "EdDSA")
+DEFAULT_ALGORITHMS = ("HS256", "RS256", "PS256", "ES256", "EdDSA")
 ASYMMETRIC_TARGET = 1.10
 HS256_TARGET = 10.0
 CACHE_HIT_TARGET_US = 1.5
@@ -49,6 +51,9 @@ DISTRIBUTIONS = {
     "jwcrypto": "jwcrypto",
     "authlib": "Authlib",
     "python-jose": "python-jose",
+    "oxyjwt": "oxyjwt",
+    "webtoken": "webtoken",
+    "clasp-jwt": "clasp-jwt",
     "pyjwt-rs": "pyjwt-rs",
     "rsjwt": "rsjwt",
 }
@@ -149,12 +154,21 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         }
         cached = _us(row, "tokenward_cache")
         r["tokenward_over_cache_hit"] = base / cached if base and cached else None
+        timed = {}
         for name in PEERS:
             if name == "tokenward":
                 continue
             us = _us(row, name)
             r[f"{name}_over_tokenward"] = us / base if us and base else None
-        out[alg] = r
+            if us:
+                timed[name] = us
+        fastest = min(timed, key=timed.__getitem__) if timed else None
+        out[alg] = {
+            **r,
+            "fastest_peer": fastest,
+            "fastest_peer_us": timed[fastest] if fastest else None,
+            "tokenward_over_fastest_peer": base / timed[fastest] if fastest and base else None,
+        }
     return out
 
 
@@ -170,19 +184,31 @@ def print_tables(results: dict[str, Any], rounds: int) -> None:
         ratio = f"{base / floor:.2f}x" if base and floor else "n/a"
         print(f"{alg:<7}{_fmt_us(floor)}{_fmt_us(base, 11)}{ratio:>10}{_fmt_us(cached)}")
     peers = [p for p in PEERS if p != "tokenward"]
+    algs = list(results)
     print("\nPeers: µs per verify (peer ÷ tokenward; higher means tokenward is faster)")
-    print(f"{'alg':<7}" + "".join(f"{p:>19}" for p in peers))
-    for alg, row in results.items():
-        base = _us(row, "tokenward")
+    print(f"{'peer':<13}" + "".join(f"{alg:>19}" for alg in algs))
+    for p in peers:
         cells = []
-        for p in peers:
-            us = _us(row, p)
+        for alg in algs:
+            us, base = _us(results[alg], p), _us(results[alg], "tokenward")
             if us is None:
                 cells.append("n/a".rjust(19))
                 continue
             ratio = f"({us / base:.1f}x)" if base else ""
             cells.append(f"{us:9.2f} {ratio:>8}".rjust(19))
-        print(f"{alg:<7}" + "".join(cells))
+        mark = " *" if p in PEER_NOTES else ""
+        print(f"{p + mark:<13}" + "".join(cells))
+    for p, note in PEER_NOTES.items():
+        print(f"  * {p}: {note}")
+    print("\nFastest peer per algorithm (tokenward ÷ fastest; below 1 means tokenward is faster)")
+    for alg, r in ratios(results).items():
+        fastest, us = r["fastest_peer"], r["fastest_peer_us"]
+        ratio = r["tokenward_over_fastest_peer"]
+        if fastest is None:
+            print(f"{alg:<7} n/a")
+            continue
+        shown = f"{ratio:.2f}x" if ratio is not None else "n/a"
+        print(f"{alg:<7}{fastest:>13}{us:10.2f} µs   tokenward ÷ fastest {shown}")
     notes: dict[str, list[str]] = {}
     for alg, row in results.items():
         for name, cell in row.items():
@@ -212,6 +238,7 @@ def _machine(floor_results: dict[str, Any]) -> dict[str, Any]:
             versions[name] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
+    versions["pyjwt-2.10"] = old_pyjwt_version()
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),

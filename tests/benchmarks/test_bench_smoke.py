@@ -18,6 +18,7 @@ from benchmarks.floor import BINARY, FloorUnavailable, ensure_floor, run_floor
 from benchmarks.peers import (
     AUDIENCE,
     ISSUER,
+    PEER_NOTES,
     PEERS,
     TOKENWARD_VARIANTS,
     Case,
@@ -85,6 +86,7 @@ def test_every_installed_peer_returns_the_same_claims(algorithm: str) -> None:
     expected = PEERS["tokenward"](case)
     assert expected is not None
     claims = expected()
+    without_aud = {k: v for k, v in claims.items() if k != "aud"}
     for name, factory in {**PEERS, **TOKENWARD_VARIANTS}.items():
         try:
             verify = factory(case)
@@ -92,8 +94,9 @@ def test_every_installed_peer_returns_the_same_claims(algorithm: str) -> None:
             continue
         if verify is None:
             continue
-        assert verify() == claims, name
-        assert verify() == claims, name  # a second call (a cache hit where there is a cache)
+        want = without_aud if name in PEER_NOTES else claims  # peers that cannot check aud
+        assert verify() == want, name
+        assert verify() == want, name  # a second call (a cache hit where there is a cache)
 
 
 def test_floor_reports_a_reason_or_a_figure() -> None:
