@@ -120,6 +120,10 @@ def run(
                     one = run_floor(floor_binary, case, 1, min_time)
                     floor["samples_us"].append(one["us_per_verify"])
                     floor["openssl"] = one.get("openssl")
+                    if "openssl_us_per_verify" in one:  # EdDSA: libsodium, OpenSSL beside it
+                        floor["backend"] = one.get("backend")
+                        openssl_samples = floor.setdefault("openssl_samples_us", [])
+                        openssl_samples.append(one["openssl_us_per_verify"])
                 except FloorUnavailable as exc:
                     floor = {"error": f"floor unavailable: {exc}"}
             for name, (fn, number) in list(timed.items()):
@@ -130,6 +134,8 @@ def run(
                     del timed[name]
         if "error" not in floor:
             floor["us_per_verify"] = statistics.median(floor["samples_us"])
+            if floor.get("openssl_samples_us"):
+                floor["openssl_us_per_verify"] = statistics.median(floor["openssl_samples_us"])
         for name in timed:
             row[name] = {"us_per_verify": statistics.median(samples[name])}
         results[alg] = {
@@ -183,6 +189,12 @@ def print_tables(results: dict[str, Any], rounds: int) -> None:
         base, floor, cached = _us(row, "tokenward"), _us(row, "floor"), _us(row, "tokenward_cache")
         ratio = f"{base / floor:.2f}x" if base and floor else "n/a"
         print(f"{alg:<7}{_fmt_us(floor)}{_fmt_us(base, 11)}{ratio:>10}{_fmt_us(cached)}")
+        evp = row["floor"].get("openssl_us_per_verify")
+        if evp is not None:
+            print(
+                f"  {alg} floor: {row['floor'].get('backend')} (tokenward's backend); "
+                f"OpenSSL's EVP_DigestVerify takes {evp:.2f} µs"
+            )
     peers = [p for p in PEERS if p != "tokenward"]
     algs = list(results)
     print("\nPeers: µs per verify (peer ÷ tokenward; higher means tokenward is faster)")
@@ -346,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
             "binary": str(floor_binary) if floor_binary else None,
             "unavailable": floor_why or None,
             "method": "fresh EVP_MD_CTX + EVP_DigestVerifyInit + EVP_DigestVerify per verify "
-            "(HS*: fresh EVP_MAC_CTX on a prefetched HMAC); key via tokenward::jwk::from_json_text",
+            "(HS*: fresh EVP_MAC_CTX on a prefetched HMAC; EdDSA: libsodium's "
+            "crypto_sign_verify_detached, OpenSSL's figure beside it); key via "
+            "tokenward::jwk::from_json_text",
         },
     }
 
