@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "tokenward/algorithms.hpp"
+#include "tokenward/ossl.hpp"
 
 namespace tokenward::bindings {
 namespace {
@@ -110,7 +111,14 @@ bool encode(std::string& out, PyObject* v, NameId& name_id) {
 
 py::object text_at(const char*& p) {
   const auto size = get_raw<std::uint32_t>(p);
-  PyObject* s = PyUnicode_DecodeUTF8(p, static_cast<Py_ssize_t>(size), "strict");
+  const bool ascii = std::all_of(p, p + size, [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  PyObject* s = nullptr;
+  if (ascii) {  // most claims: the str is made at its final size and filled, no decoding
+    s = PyUnicode_New(static_cast<Py_ssize_t>(size), 0x7F);
+    if (s != nullptr) std::memcpy(PyUnicode_DATA(s), p, size);
+  } else {
+    s = PyUnicode_DecodeUTF8(p, static_cast<Py_ssize_t>(size), "strict");
+  }
   p += size;
   if (s == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(s);
@@ -157,10 +165,15 @@ py::object decode(const char*& p, const token_cache::name_table& names) {
   throw std::logic_error("corrupt verified-token cache entry");
 }
 
+// SHA-256 on a context each thread keeps (initialising it again is cheaper than a new one).
 bool sha256(std::string_view token, token_cache::digest& out) {
+  thread_local const ossl::md_ctx ctx(EVP_MD_CTX_new());
   unsigned int len = 0;
-  const int ok = EVP_Digest(token.data(), token.size(), out.data(), &len, digest(alg::HS256), nullptr);
-  return ok == 1 && len == out.size();
+  const bool ok = ctx && EVP_DigestInit_ex2(ctx.get(), digest(alg::HS256), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx.get(), token.data(), token.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx.get(), out.data(), &len) == 1 && len == out.size();
+  if (!ok) ERR_clear_error();
+  return ok;
 }
 
 enum class claim_state : std::uint8_t { absent, number, unusable };
@@ -240,10 +253,7 @@ void token_cache::put(std::string_view token, const py::object& claims) {
     if (state == claim_state::number) not_before = std::max(not_before, v);
   }
   entry e;
-  if (!sha256(token, e.key)) {
-    ERR_clear_error();
-    return;
-  }
+  if (!sha256(token, e.key)) return;
   e.exp = exp_value;
   e.not_before = not_before;
   // Names are looked up (and new ones added to a copy of the table) under the lock; encoding
