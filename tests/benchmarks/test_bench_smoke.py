@@ -221,3 +221,14 @@ def test_in_process_timing() -> None:
     for provider in result.values():
         assert set(provider["us_per_request"]) == set(e2e.ROUTES)
         assert all(us > 0 for us in provider["us_per_request"].values())
+
+
+def test_fastapi_peer_harness() -> None:
+    """One peer app under uvicorn (PyJWT, in the test extra), the others reported if missing."""
+    pytest.importorskip("jwt")
+    cases = (("pyjwt", "HS256"), ("pyjwt", "RS256"))
+    result = e2e.peers_e2e(0.3, 1, connections=2, tool="httpx", cases=cases, tokenward_providers=())
+    for name in ("pyjwt HS256", "pyjwt RS256"):
+        peer = result["peers"][name]
+        assert peer["sanity"] == {"protected_with_token": 200, "protected_without_token": 401}
+        assert peer["/protected"]["rps"] > 0
