@@ -443,6 +443,19 @@ def main(argv: list[str] | None = None) -> int:
                 )
     report["fastapi"] = fa
 
+    if not (quick or args.no_e2e):
+        fp = _section(
+            "FastAPI peers (same uvicorn set-up; server CPU µs per request over /open)",
+            lambda: e2e.peers_e2e(seconds=3, rounds=3),
+        )
+        for name, r in fp.get("peers", {}).items():
+            extra, base = r.get("protected_extra_server_cpu_us"), r.get("open_server_cpu_us")
+            if extra is None:
+                print(f"  {name:<44} {r.get('error', 'n/a')}")
+            else:
+                print(f"  {name:<44} +{extra:7.1f} µs (/open {base:.1f} µs)")
+        report["fastapi_peers"] = fp
+
     report["targets"] = targets(report)
     print("\nTargets (ratios from this run):")
     for t in report["targets"]:
