@@ -137,6 +137,22 @@ def test_hits_with_a_field_cipher_are_the_decrypted_claims(key: tw.JWK) -> None:
     assert info is not None and info["hits"] == 1
 
 
+def test_entries_past_the_hot_tier_answer_alike(key: tw.JWK) -> None:
+    """Beyond the few most recent tokens (kept with their finished dicts), hits are rebuilt from
+    the compact entries: the same claims, private copies, and never past exp."""
+    v = verifier(key, size=200)
+    tokens = [token(key, sub=f"u{i}", exp=NOW + 60 + i) for i in range(100)]
+    fresh = [v.verify(t, now=NOW) for t in tokens]
+    hit = v.verify(tokens[0], now=NOW)  # long out of the hot tier
+    assert hit == fresh[0]
+    hit["groups"].append("root")
+    assert v.verify(tokens[0], now=NOW) == fresh[0]  # now hot again
+    with pytest.raises(tw.ExpiredTokenError):
+        v.verify(tokens[1], now=NOW + 61)
+    info = v.cache_info()
+    assert info is not None and info["hits"] == 2 and info["size"] == 99
+
+
 def test_rejected_tokens_are_not_cached(key: tw.JWK) -> None:
     v = verifier(key, audience="api")
     t = token(key, aud="other")

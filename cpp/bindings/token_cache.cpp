@@ -176,6 +176,32 @@ bool sha256(std::string_view token, token_cache::digest& out) {
   return ok;
 }
 
+// Copies dicts and lists (the only mutable values claims hold) so callers cannot change what the
+// hot tier keeps; strings, numbers, booleans and None are immutable and shared.
+py::object fresh_copy(PyObject* value) {
+  if (PyDict_CheckExact(value)) {
+    py::object out = py::reinterpret_steal<py::object>(_PyDict_NewPresized(PyDict_GET_SIZE(value)));
+    if (!out) throw py::error_already_set();
+    PyObject* k = nullptr;
+    PyObject* v = nullptr;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(value, &pos, &k, &v)) {
+      py::object copy = fresh_copy(v);
+      if (PyDict_SetItem(out.ptr(), k, copy.ptr()) != 0) throw py::error_already_set();
+    }
+    return out;
+  }
+  if (PyList_CheckExact(value)) {
+    const Py_ssize_t n = PyList_GET_SIZE(value);
+    py::list out(static_cast<std::size_t>(n));
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      PyList_SET_ITEM(out.ptr(), i, fresh_copy(PyList_GET_ITEM(value, i)).release().ptr());
+    }
+    return out;
+  }
+  return py::reinterpret_borrow<py::object>(value);
+}
+
 enum class claim_state : std::uint8_t { absent, number, unusable };
 
 // A time claim of verified claims as a double. Verification has already refused non-numbers, so
@@ -210,12 +236,63 @@ std::shared_ptr<token_cache> token_cache::make(std::size_t capacity, double leew
   return std::make_shared<token_cache>(capacity, leeway);
 }
 
+void token_cache::drop_hot(hot_list_t::iterator h, std::vector<py::object>& dropped) {
+  h->cold->hot = false;
+  hot_index_.erase(h->token);
+  dropped.push_back(std::move(h->claims));
+  hot_.erase(h);
+}
+
+void token_cache::drop_entry(list_t::iterator e, std::vector<py::object>& dropped) {
+  if (e->hot) drop_hot(e->hot_it, dropped);
+  index_.erase(view(e->key));
+  lru_.erase(e);
+}
+
+void token_cache::add_hot(std::string_view token, list_t::iterator e, py::object claims,
+                          std::vector<py::object>& dropped) {
+  if (hot_capacity_ == 0 || e->hot) {
+    dropped.push_back(std::move(claims));
+    return;
+  }
+  hot_.push_front(hot_entry{std::string(token), std::move(claims), e});
+  hot_index_.emplace(hot_.front().token, hot_.begin());
+  e->hot = true;
+  e->hot_it = hot_.begin();
+  while (hot_.size() > hot_capacity_) drop_hot(std::prev(hot_.end()), dropped);
+}
+
 py::object token_cache::get(std::string_view token, double now) {
+  std::vector<py::object> dropped;  // released after the lock (declared before it)
+  if (token.size() > kMaxTokenBytes) {
+    std::lock_guard lock(mu_);
+    ++misses_;
+    return {};
+  }
+  py::object kept;
+  {
+    std::lock_guard lock(mu_);
+    if (auto h = hot_index_.find(token); h != hot_index_.end()) {
+      const list_t::iterator e = h->second->cold;
+      if (out_of_time(*e, now)) {
+        ++misses_;
+        drop_entry(e, dropped);
+        return {};
+      }
+      ++hits_;
+      hot_.splice(hot_.begin(), hot_, h->second);
+      lru_.splice(lru_.begin(), lru_, e);
+      kept = h->second->claims;
+    }
+  }
+  // Python work (copying, building, releasing) happens outside the lock: whatever Python runs
+  // meanwhile (a collection, a finalizer) may use the cache.
+  if (kept) return fresh_copy(kept.ptr());
+
   digest key;
-  const bool keyed = token.size() <= kMaxTokenBytes && sha256(token, key);
+  const bool keyed = sha256(token, key);
   std::string claims;
   std::shared_ptr<const name_table> names;
-  entry expired;
   {
     std::lock_guard lock(mu_);
     auto it = keyed ? index_.find(view(key)) : index_.end();
@@ -223,11 +300,9 @@ py::object token_cache::get(std::string_view token, double now) {
       ++misses_;
       return {};
     }
-    if (now - leeway_ >= it->second->exp || now + leeway_ < it->second->not_before) {
+    if (out_of_time(*it->second, now)) {
       ++misses_;
-      expired = std::move(*it->second);
-      lru_.erase(it->second);
-      index_.erase(it);
+      drop_entry(it->second, dropped);
       return {};
     }
     ++hits_;
@@ -235,10 +310,16 @@ py::object token_cache::get(std::string_view token, double now) {
     claims = it->second->claims;
     names = names_;
   }
-  // The Python objects are made outside the lock, from copies: whatever Python runs meanwhile
-  // (a collection, a finalizer) may use the cache.
   const char* p = claims.data();
-  return decode(p, *names);
+  py::object out = decode(p, *names);
+  // The next hit of this token takes the hot path.
+  py::object hot_claims = fresh_copy(out.ptr());
+  {
+    std::lock_guard lock(mu_);
+    auto it = index_.find(view(key));
+    if (it != index_.end()) add_hot(token, it->second, std::move(hot_claims), dropped);
+  }
+  return out;
 }
 
 void token_cache::put(std::string_view token, const py::object& claims) {
@@ -256,11 +337,15 @@ void token_cache::put(std::string_view token, const py::object& claims) {
   if (!sha256(token, e.key)) return;
   e.exp = exp_value;
   e.not_before = not_before;
+  py::object hot_claims = fresh_copy(claims.ptr());
+  std::vector<py::object> dropped;  // released after the lock (declared before it)
   // Names are looked up (and new ones added to a copy of the table) under the lock; encoding
   // itself calls no Python code that could re-enter the cache.
-  list_t evicted;
   std::lock_guard lock(mu_);
-  if (index_.find(view(e.key)) != index_.end()) return;
+  if (index_.find(view(e.key)) != index_.end()) {
+    dropped.push_back(std::move(hot_claims));
+    return;
+  }
   std::shared_ptr<name_table> grown;
   auto name_id = [&](PyObject* name) -> std::uint16_t {
     Py_ssize_t size = 0;
@@ -278,27 +363,29 @@ void token_cache::put(std::string_view token, const py::object& claims) {
     name_ids_.emplace(std::move(text), id);
     return id;
   };
-  if (!encode(e.claims, claims.ptr(), name_id)) {
-    // Names added for these claims stay: they are valid, just unused so far.
-    if (grown) names_ = std::move(grown);
+  const bool encoded = encode(e.claims, claims.ptr(), name_id);
+  if (grown) names_ = std::move(grown);  // names added for claims that failed stay: still valid
+  if (!encoded) {
+    dropped.push_back(std::move(hot_claims));
     return;
   }
   e.claims.shrink_to_fit();
-  if (grown) names_ = std::move(grown);
   lru_.push_front(std::move(e));
   index_.emplace(view(lru_.front().key), lru_.begin());
-  while (lru_.size() > capacity_) {
-    index_.erase(view(lru_.back().key));
-    evicted.splice(evicted.begin(), lru_, std::prev(lru_.end()));
-  }
+  add_hot(token, lru_.begin(), std::move(hot_claims), dropped);
+  while (lru_.size() > capacity_) drop_entry(std::prev(lru_.end()), dropped);
 }
 
 void token_cache::clear() {
-  list_t dropped;
+  std::vector<py::object> dropped;  // released after the lock (declared before it)
+  list_t entries;
+  hot_list_t hot;
   std::shared_ptr<const name_table> old_names;
   std::lock_guard lock(mu_);
+  hot_index_.clear();
+  hot.swap(hot_);
   index_.clear();
-  dropped.swap(lru_);
+  entries.swap(lru_);
   old_names = std::move(names_);
   names_ = std::make_shared<const name_table>();
   name_ids_.clear();

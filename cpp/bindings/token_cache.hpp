@@ -2,8 +2,11 @@
 // their exact text, so the same token seen again skips the signature, the header and the claims
 // checks. An entry keeps that digest and the claims in a compact form of their own (names as
 // small numbers into a table of the cache's str objects, values as bytes), about a third of what
-// the token text and a Python dict of its claims took; a hit builds a fresh dict from it. Lives
-// in the binding layer because what it hands out is a Python dict.
+// the token text and a Python dict of its claims took; a hit builds a fresh dict from it. In
+// front of the entries, a hot tier keeps the token text and the finished dict of the few most
+// recently used tokens (kHotEntries), so a token seen again soon is answered without hashing or
+// decoding: a copy of the dict. Lives in the binding layer because what it hands out is a Python
+// dict.
 #pragma once
 
 #include <array>
@@ -33,11 +36,16 @@ class token_cache {
   // stored inline in each entry (and made afresh on each hit), so the table stays bounded.
   static constexpr std::size_t kMaxNames = 1024;
 
+  // Tokens of the hot tier (at most the capacity): a fixed cost of up to this many tokens and
+  // dicts, whatever the capacity.
+  static constexpr std::size_t kHotEntries = 64;
+
   // The cache of a `cache_size` argument: null for 0 (no cache); ConfigurationError past
   // kMaxCapacity.
   static std::shared_ptr<token_cache> make(std::size_t capacity, double leeway);
 
-  token_cache(std::size_t capacity, double leeway) : capacity_(capacity), leeway_(leeway) {}
+  token_cache(std::size_t capacity, double leeway)
+      : capacity_(capacity), hot_capacity_(capacity < kHotEntries ? capacity : kHotEntries), leeway_(leeway) {}
   token_cache(const token_cache&) = delete;
   token_cache& operator=(const token_cache&) = delete;
 
@@ -59,13 +67,31 @@ class token_cache {
   using name_table = std::vector<py::object>;
 
  private:
+  struct hot_entry;
   struct entry {
     digest key{};  // SHA-256 of the token text
     double exp = 0;
     double not_before = 0;  // the later of nbf and iat, or -infinity without either
     std::string claims;     // the compact form (token_cache.cpp)
+    bool hot = false;       // whether hot_it is its twin in the hot tier
+    std::list<hot_entry>::iterator hot_it{};
   };
   using list_t = std::list<entry>;
+  // A hot twin of an entry: it goes when its entry goes, and is found by the token text.
+  struct hot_entry {
+    std::string token;
+    py::object claims;
+    list_t::iterator cold;
+  };
+  using hot_list_t = std::list<hot_entry>;
+
+  // mu_ held. Python objects that must be released go to `dropped`, released after the lock.
+  void drop_hot(hot_list_t::iterator h, std::vector<py::object>& dropped);
+  void drop_entry(list_t::iterator e, std::vector<py::object>& dropped);
+  void add_hot(std::string_view token, list_t::iterator e, py::object claims, std::vector<py::object>& dropped);
+  [[nodiscard]] bool out_of_time(const entry& e, double now) const {
+    return now - leeway_ >= e.exp || now + leeway_ < e.not_before;
+  }
 
   struct digest_hash {
     std::size_t operator()(std::string_view d) const noexcept;
@@ -74,9 +100,12 @@ class token_cache {
   std::mutex mu_;
   list_t lru_;  // most recent first
   std::unordered_map<std::string_view, list_t::iterator, digest_hash> index_;  // views into entry::key
+  hot_list_t hot_;  // most recent first
+  std::unordered_map<std::string_view, hot_list_t::iterator> hot_index_;  // views into hot_entry::token
   std::shared_ptr<const name_table> names_ = std::make_shared<const name_table>();
   std::unordered_map<std::string, std::uint16_t> name_ids_;
   std::size_t capacity_;
+  std::size_t hot_capacity_;
   double leeway_;
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;
