@@ -68,11 +68,13 @@ demo: install
 
 # The FastAPI end-to-end run uses wrk when it is installed (a Python client otherwise); as root,
 # bench installs it from Debian. The raw-OpenSSL floor is built with CMake into build/bench.
+# PyJWT 2.10 goes into build/pyjwt-2.10 beside the current PyJWT (benchmarks/peers.py loads both).
 bench: install
 	@command -v wrk >/dev/null || [ "$$(id -u)" -ne 0 ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || \
 	  echo "wrk not installed: the FastAPI run falls back to a Python client"
 	$(PIP) install -q ".[bench]"
+	$(PIP) install -q --no-deps --upgrade --target build/pyjwt-2.10 "pyjwt==2.10.1"
 	$(BIN)/python -m benchmarks
 
 # A binary wheel that installs with no compiler and no -dev package: built here (its own build

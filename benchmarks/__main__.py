@@ -28,17 +28,19 @@ from benchmarks import api_keys, e2e, extras
 from benchmarks.floor import FloorUnavailable, ensure_floor, run_floor
 from benchmarks.peers import (
     NOT_INSTALLED_REASONS,
+    PEER_NOTES,
     PEERS,
     TOKENWARD_VARIANTS,
     Case,
     Unavailable,
     make_case,
+    old_pyjwt_version,
 )
 
-DEFAULT_ALGORITHMS = ("HS256", "RS256", "ES256", "EdDSA")
+DEFAULT_ALGORITHMS = ("HS256", "RS256", "PS256", "ES256", "EdDSA")
 ASYMMETRIC_TARGET = 1.10
 HS256_TARGET = 10.0
-CACHE_HIT_TARGET_US = 1.5
+CACHE_HIT_TARGET_US = 1.0
 THREADS_TARGET = 1.8
 E2E_TARGET = 0.95
 
@@ -49,6 +51,9 @@ DISTRIBUTIONS = {
     "jwcrypto": "jwcrypto",
     "authlib": "Authlib",
     "python-jose": "python-jose",
+    "oxyjwt": "oxyjwt",
+    "webtoken": "webtoken",
+    "clasp-jwt": "clasp-jwt",
     "pyjwt-rs": "pyjwt-rs",
     "rsjwt": "rsjwt",
 }
@@ -115,6 +120,10 @@ def run(
                     one = run_floor(floor_binary, case, 1, min_time)
                     floor["samples_us"].append(one["us_per_verify"])
                     floor["openssl"] = one.get("openssl")
+                    if "openssl_us_per_verify" in one:  # EdDSA: libsodium, OpenSSL beside it
+                        floor["backend"] = one.get("backend")
+                        openssl_samples = floor.setdefault("openssl_samples_us", [])
+                        openssl_samples.append(one["openssl_us_per_verify"])
                 except FloorUnavailable as exc:
                     floor = {"error": f"floor unavailable: {exc}"}
             for name, (fn, number) in list(timed.items()):
@@ -125,6 +134,8 @@ def run(
                     del timed[name]
         if "error" not in floor:
             floor["us_per_verify"] = statistics.median(floor["samples_us"])
+            if floor.get("openssl_samples_us"):
+                floor["openssl_us_per_verify"] = statistics.median(floor["openssl_samples_us"])
         for name in timed:
             row[name] = {"us_per_verify": statistics.median(samples[name])}
         results[alg] = {
@@ -149,12 +160,21 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         }
         cached = _us(row, "tokenward_cache")
         r["tokenward_over_cache_hit"] = base / cached if base and cached else None
+        timed = {}
         for name in PEERS:
             if name == "tokenward":
                 continue
             us = _us(row, name)
             r[f"{name}_over_tokenward"] = us / base if us and base else None
-        out[alg] = r
+            if us:
+                timed[name] = us
+        fastest = min(timed, key=timed.__getitem__) if timed else None
+        out[alg] = {
+            **r,
+            "fastest_peer": fastest,
+            "fastest_peer_us": timed[fastest] if fastest else None,
+            "tokenward_over_fastest_peer": base / timed[fastest] if fastest and base else None,
+        }
     return out
 
 
@@ -169,20 +189,38 @@ def print_tables(results: dict[str, Any], rounds: int) -> None:
         base, floor, cached = _us(row, "tokenward"), _us(row, "floor"), _us(row, "tokenward_cache")
         ratio = f"{base / floor:.2f}x" if base and floor else "n/a"
         print(f"{alg:<7}{_fmt_us(floor)}{_fmt_us(base, 11)}{ratio:>10}{_fmt_us(cached)}")
+        evp = row["floor"].get("openssl_us_per_verify")
+        if evp is not None:
+            print(
+                f"  {alg} floor: {row['floor'].get('backend')} (tokenward's backend); "
+                f"OpenSSL's EVP_DigestVerify takes {evp:.2f} µs"
+            )
     peers = [p for p in PEERS if p != "tokenward"]
+    algs = list(results)
     print("\nPeers: µs per verify (peer ÷ tokenward; higher means tokenward is faster)")
-    print(f"{'alg':<7}" + "".join(f"{p:>19}" for p in peers))
-    for alg, row in results.items():
-        base = _us(row, "tokenward")
+    print(f"{'peer':<13}" + "".join(f"{alg:>19}" for alg in algs))
+    for p in peers:
         cells = []
-        for p in peers:
-            us = _us(row, p)
+        for alg in algs:
+            us, base = _us(results[alg], p), _us(results[alg], "tokenward")
             if us is None:
                 cells.append("n/a".rjust(19))
                 continue
             ratio = f"({us / base:.1f}x)" if base else ""
             cells.append(f"{us:9.2f} {ratio:>8}".rjust(19))
-        print(f"{alg:<7}" + "".join(cells))
+        mark = " *" if p in PEER_NOTES else ""
+        print(f"{p + mark:<13}" + "".join(cells))
+    for p, note in PEER_NOTES.items():
+        print(f"  * {p}: {note}")
+    print("\nFastest peer per algorithm (tokenward ÷ fastest; below 1 means tokenward is faster)")
+    for alg, r in ratios(results).items():
+        fastest, us = r["fastest_peer"], r["fastest_peer_us"]
+        ratio = r["tokenward_over_fastest_peer"]
+        if fastest is None:
+            print(f"{alg:<7} n/a")
+            continue
+        shown = f"{ratio:.2f}x" if ratio is not None else "n/a"
+        print(f"{alg:<7}{fastest:>13}{us:10.2f} µs   tokenward ÷ fastest {shown}")
     notes: dict[str, list[str]] = {}
     for alg, row in results.items():
         for name, cell in row.items():
@@ -212,6 +250,7 @@ def _machine(floor_results: dict[str, Any]) -> dict[str, Any]:
             versions[name] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
+    versions["pyjwt-2.10"] = old_pyjwt_version()
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -252,6 +291,15 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             v = rat[alg]["tokenward_over_floor"]
             goal = f"<= {ASYMMETRIC_TARGET:.2f}x"
             add(f"{alg} tokenward ÷ floor", goal, v, None if v is None else v <= ASYMMETRIC_TARGET)
+    if "EdDSA" in rat:
+        v = rat["EdDSA"].get("tokenward_over_fastest_peer")
+        add(
+            "EdDSA tokenward ÷ fastest peer",
+            "<= 1.00x",
+            v,
+            None if v is None else v <= 1.0,
+            str(rat["EdDSA"].get("fastest_peer") or ""),
+        )
     hits = [u for row in verify.values() if (u := _us(row, "tokenward_cache")) is not None]
     hit = max(hits) if hits else None
     rules = report["cache"]
@@ -319,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
             "binary": str(floor_binary) if floor_binary else None,
             "unavailable": floor_why or None,
             "method": "fresh EVP_MD_CTX + EVP_DigestVerifyInit + EVP_DigestVerify per verify "
-            "(HS*: fresh EVP_MAC_CTX on a prefetched HMAC); key via tokenward::jwk::from_json_text",
+            "(HS*: fresh EVP_MAC_CTX on a prefetched HMAC; EdDSA: libsodium's "
+            "crypto_sign_verify_detached, OpenSSL's figure beside it); key via "
+            "tokenward::jwk::from_json_text",
         },
     }
 
@@ -404,6 +454,18 @@ def main(argv: list[str] | None = None) -> int:
         if "configurations" in keys:
             api_keys.print_table(keys["configurations"])
     report["api_keys"] = keys
+    if not (quick or args.no_e2e):
+        fp = _section(
+            "FastAPI peers (same uvicorn set-up; server CPU µs per request over /open)",
+            lambda: e2e.peers_e2e(seconds=3, rounds=3),
+        )
+        for name, r in fp.get("peers", {}).items():
+            extra, base = r.get("protected_extra_server_cpu_us"), r.get("open_server_cpu_us")
+            if extra is None:
+                print(f"  {name:<44} {r.get('error', 'n/a')}")
+            else:
+                print(f"  {name:<44} +{extra:7.1f} µs (/open {base:.1f} µs)")
+        report["fastapi_peers"] = fp
 
     report["targets"] = targets(report)
     print("\nTargets (ratios from this run):")

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import http.client
 import http.server
+import importlib.util
 import json
 import os
 import re
@@ -238,8 +239,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def uvicorn(env: Mapping[str, str], tmp: Path) -> Iterator[Server]:
-    """The benchmark app under uvicorn (one worker) with ``env``."""
+def uvicorn(env: Mapping[str, str], tmp: Path, app: str = APP) -> Iterator[Server]:
+    """The benchmark app (or `app`, a factory) under uvicorn (one worker) with ``env``."""
     port = _free_port()
     log = tmp / "uvicorn.log"
     cmd = [
@@ -247,7 +248,7 @@ def uvicorn(env: Mapping[str, str], tmp: Path) -> Iterator[Server]:
         "-m",
         "uvicorn",
         "--factory",
-        APP,
+        app,
         "--host",
         HOST,
         "--port",
@@ -346,7 +347,11 @@ def _paired_ratio(runs: dict[str, list[dict[str, Any]]], path: str) -> float:
 
 
 def _run_provider(
-    provider: str, seconds: float, rounds: int, drive: Callable[..., dict[str, Any]]
+    provider: str,
+    seconds: float,
+    rounds: int,
+    drive: Callable[..., dict[str, Any]],
+    extra_env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     load_before = [round(x, 2) for x in os.getloadavg()]
     with (
@@ -354,7 +359,7 @@ def _run_provider(
         provider_setup(provider, Path(tmp_name)) as setup,
     ):
         tmp = Path(tmp_name)
-        with uvicorn(setup.env, tmp) as server:
+        with uvicorn({**setup.env, **(extra_env or {})}, tmp) as server:
             port = server.port
             token = setup.token if setup.token is not None else _login(port)
             checks = {
@@ -460,6 +465,128 @@ def fastapi_e2e(
     }
 
 
+# --- peers: the same route guarded by other libraries ------------------------------------------
+
+PEER_APP = "benchmarks.fastapi_peers:create_app"
+#: (peer, algorithm) pairs of the peer run: HS256 with iss and aud, RS256 a Cognito access token.
+PEER_CASES = (
+    ("pyjwt", "HS256"),
+    ("pyjwt", "RS256"),
+    ("oxyjwt", "HS256"),
+    ("oxyjwt", "RS256"),
+    ("authx", "HS256"),
+)
+_PEER_MODULES = {"pyjwt": "jwt", "oxyjwt": "oxyjwt", "authx": "authx"}
+
+
+def _peer_setup(peer: str, algorithm: str) -> tuple[dict[str, str], str]:
+    """The peer app's environment and a token it accepts."""
+    env = {
+        "BENCH_PEER": peer,
+        "BENCH_ALGORITHM": algorithm,
+        "BENCH_ISSUER": ISSUER,
+        "BENCH_CLIENT_ID": AUDIENCE,
+    }
+    if peer == "authx":
+        from authx import AuthX
+
+        from benchmarks.fastapi_peers import DEBUG_SUB, authx_config
+
+        secret = secrets.token_urlsafe(32)
+        env["BENCH_AUTHX_SECRET"] = secret
+        return env, str(AuthX(config=authx_config(secret)).create_access_token(uid=DEBUG_SUB))
+    if algorithm == "HS256":
+        key = tw.JWK.from_secret(secrets.token_bytes(32), "HS256")
+        env["BENCH_KEY"] = key.to_json(private=True)
+        return env, tw.encode(realistic_claims(), key)
+    key = tw.JWK.generate(algorithm)
+    env["BENCH_KEY"] = key.public().to_json()
+    return env, tw.encode(cognito_claims(), key)
+
+
+def _run_peer(
+    peer: str, algorithm: str, seconds: float, rounds: int, drive: Callable[..., dict[str, Any]]
+) -> dict[str, Any]:
+    env, token = _peer_setup(peer, algorithm)
+    runs: dict[str, list[dict[str, Any]]] = {"/open": [], "/protected": []}
+    with (
+        tempfile.TemporaryDirectory(prefix="tokenward-e2e-") as tmp,
+        uvicorn(env, Path(tmp), app=PEER_APP) as server,
+    ):
+        port = server.port
+        checks = {
+            "protected_with_token": _get(port, "/protected", token),
+            "protected_without_token": _get(port, "/protected", None),
+        }
+        if checks["protected_with_token"] != 200 or checks["protected_without_token"] != 401:
+            raise RuntimeError(f"{peer} {algorithm}: the app does not authenticate: {checks}")
+
+        def sample(path: str, duration: float) -> dict[str, Any]:
+            before = server.cpu_seconds()
+            out = drive(port, path, token, duration)
+            after = server.cpu_seconds()
+            if before is not None and after is not None and out["requests"]:
+                out["server_cpu_us"] = (after - before) / out["requests"] * 1e6
+            return out
+
+        for path in runs:
+            sample(path, min(1.0, seconds))
+        for r in range(rounds):
+            for path in runs if r % 2 == 0 else reversed(list(runs)):
+                runs[path].append(sample(path, seconds))
+    result: dict[str, Any] = {"peer": peer, "algorithm": algorithm, "sanity": checks}
+    for path, samples in runs.items():
+        result[path] = {"rps": statistics.median(x["rps"] for x in samples), "runs": samples}
+    pairs = list(zip(runs["/protected"], runs["/open"], strict=True))
+    if all("server_cpu_us" in a and "server_cpu_us" in b for a, b in pairs):
+        result["open_server_cpu_us"] = statistics.median(b["server_cpu_us"] for _, b in pairs)
+        result["protected_extra_server_cpu_us"] = statistics.median(
+            a["server_cpu_us"] - b["server_cpu_us"] for a, b in pairs
+        )
+    return result
+
+
+def peers_e2e(
+    seconds: float,
+    rounds: int,
+    connections: int = 8,
+    tool: str | None = None,
+    cases: tuple[tuple[str, str], ...] = PEER_CASES,
+    tokenward_providers: tuple[str, ...] = PROVIDERS,
+) -> dict[str, Any]:
+    """Server CPU µs per request that each peer's ``/protected`` costs over its ``/open``, in the
+    same uvicorn set-up, beside tokenward's with its verified-token cache on (the default, 1024)
+    and off (``TOKEN_CACHE_SIZE=0``). Peers that are not installed are reported as such."""
+    tool = tool or ("wrk" if shutil.which("wrk") else "httpx")
+
+    def drive(port: int, path: str, token: str, duration: float) -> dict[str, Any]:
+        if tool == "wrk":
+            return _wrk(port, path, token, duration, connections)
+        return _python_client(port, path, token, duration, connections, 20_000)
+
+    out: dict[str, Any] = {"tool": tool, "seconds_per_run": seconds, "rounds": rounds}
+    peers: dict[str, Any] = {}
+    for peer, algorithm in cases:
+        name = f"{peer} {algorithm}"
+        if importlib.util.find_spec(_PEER_MODULES[peer]) is None:
+            peers[name] = {"error": "not installed"}
+            continue
+        try:
+            peers[name] = _run_peer(peer, algorithm, seconds, rounds, drive)
+        except Exception as exc:
+            peers[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    for provider in tokenward_providers:
+        for label, env in (("cache on", {}), ("cache off", {"TOKENWARD_TOKEN_CACHE_SIZE": "0"})):
+            r = _run_provider(provider, seconds, rounds, drive, extra_env=env)
+            peers[f"tokenward {provider} ({r['algorithm']}), {label}"] = {
+                "open_server_cpu_us": r["routes"]["/open"].get("server_cpu_us"),
+                "protected_extra_server_cpu_us": r.get("protected_extra_server_cpu_us"),
+                "ratio": r["ratio"],
+            }
+    out["peers"] = peers
+    return out
+
+
 # --- in process: the app through ASGI, no server, no network ------------------------------------
 
 
@@ -556,9 +683,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--providers", default=",".join(PROVIDERS))
     parser.add_argument("--in-process", action="store_true", help="ASGI timing, no server")
+    parser.add_argument("--peers", action="store_true", help="the FastAPI peers beside tokenward")
     args = parser.parse_args(argv)
     providers = tuple(p for p in args.providers.split(",") if p)
-    if args.in_process:
+    if args.peers:
+        result = peers_e2e(args.seconds, args.rounds, tokenward_providers=providers)
+    elif args.in_process:
         result = in_process(providers=providers)
     else:
         result = fastapi_e2e(args.seconds, args.rounds, providers=providers)

@@ -1,5 +1,6 @@
-"""The raw-OpenSSL floor: build ``benchmarks/native/floor.cpp`` with the project's CMake into
-``build/bench`` and run it on the same key and token the Python libraries verify.
+"""The raw-crypto floor (OpenSSL; libsodium for EdDSA, as in the core): build
+``benchmarks/native/floor.cpp`` with the project's CMake into ``build/bench`` and run it on the
+same key and token the Python libraries verify.
 
 When the floor cannot be built or run, :class:`FloorUnavailable` carries the reason and the
 benchmark reports "floor unavailable: <reason>" instead of failing.
@@ -93,7 +94,8 @@ def ensure_floor(build: bool) -> Path:
 
 def run_floor(binary: Path, case: Case, rounds: int, min_time: float) -> dict[str, Any]:
     """µs per raw OpenSSL verify of `case`'s signature (median of `rounds`), as the program
-    reports it: ``{"us_per_verify", "samples_us", "iterations_per_round", "openssl"}``."""
+    reports it: ``{"us_per_verify", "samples_us", "openssl"}``, and for EdDSA (checked with
+    libsodium, as tokenward does) also ``"backend"`` and ``"openssl_us_per_verify"``."""
     with tempfile.TemporaryDirectory(prefix="tokenward-floor-") as tmp:
         jwk_file = Path(tmp) / "key.json"
         token_file = Path(tmp) / "token.txt"

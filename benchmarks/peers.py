@@ -10,13 +10,17 @@ a check it cannot make, or tokenward's cache missing from this build).
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import importlib.util
 import json
 import secrets
+import sys
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import tokenward as tw
@@ -32,11 +36,24 @@ CACHE_SIZE = 10_000
 #: Peers the ``bench`` extra cannot install on this project's reference machine (Python 3.11,
 #: x86_64 Linux), with the reason; shown instead of a bare "not installed".
 NOT_INSTALLED_REASONS = {
+    "pyjwt-2.10": (
+        "not installed: `make bench` puts PyJWT 2.10 into build/pyjwt-2.10 "
+        "(pip install --no-deps --target build/pyjwt-2.10 'pyjwt==2.10.1')"
+    ),
     "pyjwt-rs": (
         "not installable: PyPI has no wheel for CPython 3.11 on x86_64 Linux, only an sdist, "
         "and building it (maturin/cargo) needs crates.io, unreachable from the bench machine"
     ),
 }
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: PyJWT 2.10, installed beside the current PyJWT by ``make bench`` (``--target``), loaded under
+#: another module name so that both run in this process. PyJWT 2.11+ verifies HS256 about 2.5x
+#: slower than 2.10, so a ratio against the current PyJWT alone would flatter tokenward.
+PYJWT_OLD_DIR = ROOT / "build" / "pyjwt-2.10"
+PYJWT_OLD_MODULE = "_bench_pyjwt_2_10"
 
 
 class Unavailable(Exception):
@@ -48,6 +65,8 @@ class Case:
     algorithm: str
     key: tw.JWK  # private
     token: str
+    #: The same claims without ``aud``, same key: for peers that cannot be given an audience.
+    token_without_aud: str = ""
 
     @property
     def public_jwk(self) -> dict[str, Any]:
@@ -89,7 +108,9 @@ def make_key(algorithm: str) -> tw.JWK:
 
 def make_case(algorithm: str, key: tw.JWK | None = None) -> Case:
     key = key or make_key(algorithm)
-    return Case(algorithm, key, tw.encode(realistic_claims(), key))
+    claims = realistic_claims()
+    without_aud = {k: v for k, v in claims.items() if k != "aud"}
+    return Case(algorithm, key, tw.encode(claims, key), tw.encode(without_aud, key))
 
 
 def verify_key(case: Case) -> tw.JWK:
@@ -119,6 +140,67 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def load_package(name: str, directory: Path) -> ModuleType | None:
+    """The package in `directory` (a folder with ``__init__.py``) imported as `name`, or None
+    when it is not there. Works for packages whose own imports are all relative (PyJWT's are)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    init = directory / "__init__.py"
+    if not init.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(
+        name, init, submodule_search_locations=[str(directory)]
+    )
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def old_pyjwt_version() -> str | None:
+    """The version of the PyJWT in :data:`PYJWT_OLD_DIR`, from its dist-info."""
+    for dist in importlib.metadata.distributions(path=[str(PYJWT_OLD_DIR)]):
+        if dist.metadata["Name"].lower() == "pyjwt":
+            return str(dist.version)
+    return None
+
+
+def public_pem(case: Case) -> bytes:
+    """The case's public key as SubjectPublicKeyInfo PEM (through ``cryptography``), for peers
+    that load keys from PEM only."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    jwk = case.public_jwk
+    public: Any
+    if jwk["kty"] == "RSA":
+        n, e = (int.from_bytes(_b64url_decode(jwk[p]), "big") for p in ("n", "e"))
+        public = rsa.RSAPublicNumbers(e, n).public_key()
+    elif jwk["kty"] == "EC":
+        curves = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1()}
+        x, y = (int.from_bytes(_b64url_decode(jwk[p]), "big") for p in ("x", "y"))
+        public = ec.EllipticCurvePublicNumbers(x, y, curves[jwk["crv"]]).public_key()
+    elif jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519":
+        public = ed25519.Ed25519PublicKey.from_public_bytes(_b64url_decode(jwk["x"]))
+    else:
+        raise Unavailable(f"no PEM for a {jwk['kty']} key here")
+    return bytes(
+        public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
+def _secret(case: Case) -> bytes:
+    return _b64url_decode(case.key.to_dict(private=True)["k"])
+
+
 def tokenward_verify(case: Case) -> Verify | None:
     key = verify_key(case)
     verifier = tw.Verifier(key, algorithms=[case.algorithm], issuer=ISSUER, audience=AUDIENCE)
@@ -134,15 +216,86 @@ def tokenward_cached_verify(case: Case) -> Verify | None:
     return lambda: verifier.verify(token)
 
 
+def _pyjwt_verify(jwt: Any, case: Case) -> Verify:
+    key = jwt.PyJWK.from_dict(case.public_jwk, algorithm=case.algorithm).key
+    token = case.token
+    alg = [case.algorithm]
+    return lambda: jwt.decode(token, key, algorithms=alg, issuer=ISSUER, audience=AUDIENCE)
+
+
 def pyjwt_verify(case: Case) -> Verify | None:
     if not _installed("jwt"):
         return None
     import jwt
 
-    key = jwt.PyJWK.from_dict(case.public_jwk, algorithm=case.algorithm).key
+    return _pyjwt_verify(jwt, case)
+
+
+def pyjwt_old_verify(case: Case) -> Verify | None:
+    """PyJWT 2.10 from :data:`PYJWT_OLD_DIR`, loaded beside the current PyJWT."""
+    jwt = load_package(PYJWT_OLD_MODULE, PYJWT_OLD_DIR / "jwt")
+    if jwt is None:
+        return None
+    return _pyjwt_verify(jwt, case)
+
+
+def oxyjwt_verify(case: Case) -> Verify | None:
+    """oxyjwt: Rust (jsonwebtoken) behind PyJWT's decode(); keys parsed once as DecodingKey."""
+    if not _installed("oxyjwt"):
+        return None
+    import oxyjwt
+
+    if case.key.key_type == "oct":
+        key = oxyjwt.DecodingKey.from_secret(_secret(case))
+    else:
+        key = oxyjwt.DecodingKey.from_jwk(case.public_jwk)
     token = case.token
     alg = [case.algorithm]
-    return lambda: jwt.decode(token, key, algorithms=alg, issuer=ISSUER, audience=AUDIENCE)
+    return lambda: oxyjwt.decode(token, key, algorithms=alg, issuer=ISSUER, audience=AUDIENCE)
+
+
+def webtoken_verify(case: Case) -> Verify | None:
+    """webtoken: a Rust core behind PyJWT's decode(); the key parsed once as its PyJWK."""
+    if not _installed("webtoken"):
+        return None
+    import webtoken
+
+    if case.key.key_type == "oct":
+        key: Any = _secret(case)
+    else:
+        key = webtoken.PyJWK.from_dict(case.public_jwk)
+    token = case.token
+    alg = [case.algorithm]
+    return lambda: webtoken.decode(token, key, algorithms=alg, issuer=ISSUER, audience=AUDIENCE)
+
+
+def clasp_verify(case: Case) -> Verify | None:
+    """clasp-jwt (module ``clasp``): Rust's jsonwebtoken with keys from PEM, claims returned as
+    JSON text. It cannot be given an audience (jsonwebtoken then rejects any token carrying
+    ``aud``), so it verifies the case's token without ``aud``, and ``iss`` is checked here."""
+    if not _installed("clasp"):
+        return None
+    import clasp  # type: ignore[import-not-found]
+
+    alg = case.algorithm
+    if case.key.key_type == "oct":
+        key = clasp.SymmetricKey(_secret(case), alg)
+    elif case.key.key_type == "RSA":
+        key = clasp.AsymmetricKey.from_rsa_pem(public_pem(case), alg)
+    elif case.key.key_type == "EC":
+        key = clasp.AsymmetricKey.from_ec_pem(public_pem(case), alg)
+    else:
+        key = clasp.AsymmetricKey.from_ed_pem(public_pem(case), alg)
+    token = case.token_without_aud
+    loads = json.loads
+
+    def run() -> dict[str, Any]:
+        claims: dict[str, Any] = loads(key.verify(token))
+        if claims.get("iss") != ISSUER:
+            raise ValueError("iss mismatch")
+        return claims
+
+    return run
 
 
 def joserfc_verify(case: Case) -> Verify | None:
@@ -273,12 +426,21 @@ def rsjwt_verify(case: Case) -> Verify | None:
 PEERS: dict[str, Callable[[Case], Verify | None]] = {
     "tokenward": tokenward_verify,
     "pyjwt": pyjwt_verify,
+    "pyjwt-2.10": pyjwt_old_verify,
+    "oxyjwt": oxyjwt_verify,
+    "webtoken": webtoken_verify,
+    "clasp-jwt": clasp_verify,
     "joserfc": joserfc_verify,
     "jwcrypto": jwcrypto_verify,
     "authlib": authlib_verify,
     "python-jose": python_jose_verify,
     "pyjwt-rs": pyjwt_rs_verify,
     "rsjwt": rsjwt_verify,
+}
+
+#: Peers that verify a different token from the others (what they cannot check, said in tables).
+PEER_NOTES = {
+    "clasp-jwt": "no audience setting: verifies the same claims without aud; iss checked in Python",
 }
 
 #: tokenward configurations measured beside the plain verifier (not peers: no peer ratio).

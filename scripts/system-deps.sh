@@ -6,6 +6,10 @@ need=()
 for pkg in libssl-dev libsimdjson-dev g++ cmake postgresql; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# libsodium checks Ed25519 signatures; pkg-config finds it for CMake.
+for pkg in libsodium-dev pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2

@@ -322,6 +322,42 @@ def test_psychic_ecdsa_signatures(alg: str, case: str, ec_keys: dict[str, tw.JWK
         verifier.verify_signature(with_signature(token, bad))
 
 
+# Ed25519's group order L (RFC 8032 §5.1).
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+
+
+def _ed25519_public(x: bytes) -> tw.JWK:
+    return tw.JWK.from_json({"kty": "OKP", "crv": "Ed25519", "x": b64e(x)})
+
+
+@pytest.mark.parametrize(
+    "case", ["S+L", "S+2L", "S=L", "S=2^255-1", "small-order key, R=identity, S=0"]
+)
+def test_strict_ed25519_signatures(case: str) -> None:
+    """Ed25519 malleability and small-order keys: S must be canonical (S < L, RFC 8032 §5.1.7),
+    and a small-order public key (the identity here) must not verify anything, as it would under a
+    check that only tests [S]B = R + [k]A with R = identity and S = 0."""
+    key = tw.JWK.generate("EdDSA")
+    token = tw.encode(CLAIMS, key)
+    verifier = tw.Verifier(key.public(), algorithms=["EdDSA"])
+    assert verifier.verify(token, now=NOW)["sub"] == "alice"
+    raw = b64d(token.split(".")[2])
+    r, s = raw[:32], int.from_bytes(raw[32:], "little")
+    if case == "small-order key, R=identity, S=0":
+        identity = (1).to_bytes(32, "little")
+        verifier = tw.Verifier(_ed25519_public(identity), algorithms=["EdDSA"])
+        bad = identity + bytes(32)
+    else:
+        bad_s = {"S+L": s + ED25519_L, "S+2L": s + 2 * ED25519_L, "S=L": ED25519_L}.get(
+            case, 2**255 - 1
+        )
+        bad = r + bad_s.to_bytes(32, "little")
+    with pytest.raises(tw.InvalidSignatureError):
+        verifier.verify(with_signature(token, bad), now=NOW)
+    with pytest.raises(tw.InvalidSignatureError):
+        verifier.verify_signature(with_signature(token, bad))
+
+
 # --------------------------------------------------------------------------------------------
 # crit
 

@@ -107,6 +107,52 @@ def test_a_different_token_never_hits_another_entry(key: tw.JWK) -> None:
     assert v.verify(other, now=NOW)["sub"] == "u2"
 
 
+def test_the_same_signature_under_another_header_or_payload_never_hits(key: tw.JWK) -> None:
+    """Entries are found by the signature part; the header and payload must match too."""
+    v = verifier(key)
+    good = token(key)
+    v.verify(good, now=NOW)
+    header, payload, signature = good.split(".")
+    other_payload = token(key, sub="admin").split(".")[1]
+    other_header = tw.encode({"sub": "u1"}, key, headers={"kid": "x"}).split(".")[0]
+    forgeries = (f"{header}.{other_payload}.{signature}", f"{other_header}.{payload}.{signature}")
+    for forged in forgeries:
+        with pytest.raises(tw.InvalidSignatureError):
+            v.verify(forged, now=NOW)
+    info = v.cache_info()
+    assert info is not None and info["hits"] == 0
+    assert v.verify(good, now=NOW) == v.verify(good, now=NOW)
+
+
+def test_hits_with_a_field_cipher_are_the_decrypted_claims(key: tw.JWK) -> None:
+    cipher = tw.FieldCipher("an application secret of at least 32 bytes")
+    claims = {"sub": "u1", "exp": NOW + 60, "email": "alice@example.com", "groups": ["a"]}
+    t = tw.encode(claims, key, field_cipher=cipher)
+    v = verifier(key, field_cipher=cipher)
+    first = v.verify(t, now=NOW)
+    assert first["email"] == "alice@example.com"
+    first["groups"].append("root")
+    assert v.verify(t, now=NOW) == claims
+    info = v.cache_info()
+    assert info is not None and info["hits"] == 1
+
+
+def test_entries_past_the_hot_tier_answer_alike(key: tw.JWK) -> None:
+    """Beyond the few most recent tokens (kept with their finished dicts), hits are rebuilt from
+    the compact entries: the same claims, private copies, and never past exp."""
+    v = verifier(key, size=200)
+    tokens = [token(key, sub=f"u{i}", exp=NOW + 60 + i) for i in range(100)]
+    fresh = [v.verify(t, now=NOW) for t in tokens]
+    hit = v.verify(tokens[0], now=NOW)  # long out of the hot tier
+    assert hit == fresh[0]
+    hit["groups"].append("root")
+    assert v.verify(tokens[0], now=NOW) == fresh[0]  # now hot again
+    with pytest.raises(tw.ExpiredTokenError):
+        v.verify(tokens[1], now=NOW + 61)
+    info = v.cache_info()
+    assert info is not None and info["hits"] == 2 and info["size"] == 99
+
+
 def test_rejected_tokens_are_not_cached(key: tw.JWK) -> None:
     v = verifier(key, audience="api")
     t = token(key, aud="other")
