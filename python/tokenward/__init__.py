@@ -41,6 +41,8 @@ from tokenward.exceptions import (
     UnsupportedAlgorithmError,
 )
 from tokenward.jwks import RemoteJWKS
+from tokenward.keyring import KeyRing
+from tokenward.keysource import KeySource, StaticKeys
 from tokenward.principal import Principal
 
 try:
@@ -78,6 +80,8 @@ __all__ = [
     "InvalidSignatureError",
     "InvalidTokenError",
     "JWKSet",
+    "KeyRing",
+    "KeySource",
     "KeyNotFoundError",
     "KeySetUnavailableError",
     "MalformedTokenError",
@@ -87,6 +91,7 @@ __all__ = [
     "RateLimitError",
     "RefreshTokenError",
     "RemoteJWKS",
+    "StaticKeys",
     "StoreError",
     "TokenwardError",
     "UnsupportedAlgorithmError",
