@@ -53,7 +53,7 @@ class Principal:
     groups: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
     provider: str | None = None
-    claims: Mapping[str, Any] = field(default=_EMPTY, compare=False, repr=False)
+    claims: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False, repr=False)
     session_id: str | None = None
     credential_id: str | None = field(default=None, compare=False)
 
