@@ -44,7 +44,7 @@ def _jwks_server(body: bytes) -> Iterator[str]:
 
 
 def _async_overhead_us(verifier: tw.Verifier, token: str, rounds: int, calls: int) -> float:
-    """Median over rounds of (µs per ``await verify_async``) − (µs per ``verify``), both called
+    """Median over rounds of (µs per ``await verify_async``) minus (µs per ``verify``), both called
     from a coroutine on a running loop."""
 
     async def sync_calls() -> float:

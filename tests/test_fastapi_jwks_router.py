@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from _fastapi_support import TestClient
 from fastapi import FastAPI
 
 import tokenward as tw
+from _fastapi_support import TestClient
 from tokenward.fastapi.jwks_router import build_jwks_router
 
 
@@ -68,7 +68,7 @@ def test_path_and_cache_control_are_options() -> None:
 
 
 def test_an_hmac_ring_is_refused_at_build_time() -> None:
-    with pytest.raises(tw.ConfigurationError, match="nothing|no public key"):
+    with pytest.raises(tw.ConfigurationError, match="no public key"):
         build_jwks_router(tw.KeyRing.generate("HS256"))
 
 

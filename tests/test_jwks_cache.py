@@ -171,7 +171,7 @@ def test_failures_keep_the_last_good_keys_up_to_the_stale_bound(keys: list[tw.JW
 )
 def test_a_bad_document_is_a_failed_fetch(document: bytes, reason: str) -> None:
     c = cache(Clock())
-    action, ticket = c.plan("keys")
+    _, ticket = c.plan("keys")
     outcome, _, _, error = c.complete(ticket, document)
     assert outcome == "unavailable" and reason in error
     assert c.keys is None and reason in (c.last_error or "")

@@ -570,7 +570,11 @@ def _request_headers(headers: Mapping[str, str] | None, user_agent: str | None) 
             del out[existing]
         out[name] = value
     if user_agent is not None:
-        if not isinstance(user_agent, str) or not user_agent or any(c in user_agent for c in "\r\n"):
+        if (
+            not isinstance(user_agent, str)
+            or not user_agent
+            or any(c in user_agent for c in "\r\n")
+        ):
             raise ConfigurationError("user_agent must be a non-empty single-line string")
         for existing in [k for k in out if k.lower() == "user-agent"]:
             del out[existing]

@@ -254,14 +254,16 @@ class KeyRing:
         wrote keeps its next key and retirement times)."""
         doc = json.loads(data) if isinstance(data, str | bytes) else dict(data)
         if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
-            raise InvalidKeyError("a key ring file must be a JWK set: {\"keys\": [...]}")
-        meta = doc.get(_META) if isinstance(doc.get(_META), dict) else {}
+            raise InvalidKeyError('a key ring file must be a JWK set: {"keys": [...]}')
+        found = doc.get(_META)
+        meta: dict[str, Any] = found if isinstance(found, dict) else {}
         keys = [JWK.from_json(k) for k in doc["keys"]]
         alg = algorithm or meta.get("algorithm") or (keys[0].algorithm if keys else None)
         if not isinstance(alg, str):
             raise ConfigurationError("the ring's algorithm is not in the file: pass algorithm=")
         next_kid = meta.get("next")
-        retired = meta.get("retired") if isinstance(meta.get("retired"), dict) else {}
+        found_retired = meta.get("retired")
+        retired: dict[str, Any] = found_retired if isinstance(found_retired, dict) else {}
         nxt = next((k for k in keys if next_kid is not None and k.kid == next_kid), None)
         rest = [k for k in keys if k is not nxt]
         return cls(
@@ -339,8 +341,9 @@ class KeyRing:
             mode = stat.S_IMODE(target.stat().st_mode)
             if mode & 0o077:
                 _log.warning("the key ring file %s is readable by others (mode %o)", target, mode)
-            ring = cls.load(target, algorithm=None if target.suffix != ".pem" else algorithm,
-                            **options)
+            ring = cls.load(
+                target, algorithm=None if target.suffix != ".pem" else algorithm, **options
+            )
             if ring.algorithm == algorithm:
                 return ring
             _log.warning(
