@@ -39,8 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tokenward._core import JWKSCache, JWKSet
-from tokenward.exceptions import ConfigurationError, KeySetUnavailableError
-from tokenward.keysource import _holds_kid
+from tokenward.exceptions import ConfigurationError, KeyNotFoundError, KeySetUnavailableError
 
 if TYPE_CHECKING:
     import httpx
@@ -580,6 +579,14 @@ def _request_headers(headers: Mapping[str, str] | None, user_agent: str | None) 
             del out[existing]
         out["User-Agent"] = user_agent
     return out
+
+
+def _holds_kid(keys: JWKSet, kid: str) -> bool:
+    """True if ``keys`` has a key named ``kid`` (or several: the verifier then reports that)."""
+    try:
+        return keys.get(kid) is not None
+    except KeyNotFoundError:  # ambiguous
+        return True
 
 
 def _version() -> str:

@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from tokenward import _core
+from tokenward._api import _numeric_dates
 from tokenward._core import JWK, JWKSCache, JWKSet
+from tokenward._verifier import Verifier
 from tokenward.exceptions import ConfigurationError, InvalidKeyError
 
 __all__ = ["RING_ALGORITHMS", "KeyRing"]
@@ -161,8 +163,6 @@ class KeyRing:
     def sign(self, claims: Mapping[str, Any], headers: Mapping[str, Any] | None = None) -> str:
         """A JWT of ``claims`` signed by the current key (header: ``alg``, ``typ: JWT``, ``kid``;
         ``headers`` may add members but not ``alg``, ``kid`` or ``crit``)."""
-        from tokenward._api import _numeric_dates
-
         return self._ring.sign(_numeric_dates(claims), headers)
 
     def rotate(self) -> str:
@@ -182,11 +182,9 @@ class KeyRing:
         self._prune()
         return self._ring.public_jwks()
 
-    def verifier(self, **options: Any) -> Any:
+    def verifier(self, **options: Any) -> Verifier:
         """A :class:`~tokenward.Verifier` of this ring's tokens (``algorithms`` defaults to the
         ring's); other keyword arguments go to the Verifier."""
-        from tokenward._verifier import Verifier
-
         options.setdefault("algorithms", [self.algorithm])
         return Verifier(self, **options)
 

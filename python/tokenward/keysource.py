@@ -31,7 +31,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tokenward._core import JWK, JWKSet
-from tokenward.exceptions import KeyNotFoundError
 
 if TYPE_CHECKING:
     from tokenward._core import JWKSCache
@@ -95,11 +94,3 @@ def _native_cache(source: object) -> JWKSCache | None:
 
     cache = getattr(source, "_tokenward_cache", None)
     return cache if isinstance(cache, JWKSCache) else None
-
-
-def _holds_kid(keys: JWKSet, kid: str) -> bool:
-    """True if ``keys`` has a key named ``kid`` (or several: the verifier then reports that)."""
-    try:
-        return keys.get(kid) is not None
-    except KeyNotFoundError:  # ambiguous
-        return True
