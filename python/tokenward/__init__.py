@@ -42,6 +42,8 @@ from tokenward.exceptions import (
     UnsupportedAlgorithmError,
 )
 from tokenward.jwks import RemoteJWKS
+from tokenward.keyring import KeyRing
+from tokenward.keysource import KeySource, StaticKeys
 from tokenward.principal import Principal
 
 try:
@@ -81,7 +83,9 @@ __all__ = [
     "InvalidTokenError",
     "JWKSet",
     "KeyNotFoundError",
+    "KeyRing",
     "KeySetUnavailableError",
+    "KeySource",
     "MalformedTokenError",
     "MissingClaimError",
     "NotAuthenticatedError",
@@ -89,6 +93,7 @@ __all__ = [
     "RateLimitError",
     "RefreshTokenError",
     "RemoteJWKS",
+    "StaticKeys",
     "StoreError",
     "TokenwardError",
     "UnsupportedAlgorithmError",
