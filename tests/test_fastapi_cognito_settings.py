@@ -161,3 +161,12 @@ def test_cognito_issuer_is_the_exact_iss_accepted(moto_pool: Any) -> None:
     with TestClient(make_app(emulator)) as client:
         response = client.get("/me", headers=bearer(token))
         assert response.status_code == 401
+
+
+def test_cognito_has_no_key_ring_to_publish() -> None:
+    auth = make_auth()
+    assert auth.key_ring is None
+    with pytest.raises(tw.ConfigurationError, match="publishes its own keys"):
+        _ = auth.jwks_router
+    with pytest.raises(tw.ConfigurationError, match="no key ring to rotate"):
+        auth.rotate_keys()
