@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import api_keys, e2e, extras
+from benchmarks import api_keys, e2e, extras, key_sources
 from benchmarks.floor import FloorUnavailable, ensure_floor, run_floor
 from benchmarks.peers import (
     NOT_INSTALLED_REASONS,
@@ -415,6 +415,20 @@ def main(argv: list[str] | None = None) -> int:
             f"({th['cpus']} CPUs)"
         )
     report["threads"] = th
+
+    ks = _section(
+        "Key sources: RS256 verify over a RemoteJWKS (cached) vs a static JWKSet",
+        lambda: key_sources.remote_vs_static(measure, rounds, min_time),
+    )
+    if "ratio" in ks:
+        print(
+            f"  CPU µs per verify: static {ks['static_us']:.2f}, remote {ks['remote_us']:.2f}, "
+            f"ratio {ks['ratio']:.3f}x (goal <= 1.05x; wall-clock ratio {ks['wall_ratio']:.3f}x); "
+            "verify_async adds "
+            f"{ks['verify_async_extra_us_hs256_static']:.2f} µs (HS256, static) and "
+            f"{ks['verify_async_extra_us_rs256_remote']:.2f} µs (RS256, remote) over verify"
+        )
+    report["key_sources"] = ks
 
     if quick or args.no_e2e:
         why = "skipped in quick mode" if quick else "skipped (--no-e2e)"

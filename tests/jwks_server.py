@@ -11,7 +11,8 @@ random bytes; ``"html"`` an HTML page (status 200); ``"empty"`` ``{"keys": []}``
 holding a secret key; ``"huge"`` a 2 MiB body with Content-Length; ``"huge_chunked"`` the same
 without a Content-Length; ``"gzip"`` the key set with ``Content-Encoding: gzip``.
 
-``requests`` counts every request to the key-set path. Everything binds to 127.0.0.1 on a free
+``requests`` counts every request to the key-set path; ``last_headers`` are the request headers
+of the last one. Everything binds to 127.0.0.1 on a free
 port, and ``stop()`` releases handlers that are still hanging.
 """
 
@@ -46,6 +47,7 @@ class JWKSServer:
         self.hang_seconds = 2.0
         self.drip_seconds = 0.05
         self.requests = 0
+        self.last_headers: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._in_handler = threading.Semaphore(0)
@@ -106,6 +108,7 @@ class JWKSServer:
     def _serve(self, handler: Any) -> None:
         with self._lock:
             self.requests += 1
+            self.last_headers = dict(handler.headers.items())
             if self.script:
                 behaviour = self.script.pop(0)
             elif self.cycle:

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "common.hpp"
+#include "key_source.hpp"
 #include "token_cache.hpp"
 #include "tokenward/jwk.hpp"
 #include "tokenward/jws.hpp"
@@ -11,14 +12,61 @@
 namespace tokenward::bindings {
 namespace {
 
-struct py_keyset {
-  std::shared_ptr<const jwk_set> set;
-};
+// Where a verifier's keys come from: fixed (a JWK or a JWKSet given to it), a JWKSCache it reads
+// directly (RemoteJWKS, KeyRing), or a key source in Python (the subclass's _verify_slow asks it).
+enum class source_kind { fixed, cache, python };
 
 struct py_verifier {
   std::shared_ptr<verifier> v;
   std::shared_ptr<token_cache> cache;  // null unless cache_size > 0
+  source_kind kind = source_kind::fixed;
+  std::shared_ptr<py_jwks_cache> source;  // kind == cache
 };
+
+// Thrown inside a verification to say "this needs the key source" (keys not fresh, or the token
+// names a key the set lacks); caught before anything is cached.
+struct need_source {};
+
+void install_keys(const py_verifier& self, const std::shared_ptr<const jwk_set>& keys) {
+  if (self.v->keys() == keys) return;
+  unwrap(self.v->replace_keys(keys));
+  if (self.cache) self.cache->clear();
+}
+
+// The claims of `t` checked with the verifier's current keys. With `soft`, a token naming a key
+// the set lacks throws need_source instead of KeyNotFoundError.
+py::object verify_claims(const py_verifier& self, std::string_view t, double at, bool soft) {
+  return through_cache(self.cache.get(), t, at, [&]() -> py::object {
+    if (self.v->options().field_cipher) {
+      result<json> r = [&] {
+        py::gil_scoped_release nogil;
+        return self.v->verify(t, at);
+      }();
+      if (soft && !r && r.err().code == errc::key_not_found) throw need_source{};
+      return to_py(unwrap(std::move(r)));
+    }
+    result<json_doc> r = [&] {
+      py::gil_scoped_release nogil;
+      return self.v->verify_doc(t, at);
+    }();
+    if (soft && !r && r.err().code == errc::key_not_found) throw need_source{};
+    return to_py(unwrap(std::move(r)).root());
+  });
+}
+
+// The claims when the keys at hand decide; a null object when the key source must be asked.
+py::object verify_fast(const py_verifier& self, std::string_view t, double at) {
+  if (self.kind == source_kind::fixed) return verify_claims(self, t, at, false);
+  if (self.kind == source_kind::python) return {};
+  auto snap = self.source->cache->current();
+  if (!snap->fresh(self.source->now())) return {};
+  install_keys(self, snap->keys);
+  try {
+    return verify_claims(self, t, at, true);
+  } catch (const need_source&) {
+    return {};
+  }
+}
 
 std::shared_ptr<const jwk_set> keys_arg(py::handle h, bool& single) {
   if (py::isinstance<jwk>(h)) {
@@ -200,8 +248,22 @@ void bind_jose(py::module_& m) {
              }
              auto cache = token_cache::make(cache_size, opts.claims.leeway);
              bool single = false;
-             auto set = keys_arg(keys, single);
-             return py_verifier{unwrap(verifier::create(std::move(opts), std::move(set), single)), std::move(cache)};
+             source_kind kind = source_kind::fixed;
+             std::shared_ptr<py_jwks_cache> source;
+             std::shared_ptr<const jwk_set> set;
+             if (keys.is_none()) {
+               kind = source_kind::python;
+               set = std::make_shared<const jwk_set>();
+             } else if (py::isinstance<py_jwks_cache>(keys)) {
+               kind = source_kind::cache;
+               source = keys.cast<std::shared_ptr<py_jwks_cache>>();
+               auto snap = source->cache->current();
+               set = snap->keys ? snap->keys : std::make_shared<const jwk_set>();
+             } else {
+               set = keys_arg(keys, single);
+             }
+             return py_verifier{unwrap(verifier::create(std::move(opts), std::move(set), single)), std::move(cache),
+                                kind, std::move(source)};
            }),
            py::arg("keys"), py::kw_only(), py::arg("algorithms"), py::arg("issuer") = py::none(),
            py::arg("audience") = py::none(), py::arg("leeway") = 0.0, py::arg("require") = py::tuple(),
@@ -209,28 +271,41 @@ void bind_jose(py::module_& m) {
            py::arg("cache_size") = 0)
       .def(
           "verify",
-          [](const py_verifier& self, py::handle token, std::optional<double> now) {
+          [](const py_verifier& self, py::handle token, std::optional<double> now) -> py::object {
             // The caller's reference keeps the token object, and so this view, alive while the GIL is
             // released; str and bytes buffers are immutable.
             const std::string_view t = text_view(token, "token");
             const double at = now.value_or(verifier::now_seconds());
-            return through_cache(self.cache.get(), t, at, [&]() -> py::object {
-              if (self.v->options().field_cipher) {
-                result<json> r = [&] {
-                  py::gil_scoped_release nogil;
-                  return self.v->verify(t, at);
-                }();
-                return to_py(unwrap(std::move(r)));
-              }
-              result<json_doc> r = [&] {
-                py::gil_scoped_release nogil;
-                return self.v->verify_doc(t, at);
-              }();
-              return to_py(unwrap(std::move(r)).root());
-            });
+            if (py::object claims = verify_fast(self, t, at)) return claims;
+            // Keys not fresh, or a kid the set lacks: the Python side asks the key source.
+            py::object me = py::cast(&self, py::return_value_policy::reference);
+            if (!py::hasattr(me, "_verify_slow")) {
+              raise(errc::configuration, "a verifier over a key source must be a tokenward.Verifier");
+            }
+            return me.attr("_verify_slow")(token, now);
           },
           py::arg("token"), py::kw_only(), py::arg("now") = py::none(),
           "Verify the signature, header and claims; return the claims as a dict.")
+      .def(
+          "_try_verify",
+          [](const py_verifier& self, py::handle token, std::optional<double> now) -> py::object {
+            const std::string_view t = text_view(token, "token");
+            py::object claims = verify_fast(self, t, now.value_or(verifier::now_seconds()));
+            if (!claims) return py::none();
+            return claims;
+          },
+          py::arg("token"), py::arg("now") = py::none(),
+          "verify() when the keys at hand decide; None when the key source must be asked.")
+      .def(
+          "_verify_with",
+          [](const py_verifier& self, const py_keyset& keys, py::handle token, std::optional<double> now) {
+            if (self.kind == source_kind::fixed) raise(errc::configuration, "this verifier has fixed keys");
+            const std::string_view t = text_view(token, "token");
+            install_keys(self, keys.set);
+            return verify_claims(self, t, now.value_or(verifier::now_seconds()), false);
+          },
+          py::arg("keys"), py::arg("token"), py::arg("now") = py::none(),
+          "Install `keys` (from the key source) if they are new, then verify with them.")
       .def(
           "verify_signature",
           [](const py_verifier& self, py::handle token) {
@@ -245,6 +320,9 @@ void bind_jose(py::module_& m) {
       .def(
           "replace_keys",
           [](py_verifier& self, py::handle keys) {
+            if (self.kind != source_kind::fixed) {
+              raise(errc::configuration, "this verifier's keys come from its key source; replace them there");
+            }
             bool single = false;
             auto set = keys_arg(keys, single);
             if (single != self.v->single_key()) {

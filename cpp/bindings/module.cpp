@@ -1,5 +1,6 @@
 // The extension module tokenward._core: registers the error translator, then each binding file.
 #include "common.hpp"
+#include "key_source.hpp"
 
 namespace py = pybind11;
 
@@ -12,4 +13,6 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   tokenward::bindings::bind_field_cipher(m);
   tokenward::bindings::bind_debug_tokens(m);
   tokenward::bindings::bind_api_keys(m);
+  tokenward::bindings::bind_jwks_cache(m);
+  tokenward::bindings::bind_key_ring(m);
 }

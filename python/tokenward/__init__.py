@@ -49,6 +49,8 @@ from tokenward.exceptions import (
     UnsupportedAlgorithmError,
 )
 from tokenward.jwks import RemoteJWKS
+from tokenward.keyring import KeyRing
+from tokenward.keysource import KeySource, StaticKeys
 from tokenward.principal import Principal
 
 try:
@@ -88,7 +90,9 @@ __all__ = [
     "InvalidTokenError",
     "JWKSet",
     "KeyNotFoundError",
+    "KeyRing",
     "KeySetUnavailableError",
+    "KeySource",
     "MalformedTokenError",
     "MissingClaimError",
     "NotAuthenticatedError",
@@ -96,6 +100,7 @@ __all__ = [
     "RateLimitError",
     "RefreshTokenError",
     "RemoteJWKS",
+    "StaticKeys",
     "StoreError",
     "TokenwardError",
     "UnsupportedAlgorithmError",

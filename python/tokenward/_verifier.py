@@ -1,22 +1,27 @@
-"""``tokenward.Verifier``: the native verifier, plus remote keys and ``verify_async``.
+"""``tokenward.Verifier``: the native verifier over fixed keys or a key source.
 
-With a :class:`~tokenward.JWK` or :class:`~tokenward.JWKSet`, ``Verifier(...)`` is the native
-class with one method added (``verify_async``): ``verify`` is the C++ method itself, with no Python
-frame in between. With a :class:`~tokenward.RemoteJWKS` it is a :class:`_RemoteVerifier`, which asks
-the remote set for keys before each verification (a lock-free read while the keys are fresh) and,
-when a token names a key it does not hold, for one cooldown-limited refresh and a second try.
+``verify`` is the C++ method itself, with no Python frame in between, whatever the keys:
+
+* fixed keys (a :class:`~tokenward.JWK` or :class:`~tokenward.JWKSet`): checked in C++;
+* a built-in key source (:class:`~tokenward.RemoteJWKS`, :class:`~tokenward.KeyRing`): the C++
+  verifier reads the source's native cache directly; while its keys are fresh and hold the
+  token's kid nothing calls Python. Otherwise (a refresh is due, an unknown kid) it calls
+  :meth:`Verifier._verify_slow`, which asks the source (:mod:`tokenward.keysource`);
+* any other :class:`~tokenward.KeySource`: asked through ``_verify_slow`` for each token.
+
+``verify_async`` first tries the native fast path (the keys at hand decide) and awaits the key
+source only when it must.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 from tokenward import _core
 from tokenward._core import JWK, FieldCipher, JWKSet
-from tokenward.exceptions import KeyNotFoundError, KeySetUnavailableError
-from tokenward.jwks import RemoteJWKS, _Snapshot
+from tokenward.exceptions import KeyNotFoundError
+from tokenward.keysource import KeySource, _native_cache
 
 __all__ = ["Verifier"]
 
@@ -24,30 +29,19 @@ __all__ = ["Verifier"]
 class Verifier(_core.Verifier):
     """A compiled verification policy, safe to share between threads and event loops.
 
-    ``keys`` is a JWK, a JWKSet, or a :class:`~tokenward.RemoteJWKS` (fetched, cached, refreshed
-    on an unknown kid). Other arguments are those of the native verifier: ``algorithms`` (required),
-    ``issuer``, ``audience``, ``leeway``, ``require``, ``typ``, ``max_token_size``,
-    ``field_cipher``, ``cache_size``. ``verify`` releases the GIL while it checks a token;
-    ``verify_async`` never blocks the event loop on I/O.
+    ``keys`` is a JWK, a JWKSet, or a :class:`~tokenward.KeySource` (a
+    :class:`~tokenward.RemoteJWKS`, a :class:`~tokenward.KeyRing`, your own). Other arguments are
+    those of the native verifier: ``algorithms`` (required), ``issuer``, ``audience``,
+    ``leeway``, ``require``, ``typ``, ``max_token_size``, ``field_cipher``, ``cache_size``.
+    ``verify`` releases the GIL while it checks a token; ``verify_async`` never blocks the event
+    loop on I/O.
     """
 
-    def __new__(cls, keys: JWK | JWKSet | RemoteJWKS, **kwargs: Any) -> Verifier:
-        if isinstance(keys, RemoteJWKS) and not issubclass(cls, _RemoteVerifier):
-            cls = _RemoteVerifier
-        return _core.Verifier.__new__(cls)
-
-    async def verify_async(self, token: str | bytes, *, now: float | None = None) -> dict[str, Any]:
-        """``verify`` for coroutines. The check takes microseconds and releases the GIL, so it runs
-        inline; only a key fetch waits, and it awaits (see :class:`_RemoteVerifier`)."""
-        return self.verify(token, now=now)
-
-
-class _RemoteVerifier(Verifier):
-    """A Verifier whose keys come from a RemoteJWKS."""
+    _source: KeySource | None
 
     def __init__(
         self,
-        keys: JWK | JWKSet | RemoteJWKS,
+        keys: JWK | JWKSet | KeySource,
         *,
         algorithms: Sequence[str],
         issuer: str | Sequence[str] | None = None,
@@ -59,12 +53,18 @@ class _RemoteVerifier(Verifier):
         field_cipher: FieldCipher | None = None,
         cache_size: int = 0,
     ) -> None:
-        if not isinstance(keys, RemoteJWKS):
-            raise TypeError("_RemoteVerifier needs a RemoteJWKS")
-        snap = keys._snapshot
-        initial = snap.keys if snap.keys is not None else JWKSet([])
+        native: JWK | JWKSet | _core.JWKSCache | None
+        if isinstance(keys, JWK | JWKSet):
+            native, self._source = keys, None
+        elif isinstance(keys, KeySource):
+            native, self._source = _native_cache(keys), keys
+        else:
+            raise TypeError(
+                "keys must be a JWK, a JWKSet or a key source (get_keys, get_keys_async, "
+                f"keys_for_kid, keys_for_kid_async); not {type(keys).__name__}"
+            )
         super().__init__(
-            initial,
+            native,
             algorithms=algorithms,
             issuer=issuer,
             audience=audience,
@@ -75,58 +75,56 @@ class _RemoteVerifier(Verifier):
             field_cipher=field_cipher,
             cache_size=cache_size,
         )
-        self._remote = keys
-        self._generation = snap.generation if snap.keys is not None else 0
-        self._swap_lock = threading.Lock()
 
     @property
-    def remote(self) -> RemoteJWKS:
-        """The remote key set this verifier reads."""
-        return self._remote
-
-    def _install(self, snap: _Snapshot) -> bool:
-        """Swap in the keys of ``snap`` if they are newer than ours; True if they are."""
-        if snap.generation <= self._generation or snap.keys is None:
-            return False
-        with self._swap_lock:
-            if snap.generation > self._generation:  # never go back to an older set
-                self.replace_keys(snap.keys)
-                self._generation = snap.generation
-        return True
-
-    def verify(self, token: str | bytes, *, now: float | None = None) -> dict[str, Any]:
-        remote = self._remote
-        remote._keys_of(snap := remote._current())  # KeySetUnavailableError: none usable
-        self._install(snap)
-        try:
-            return super().verify(token, now=now)
-        except KeyNotFoundError:
-            if not self._install(remote._refreshed()):
-                self._unknown_key()
-                raise  # no newer keys: the cooldown holds, or the fetch brought the same kids
-        return super().verify(token, now=now)
+    def source(self) -> KeySource | None:
+        """The key source this verifier asks, or None for fixed keys."""
+        return self._source
 
     async def verify_async(self, token: str | bytes, *, now: float | None = None) -> dict[str, Any]:
-        remote = self._remote
-        remote._keys_of(snap := await remote._current_async())
-        self._install(snap)
-        try:
-            return super().verify(token, now=now)
-        except KeyNotFoundError:
-            if not self._install(await remote._refreshed_async()):
-                self._unknown_key()
-                raise
-        return super().verify(token, now=now)
+        """``verify`` for coroutines. With keys at hand the check runs inline (it takes
+        microseconds and releases the GIL); only a key fetch is awaited."""
+        claims = self._try_verify(token, now)
+        if claims is not None:
+            return claims
+        return await self._verify_slow_async(token, now)
 
-    def _unknown_key(self) -> None:
-        """A token names a key we lack while the key set cannot be refreshed: we cannot tell a
-        rotated key from a forged kid, so we cannot decide (503), rather than refuse (401)."""
-        error = self._remote.last_error
-        if error is not None:
-            raise KeySetUnavailableError(
-                f"the token names a key that is not cached, and {self._remote.url} "
-                f"cannot be fetched: {error}"
-            )
+    # --- the slow path: ask the key source ----------------------------------------------------
+
+    def _verify_slow(self, token: str | bytes, now: float | None) -> dict[str, Any]:
+        """Called by the native ``verify`` when its keys cannot decide alone."""
+        source = self._require_source()
+        keys = source.get_keys()
+        try:
+            return self._verify_with(keys, token, now)
+        except KeyNotFoundError:
+            newer = source.keys_for_kid(_kid_of(token))
+            if newer is None:
+                raise
+        return self._verify_with(newer, token, now)
+
+    async def _verify_slow_async(self, token: str | bytes, now: float | None) -> dict[str, Any]:
+        source = self._require_source()
+        keys = await source.get_keys_async()
+        try:
+            return self._verify_with(keys, token, now)
+        except KeyNotFoundError:
+            newer = await source.keys_for_kid_async(_kid_of(token))
+            if newer is None:
+                raise
+        return self._verify_with(newer, token, now)
+
+    def _require_source(self) -> KeySource:
+        if self._source is None:  # pragma: no cover - the native side never asks then
+            raise RuntimeError("a verifier with fixed keys has no key source")
+        return self._source
 
     def __repr__(self) -> str:
-        return f"<Verifier keys={self._remote!r}>"
+        if self._source is None:
+            return f"<Verifier algorithms={self.algorithms!r}>"
+        return f"<Verifier keys={self._source!r}>"
+
+
+def _kid_of(token: str | bytes) -> str | None:
+    kid = _core.unverified_header(token).get("kid")
+    return kid if isinstance(kid, str) else None

@@ -3,9 +3,14 @@
 Every rule of a Cognito token lives here, on top of :class:`tokenward.Verifier` (which checks the
 signature, ``alg``, ``exp``/``nbf``/``iat``, ``iss`` and ``aud`` in C++):
 
-* the issuer is ``https://cognito-idp.{region}.amazonaws.com/{user_pool_id}``, compared exactly;
-* keys come from ``{issuer}/.well-known/jwks.json`` (``jwks_url=`` for emulators), through a
-  :class:`~tokenward.RemoteJWKS` (cached, refreshed, cooldown on unknown kids);
+* the issuer is compared exactly, and is one of the forms Cognito uses:
+  ``https://cognito-idp.{region}.amazonaws.com/{user_pool_id}``, and the multi-region form
+  ``https://issuer.cognito-idp.{region}.amazonaws.com/{user_pool_id}`` — for the pool's own region
+  and for each region it is replicated to (``replica_regions=``); ``issuer=`` replaces them all
+  with one exact value (an emulator whose ``iss`` is not an AWS URL);
+* keys come from ``{issuer}/.well-known/jwks.json`` of the token's issuer (``jwks_url=`` for
+  emulators), through a :class:`~tokenward.RemoteJWKS` (cached, refreshed, cooldown on unknown
+  kids);
 * RS256 only, and ``exp``, ``iat``, ``sub`` and ``token_use`` must be present;
 * ``token_use`` must be the one asked for: an access token where an access token is wanted, an ID
   token where an ID token is wanted (``token_use=None`` accepts both, each under its own rules);
@@ -13,7 +18,7 @@ signature, ``alg``, ``exp``/``nbf``/``iat``, ``iss`` and ``aud`` in C++):
   There is no way to skip this check: a token minted for another app of the same pool is refused.
 
 Several user pools can be accepted at once (``pools=[CognitoPool(...), ...]``); a token goes to
-the pool whose issuer its ``iss`` names exactly, and that pool's verifier then checks everything,
+the verifier of the issuer its ``iss`` names exactly, and that verifier then checks everything,
 ``iss`` included. The unverified ``iss`` only picks the verifier; it never decides.
 """
 
@@ -26,6 +31,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from tokenward._api import unverified_claims
 from tokenward._verifier import Verifier
@@ -72,7 +78,10 @@ class CognitoPool:
     """One user pool and the app clients whose tokens it accepts.
 
     ``region`` defaults to the prefix of ``user_pool_id`` (``eu-west-1_AbC`` → ``eu-west-1``).
-    ``jwks`` replaces the default RemoteJWKS (to tune its cache); ``jwks_url`` only its URL.
+    ``replica_regions`` are the regions a multi-region pool is replicated to: tokens whose ``iss``
+    names one of them are accepted too. ``issuer_url`` replaces every AWS issuer with one exact
+    ``iss`` (emulators). ``jwks`` replaces the default RemoteJWKS of every issuer (to tune its
+    cache); ``jwks_url`` only its URL (both then serve every issuer of the pool).
     """
 
     user_pool_id: str
@@ -80,6 +89,8 @@ class CognitoPool:
     region: str | None = None
     jwks_url: str | None = None
     jwks: RemoteJWKS | None = field(default=None, compare=False)
+    replica_regions: tuple[str, ...] = ()
+    issuer_url: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.user_pool_id, str) or not _POOL_ID.fullmatch(self.user_pool_id):
@@ -93,14 +104,55 @@ class CognitoPool:
         object.__setattr__(self, "region", region)
         ids = (self.client_ids,) if isinstance(self.client_ids, str) else self.client_ids
         object.__setattr__(self, "client_ids", _client_ids(None, ids))
+        replicas = (
+            (self.replica_regions,)
+            if isinstance(self.replica_regions, str)
+            else tuple(self.replica_regions)
+        )
+        for replica in replicas:
+            if not isinstance(replica, str) or not _REGION.fullmatch(replica):
+                raise ConfigurationError(f"replica region {replica!r} is not an AWS region")
+        object.__setattr__(self, "replica_regions", tuple(dict.fromkeys(replicas)))
+        if self.issuer_url is not None:
+            parts = urlsplit(self.issuer_url) if isinstance(self.issuer_url, str) else None
+            if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
+                raise ConfigurationError(
+                    f"issuer must be an absolute URL (the exact 'iss' of the tokens), "
+                    f"not {self.issuer_url!r}"
+                )
+            if self.replica_regions:
+                raise ConfigurationError("issuer= replaces the AWS issuers: no replica_regions")
 
     @property
     def issuer(self) -> str:
-        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+        """The pool's primary issuer: the classic AWS form in its own region, or ``issuer_url``."""
+        if self.issuer_url is not None:
+            return self.issuer_url
+        return _aws_issuer(self.region or "", self.user_pool_id, multi_region=False)
+
+    @property
+    def issuers(self) -> tuple[str, ...]:
+        """Every ``iss`` accepted for this pool, the primary one first."""
+        if self.issuer_url is not None:
+            return (self.issuer_url,)
+        out: list[str] = []
+        for region in (self.region or "", *self.replica_regions):
+            out.append(_aws_issuer(region, self.user_pool_id, multi_region=False))
+            out.append(_aws_issuer(region, self.user_pool_id, multi_region=True))
+        return tuple(out)
 
     @property
     def default_jwks_url(self) -> str:
         return f"{self.issuer}/.well-known/jwks.json"
+
+    def jwks_url_for(self, issuer: str) -> str:
+        """Where the keys of ``issuer`` (one of :attr:`issuers`) are fetched from."""
+        return self.jwks_url or f"{issuer}/.well-known/jwks.json"
+
+
+def _aws_issuer(region: str, user_pool_id: str, *, multi_region: bool) -> str:
+    host = "issuer.cognito-idp" if multi_region else "cognito-idp"
+    return f"https://{host}.{region}.amazonaws.com/{user_pool_id}"
 
 
 @dataclass(frozen=True)
@@ -141,20 +193,22 @@ class CognitoIdentity:
 
 
 class _PoolVerifiers:
+    """The verifiers of one issuer of a pool."""
+
     def __init__(
         self,
         pool: CognitoPool,
+        issuer: str,
+        remote: RemoteJWKS,
         leeway: float,
         cache_size: int,
-        jwks_options: Mapping[str, Any],
     ) -> None:
         self.pool = pool
-        self.remote = pool.jwks or RemoteJWKS(
-            pool.jwks_url or pool.default_jwks_url, **jwks_options
-        )
+        self.issuer = issuer
+        self.remote = remote
         common: dict[str, Any] = {
             "algorithms": ["RS256"],
-            "issuer": pool.issuer,
+            "issuer": issuer,
             "leeway": leeway,
             "cache_size": cache_size,
         }
@@ -173,7 +227,9 @@ class CognitoVerifier:
         claims = cognito.verify(token)               # or: await cognito.verify_async(token)
 
     ``client_id`` (or ``client_ids``) is required. ``token_use`` is ``"access"`` (the default),
-    ``"id"``, or None for either. ``jwks_url`` points the key fetch elsewhere (tests, emulators);
+    ``"id"``, or None for either. Both AWS issuer forms are accepted, in the pool's region and in
+    each of ``replica_regions`` (multi-region pools); ``issuer`` replaces them with one exact
+    value (an emulator). ``jwks_url`` points the key fetch elsewhere (tests, emulators);
     ``jwks`` hands over a ready :class:`~tokenward.RemoteJWKS`; other keyword arguments
     (``ttl``, ``cooldown``, ``max_stale``, ...) go to the RemoteJWKS this creates. ``pools``
     accepts several user pools instead of one. ``trust_gateway=True`` allows
@@ -194,6 +250,8 @@ class CognitoVerifier:
         token_use: TokenUse | None = "access",  # noqa: S107 - not a password
         jwks_url: str | None = None,
         jwks: RemoteJWKS | None = None,
+        issuer: str | None = None,
+        replica_regions: Sequence[str] = (),
         pools: Sequence[CognitoPool] = (),
         leeway: float = 0.0,
         trust_gateway: bool = False,
@@ -212,9 +270,17 @@ class CognitoVerifier:
                     region=region,
                     jwks_url=jwks_url,
                     jwks=jwks,
+                    replica_regions=tuple(replica_regions),
+                    issuer_url=issuer,
                 ),
             )
-        elif region is not None or client_id is not None or client_ids is not None:
+        elif (
+            region is not None
+            or client_id is not None
+            or client_ids is not None
+            or issuer is not None
+            or replica_regions
+        ):
             raise ConfigurationError("user_pool_id is required with region and client_id")
         if not all_pools:
             raise ConfigurationError(
@@ -223,11 +289,24 @@ class CognitoVerifier:
         self.token_use: TokenUse | None = token_use
         self.trust_gateway = bool(trust_gateway)
         self._leeway = float(leeway)
+        # One entry per accepted issuer; one RemoteJWKS per distinct key-set URL.
         self._pools: dict[str, _PoolVerifiers] = {}
+        self._primary: list[_PoolVerifiers] = []
+        remotes: dict[str, RemoteJWKS] = {}
         for pool in all_pools:
-            if pool.issuer in self._pools:
+            if any(iss in self._pools for iss in pool.issuers):
                 raise ConfigurationError(f"user pool {pool.user_pool_id} is given twice")
-            self._pools[pool.issuer] = _PoolVerifiers(pool, self._leeway, cache_size, jwks_options)
+            for iss in pool.issuers:
+                if pool.jwks is not None:
+                    remote = pool.jwks
+                else:
+                    url = pool.jwks_url_for(iss)
+                    remote = remotes.get(url) or RemoteJWKS(url, **jwks_options)
+                    remotes[url] = remote
+                entry = _PoolVerifiers(pool, iss, remote, self._leeway, cache_size)
+                self._pools[iss] = entry
+                if iss == pool.issuer:
+                    self._primary.append(entry)
         self._single = next(iter(self._pools.values())) if len(self._pools) == 1 else None
 
     def __repr__(self) -> str:
@@ -235,16 +314,26 @@ class CognitoVerifier:
 
     @property
     def pools(self) -> list[CognitoPool]:
-        return [p.pool for p in self._pools.values()]
+        return [p.pool for p in self._primary]
 
     @property
     def issuers(self) -> list[str]:
+        """The primary issuer of each pool, in the order of :attr:`pools`."""
+        return [p.issuer for p in self._primary]
+
+    @property
+    def accepted_issuers(self) -> list[str]:
+        """Every ``iss`` accepted: both AWS forms, in each pool's region and its replicas'."""
         return list(self._pools)
 
     @property
     def key_sets(self) -> list[RemoteJWKS]:
-        """The remote key set of each pool, in the order of :attr:`pools`."""
-        return [p.remote for p in self._pools.values()]
+        """The distinct remote key sets, the primary one of each pool first."""
+        out: list[RemoteJWKS] = []
+        for entry in [*self._primary, *self._pools.values()]:
+            if not any(entry.remote is r for r in out):
+                out.append(entry.remote)
+        return out
 
     # --- verification -------------------------------------------------------------------------
 
@@ -255,6 +344,8 @@ class CognitoVerifier:
         if pool is None:
             peek = unverified_claims(token)
             iss = peek.get("iss")
+            if iss is None:
+                raise MissingClaimError("the token has no 'iss' claim")
             pool = self._pools.get(iss) if isinstance(iss, str) else None
             if pool is None:
                 raise InvalidIssuerError("the token's issuer is not an accepted Cognito user pool")
@@ -299,13 +390,23 @@ class CognitoVerifier:
     # --- keys ---------------------------------------------------------------------------------
 
     def prefetch(self) -> None:
-        """Fetch every pool's keys now (start-up); KeySetUnavailableError if one cannot."""
-        for pool in self._pools.values():
-            pool.remote.prefetch()
+        """Fetch the keys of every pool's primary issuer now (start-up), whatever the cooldown;
+        KeySetUnavailableError if one cannot. The other issuers' keys come on first use."""
+        for entry in self._primary:
+            entry.remote.prefetch()
 
     async def prefetch_async(self) -> None:
-        for pool in self._pools.values():
-            await pool.remote.prefetch_async()
+        for entry in self._primary:
+            await entry.remote.prefetch_async()
+
+    def prewarm(self) -> None:
+        """:meth:`prefetch`, skipping key sets that are fresh already."""
+        for entry in self._primary:
+            entry.remote.prewarm()
+
+    async def prewarm_async(self) -> None:
+        for entry in self._primary:
+            await entry.remote.prewarm_async()
 
     # --- claims an API gateway checked --------------------------------------------------------
 

@@ -1,9 +1,12 @@
 """A remote JSON Web Key Set: fetched over HTTPS, cached, refreshed, and shared between callers.
 
-``RemoteJWKS`` does the I/O (httpx, a sync and an async path); parsing and every check of a key
-happen in the native core (:meth:`tokenward.JWKSet.from_json`). Pass it as ``keys=`` to
-:class:`tokenward.Verifier`, which asks it for keys before each verification and for a refresh
-when a token names a key it does not hold.
+``RemoteJWKS`` does the I/O (httpx, a sync and an async path) and nothing else. The cache's policy
+— every decision below — is the native ``JWKSCache`` (cpp/src/jwks_cache.cpp): it says when a fetch
+is due and hands exactly one caller a ticket for it; that caller makes the request here and gives
+back the body, which the native core parses, caps and swaps in. Pass a ``RemoteJWKS`` as ``keys=``
+to :class:`tokenward.Verifier` (it is a :class:`~tokenward.KeySource`): while the keys are fresh the
+verifier reads the native cache directly, with no Python call; only a due refresh or an unknown kid
+comes back here.
 
 The cache, in order of the questions it answers (each number is a keyword argument):
 
@@ -32,11 +35,11 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from tokenward._core import JWKSet
-from tokenward.exceptions import ConfigurationError, KeySetUnavailableError, TokenwardError
+from tokenward._core import JWKSCache, JWKSet
+from tokenward.exceptions import ConfigurationError, KeyNotFoundError, KeySetUnavailableError
 
 if TYPE_CHECKING:
     import httpx
@@ -57,18 +60,6 @@ DEFAULT_MAX_BYTES = 1 << 20
 DEFAULT_MAX_KEYS = 100
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-
-
-class _Snapshot(NamedTuple):
-    """What the cache holds, replaced as a whole so that readers need no lock."""
-
-    generation: int  # bumped by each good fetch; 0 = never fetched
-    keys: JWKSet | None  # None: no usable keys
-    fresh_until: float  # clock() before which no refresh is due
-    usable_until: float  # clock() before which the keys may be used (the stale bound)
-
-
-_EMPTY = _Snapshot(0, None, float("-inf"), float("-inf"))
 
 
 class _FetchError(Exception):
@@ -148,8 +139,10 @@ class RemoteJWKS:
     Each fetch uses a short-lived httpx client, so nothing stays open between fetches;
     ``client``/``async_client`` replace them (proxies, mTLS, a mock transport) and stay the
     caller's to close. ``url`` must be https, except on a loopback host or with
-    ``allow_http=True`` (an emulator in a private network). ``clock`` (seconds, monotonic) is for
-    tests. Safe to share between threads, event loops and verifiers.
+    ``allow_http=True`` (an emulator in a private network). ``headers`` are sent with each request
+    (``user_agent`` sets User-Agent, ``tokenward/<version>`` by default: some WAFs refuse the
+    default of HTTP libraries). ``clock`` (seconds, monotonic) is for tests. Safe to share between
+    threads, event loops and verifiers.
     """
 
     def __init__(
@@ -167,6 +160,7 @@ class RemoteJWKS:
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_keys: int = DEFAULT_MAX_KEYS,
         headers: Mapping[str, str] | None = None,
+        user_agent: str | None = None,
         allow_http: bool = False,
         client: httpx.Client | None = None,
         async_client: httpx.AsyncClient | None = None,
@@ -186,11 +180,10 @@ class RemoteJWKS:
             raise ConfigurationError("max_bytes must be between 64 bytes and 16 MiB")
         if not isinstance(max_keys, int) or not 1 <= max_keys <= 10_000:
             raise ConfigurationError("max_keys must be between 1 and 10000")
+        if not callable(clock):
+            raise ConfigurationError("clock must be a callable returning seconds")
         httpx = _httpx()
         self._url = url
-        self._ttl = _positive("ttl", ttl)
-        self._cooldown = _positive("cooldown", cooldown, zero=True)
-        self._max_stale = _positive("max_stale", max_stale, zero=True)
         self._timeout = httpx.Timeout(
             connect=_positive("connect_timeout", connect_timeout),
             read=_positive("read_timeout", read_timeout),
@@ -202,59 +195,71 @@ class RemoteJWKS:
         self._backoff = _positive("retry_backoff", retry_backoff, zero=True)
         self._max_bytes = max_bytes
         self._max_keys = max_keys
-        self._headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
-        self._headers.update(headers or {})
+        self._headers = _request_headers(headers, user_agent)
         self._clock = clock
+        # The policy, in C++; time.monotonic is read natively there (no Python call per check).
+        self._cache = JWKSCache(
+            ttl=_positive("ttl", ttl),
+            cooldown=_positive("cooldown", cooldown, zero=True),
+            max_stale=_positive("max_stale", max_stale, zero=True),
+            max_bytes=max_bytes,
+            max_keys=max_keys,
+            clock=None if clock is time.monotonic else clock,
+        )
+        self._settings = {"ttl": float(ttl), "cooldown": float(cooldown), "max_stale": max_stale}
         # Built once: making an SSL context reads the CA bundle, which must not happen on a loop
         # (httpx builds one for each client, even for http URLs).
         self._ssl: ssl.SSLContext = httpx.create_ssl_context()
         self._client = client
         self._async_client = async_client
-        self._lock = threading.Lock()
-        self._snapshot = _EMPTY
-        self._flight: _Flight | None = None
-        self._attempted_at: float | None = None
-        self._last_error: str | None = None
-        self._fetches = 0
+        self._lock = threading.Lock()  # guards _flights, and the settling of a ticket
+        self._flights: dict[int, _Flight] = {}
 
     # --- what callers read --------------------------------------------------------------------
 
     def __repr__(self) -> str:
-        return f"<RemoteJWKS {self._url!r} generation={self._snapshot.generation}>"
+        return f"<RemoteJWKS {self._url!r} generation={self._cache.generation}>"
 
     @property
     def url(self) -> str:
         return self._url
 
     @property
+    def _tokenward_cache(self) -> JWKSCache:
+        """The native cache a Verifier reads directly (see tokenward.keysource)."""
+        return self._cache
+
+    @property
     def keys(self) -> JWKSet | None:
         """The cached keys if they are still usable (fresh or within the stale bound); never
         fetches."""
-        snap = self._snapshot
-        return snap.keys if snap.keys is not None and self._clock() < snap.usable_until else None
+        return self._cache.keys
 
     @property
     def generation(self) -> int:
-        """Counts good fetches; a verifier swaps its keys when this moves."""
-        return self._snapshot.generation
+        """Counts good fetches."""
+        return self._cache.generation
 
     @property
     def last_error(self) -> str | None:
         """Why the last fetch failed; None after a good one."""
-        return self._last_error
+        return self._cache.last_error
 
     @property
     def fetch_attempts(self) -> int:
         """Fetches started so far (each may make 1 + ``retries`` requests)."""
-        return self._fetches
+        return self._cache.fetch_attempts
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers sent with each request."""
+        return dict(self._headers)
 
     @property
     def settings(self) -> dict[str, Any]:
         """The effective cache and fetch settings, for logs and the docs table."""
         return {
-            "ttl": self._ttl,
-            "cooldown": self._cooldown,
-            "max_stale": self._max_stale,
+            **self._settings,
             "connect_timeout": self._timeout.connect,
             "read_timeout": self._timeout.read,
             "deadline": self._deadline,
@@ -269,132 +274,159 @@ class RemoteJWKS:
     def get_keys(self) -> JWKSet:
         """Usable keys, fetching first if there are none or a refresh is due (and the cooldown
         allows). Raises KeySetUnavailableError when no usable keys can be had."""
-        return self._keys_of(self._current())
+        keys = self._cache.keys
+        if keys is not None and self._cache.fresh:
+            return keys  # the common case: no lock
+        self._run(*self._cache.plan("keys"))
+        return self._usable()
 
     def refresh(self) -> JWKSet:
         """Fetch now unless the cooldown forbids it (then return the cached keys); join a fetch
         already in progress."""
-        return self._keys_of(self._refreshed())
+        self._run(*self._cache.plan("refresh"))
+        return self._usable()
 
     def prefetch(self) -> JWKSet:
-        """Fetch now, whatever the cooldown (start-up warm-up); KeySetUnavailableError if that
-        fetch fails and no usable keys are cached."""
-        return self._keys_of(self._refreshed(force=True))
+        """Fetch now, whatever the cooldown; KeySetUnavailableError if that fetch fails and no
+        usable keys are cached."""
+        self._run(*self._cache.plan("force"))
+        return self._usable()
+
+    def prewarm(self) -> JWKSet:
+        """Have fresh keys before the first request (start-up): fetch unless they are fresh
+        already, whatever the cooldown. KeySetUnavailableError if that fails."""
+        if self._cache.fresh:
+            return self._usable()
+        self._run(*self._cache.plan("force"))
+        return self._usable()
+
+    def keys_for_kid(self, kid: str | None) -> JWKSet | None:
+        """:class:`~tokenward.KeySource`: a token names a key we lack. Refresh (within the
+        cooldown) and return keys that hold ``kid``; None if there are none (the kid is unknown);
+        KeySetUnavailableError if the keys cannot be fetched (a rotated key and a forged kid
+        cannot be told apart)."""
+        before = self._cache.generation
+        self._run(*self._cache.plan("refresh"))
+        return self._after_refresh(kid, before)
 
     # --- async API ----------------------------------------------------------------------------
 
     async def get_keys_async(self) -> JWKSet:
         """:meth:`get_keys` without blocking the event loop."""
-        return self._keys_of(await self._current_async())
+        keys = self._cache.keys
+        if keys is not None and self._cache.fresh:
+            return keys
+        await self._run_async(*self._cache.plan("keys"))
+        return self._usable()
 
     async def refresh_async(self) -> JWKSet:
         """:meth:`refresh` without blocking the event loop."""
-        return self._keys_of(await self._refreshed_async())
+        await self._run_async(*self._cache.plan("refresh"))
+        return self._usable()
 
     async def prefetch_async(self) -> JWKSet:
         """:meth:`prefetch` without blocking the event loop."""
-        return self._keys_of(await self._refreshed_async(force=True))
+        await self._run_async(*self._cache.plan("force"))
+        return self._usable()
 
-    # --- the decisions (under the lock) -------------------------------------------------------
+    async def prewarm_async(self) -> JWKSet:
+        """:meth:`prewarm` without blocking the event loop."""
+        if self._cache.fresh:
+            return self._usable()
+        await self._run_async(*self._cache.plan("force"))
+        return self._usable()
 
-    def _keys_of(self, snap: _Snapshot) -> JWKSet:
-        if snap.keys is None or self._clock() >= snap.usable_until:
-            raise self._unavailable()
-        return snap.keys
+    async def keys_for_kid_async(self, kid: str | None) -> JWKSet | None:
+        """:meth:`keys_for_kid` without blocking the event loop."""
+        before = self._cache.generation
+        await self._run_async(*self._cache.plan("refresh"))
+        return self._after_refresh(kid, before)
 
-    def _unavailable(self) -> KeySetUnavailableError:
-        reason = self._last_error or "no keys fetched yet"
-        return KeySetUnavailableError(f"no usable keys from {self._url}: {reason}")
+    # --- after a decision ---------------------------------------------------------------------
 
-    def _plan(self, *, refresh: bool, force: bool) -> tuple[_Snapshot, _Flight | None, bool]:
-        """Decide, under the lock: return (snapshot, flight to wait for or run, whether we run it).
+    def _usable(self) -> JWKSet:
+        keys = self._cache.keys
+        if keys is None:
+            reason = self._cache.last_error or "no keys fetched yet"
+            raise KeySetUnavailableError(f"no usable keys from {self._url}: {reason}")
+        return keys
 
-        ``refresh`` asks for new keys (an unknown kid); otherwise new keys are wanted only when
-        none are usable or the fresh period is over.
-        """
+    def _after_refresh(self, kid: str | None, before: int) -> JWKSet | None:
+        keys = self._usable()
+        if kid is not None and _holds_kid(keys, kid):
+            return keys  # the refresh (ours or another caller's) brought it
+        if kid is None and self._cache.generation != before:
+            return keys
+        error = self._cache.last_error
+        if error is not None:
+            raise KeySetUnavailableError(
+                f"the token names a key that is not cached, and {self._url} "
+                f"cannot be fetched: {error}"
+            )
+        return None
+
+    def _flight(self, ticket: int) -> _Flight | None:
+        """The flight of ``ticket`` to wait for; None when it is over already."""
         with self._lock:
-            now = self._clock()
-            snap = self._snapshot
-            usable = snap.keys is not None and now < snap.usable_until
-            if not refresh and usable and now < snap.fresh_until:
-                return snap, None, False
-            if self._flight is not None:
-                if usable and not refresh:
-                    return snap, None, False  # someone refreshes; the cached keys still serve
-                return snap, self._flight, False
-            cooled = self._attempted_at is None or now >= self._attempted_at + self._cooldown
-            if not (cooled or force):
-                return snap, None, False
-            self._attempted_at = now
-            self._fetches += 1
-            self._flight = _Flight()
-            return snap, self._flight, True
+            if not self._cache.in_flight(ticket):
+                return None
+            flight = self._flights.get(ticket)
+            if flight is None:
+                flight = self._flights[ticket] = _Flight()
+            return flight
 
-    def _settle(self, flight: _Flight, keys: JWKSet | None, error: str | None) -> None:
-        with self._lock:
-            now = self._clock()
-            old = self._snapshot
-            if keys is not None:
-                self._snapshot = _Snapshot(
-                    old.generation + 1, keys, now + self._ttl, now + self._ttl + self._max_stale
-                )
-                self._last_error = None
-                _log.debug("fetched %d keys from %s", len(keys), self._url)
+    def _settle(self, ticket: int, body: bytes | None, error: str) -> None:
+        with self._lock:  # settled and unregistered together: see _flight
+            if body is not None:
+                outcome, left, count, reason = self._cache.complete(ticket, body)
             else:
-                self._last_error = error
-                if old.keys is not None and now < old.usable_until:
-                    _log.warning(
-                        "cannot refresh the keys from %s (%s); keeping the last good keys for "
-                        "at most %.0f s more",
-                        self._url,
-                        error,
-                        old.usable_until - now,
-                    )
-                else:
-                    if old.keys is not None:
-                        self._snapshot = _Snapshot(old.generation, None, old.fresh_until, now)
-                    _log.error("no usable keys from %s: %s", self._url, error)
-            if self._flight is flight:
-                self._flight = None
-        flight.finish()
+                outcome, left, count, reason = self._cache.fail(ticket, error)
+            flight = self._flights.pop(ticket, None)
+        if outcome == "swapped":
+            _log.debug("fetched %d keys from %s", count, self._url)
+        elif outcome == "kept_stale":
+            _log.warning(
+                "cannot refresh the keys from %s (%s); keeping the last good keys for "
+                "at most %.0f s more",
+                self._url,
+                reason,
+                left,
+            )
+        else:
+            _log.error("no usable keys from %s: %s", self._url, reason)
+        if flight is not None:
+            flight.finish()
 
     def _wait_timeout(self) -> float:
         return (self._deadline + self._backoff) * (self._retries + 1) + 1.0
 
     # --- sync path ----------------------------------------------------------------------------
 
-    def _current(self) -> _Snapshot:
-        snap = self._snapshot
-        if snap.keys is not None and self._clock() < snap.fresh_until:
-            return snap  # the common case: no lock
-        return self._run(*self._plan(refresh=False, force=False))
-
-    def _refreshed(self, *, force: bool = False) -> _Snapshot:
-        return self._run(*self._plan(refresh=True, force=force))
-
-    def _run(self, snap: _Snapshot, flight: _Flight | None, mine: bool) -> _Snapshot:
-        if flight is None:
-            return snap
-        if mine:
-            keys, error = None, "the fetch failed"
+    def _run(self, action: str, ticket: int) -> None:
+        if action == "use":
+            return
+        if action == "fetch":
+            body: bytes | None = None
+            error = "the fetch failed"
             try:
-                keys = self._fetch_sync()
+                body = self._fetch_sync()
             except _FetchError as exc:
                 error = str(exc)
             except Exception as exc:  # fail closed (503), never a crash in a request
                 _log.exception("unexpected error while fetching %s", self._url)
                 error = f"unexpected {type(exc).__name__}"
             finally:
-                self._settle(flight, keys, error)
-        elif not _on_loop(flight.loop):  # a thread never waits for its own loop (deadlock)
+                self._settle(ticket, body, error)
+            return
+        flight = self._flight(ticket)
+        if flight is not None and not _on_loop(flight.loop):  # never wait for our own loop
             flight.wait(self._wait_timeout())
-        return self._snapshot
 
-    def _fetch_sync(self) -> JWKSet:
+    def _fetch_sync(self) -> bytes:
         attempt = 0
         while True:
             try:
-                return self._parse(self._download_sync())
+                return self._download_sync()
             except _FetchError as exc:
                 if not exc.retry or attempt >= self._retries:
                     raise
@@ -426,45 +458,41 @@ class RemoteJWKS:
 
     # --- async path ---------------------------------------------------------------------------
 
-    async def _current_async(self) -> _Snapshot:
-        snap = self._snapshot
-        if snap.keys is not None and self._clock() < snap.fresh_until:
-            return snap
-        return await self._run_async(*self._plan(refresh=False, force=False))
-
-    async def _refreshed_async(self, *, force: bool = False) -> _Snapshot:
-        return await self._run_async(*self._plan(refresh=True, force=force))
-
-    async def _run_async(self, snap: _Snapshot, flight: _Flight | None, mine: bool) -> _Snapshot:
-        if flight is None:
-            return snap
-        if mine:
-            flight.loop = asyncio.get_running_loop()
+    async def _run_async(self, action: str, ticket: int) -> None:
+        if action == "use":
+            return
+        if action == "fetch":
+            flight = self._flight(ticket)
+            task = asyncio.ensure_future(self._fly_async(ticket))
+            if flight is not None:
+                flight.loop = asyncio.get_running_loop()
+                flight.task = task  # keeps the running task referenced
             # A task of its own, shielded: a caller that is cancelled (a client hung up) does not
             # cancel the fetch the other callers wait for.
-            flight.task = asyncio.ensure_future(self._fly_async(flight))
-            await asyncio.shield(flight.task)
-        else:
+            await asyncio.shield(task)
+            return
+        flight = self._flight(ticket)
+        if flight is not None:
             await flight.wait_async(self._wait_timeout())
-        return self._snapshot
 
-    async def _fly_async(self, flight: _Flight) -> None:
-        keys, error = None, "the fetch was cancelled"
+    async def _fly_async(self, ticket: int) -> None:
+        body: bytes | None = None
+        error = "the fetch was cancelled"
         try:
-            keys = await self._fetch_async()
+            body = await self._fetch_async()
         except _FetchError as exc:
             error = str(exc)
         except Exception as exc:  # fail closed (503), never a crash in a request
             _log.exception("unexpected error while fetching %s", self._url)
             error = f"unexpected {type(exc).__name__}"
         finally:
-            self._settle(flight, keys, error)
+            self._settle(ticket, body, error)
 
-    async def _fetch_async(self) -> JWKSet:
+    async def _fetch_async(self) -> bytes:
         attempt = 0
         while True:
             try:
-                return self._parse(await self._download_async())
+                return await self._download_async()
             except _FetchError as exc:
                 if not exc.retry or attempt >= self._retries:
                     raise
@@ -522,19 +550,52 @@ class RemoteJWKS:
         if time.monotonic() > stop:
             raise _FetchError(f"no complete answer within {self._deadline:g} s", retry=True)
 
-    def _parse(self, body: bytes) -> JWKSet:
-        try:
-            keys = JWKSet.from_json(body, max_bytes=self._max_bytes, max_keys=self._max_keys)
-        except (TokenwardError, ValueError, TypeError) as exc:
-            raise _FetchError(f"not a usable JWKS: {exc}", retry=False) from None
-        if any(k.key_type == "oct" for k in keys):
-            raise _FetchError(
-                "the set holds secret (oct) keys; a public JWKS never does", retry=False
-            )
-        if len(keys) == 0:
-            skipped = "; ".join(keys.skipped[:3]) or "the set is empty"
-            raise _FetchError(f"no usable key ({skipped})", retry=False)
-        return keys
+
+def _request_headers(headers: Mapping[str, str] | None, user_agent: str | None) -> dict[str, str]:
+    """The request headers: ours, the caller's (which win), and a User-Agent."""
+    out = {
+        "Accept": "application/json",
+        "Accept-Encoding": "identity",
+        "User-Agent": f"tokenward/{_version()}",
+    }
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ConfigurationError("headers must map str names to str values")
+        if not name or any(c in name for c in " :\r\n\t") or any(c in value for c in "\r\n"):
+            raise ConfigurationError(f"header {name!r} is not a valid HTTP header")
+        if name.lower() == "accept-encoding":
+            raise ConfigurationError("Accept-Encoding is fixed (the body is read without decoding)")
+        for existing in [k for k in out if k.lower() == name.lower()]:
+            del out[existing]
+        out[name] = value
+    if user_agent is not None:
+        if (
+            not isinstance(user_agent, str)
+            or not user_agent
+            or any(c in user_agent for c in "\r\n")
+        ):
+            raise ConfigurationError("user_agent must be a non-empty single-line string")
+        for existing in [k for k in out if k.lower() == "user-agent"]:
+            del out[existing]
+        out["User-Agent"] = user_agent
+    return out
+
+
+def _holds_kid(keys: JWKSet, kid: str) -> bool:
+    """True if ``keys`` has a key named ``kid`` (or several: the verifier then reports that)."""
+    try:
+        return keys.get(kid) is not None
+    except KeyNotFoundError:  # ambiguous
+        return True
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tokenward")
+    except PackageNotFoundError:  # pragma: no cover - a source tree without metadata
+        return "0"
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop | None) -> bool:

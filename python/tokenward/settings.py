@@ -19,6 +19,8 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
   that are not JSON of the right shape, a ``DEFAULT_ROLE`` or ``SUPER_ADMIN_ROLE`` that is no
   role, a role granting a scope ``SCOPES`` does not declare;
 * ``TRUST_GATEWAY_CLAIMS=true`` with another provider than Cognito.
+* an asymmetric ``TOKEN_ALGORITHM`` without ``SIGNING_KEY_FILE`` outside development (in
+  development a key is generated and kept under ``.tokenward/``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +54,8 @@ MIN_SECRET_BYTES = 32
 DEFAULT_TOKEN_CACHE_SIZE = 1024
 MAX_TOKEN_CACHE_SIZE = 1_000_000  # the native cache's own bound
 
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"(?=.{{1,253}}(:|$)){_LABEL}(\.{_LABEL})+(:[0-9]{{1,5}})?")
 _PRODUCTION = frozenset({"production", "prod", "live"})
 _DEVELOPMENT = frozenset({"development", "dev", "local", "test", "testing"})
 
@@ -120,6 +126,39 @@ class AuthSettings(BaseSettings):
     cognito_app_client_id: str | None = None
     cognito_jwks_url: str | None = Field(
         default=None, description="overrides {issuer}/.well-known/jwks.json (emulators, tests)"
+    )
+    cognito_issuer: str | None = Field(
+        default=None,
+        description="the exact 'iss' of the pool's tokens, replacing the AWS issuer URL "
+        "(emulators whose iss is not an AWS URL)",
+    )
+    cognito_domain: str | None = Field(
+        default=None,
+        description="the user pool's hosted-UI domain (auth.example.com): Swagger's Authorize "
+        "then signs in there (authorization code with PKCE)",
+    )
+    token_algorithm: Literal["HS256", "RS256", "PS256", "ES256", "EdDSA"] = Field(
+        default="HS256",
+        description="how the custom provider signs access tokens: HS256 (AUTH_SECRET) or an "
+        "asymmetric algorithm whose public keys the JWKS endpoint publishes",
+    )
+    signing_key_file: str | None = Field(
+        default=None,
+        description="the private signing keys (a JWK set or PEM, current key first) for an "
+        "asymmetric TOKEN_ALGORITHM; in development a key under .tokenward/ when unset",
+    )
+    jwks_path: str = Field(
+        default="/.well-known/jwks.json", min_length=1, max_length=256, pattern=r"^/"
+    )
+    jwks_cache_control: str = Field(
+        default="public, max-age=3600, stale-while-revalidate=86400",
+        min_length=1,
+        max_length=256,
+    )
+    field_encryption_secret: SecretStr | None = Field(
+        default=None,
+        description="encrypts the non-registered claims of the custom provider's access tokens "
+        "(tw1, AES-256-GCM); at least 32 bytes; asymmetric TOKEN_ALGORITHM only",
     )
     api_key_cache_ttl: float = Field(
         default=5.0,
@@ -311,6 +350,8 @@ class AuthSettings(BaseSettings):
                 f"{self.var('trust_gateway_claims')}=true needs {self.var('auth_provider')}"
                 f"=cognito: gateway claims are Cognito claims (it is {self.auth_provider!r})"
             )
+        if any(c in self.jwks_cache_control for c in "\r\n"):
+            raise ConfigurationError(f"{self.var('jwks_cache_control')} must be a single line")
         if self.auth_provider == "cognito":
             names = ("cognito_region", "cognito_user_pool_id", "cognito_app_client_id")
             missing = [self.var(n) for n in names if not (getattr(self, n) or "").strip()]
@@ -320,6 +361,7 @@ class AuthSettings(BaseSettings):
                 )
             if self.auth_secret is not None:
                 self._check_secret_size()
+            self._check_cognito_urls()
             return
         for name, (low, high) in _LIFETIME_BOUNDS.items():
             value: _dt.timedelta = getattr(self, name)
@@ -355,6 +397,7 @@ class AuthSettings(BaseSettings):
             )
         if self.login_failure_window.total_seconds() <= 0:
             raise ConfigurationError(f"{self.var('login_failure_window')} must be positive")
+        self._check_signing()
         if self.auth_secret is None:
             if not self.is_development:
                 raise ConfigurationError(
@@ -375,6 +418,48 @@ class AuthSettings(BaseSettings):
                 f"{MIN_SECRET_BYTES} (e.g. the output of: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
+
+    def _check_cognito_urls(self) -> None:
+        issuer = self.cognito_issuer
+        if issuer is not None:
+            parts = urlsplit(issuer.strip())
+            if parts.scheme not in ("https", "http") or not parts.hostname:
+                raise ConfigurationError(
+                    f"{self.var('cognito_issuer')} must be an absolute URL (the exact 'iss' of "
+                    f"the pool's tokens), not {issuer!r}"
+                )
+        domain = self.cognito_domain
+        if domain is not None and not _DOMAIN.fullmatch(domain.strip()):
+            raise ConfigurationError(
+                f"{self.var('cognito_domain')} must be the hosted UI's host name, like "
+                f"auth.example.com or my-pool.auth.eu-west-1.amazoncognito.com (no https://, "
+                f"no path), not {domain!r}"
+            )
+
+    def _check_signing(self) -> None:
+        """The custom provider's signing settings: a key file for an asymmetric algorithm
+        outside development, field encryption only with one."""
+        if self.token_algorithm == "HS256":
+            if self.field_encryption_secret is not None:
+                raise ConfigurationError(
+                    f"{self.var('field_encryption_secret')} needs an asymmetric "
+                    f"{self.var('token_algorithm')} (ES256, EdDSA, RS256, PS256): HS256 tokens "
+                    "are checked only by this service"
+                )
+            return
+        if self.signing_key_file is None and not self.is_development:
+            raise ConfigurationError(
+                f"{self.var('signing_key_file')} is not set; {self.var('token_algorithm')}="
+                f"{self.token_algorithm} needs the private signing keys (a JWK set or PEM file, "
+                f"the current key first) when {self.var('environment')}={self.environment!r}"
+            )
+        if self.field_encryption_secret is not None:
+            size = len(self.field_encryption_secret.get_secret_value().encode("utf-8"))
+            if size < MIN_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"{self.var('field_encryption_secret')} is {size} bytes long; it must be at "
+                    f"least {MIN_SECRET_BYTES}"
+                )
 
     def warn_random_secret(self) -> None:
         _log.warning(

@@ -1,8 +1,11 @@
 """Tokens of the custom (debug) provider, and refresh-token rotation over a store.
 
-The cryptography lives in the native core (:class:`tokenward._core.DebugTokens`): access tokens
-are HS256 JWTs with header ``typ: at+jwt`` and claim ``token_use: access``; refresh tokens are
-``twr_`` plus 256 random bits, stored only as an HMAC. This module adds the session logic:
+The cryptography lives in the native core. Access tokens are JWTs with header ``typ: at+jwt``
+and claim ``token_use: access``, made by an :class:`AccessTokenIssuer`: :class:`DebugAccessTokens`
+(HS256 under the app's secret, :class:`tokenward._core.DebugTokens`, the default) or
+:class:`RingAccessTokens` (RS256, PS256, ES256 or EdDSA through a :class:`~tokenward.KeyRing`,
+whose public keys other services fetch). Refresh tokens are ``twr_`` plus 256 random bits,
+stored only as an HMAC (always ``DebugTokens``). This module adds the session logic:
 
 * a login starts a *family* of refresh tokens;
 * a refresh spends the presented token and issues a new pair (rotation);
@@ -23,17 +26,23 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from tokenward._core import DebugTokens
-from tokenward.exceptions import ConfigurationError, RefreshTokenError
+from tokenward._core import DebugTokens, FieldCipher
+from tokenward.exceptions import ConfigurationError, InvalidClaimError, RefreshTokenError
 from tokenward.principal import Principal, split_scopes
 from tokenward.stores import RefreshSession, RotateOutcome, SessionInfo, Store
 
+if TYPE_CHECKING:
+    from tokenward.keyring import KeyRing
+
 __all__ = [
+    "AccessTokenIssuer",
     "ClientInfo",
+    "DebugAccessTokens",
     "DebugTokens",
     "RefreshTokenError",
+    "RingAccessTokens",
     "TokenPair",
     "TokenService",
     "device_name",
@@ -126,6 +135,143 @@ def _strings(value: Any) -> tuple[str, ...]:
     return ()
 
 
+ACCESS_TOKEN_TYP = "at+jwt"
+_ACCESS_CLAIMS = ("exp", "iat", "sub", "jti", "token_use")
+_MAX_LIFETIME = 10 * 366 * 24 * 3600
+_MAX_TIME = 1 << 40
+
+
+@runtime_checkable
+class AccessTokenIssuer(Protocol):
+    """Makes and checks the custom provider's access tokens; :class:`TokenService` does not care
+    how. ``issue`` signs the claims of ``who`` (``iss``, ``sub``, ``email``, ``cognito:groups``,
+    ``scope``, ``iat``, ``exp = iat + lifetime``, ``jti``, ``sid``, ``token_use: access``);
+    ``verify`` returns them for a valid token (header ``typ: at+jwt``; ``iss``, ``exp``, ``iat``,
+    ``sub``, ``jti`` and ``token_use == "access"`` checked) or raises
+    :class:`~tokenward.InvalidTokenError`."""
+
+    @property
+    def algorithm(self) -> str: ...
+
+    def issue(
+        self, who: Principal, *, iat: int, lifetime: int, jti: str | None, sid: str | None
+    ) -> str: ...
+
+    def verify(self, token: str | bytes, *, now: float) -> dict[str, Any]: ...
+
+
+class DebugAccessTokens:
+    """HS256 access tokens under the app's secret: the native ``DebugTokens``, as before."""
+
+    algorithm = "HS256"
+
+    def __init__(self, tokens: DebugTokens) -> None:
+        self.tokens = tokens
+
+    def issue(
+        self, who: Principal, *, iat: int, lifetime: int, jti: str | None, sid: str | None
+    ) -> str:
+        return self.tokens.issue_access(
+            who.subject,
+            email=who.email,
+            groups=who.groups,
+            scopes=who.scopes,
+            lifetime=lifetime,
+            iat=iat,
+            jti=jti,
+            sid=sid,
+        )
+
+    def verify(self, token: str | bytes, *, now: float) -> dict[str, Any]:
+        return self.tokens.verify_access(token, now=now)
+
+
+class RingAccessTokens:
+    """Access tokens signed by the current key of a :class:`~tokenward.KeyRing` (header
+    ``typ: at+jwt`` and the key's ``kid``), checked by a Verifier over the ring, so a rotation is
+    seen at once. ``issuer`` is the ``iss``; ``cache_size`` the verified-token cache;
+    ``field_cipher`` encrypts every claim but the registered ones (``iss``, ``sub``, ``iat``,
+    ``exp``, ``jti``) and is needed by every verifier too."""
+
+    def __init__(
+        self,
+        ring: KeyRing,
+        *,
+        issuer: str,
+        leeway: float = 0.0,
+        cache_size: int = 0,
+        field_cipher: FieldCipher | None = None,
+    ) -> None:
+        if not isinstance(issuer, str) or not issuer:
+            raise ConfigurationError("the issuer must be a non-empty string")
+        self.ring = ring
+        self.issuer = issuer
+        self.field_cipher = field_cipher
+        self.verifier = ring.verifier(
+            issuer=issuer,
+            leeway=leeway,
+            require=list(_ACCESS_CLAIMS),
+            typ=ACCESS_TOKEN_TYP,
+            field_cipher=field_cipher,
+            cache_size=cache_size,
+        )
+
+    def __repr__(self) -> str:
+        return f"<RingAccessTokens {self.ring!r} issuer={self.issuer!r}>"
+
+    @property
+    def algorithm(self) -> str:
+        return self.ring.algorithm
+
+    def issue(
+        self, who: Principal, *, iat: int, lifetime: int, jti: str | None, sid: str | None
+    ) -> str:
+        if not who.subject:
+            raise ConfigurationError("an access token needs a subject")
+        if not 0 < lifetime <= _MAX_LIFETIME:
+            raise ConfigurationError(
+                "the access token lifetime must be between 1 second and 10 years"
+            )
+        if not 0 <= iat <= _MAX_TIME:
+            raise ConfigurationError("the issue time is out of range")
+        claims: dict[str, Any] = {"iss": self.issuer, "sub": who.subject}
+        if who.email:
+            claims["email"] = who.email
+        claims["cognito:groups"] = list(who.groups)
+        claims["scope"] = " ".join(who.scopes)
+        claims["iat"] = iat
+        claims["exp"] = iat + lifetime
+        claims["jti"] = jti if jti else DebugTokens.random_id(16)
+        if sid:
+            claims["sid"] = sid
+        claims["token_use"] = "access"
+        if self.field_cipher is not None:
+            claims = self.field_cipher.encrypt_claims(claims)
+        return self.ring.sign(claims, {"typ": ACCESS_TOKEN_TYP})
+
+    def verify(self, token: str | bytes, *, now: float) -> dict[str, Any]:
+        claims = self.verifier.verify(token, now=now)
+        _check_access_claims(claims)
+        return claims
+
+
+def _check_access_claims(claims: dict[str, Any]) -> None:
+    """What ``DebugTokens.verify_access`` checks past the verifier, for the ring's tokens."""
+    if claims.get("token_use") != "access":
+        raise InvalidClaimError("not an access token (token_use is not 'access')")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise InvalidClaimError("'sub' must be a non-empty string")
+    if not isinstance(claims.get("jti"), str):
+        raise InvalidClaimError("'jti' must be a string")
+    for name in ("email", "scope"):
+        if name in claims and not isinstance(claims[name], str):
+            raise InvalidClaimError(f"'{name}' must be a string")
+    groups = claims.get("cognito:groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise InvalidClaimError("'cognito:groups' must be an array of strings")
+
+
 @dataclass(frozen=True, slots=True)
 class TokenPair:
     access_token: str
@@ -151,6 +297,8 @@ class TokenService:
     ``max_sessions`` bounds the live sessions of one user. ``reidentify`` (optional) gives the
     user a refresh mints for, from what the session recorded and the scope its login asked for:
     the custom provider re-reads the debug user's groups and scopes from the settings there.
+    ``access`` makes the access tokens (HS256 through ``tokens`` when None); ``tokens`` always
+    makes the refresh tokens and their hashes.
     """
 
     def __init__(
@@ -158,6 +306,7 @@ class TokenService:
         tokens: DebugTokens,
         store: Store,
         *,
+        access: AccessTokenIssuer | None = None,
         access_lifetime: int = 15 * 60,
         refresh_lifetime: int = 7 * 24 * 3600,
         reuse_grace: float = 10.0,
@@ -170,6 +319,7 @@ class TokenService:
         if reuse_grace < 0:
             raise ConfigurationError("the refresh reuse grace window must not be negative")
         self.tokens = tokens
+        self.access: AccessTokenIssuer = DebugAccessTokens(tokens) if access is None else access
         self.store = store
         self.access_lifetime = int(access_lifetime)
         self.refresh_lifetime = int(refresh_lifetime)
@@ -190,20 +340,17 @@ class TokenService:
         jti: str | None = None,
         sid: str | None = None,
     ) -> str:
-        return self.tokens.issue_access(
-            who.subject,
-            email=who.email,
-            groups=who.groups,
-            scopes=who.scopes,
-            lifetime=self.access_lifetime,
+        return self.access.issue(
+            who,
             iat=int(self._clock()) if iat is None else iat,
+            lifetime=self.access_lifetime,
             jti=jti,
             sid=sid if sid is not None else who.session_id,
         )
 
     def verify_access(self, token: str | bytes) -> dict[str, Any]:
         """The claims of a valid access token; :class:`InvalidTokenError` otherwise."""
-        return self.tokens.verify_access(token, now=self._clock())
+        return self.access.verify(token, now=self._clock())
 
     # --- sessions -----------------------------------------------------------------------------
 

@@ -24,8 +24,11 @@ from tokenward.exceptions import ConfigurationError, KeySetUnavailableError, Tok
 from tokenward.fastapi import errors, routes
 from tokenward.fastapi.api_keys import build_api_keys_router
 from tokenward.fastapi.dependencies import STATE_ATTR, StrategySpec, require_current_user
+from tokenward.fastapi.issuer import SigningKeys, build_signing_keys, rotate
+from tokenward.fastapi.jwks_router import build_jwks_router
 from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.router import PREFIX, build_auth_router
+from tokenward.keyring import KeyRing
 from tokenward.principal import Principal
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, SessionCheck
 from tokenward.ratelimit import LoginLimiter, TrustedProxies, client_address
@@ -47,6 +50,18 @@ __all__ = ["Auth"]
 
 _log = logging.getLogger("tokenward")
 _NO_EVENT: Mapping[str, Any] = {}
+_COGNITO_SCOPES = ("openid", "email", "profile")  # what the hosted UI's Authorize asks for
+
+
+def _required_scopes(schema: Mapping[str, Any]) -> list[str]:
+    """Every scope an operation of ``schema`` requires under the ``tokenward`` scheme."""
+    found: dict[str, None] = {}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values() if isinstance(item, dict) else ():
+            for requirement in operation.get("security", ()) if isinstance(operation, dict) else ():
+                for scope in requirement.get("tokenward", ()):
+                    found[scope] = None
+    return list(found)
 
 
 class Auth:
@@ -83,6 +98,8 @@ class Auth:
         self.provider: AuthProvider
         custom: CustomProvider | None = None
         self.session_check: SessionCheck | None = None
+        self._signing: SigningKeys | None = None  # the custom provider's access-token keys
+        self._jwks_router: APIRouter | None = None
         self._proxies = TrustedProxies(settings.proxies)
         secret = self._secret(settings)
         self.limiter = LoginLimiter(
@@ -105,6 +122,8 @@ class Auth:
                 settings.var("environment"),
             )
             self.tokens = self._token_service(settings, self.store, secret, clock)
+            self._signing = build_signing_keys(settings, self.tokens.tokens)  # TOKEN_ALGORITHM
+            self.tokens.access = self._signing.access
             if settings.revoke_access_tokens:
                 self.session_check = SessionCheck(
                     self.tokens, ttl=settings.session_check_cache_ttl, clock=clock
@@ -120,6 +139,7 @@ class Auth:
                 settings.cognito_user_pool_id,
                 client_ids=settings.cognito_client_ids,
                 jwks_url=settings.cognito_jwks_url,
+                issuer=settings.cognito_issuer,
                 cache_size=settings.token_cache_size,
                 trust_gateway=settings.trust_gateway_claims,
             )
@@ -238,6 +258,49 @@ class Auth:
     def __repr__(self) -> str:
         return f"<Auth provider={self.provider.name!r} prefix={self.settings.env_prefix!r}>"
 
+    # --- the custom provider's signing keys (TOKEN_ALGORITHM, fastapi/issuer.py) ---------------
+
+    @property
+    def key_ring(self) -> KeyRing | None:
+        """The ring that signs the custom provider's access tokens; None for HS256 (and for
+        Cognito)."""
+        return self._signing.ring if self._signing is not None else None
+
+    @property
+    def jwks_router(self) -> APIRouter:
+        """An APIRouter serving :attr:`key_ring`'s public keys at ``JWKS_PATH`` with
+        ``JWKS_CACHE_CONTROL``, an ETag and 304s. ConfigurationError when there is nothing to
+        publish (HS256 or Cognito), so an app including it does not start."""
+        if self._jwks_router is None:
+            ring = self.key_ring
+            var = self.settings.var
+            if ring is None:
+                if self._signing is None:
+                    raise ConfigurationError(
+                        f"{var('auth_provider')}=cognito: the user pool publishes its own keys; "
+                        "auth.jwks_router serves the custom provider's"
+                    )
+                raise ConfigurationError(
+                    f"{var('token_algorithm')}=HS256 signs with a shared secret: there is no "
+                    f"public key to publish; set {var('token_algorithm')} to ES256, EdDSA, RS256 "
+                    "or PS256 for a JWKS endpoint"
+                )
+            self._jwks_router = build_jwks_router(
+                ring, path=self.settings.jwks_path, cache_control=self.settings.jwks_cache_control
+            )
+        return self._jwks_router
+
+    def rotate_keys(self) -> str:
+        """Rotate the signing keys: the next key (or a new one) signs from now on, the old one
+        stays published until its tokens have expired. The ring is saved back to its file
+        (``SIGNING_KEY_FILE`` unless PEM, or the development key). Returns the new kid."""
+        if self._signing is None or self._signing.ring is None:
+            raise ConfigurationError(
+                f"no key ring to rotate: {self.settings.var('token_algorithm')} must be "
+                "asymmetric (custom provider)"
+            )
+        return rotate(self._signing)
+
     # --- what the dependencies ask for ----------------------------------------------------------
 
     def _build(self, names: tuple[str | Strategy, ...], mode: Any) -> Authenticator:
@@ -325,6 +388,20 @@ class Auth:
         openapi = getattr(app, "openapi", None)
         if openapi is not None and not getattr(openapi, "tokenward", False):
             app.openapi = self._openapi(app, openapi)
+        self._init_swagger_oauth(app)
+
+    def _init_swagger_oauth(self, app: Any) -> None:
+        """``COGNITO_DOMAIN``: Swagger UI's Authorize runs the authorization-code flow with PKCE
+        as the first app client (set only when the app has no ``swagger_ui_init_oauth``)."""
+        if self.cognito is None or not self.settings.cognito_domain:
+            return
+        if not hasattr(app, "swagger_ui_init_oauth") or app.swagger_ui_init_oauth is not None:
+            return
+        app.swagger_ui_init_oauth = {
+            "clientId": self.settings.cognito_client_ids[0],
+            "usePkceWithAuthorizationCodeGrant": True,
+            "scopes": " ".join(_COGNITO_SCOPES),
+        }
 
     @property
     def exception_handlers(self) -> dict[Any, Callable[..., Any]]:
@@ -386,6 +463,26 @@ class Auth:
                         "tokenUrl": self.login_path,
                         "refreshUrl": PREFIX + "/refresh",
                         "scopes": routes.scope_table(self.roles, self.settings.debug_user_scopes),
+                    }
+                },
+            }
+        elif self.settings.cognito_domain:
+            hosted = f"https://{self.settings.cognito_domain.strip()}/oauth2"
+            scopes = {s: s for s in _COGNITO_SCOPES}
+            scopes.update((s, s) for s in _required_scopes(schema))
+            schemes["tokenward"] = {
+                "type": "oauth2",
+                "description": (
+                    "Signs in at the Cognito hosted UI of the user pool "
+                    f"{self.settings.cognito_user_pool_id} ({var('cognito_domain')}): "
+                    "authorization code with PKCE. Or an API key (Bearer vk_…)."
+                ),
+                "flows": {
+                    "authorizationCode": {
+                        "authorizationUrl": f"{hosted}/authorize",
+                        "tokenUrl": f"{hosted}/token",
+                        "refreshUrl": f"{hosted}/token",
+                        "scopes": scopes,
                     }
                 },
             }
