@@ -70,6 +70,9 @@ def token(key: tw.JWK, **claims: Any) -> str:
         ["api-key", "create"],
         ["api-key", "list"],
         ["api-key", "revoke"],
+        ["jwks"],
+        ["keys"],
+        ["keys", "rotate"],
     ],
 )
 def test_help_on_every_command(command: list[str]) -> None:
@@ -543,3 +546,31 @@ def test_api_key_needs_the_secret(tmp_path: Path) -> None:
     env = {"CLI_STORE_URL": f"sqlite:///{tmp_path / 'keys.db'}"}
     result = run("api-key", "list", "--prefix", "CLI_", "--owner", "u", env=env)
     assert result.returncode == 2 and "CLI_AUTH_SECRET" in result.stderr
+
+
+# --- jwks and keys rotate ----------------------------------------------------------------------
+
+
+def test_jwks_and_keys_rotate_on_a_signing_key_file(tmp_path: Path) -> None:
+    key = tw.JWK.generate("ES256")
+    ring_file = tmp_path / "signing-keys.json"
+    ring_file.write_text(json.dumps({"keys": [json.loads(key.to_json(private=True))]}))
+    env = {
+        "CLI_AUTH_SECRET": SECRET,
+        "CLI_TOKEN_ALGORITHM": "ES256",
+        "CLI_SIGNING_KEY_FILE": str(ring_file),
+    }
+    published = run_json("jwks", "--prefix", "CLI_", env=env)
+    assert [k["kid"] for k in published["keys"]] == [key.kid]
+    assert all(
+        "d" not in k and k["use"] == "sig" and k["alg"] == "ES256" for k in published["keys"]
+    )
+    rotated = run_json("keys", "rotate", "--prefix", "CLI_", env=env)
+    assert rotated["current"] != key.kid and key.kid in rotated["kids"]
+    after = run_json("jwks", "--prefix", "CLI_", env=env)
+    assert {k["kid"] for k in after["keys"]} == {key.kid, rotated["current"]}  # old one still out
+
+
+def test_jwks_of_an_hmac_issuer_is_a_usage_error() -> None:
+    result = run("jwks", "--prefix", "CLI_", env={"CLI_AUTH_SECRET": SECRET})
+    assert result.returncode == 2 and "HS256" in result.stderr

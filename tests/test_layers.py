@@ -126,10 +126,10 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     ("tokenward.cognito", "tokenward.stores"),
     ("tokenward.tokens", "tokenward.settings", "tokenward.apikeys", "tokenward.ratelimit"),
-    ("tokenward.providers", "tokenward.strategies"),
+    ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
     ("tokenward.authenticator",),
     ("tokenward.fastapi",),
-    ("tokenward",),  # the package's __init__ re-exports the public API
+    ("tokenward", "tokenward.cli"),  # the public API's re-exports, and the command line on top
 ]
 
 
@@ -183,6 +183,8 @@ def test_nothing_below_fastapi_imports_fastapi() -> None:
         "tokenward.tokens",
         "tokenward.apikeys",
         "tokenward.ratelimit",
+        "tokenward.issuer",
+        "tokenward.cli",
     ],
 )
 def test_the_core_imports_without_fastapi(modules: str) -> None:

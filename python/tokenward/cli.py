@@ -762,3 +762,83 @@ async def _api_key_action(args: argparse.Namespace, service: Any) -> int:
         return EXIT_OK
     finally:
         await service.store.close()
+
+
+# --- jwks and keys rotate: the custom provider's signing keys ---------------------------------
+
+
+def _signing_keys(args: argparse.Namespace) -> Any:
+    from tokenward.issuer import build_signing_keys
+
+    settings = _load_settings(args.prefix)
+    if settings.auth_provider != "custom":
+        raise UsageError(
+            f"{settings.var('auth_provider')}={settings.auth_provider}: the issuer's keys are "
+            "the identity provider's, not this app's"
+        )
+    secret = settings.auth_secret
+    tokens = (
+        DebugTokens(secret.get_secret_value(), issuer=settings.token_issuer)
+        if secret is not None
+        else DebugTokens.with_random_secret(issuer=settings.token_issuer)
+    )
+    keys = build_signing_keys(settings, tokens)
+    if keys.ring is None:
+        raise UsageError(
+            f"{settings.var('token_algorithm')}=HS256: access tokens are signed with "
+            f"{settings.var('auth_secret')}, so there are no public keys (set it to RS256, "
+            "PS256, ES256 or EdDSA for a key ring)"
+        )
+    return keys
+
+
+@command
+def _jwks(commands: Commands) -> None:
+    parser = _parser(
+        commands,
+        "jwks",
+        "print the public key set of the configured issuer",
+        "Print the public keys the custom provider's key ring publishes (what auth.jwks_router\n"
+        "serves at JWKS_PATH): <PREFIX>TOKEN_ALGORITHM and SIGNING_KEY_FILE, or in development\n"
+        "the ring kept under .tokenward/. Only public members; each key with kid, alg, use.",
+    )
+    _prefix_option(parser)
+    parser.set_defaults(run=_run_jwks)
+
+
+def _run_jwks(args: argparse.Namespace) -> int:
+    _print_json(_signing_keys(args).ring.public_jwks())  # the JWK set is JSON either way
+    return EXIT_OK
+
+
+@command
+def _keys(commands: Commands) -> None:
+    group = _group(commands, "keys", "the custom provider's signing keys")
+    parser = _parser(
+        group,
+        "rotate",
+        "make a new signing key current (the previous one stays published)",
+        "Rotate the key ring of <PREFIX>SIGNING_KEY_FILE (a JWK set; a PEM file cannot keep the\n"
+        "previous keys) or of the development ring under .tokenward/, and save it. The previous\n"
+        "key stays published until every token it signed has expired. Running servers read the\n"
+        "file at start-up: restart them (one by one) after a rotation.",
+    )
+    _prefix_option(parser)
+    parser.set_defaults(run=_run_keys_rotate)
+
+
+def _run_keys_rotate(args: argparse.Namespace) -> int:
+    from tokenward.issuer import rotate
+
+    keys = _signing_keys(args)
+    if keys.path is not None and keys.path.suffix == ".pem":
+        raise UsageError(
+            f"{keys.path} is a PEM file, which cannot keep the previous keys: convert it to a JWK "
+            "set (tokenward keygen, or KeyRing.save) to rotate"
+        )
+    kid = rotate(keys)
+    if args.json:
+        _print_json({"current": kid, "kids": keys.ring.kids, "file": str(keys.path)})
+    else:
+        print(f"current key: {kid} (saved to {keys.path})")
+    return EXIT_OK

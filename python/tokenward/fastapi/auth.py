@@ -24,10 +24,10 @@ from tokenward.exceptions import ConfigurationError, KeySetUnavailableError, Tok
 from tokenward.fastapi import errors, routes
 from tokenward.fastapi.api_keys import build_api_keys_router
 from tokenward.fastapi.dependencies import STATE_ATTR, StrategySpec, require_current_user
-from tokenward.fastapi.issuer import SigningKeys, build_signing_keys, rotate
 from tokenward.fastapi.jwks_router import build_jwks_router
 from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.router import PREFIX, build_auth_router
+from tokenward.issuer import SigningKeys, build_signing_keys, rotate
 from tokenward.keyring import KeyRing
 from tokenward.principal import Principal
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, SessionCheck
@@ -258,7 +258,7 @@ class Auth:
     def __repr__(self) -> str:
         return f"<Auth provider={self.provider.name!r} prefix={self.settings.env_prefix!r}>"
 
-    # --- the custom provider's signing keys (TOKEN_ALGORITHM, fastapi/issuer.py) ---------------
+    # --- the custom provider's signing keys (TOKEN_ALGORITHM, tokenward/issuer.py) ---------------
 
     @property
     def key_ring(self) -> KeyRing | None:
