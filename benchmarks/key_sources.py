@@ -93,10 +93,10 @@ def remote_vs_static(measure: Measure, rounds: int, min_time: float) -> dict[str
         fetches = remote_keys.fetch_attempts
         # Interleaved rounds in CPU time of this thread, best of each: drift and time spent
         # descheduled on a shared machine hit neither side.
-        n = 2000 if min_time >= 0.1 else 20
+        n = 1000 if min_time >= 0.1 else 20
         static_us: list[float] = []
         remote_us: list[float] = []
-        for _ in range(max(rounds, 5)):
+        for _ in range(max(rounds, 5) * 3):
             static_us += _cpu_us(lambda: static.verify(token), n, 1)
             remote_us += _cpu_us(lambda: remote.verify(token), n, 1)
         wall_static = measure(lambda: static.verify(token), rounds, min_time)

@@ -214,3 +214,45 @@ def test_moto_behind_an_explicit_issuer(moto_pool: Pool, moto_key: tw.JWK) -> No
     assert v.verify(tw.encode({**real, "iss": endpoint}, moto_key))["sub"] == real["sub"]
     with pytest.raises(tw.InvalidIssuerError):
         v.verify(moto_pool.access)  # the AWS issuer is not accepted any more
+
+
+# --- routing between key sets ---------------------------------------------------------------
+
+
+def test_the_issuer_peek_only_reads(key: tw.JWK) -> None:
+    iss = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
+    assert tw._core._unverified_issuer(tw.encode(claims(iss), key)) == iss
+    assert tw._core._unverified_issuer(tw.encode(claims(iss), key).encode()) == iss
+    assert tw._core._unverified_issuer(tw.encode({**claims(iss), "iss": 42}, key)) is None
+    for junk in ("", "a.b", "a.b.c.d", "e30.!!!.x", "x.bm90IGpzb24.y"):
+        assert tw._core._unverified_issuer(junk) is None
+
+
+def test_routing_between_pools_with_their_own_key_sets(key: tw.JWK) -> None:
+    other_key = tw.JWK.generate("RS256")
+    first_server, second_server = JWKSServer().start(), JWKSServer().start()
+    first_server.keys, second_server.keys = [key], [other_key]
+    try:
+        v = tw.CognitoVerifier(
+            pools=[
+                tw.CognitoPool(POOL_ID, (CLIENT,), jwks_url=first_server.url),
+                tw.CognitoPool("us-east-1_Zz9", (CLIENT,), jwks_url=second_server.url),
+            ]
+        )
+        a = "https://issuer.cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123"
+        b = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Zz9"
+        assert v.verify(tw.encode(claims(a), key))["iss"] == a
+        assert v.verify(tw.encode(claims(b), other_key))["iss"] == b
+        with pytest.raises(tw.KeyNotFoundError):
+            v.verify(tw.encode(claims(b), key))  # pool b's set does not hold pool a's key
+        with pytest.raises(tw.InvalidIssuerError):
+            v.verify(tw.encode({**claims(a), "iss": ["not", "a", "string"]}, key))
+        body = claims(a)
+        del body["iss"]
+        with pytest.raises(tw.MissingClaimError):
+            v.verify(tw.encode(body, key))
+        with pytest.raises(tw.MalformedTokenError):
+            v.verify("not.a.token")
+    finally:
+        first_server.stop()
+        second_server.stop()

@@ -206,6 +206,27 @@ def test_load_or_create(tmp_path: Path) -> None:
     assert tw.KeyRing.load(path).algorithm == "EdDSA"
 
 
+def test_load_or_create_with_pem(tmp_path: Path) -> None:
+    path = tmp_path / "dev-keys.pem"
+    ring = tw.KeyRing.load_or_create(path, "ES256")
+    assert path.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    assert tw.KeyRing.load_or_create(path, "ES256").current_kid == ring.current_kid
+    other = tw.KeyRing.load_or_create(path, "EdDSA")
+    assert other.algorithm == "EdDSA" and other.current_kid != ring.current_kid
+    assert tw.KeyRing.load(path, algorithm="EdDSA").current_kid == other.current_kid
+    path.write_text("not a key")
+    with pytest.raises(tw.InvalidKeyError):
+        tw.KeyRing.load_or_create(path, "EdDSA")  # a broken file is never replaced silently
+
+
+def test_a_broken_ring_file_is_never_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "dev-keys.json"
+    path.write_text('{"keys": [{"kty": "EC"}]}')
+    with pytest.raises(tw.InvalidKeyError):
+        tw.KeyRing.load_or_create(path, "ES256")
+    assert path.read_text() == '{"keys": [{"kty": "EC"}]}'
+
+
 def test_load_or_create_warns_about_a_readable_file(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -274,3 +274,32 @@ def test_prewarm_fails_loudly(server: JWKSServer) -> None:
         jwks.prewarm()
     with pytest.raises(tw.KeySetUnavailableError):
         asyncio.run(jwks.prewarm_async())
+
+
+def test_two_hundred_threads_at_a_cold_start_share_one_fetch(
+    server: JWKSServer, keys: list[tw.JWK]
+) -> None:
+    server.default = "hang"
+    server.hang_seconds = 0.5
+    v = tw.Verifier(tw.RemoteJWKS(server.url), algorithms=["ES256"], issuer=ISS)
+    t = token(keys[0])
+    results: list[object] = []
+    lock = threading.Lock()
+    start = threading.Barrier(200)
+
+    def worker() -> None:
+        start.wait()
+        try:
+            outcome: object = v.verify(t)["sub"]
+        except Exception as exc:  # reported, then asserted below
+            outcome = exc
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=worker) for _ in range(200)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert results == ["u1"] * 200
+    assert server.requests == 1

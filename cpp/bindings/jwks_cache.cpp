@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "key_source.hpp"
+#include "tokenward/peek.hpp"
 
 namespace tokenward::bindings {
 
@@ -53,6 +54,14 @@ py::object usable_keys(const py_jwks_cache& self) {
 }  // namespace
 
 void bind_jwks_cache(py::module_& m) {
+  // Routing between key sources (CognitoVerifier: one verifier per issuer). Never a decision.
+  m.def(
+      "_unverified_issuer",
+      [](py::handle token) -> std::optional<std::string> {
+        return unverified_issuer(text_view(token, "token"));
+      },
+      py::arg("token"), "The payload's 'iss', unverified, or None: for picking a verifier only.");
+
   py::class_<py_jwks_cache, std::shared_ptr<py_jwks_cache>>(
       m, "JWKSCache", "The JWKS cache's policy (TTL, cooldown, single flight, stale bound); it never does I/O.")
       .def(py::init([](double ttl, double cooldown, double max_stale, std::size_t max_bytes, std::size_t max_keys,

@@ -1,6 +1,9 @@
 // Binding of the issuer key ring (cpp/include/tokenward/key_ring.hpp) as _core.KeyRing;
 // python/tokenward/keyring.py is the public API over it (files, PEM, time).
+#include <string>
 #include <tuple>
+
+#include <openssl/crypto.h>
 
 #include "key_source.hpp"
 #include "tokenward/key_ring.hpp"
@@ -84,7 +87,10 @@ void bind_key_ring(py::module_& m) {
       .def("private_pem",
            [](const key_ring& self) {
              auto keys = self.keys();
-             return to_bytes(unwrap(private_pem(keys)));
+             std::string pem = unwrap(private_pem(keys));
+             py::bytes out = to_bytes(pem);
+             OPENSSL_cleanse(pem.data(), pem.size());  // the copy Python holds is the caller's
+             return out;
            })
       .def_property_readonly("algorithm", [](const key_ring& self) { return std::string(alg_name(self.algorithm())); })
       .def_property_readonly("retain", &key_ring::retain)

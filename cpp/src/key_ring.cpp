@@ -216,7 +216,7 @@ result<std::string> private_pem(const std::vector<ring_key>& keys) {
     if (n <= 0 || data == nullptr) return make_error(errc::internal, "cannot write the key as PEM");
     out.append(data, static_cast<std::size_t>(n));
   }
-  return out;
+  return out;  // the secure-heap BIOs are wiped as they are freed; the caller wipes `out`
 }
 
 }  // namespace tokenward

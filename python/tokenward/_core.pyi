@@ -176,6 +176,8 @@ class ApiKeyHasher:
     def prefix_of(key: str) -> str: ...
 
 # --- the JWKS cache's policy (cpp/bindings/jwks_cache.cpp) ---------------------------------------
+def _unverified_issuer(token: str | bytes) -> str | None: ...
+
 class JWKSCache:
     def __init__(
         self,

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from tokenward import _core
 from tokenward._api import unverified_claims
 from tokenward._verifier import Verifier
 from tokenward.exceptions import (
@@ -193,22 +194,22 @@ class CognitoIdentity:
 
 
 class _PoolVerifiers:
-    """The verifiers of one issuer of a pool."""
+    """The verifiers of the issuers of a pool that share one key set."""
 
     def __init__(
         self,
         pool: CognitoPool,
-        issuer: str,
+        issuers: Sequence[str],
         remote: RemoteJWKS,
         leeway: float,
         cache_size: int,
     ) -> None:
         self.pool = pool
-        self.issuer = issuer
+        self.issuer = issuers[0]
         self.remote = remote
         common: dict[str, Any] = {
             "algorithms": ["RS256"],
-            "issuer": issuer,
+            "issuer": list(issuers),
             "leeway": leeway,
             "cache_size": cache_size,
         }
@@ -289,13 +290,16 @@ class CognitoVerifier:
         self.token_use: TokenUse | None = token_use
         self.trust_gateway = bool(trust_gateway)
         self._leeway = float(leeway)
-        # One entry per accepted issuer; one RemoteJWKS per distinct key-set URL.
+        # Each accepted issuer maps to the verifiers of its pool and key set: one RemoteJWKS per
+        # distinct URL, and one pair of verifiers for the issuers of a pool that share it.
         self._pools: dict[str, _PoolVerifiers] = {}
         self._primary: list[_PoolVerifiers] = []
+        entries: list[_PoolVerifiers] = []
         remotes: dict[str, RemoteJWKS] = {}
         for pool in all_pools:
             if any(iss in self._pools for iss in pool.issuers):
                 raise ConfigurationError(f"user pool {pool.user_pool_id} is given twice")
+            groups: dict[int, tuple[RemoteJWKS, list[str]]] = {}
             for iss in pool.issuers:
                 if pool.jwks is not None:
                     remote = pool.jwks
@@ -303,11 +307,16 @@ class CognitoVerifier:
                     url = pool.jwks_url_for(iss)
                     remote = remotes.get(url) or RemoteJWKS(url, **jwks_options)
                     remotes[url] = remote
-                entry = _PoolVerifiers(pool, iss, remote, self._leeway, cache_size)
-                self._pools[iss] = entry
-                if iss == pool.issuer:
+                groups.setdefault(id(remote), (remote, []))[1].append(iss)
+            for remote, issuers in groups.values():
+                entry = _PoolVerifiers(pool, issuers, remote, self._leeway, cache_size)
+                entries.append(entry)
+                for iss in issuers:
+                    self._pools[iss] = entry
+                if pool.issuer in issuers:
                     self._primary.append(entry)
-        self._single = next(iter(self._pools.values())) if len(self._pools) == 1 else None
+        # One pair of verifiers for everything: no need to look at the token's iss to pick.
+        self._single = entries[0] if len(entries) == 1 else None
 
     def __repr__(self) -> str:
         return f"<CognitoVerifier pools={list(self._pools)!r} token_use={self.token_use!r}>"
@@ -342,11 +351,12 @@ class CognitoVerifier:
         pool = self._single
         peek: dict[str, Any] | None = None
         if pool is None:
-            peek = unverified_claims(token)
-            iss = peek.get("iss")
-            if iss is None:
-                raise MissingClaimError("the token has no 'iss' claim")
-            pool = self._pools.get(iss) if isinstance(iss, str) else None
+            iss = _core._unverified_issuer(token)  # native, cheap: only picks the verifier
+            if iss is None:  # no string iss, or not a token: say which
+                peek = unverified_claims(token)
+                if peek.get("iss") is None:
+                    raise MissingClaimError("the token has no 'iss' claim")
+            pool = self._pools.get(iss) if iss is not None else None
             if pool is None:
                 raise InvalidIssuerError("the token's issuer is not an accepted Cognito user pool")
         use = self.token_use

@@ -250,7 +250,10 @@ class KeyRing:
     ) -> KeyRing:
         """A ring from a JWK set of private keys, current first (a document :meth:`to_json`
         wrote keeps its next key and retirement times)."""
-        doc = json.loads(data) if isinstance(data, str | bytes) else dict(data)
+        try:
+            doc = json.loads(data) if isinstance(data, str | bytes) else dict(data)
+        except ValueError:
+            raise InvalidKeyError("a key ring file must be a JWK set (JSON) or PEM") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
             raise InvalidKeyError('a key ring file must be a JWK set: {"keys": [...]}')
         found = doc.get(_META)
@@ -339,20 +342,41 @@ class KeyRing:
             mode = stat.S_IMODE(target.stat().st_mode)
             if mode & 0o077:
                 _log.warning("the key ring file %s is readable by others (mode %o)", target, mode)
-            ring = cls.load(
-                target, algorithm=None if target.suffix != ".pem" else algorithm, **options
-            )
-            if ring.algorithm == algorithm:
-                return ring
+            data = target.read_bytes()
+            if data.lstrip().startswith(b"-----BEGIN"):
+                # PEM does not say the algorithm: the first key's type and curve do.
+                blocks = _pem_blocks(data.decode())
+                if not blocks:
+                    raise InvalidKeyError(f"{target} holds no PEM private key")
+                first = JWK.from_pem(blocks[0])
+                found = algorithm if _fits(first, algorithm) else f"a {first.key_type} key"
+                if found == algorithm:
+                    return cls.from_pem(data, algorithm, **options)
+            else:
+                ring = cls.from_json(data, **options)
+                if ring.algorithm == algorithm:
+                    return ring
+                found = ring.algorithm
             _log.warning(
-                "the key ring at %s signs with %s, not %s: replacing it with a new key",
+                "the key ring at %s holds %s, not %s: replacing it with a new key",
                 target,
-                ring.algorithm,
+                found,
                 algorithm,
             )
         ring = cls.generate(algorithm, **options)
         ring.save(target)
         return ring
+
+
+def _fits(key: JWK, algorithm: str) -> bool:
+    """Whether ``key``'s type (and curve) suit ``algorithm``; says nothing of its ``alg``."""
+    if algorithm in ("RS256", "PS256"):
+        return key.key_type == "RSA"
+    if algorithm == "ES256":
+        return key.key_type == "EC" and key.curve == "P-256"
+    if algorithm == "EdDSA":
+        return key.key_type == "OKP" and key.curve == "Ed25519"
+    return key.key_type == "oct"
 
 
 def _pem_blocks(text: str) -> list[str]:
