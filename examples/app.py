@@ -43,6 +43,8 @@ auth.install_docs(app)  # /docs and /redoc with their assets served by the app i
 app.include_router(auth.router)
 if auth.api_keys is not None:  # under Cognito, API keys need TOKENWARD_AUTH_SECRET
     app.include_router(auth.api_keys_router)
+if auth.key_ring is not None:  # TOKENWARD_TOKEN_ALGORITHM=ES256 (say): publish the public keys
+    app.include_router(auth.jwks_router)
 
 SignedIn = Annotated[CurrentUser, Depends(require_current_user)]
 MaybeSignedIn = Annotated[CurrentUser | None, Depends(optional_current_user)]

@@ -460,7 +460,15 @@ def test_settings_check_names_each_problem() -> None:
             {"TOKENWARD_ENVIRONMENT": "production", "TOKENWARD_AUTH_SECRET": SECRET},
             "TOKENWARD_AUTH_PROVIDER",
         ),
-        ({"TOKENWARD_ENVIRONMENT": "staging"}, "TOKENWARD_AUTH_SECRET"),
+        ({"TOKENWARD_ENVIRONMENT": "staging"}, "TOKENWARD_ENVIRONMENT"),
+        (
+            {
+                "TOKENWARD_ENVIRONMENT": "staging",
+                "TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION": "true",
+                "TOKENWARD_DEBUG_PASSWORD": "a-password-for-staging",
+            },
+            "TOKENWARD_AUTH_SECRET",
+        ),
         ({"TOKENWARD_AUTH_PROVIDER": "cognito"}, "TOKENWARD_COGNITO_REGION"),
     ],
 )
