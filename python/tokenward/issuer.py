@@ -18,12 +18,15 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tokenward._core import DebugTokens, FieldCipher
 from tokenward.exceptions import ConfigurationError, TokenwardError
 from tokenward.keyring import KeyRing
-from tokenward.settings import AuthSettings
 from tokenward.tokens import AccessTokenIssuer, DebugAccessTokens, RingAccessTokens
+
+if TYPE_CHECKING:
+    from tokenward.settings import AuthSettings
 
 __all__ = ["DEV_KEY_DIR", "DEV_KEY_FILE", "SigningKeys", "build_signing_keys", "rotate"]
 
