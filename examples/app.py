@@ -6,7 +6,7 @@ Settings come from the environment (``TOKENWARD_*``; see docs/fastapi.md). With 
 ``TOKENWARD_AUTH_SECRET`` the app signs with a random per-process secret and says so.
 
 Routes:
-    GET    /v1/health                public
+    GET    /v1/health                public (marked, as /v1/status)
     GET    /v1/hello                 anyone; greets the signed-in user by email
     GET    /v1/projects              any signed-in user (a sync route)
     GET    /v1/projects/{id}         any signed-in user (an async route)
@@ -67,7 +67,7 @@ async def status() -> dict[str, str]:
     return {"service": "tokenward example"}
 
 
-@app.get("/v1/health", tags=["public"])
+@app.get("/v1/health", tags=["public"], dependencies=[Depends(public())])
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
@@ -31,6 +31,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from tokenward.exceptions import ConfigurationError
+from tokenward.fastapi.dependencies import public
+
+# The documentation pages are public on purpose (route reports say so).
+_PUBLIC: dict[str, Any] = {"dependencies": [Depends(public())]}
 
 __all__ = ["install_docs"]
 
@@ -173,8 +177,12 @@ def install_docs(
         async def oauth2_redirect() -> HTMLResponse:
             return get_swagger_ui_oauth2_redirect_html()
 
-        app.add_api_route(docs_path, swagger_ui, methods=["GET"], include_in_schema=False)
-        app.add_api_route(redirect_path, oauth2_redirect, methods=["GET"], include_in_schema=False)
+        app.add_api_route(
+            docs_path, swagger_ui, methods=["GET"], include_in_schema=False, **_PUBLIC
+        )
+        app.add_api_route(
+            redirect_path, oauth2_redirect, methods=["GET"], include_in_schema=False, **_PUBLIC
+        )
 
     if redoc_path is not None:
 
@@ -189,4 +197,4 @@ def install_docs(
             page.headers.update(_IMAGE_POLICY)
             return page
 
-        app.add_api_route(redoc_path, redoc, methods=["GET"], include_in_schema=False)
+        app.add_api_route(redoc_path, redoc, methods=["GET"], include_in_schema=False, **_PUBLIC)

@@ -28,6 +28,7 @@ from starlette.requests import ClientDisconnect
 
 from tokenward.exceptions import InvalidCredentialsError, TokenwardError
 from tokenward.fastapi import errors
+from tokenward.fastapi.dependencies import public
 from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
 from tokenward.ratelimit import LoginLimiter
 from tokenward.tokens import ClientInfo, TokenPair, TokenService, device_name
@@ -43,6 +44,9 @@ __all__ = [
 ]
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Signing in is public by nature: marked, so that route reports and `tokenward routes
+# --fail-on-public` tell these routes from ones left open by accident.
+_PUBLIC = [Depends(public())]
 
 PREFIX = "/v1/auth"
 MAX_BODY_BYTES = 16 * 1024
@@ -270,6 +274,7 @@ def build_auth_router(
 
     @router.post(
         "/login",
+        dependencies=_PUBLIC,
         response_model=TokenResponse,
         summary="Sign in (debug login of the custom provider)",
         openapi_extra=_body_doc(LoginRequest, _PASSWORD_FORM_SCHEMA),
@@ -305,6 +310,7 @@ def build_auth_router(
 
     @router.post(
         "/refresh",
+        dependencies=_PUBLIC,
         response_model=TokenResponse,
         summary="Exchange a refresh token for a new pair (the old one is spent)",
         openapi_extra=_body_doc(RefreshRequest, _REFRESH_FORM_SCHEMA),
@@ -325,6 +331,7 @@ def build_auth_router(
 
     @router.post(
         "/logout",
+        dependencies=_PUBLIC,
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
         summary="Revoke the refresh token's whole family (every token it was rotated into)",
