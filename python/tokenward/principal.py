@@ -62,9 +62,12 @@ class Principal:
             raise ValueError("a Principal needs a non-empty subject")
         if self.credential_type not in CREDENTIAL_TYPES:
             raise ValueError(f"unknown credential type {self.credential_type!r}")
-        # Lists are accepted for convenience and frozen, so a Principal can be shared safely.
-        object.__setattr__(self, "groups", tuple(self.groups))
-        object.__setattr__(self, "scopes", tuple(self.scopes))
+        # Lists are accepted for convenience and frozen, so a Principal can be shared safely
+        # (the claim mappers give tuples already: nothing to copy on the request path).
+        if type(self.groups) is not tuple:
+            object.__setattr__(self, "groups", tuple(self.groups))
+        if type(self.scopes) is not tuple:
+            object.__setattr__(self, "scopes", tuple(self.scopes))
 
     def in_any_group(self, *groups: str) -> bool:
         """Whether the principal belongs to at least one of ``groups``."""

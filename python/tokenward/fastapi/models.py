@@ -38,18 +38,30 @@ class CurrentUser(BaseModel):
     def from_principal(
         cls, principal: Principal, scopes: tuple[str, ...] | None = None
     ) -> CurrentUser:
-        """The view of ``principal``; ``scopes`` replaces its own (the effective scopes)."""
+        """The view of ``principal``; ``scopes`` replaces its own (the effective scopes).
+
+        Built as :meth:`model_construct` builds a model whose every field is given (the values
+        come from a verified Principal, so there is nothing to validate), without its per-field
+        alias and default look-ups: this runs on every authenticated request."""
         claims = principal.claims
-        user = cls.model_construct(
-            sub=principal.subject,
-            email=principal.email,
-            groups=list(principal.groups),
-            scopes=list(principal.scopes if scopes is None else scopes),
-            provider=principal.provider,
-            credential_type=principal.credential_type,
-            claims=claims if isinstance(claims, dict) else dict(claims),
+        user = cls.__new__(cls)
+        _set = object.__setattr__
+        _set(
+            user,
+            "__dict__",
+            {
+                "sub": principal.subject,
+                "email": principal.email,
+                "groups": list(principal.groups),
+                "scopes": list(principal.scopes if scopes is None else scopes),
+                "provider": principal.provider,
+                "credential_type": principal.credential_type,
+                "claims": claims if isinstance(claims, dict) else dict(claims),
+            },
         )
-        user._principal = principal
+        _set(user, "__pydantic_fields_set__", set(_FIELD_NAMES))
+        _set(user, "__pydantic_extra__", None)
+        _set(user, "__pydantic_private__", {"_principal": principal})
         return user
 
     @property
@@ -74,6 +86,9 @@ class CurrentUser(BaseModel):
     def has_scopes(self, *scopes: str) -> bool:
         """Whether the user holds every one of ``scopes``."""
         return all(s in self.scopes for s in scopes)
+
+
+_FIELD_NAMES = frozenset(CurrentUser.model_fields)
 
 
 class LoginRequest(BaseModel):
