@@ -23,7 +23,7 @@ import binascii
 import dataclasses
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from tokenward._api import unverified_claims
 from tokenward.exceptions import (
@@ -56,6 +56,8 @@ __all__ = [
     "basic_challenge",
     "bearer_challenge",
 ]
+
+T = TypeVar("T")
 
 API_KEY_PREFIX = "vk_"
 MAX_CREDENTIAL_CHARS = 16 * 1024
@@ -199,6 +201,22 @@ def _foreign(token: str, issuers: Collection[str] | None) -> bool:
     return not isinstance(iss, str) or iss not in issuers
 
 
+async def _owned(
+    check: Callable[[str], Awaitable[T]], token: str, issuers: Collection[str] | None
+) -> T | None:
+    """``check(token)``, or None when the token is "not mine": it names an issuer this strategy
+    does not serve (an InvalidIssuerError, or any failure of a token whose ``iss`` is foreign).
+    Any other failure is this strategy's answer and propagates."""
+    try:
+        return await check(token)
+    except InvalidIssuerError:
+        return None
+    except InvalidTokenError:
+        if _foreign(token, issuers):
+            return None
+        raise
+
+
 def _token_challenge(error: TokenwardError | None, what: str) -> str:
     if error is None:
         return bearer_challenge()
@@ -232,14 +250,9 @@ class AccessTokenStrategy:
         token = _bearer_of(credentials, api_key=False)
         if token is None:
             return None
-        try:
-            return await self.provider.authenticate(token)
-        except InvalidIssuerError:
-            return None
-        except InvalidTokenError:
-            if _foreign(token, getattr(self.provider, "issuers", None)):
-                return None
-            raise
+        return await _owned(
+            self.provider.authenticate, token, getattr(self.provider, "issuers", None)
+        )
 
 
 class VerifierStrategy:
@@ -281,15 +294,8 @@ class VerifierStrategy:
         token = _bearer_of(credentials, api_key=False)
         if token is None:
             return None
-        try:
-            claims = await self.verifier.verify_async(token)
-        except InvalidIssuerError:
-            return None
-        except InvalidTokenError:
-            if _foreign(token, self.issuers):
-                return None
-            raise
-        return self._mapper(claims, provider=self.name)
+        claims = await _owned(self.verifier.verify_async, token, self.issuers)
+        return None if claims is None else self._mapper(claims, provider=self.name)
 
 
 class _ApiKeyChecker(Protocol):
