@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -162,7 +163,7 @@ class SQLiteStore:
         )
         try:
             if not self._memory:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+                mode = self._enter_wal(conn)
                 if mode is None or str(mode[0]).lower() != "wal":
                     raise StoreError(f"SQLite store {self._path!r}: WAL mode is not available")
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -173,6 +174,23 @@ class SQLiteStore:
             raise
         self._conn = conn
         return conn
+
+    def _enter_wal(self, conn: sqlite3.Connection) -> Any:
+        # Switching a file to WAL takes its exclusive lock from a shared one. When two connections
+        # do that at once SQLite answers one of them "database is locked" at once, without its
+        # busy handler (waiting could deadlock), so the retry has to be ours: short sleeps until
+        # the store's own timeout has passed.
+        deadline = time.monotonic() + self._timeout
+        delay = 0.005
+        while True:
+            try:
+                return conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     @staticmethod
     def _write(conn: sqlite3.Connection, work: Callable[[], T]) -> T:
