@@ -377,6 +377,52 @@ def test_one_token_is_verified_once_per_request(clock: Clock) -> None:
         assert calls == [token, token]  # the next request verifies again
 
 
+def test_every_request_gets_a_user_of_its_own_for_the_same_token(clock: Clock) -> None:
+    # The provider keeps the Principal of a token it saw (PrincipalMemo); what one request does
+    # to its CurrentUser must not reach the next request with that token.
+    app, auth = make_app(clock=clock, debug_groups="user")
+
+    @app.get("/meddle")
+    def meddle(user: Annotated[CurrentUser, Depends(require_current_user)]) -> dict[str, Any]:
+        seen = {"groups": list(user.groups), "claim": list(user.claims["cognito:groups"])}
+        user.groups.append("root")
+        user.scopes.append("reports:write")
+        user.claims["cognito:groups"].append("root")
+        user.claims["sub"] = "somebody-else"
+        return seen
+
+    with TestClient(app) as client:
+        token = login(client)["access_token"]
+        for _ in range(3):
+            assert client.get("/meddle", headers=bearer(token)).json() == {
+                "groups": ["user"],
+                "claim": ["user"],
+            }
+        assert client.get("/root", headers=bearer(token)).status_code == 403
+        assert client.get("/admin-reports", headers=bearer(token)).status_code == 403
+        me = client.get("/v1/auth/me", headers=bearer(token)).json()
+        assert me["groups"] == ["user"]
+        assert len(auth.provider.memo) == 1  # type: ignore[attr-defined]
+
+
+def test_a_remembered_token_is_still_checked_on_every_request(clock: Clock) -> None:
+    app, auth = make_app(clock=clock)
+    with TestClient(app) as client:
+        token = login(client)["access_token"]
+        assert client.get("/sync", headers=bearer(token)).status_code == 200
+        assert auth.provider.memo.get(token) is not None  # type: ignore[attr-defined]
+        clock.advance(900)  # past the access token's exp
+        assert_401(client.get("/sync", headers=bearer(token)), token_sent=True)
+
+
+def test_token_cache_size_zero_turns_the_principal_memo_off(clock: Clock) -> None:
+    app, auth = make_app(clock=clock, token_cache_size=0)
+    with TestClient(app) as client:
+        token = login(client)["access_token"]
+        assert client.get("/sync", headers=bearer(token)).status_code == 200
+        assert len(auth.provider.memo) == 0  # type: ignore[attr-defined]
+
+
 def test_dependencies_are_one_level_and_the_security_scheme() -> None:
     """require_current_user and optional_current_user read the header themselves: FastAPI
     resolves one dependency, not a function and then bearer_scheme (each level costs a request

@@ -13,7 +13,7 @@ refuse a groups claim that holds anything but strings: dropping the odd entries 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -24,6 +24,7 @@ __all__ = [
     "CREDENTIAL_TYPES",
     "CredentialType",
     "Principal",
+    "PrincipalMemo",
     "from_cognito_claims",
     "from_token_claims",
     "split_scopes",
@@ -141,3 +142,110 @@ def from_cognito_claims(
         provider=provider,
         claims=claims,
     )
+
+
+def _freeze(value: Any) -> Any:
+    """A JSON value made immutable: lists become tuples and objects read-only mappings."""
+    kind = type(value)
+    if kind is list:
+        return tuple(_freeze(v) for v in value)
+    if kind is dict:
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    """The inverse of :func:`_freeze`: a fresh, mutable copy."""
+    kind = type(value)
+    if kind is tuple:
+        return [_thaw(v) for v in value]
+    if kind is MappingProxyType:
+        return {k: _thaw(v) for k, v in value.items()}
+    return value
+
+
+def _thawer(frozen: Any) -> Callable[[Any], Any]:
+    """The cheapest way to thaw ``frozen``: ``list`` for a tuple of plain values (a groups
+    claim), ``dict`` for a flat object, :func:`_thaw` for anything nested."""
+    nested = (tuple, MappingProxyType)
+    if type(frozen) is tuple and not any(type(v) in nested for v in frozen):
+        return list
+    if type(frozen) is MappingProxyType and not any(type(v) in nested for v in frozen.values()):
+        return dict
+    return _thaw
+
+
+class _MemoClaims(dict[str, Any]):
+    """The claims of a memoised Principal, held behind a read-only view and frozen all the way
+    down (so no request can change what the next one sees). ``copy()`` gives a request its own
+    mutable claims, lists and objects included, as the token's JSON has them."""
+
+    __slots__ = ("_nested",)
+
+    def __init__(self, claims: Mapping[str, Any]) -> None:
+        super().__init__((k, _freeze(v)) for k, v in claims.items())
+        self._nested = tuple(
+            (k, _thawer(v)) for k, v in self.items() if type(v) in (tuple, MappingProxyType)
+        )
+
+    def copy(self) -> dict[str, Any]:
+        fresh = dict.copy(self)
+        for key, thaw in self._nested:
+            fresh[key] = thaw(fresh[key])
+        return fresh
+
+
+class PrincipalMemo:
+    """The Principals already made from verified tokens, by token text, so that a token seen
+    again skips the claim mapping.
+
+    It saves work, never a check: a provider asks it only after the token verified again on this
+    request (signature or verified-token cache, ``exp``, issuer...), and the same token text
+    always maps to the same Principal. A memoised Principal is shared by every request that sends
+    its token, so its ``claims`` are a read-only view, frozen all the way down (JSON arrays are
+    tuples there); ``claims.copy()`` gives a request mutable claims of its own, as
+    :class:`~tokenward.fastapi.CurrentUser` does. At most ``capacity`` tokens are kept
+    (the oldest leaves first); ``capacity=0`` keeps none. The mapper must depend on the claims
+    alone (the built-in ones do), which is why only the providers' own mappers use it.
+    """
+
+    __slots__ = ("_entries", "capacity", "get")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 0:
+            raise ValueError("capacity must be 0 or more")
+        self.capacity = capacity
+        self._entries: dict[str, Principal] = {}
+        self.get: Callable[[str], Principal | None] = self._entries.get
+        """``get(token)``: the Principal made before for ``token``, or None (a dict look-up,
+        no Python frame: the provider asks it first on every request)."""
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def principal(
+        self,
+        token: str,
+        claims: Mapping[str, Any],
+        mapper: Callable[[Mapping[str, Any]], Principal],
+    ) -> Principal:
+        """The Principal of ``token``, whose verified claims are ``claims``: the one made
+        before, or ``mapper(claims)`` holding a frozen copy of them (and kept)."""
+        found = self._entries.get(token)
+        if found is not None:
+            return found
+        principal = mapper(claims)
+        # Shared from now on: the Principal keeps a frozen copy, never the caller's dict.
+        object.__setattr__(principal, "claims", MappingProxyType(_MemoClaims(claims)))
+        if self.capacity:
+            entries = self._entries
+            while len(entries) >= self.capacity:
+                try:
+                    del entries[next(iter(entries))]
+                except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+                    break
+            entries[token] = principal
+        return principal
+
+    def clear(self) -> None:
+        self._entries.clear()

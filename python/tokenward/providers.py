@@ -15,6 +15,7 @@ Nothing here imports a web framework; the FastAPI layer wraps a provider in a st
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 import time
@@ -24,13 +25,22 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tokenward.cognito import CognitoVerifier
 from tokenward.exceptions import InvalidTokenError
-from tokenward.principal import Principal, from_cognito_claims, from_token_claims, split_scopes
+from tokenward.principal import (
+    Principal,
+    PrincipalMemo,
+    from_cognito_claims,
+    from_token_claims,
+    split_scopes,
+)
 from tokenward.tokens import ClientInfo, TokenPair, TokenService
 
 if TYPE_CHECKING:
     from tokenward.settings import AuthSettings
 
 __all__ = ["AuthProvider", "CognitoProvider", "CustomProvider", "SessionCheck", "debug_subject"]
+
+DEFAULT_MEMO_SIZE = 1024
+"""Principals a provider remembers by token (:class:`~tokenward.principal.PrincipalMemo`)."""
 
 
 def debug_subject(email: str) -> str:
@@ -55,12 +65,16 @@ def _digest(text: str) -> bytes:
 class CognitoProvider:
     """Access (or ID) tokens of a Cognito user pool, checked by a :class:`CognitoVerifier`.
 
-    Key fetches await; a key set that cannot be had raises KeySetUnavailableError (503)."""
+    Key fetches await; a key set that cannot be had raises KeySetUnavailableError (503).
+    ``memo_size`` tokens keep the Principal made from them (every token is still verified on
+    every request; see :class:`~tokenward.principal.PrincipalMemo`); 0 turns that off."""
 
     name = "cognito"
 
-    def __init__(self, verifier: CognitoVerifier) -> None:
+    def __init__(self, verifier: CognitoVerifier, *, memo_size: int = DEFAULT_MEMO_SIZE) -> None:
         self.verifier = verifier
+        self.memo = PrincipalMemo(memo_size)
+        self._mapper = functools.partial(from_cognito_claims, provider=self.name)
 
     @property
     def issuers(self) -> tuple[str, ...]:
@@ -68,7 +82,8 @@ class CognitoProvider:
         return tuple(self.verifier.issuers)
 
     async def authenticate(self, token: str) -> Principal:
-        return from_cognito_claims(await self.verifier.verify_async(token), provider=self.name)
+        claims = await self.verifier.verify_async(token)
+        return self.memo.get(token) or self.memo.principal(token, claims, self._mapper)
 
 
 class SessionCheck:
@@ -107,7 +122,8 @@ class SessionCheck:
 class CustomProvider:
     """tokenward's own tokens, and one debug user whose credentials come from the settings.
 
-    ``session_check`` (``REVOKE_ACCESS_TOKENS``) makes every access token's session count."""
+    ``session_check`` (``REVOKE_ACCESS_TOKENS``) makes every access token's session count;
+    ``memo_size`` is as for :class:`CognitoProvider`."""
 
     name = "custom"
 
@@ -117,9 +133,12 @@ class CustomProvider:
         settings: AuthSettings,
         *,
         session_check: SessionCheck | None = None,
+        memo_size: int = DEFAULT_MEMO_SIZE,
     ) -> None:
         self.service = service
         self.session_check = session_check
+        self.memo = PrincipalMemo(memo_size)
+        self._mapper = functools.partial(from_token_claims, provider=self.name)
         self._settings = settings
         self._email = settings.debug_email
         self._email_digest = _digest(settings.debug_email.strip().casefold())
@@ -137,7 +156,8 @@ class CustomProvider:
         return self._sub
 
     async def authenticate(self, token: str) -> Principal:
-        principal = from_token_claims(self.service.verify_access(token), provider=self.name)
+        claims = self.service.verify_access(token)
+        principal = self.memo.get(token) or self.memo.principal(token, claims, self._mapper)
         if self.session_check is not None:
             await self.session_check.check(principal)
         return principal

@@ -23,7 +23,7 @@ import binascii
 import dataclasses
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tokenward._api import unverified_claims
 from tokenward.exceptions import (
@@ -57,8 +57,6 @@ __all__ = [
     "bearer_challenge",
 ]
 
-T = TypeVar("T")
-
 API_KEY_PREFIX = "vk_"
 MAX_CREDENTIAL_CHARS = 16 * 1024
 
@@ -68,9 +66,10 @@ _NO_EVENT: Mapping[str, Any] = MappingProxyType({})
 # --- credentials ------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class Credentials:
-    """What a request presents, taken from wherever the transport found it.
+    """What a request presents, taken from wherever the transport found it (one per request;
+    strategies read it and leave it as it is).
 
     ``authorization`` is the raw ``Authorization`` header; ``client_address`` the client's address
     as the transport determined it (the socket peer, or the first untrusted proxy hop);
@@ -178,8 +177,14 @@ class Strategy(Protocol):
 
 def _bearer_of(credentials: Credentials, *, api_key: bool) -> str | None:
     """The bearer value a token strategy (``api_key=False``) or the API-key strategy may take."""
-    token = credentials.bearer()
-    if token is None or token.startswith(API_KEY_PREFIX) is not api_key:
+    header = credentials.authorization  # Credentials.bearer(), without its two calls
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    token = token.strip()
+    if token.startswith(API_KEY_PREFIX) is not api_key:
         return None
     if not token or len(token) > MAX_CREDENTIAL_CHARS:
         if api_key:
@@ -201,20 +206,11 @@ def _foreign(token: str, issuers: Collection[str] | None) -> bool:
     return not isinstance(iss, str) or iss not in issuers
 
 
-async def _owned(
-    check: Callable[[str], Awaitable[T]], token: str, issuers: Collection[str] | None
-) -> T | None:
-    """``check(token)``, or None when the token is "not mine": it names an issuer this strategy
-    does not serve (an InvalidIssuerError, or any failure of a token whose ``iss`` is foreign).
-    Any other failure is this strategy's answer and propagates."""
-    try:
-        return await check(token)
-    except InvalidIssuerError:
-        return None
-    except InvalidTokenError:
-        if _foreign(token, issuers):
-            return None
-        raise
+def _not_mine(error: InvalidTokenError, token: str, issuers: Collection[str] | None) -> bool:
+    """Whether a token strategy's failure means "not mine": the token names an issuer the
+    strategy does not serve (an InvalidIssuerError, or any failure of a token whose ``iss`` is
+    foreign), so that a later strategy may take it. Any other failure is the strategy's answer."""
+    return isinstance(error, InvalidIssuerError) or _foreign(token, issuers)
 
 
 def _token_challenge(error: TokenwardError | None, what: str) -> str:
@@ -250,9 +246,13 @@ class AccessTokenStrategy:
         token = _bearer_of(credentials, api_key=False)
         if token is None:
             return None
-        return await _owned(
-            self.provider.authenticate, token, getattr(self.provider, "issuers", None)
-        )
+        try:
+            return await self.provider.authenticate(token)
+        except InvalidTokenError as exc:
+            # The provider's issuers are read only now: the accepted path never needs them.
+            if _not_mine(exc, token, getattr(self.provider, "issuers", None)):
+                return None
+            raise
 
 
 class VerifierStrategy:
@@ -294,8 +294,13 @@ class VerifierStrategy:
         token = _bearer_of(credentials, api_key=False)
         if token is None:
             return None
-        claims = await _owned(self.verifier.verify_async, token, self.issuers)
-        return None if claims is None else self._mapper(claims, provider=self.name)
+        try:
+            claims = await self.verifier.verify_async(token)
+        except InvalidTokenError as exc:
+            if _not_mine(exc, token, self.issuers):
+                return None
+            raise
+        return self._mapper(claims, provider=self.name)
 
 
 class _ApiKeyChecker(Protocol):

@@ -11,6 +11,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import APIRouter
@@ -23,7 +24,7 @@ from tokenward.cognito import CognitoVerifier
 from tokenward.exceptions import ConfigurationError, KeySetUnavailableError, TokenwardError
 from tokenward.fastapi import errors, routes
 from tokenward.fastapi.api_keys import build_api_keys_router
-from tokenward.fastapi.dependencies import STATE_ATTR, StrategySpec, require_current_user
+from tokenward.fastapi.dependencies import StrategySpec, install_on_app, require_current_user
 from tokenward.fastapi.jwks_router import build_jwks_router
 from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.router import PREFIX, build_auth_router
@@ -49,8 +50,17 @@ from tokenward.tokens import ClientInfo, TokenPair, TokenService
 __all__ = ["Auth"]
 
 _log = logging.getLogger("tokenward")
-_NO_EVENT: Mapping[str, Any] = {}
+_NO_EVENT: Mapping[str, Any] = MappingProxyType({})
 _COGNITO_SCOPES = ("openid", "email", "profile")  # what the hosted UI's Authorize asks for
+
+
+def _authorization(scope: Mapping[str, Any]) -> str | None:
+    """The request's first ``Authorization`` header, read from the ASGI scope (names there are
+    lower-case bytes, as Starlette's ``Headers`` also relies on), without building ``Headers``."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
 
 
 def _required_scopes(schema: Mapping[str, Any]) -> list[str]:
@@ -101,6 +111,7 @@ class Auth:
         self._signing: SigningKeys | None = None  # the custom provider's access-token keys
         self._jwks_router: APIRouter | None = None
         self._proxies = TrustedProxies(settings.proxies)
+        self._behind_proxies = bool(self._proxies)
         secret = self._secret(settings)
         self.limiter = LoginLimiter(
             self.store,
@@ -128,7 +139,12 @@ class Auth:
                 self.session_check = SessionCheck(
                     self.tokens, ttl=settings.session_check_cache_ttl, clock=clock
                 )
-            custom = CustomProvider(self.tokens, settings, session_check=self.session_check)
+            custom = CustomProvider(
+                self.tokens,
+                settings,
+                session_check=self.session_check,
+                memo_size=settings.token_cache_size,
+            )
             self.tokens.reidentify = custom.reidentify
             self.provider = custom
             self.login_path: str | None = PREFIX + "/login"
@@ -143,7 +159,7 @@ class Auth:
                 cache_size=settings.token_cache_size,
                 trust_gateway=settings.trust_gateway_claims,
             )
-            self.provider = CognitoProvider(self.cognito)
+            self.provider = CognitoProvider(self.cognito, memo_size=settings.token_cache_size)
             self.login_path = None
             hint = "a Cognito access token (Authorization: Bearer <token>)"
         self._custom = custom
@@ -170,7 +186,9 @@ class Auth:
         if "gateway" in self.strategies:  # TRUST_GATEWAY_CLAIMS: gateway first, then the others
             self.default_strategies = tuple(dict.fromkeys(("gateway", *self.default_strategies)))
         self.roles: Roles = settings.rbac()  # ROLES, SCOPES... (checked by settings.check())
-        self._default = self._build(self.default_strategies, "any")
+        self._roles_grant = bool(self.roles.roles)
+        self.default_authenticator: Authenticator = self._build(self.default_strategies, "any")
+        """The strategies of ``AUTH_STRATEGIES`` (``require_current_user``'s), in ``any`` mode."""
         self.router: APIRouter = build_auth_router(
             current_user=require_current_user,
             signin=custom,
@@ -326,7 +344,7 @@ class Auth:
     def authenticator(self, spec: StrategySpec) -> Authenticator:
         """The authenticator for a dependency: the app's default, or ``authenticate(...)``'s."""
         if spec is None:
-            return self._default
+            return self.default_authenticator
         found = self._authenticators.get(spec)
         if found is None:
             found = self._authenticators[spec] = self._build(spec[0], spec[1])
@@ -337,7 +355,7 @@ class Auth:
         ``TRUSTED_PROXIES`` the right-most untrusted ``X-Forwarded-For`` entry."""
         client = request.scope.get("client")
         peer = client[0] if client else None
-        if not self._proxies:
+        if not self._behind_proxies:
             return peer
         return client_address(peer, request.headers.getlist("x-forwarded-for"), self._proxies)
 
@@ -348,11 +366,13 @@ class Auth:
     def credentials(self, request: HTTPConnection) -> Credentials:
         """What the request presents: the Authorization header, the client's address, and the
         serverless event (API Gateway) when there is one."""
-        return Credentials(
-            request.headers.get("authorization"),
-            self.address(request),
-            request.scope.get("aws.event") or _NO_EVENT,
-        )
+        scope = request.scope
+        if self._behind_proxies:
+            address = self.address(request)
+        else:  # the socket's peer, as address() gives it: one call less on every request
+            client = scope.get("client")
+            address = client[0] if client else None
+        return Credentials(_authorization(scope), address, scope.get("aws.event") or _NO_EVENT)
 
     def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
         """What ``principal`` may do: its credential's scopes, then those its roles grant
@@ -364,7 +384,10 @@ class Auth:
 
     def current_user(self, principal: Principal) -> CurrentUser:
         """The FastAPI view of ``principal``, holding its effective scopes."""
-        return CurrentUser.from_principal(principal, self.effective_scopes(principal))
+        # As effective_scopes(), without its calls when no role grants anything.
+        if principal.credential_type == "api_key" or not self._roles_grant:
+            return CurrentUser.from_principal(principal, principal.scopes)
+        return CurrentUser.from_principal(principal, self.roles.effective_scopes(principal))
 
     # --- app wiring ---------------------------------------------------------------------------
 
@@ -374,7 +397,7 @@ class Auth:
         tokenward raises in application code (``AuthorizationError``...) get their HTTP answer.
         ``auth.lifespan`` does it at start-up; call it yourself right after creating the app to
         register the exception handler too (FastAPI takes handlers only before the app runs)."""
-        setattr(app.state, STATE_ATTR, self)
+        install_on_app(app, self)
         self.check_routes(app)
         if getattr(app, "middleware_stack", None) is None:
             app.add_exception_handler(TokenwardError, errors.exception_handler)

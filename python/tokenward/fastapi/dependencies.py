@@ -18,6 +18,7 @@ docs/performance.md), and OpenAPI shows the same ``tokenward`` scheme either way
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, MutableMapping
@@ -54,6 +55,7 @@ __all__ = [
     "basic_scheme",
     "bearer_scheme",
     "find_auth",
+    "install_on_app",
     "is_public",
     "optional_current_user",
     "public",
@@ -64,6 +66,11 @@ __all__ = [
 _log = logging.getLogger("tokenward")
 
 STATE_ATTR = "tokenward_auth"
+# The same Auth as a plain attribute of the app object, where every request looks first: an
+# attribute of Starlette's State is found through its __getattr__, after a failed lookup whose
+# AttributeError costs more than the rest of finding the Auth. ``app.state`` stays the one place
+# the Auth is documented to live; install_on_app() sets both.
+_APP_ATTR = "_tokenward_auth"
 # Where a request keeps the users its credentials were checked for, so that several dependencies
 # of one request (require_groups beside require_current_user, say) check them once: a key of the
 # ASGI scope, which lives exactly as long as the request.
@@ -79,6 +86,9 @@ class AppAuth(Protocol):
 
     @property
     def login_path(self) -> str | None: ...
+
+    @property
+    def default_authenticator(self) -> Authenticator: ...
 
     def authenticator(self, spec: StrategySpec) -> Authenticator: ...
 
@@ -130,15 +140,30 @@ basic_scheme = BasicScheme(
 )
 
 
+def install_on_app(app: Any, auth: AppAuth) -> None:
+    """Put ``auth`` where the dependencies find it: ``app.state.tokenward_auth`` (and, for the
+    request path, a plain attribute of the app when the app takes one)."""
+    setattr(app.state, STATE_ATTR, auth)
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(app, _APP_ATTR, auth)
+
+
+def _app_auth(app: Any) -> AppAuth | None:
+    found = getattr(app, _APP_ATTR, None)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    return getattr(getattr(app, "state", None), STATE_ATTR, None)
+
+
 def find_auth(app: Any) -> AppAuth:
     """The Auth serving ``app``; ConfigurationError when there is none."""
-    found = getattr(getattr(app, "state", None), STATE_ATTR, None)
+    found = _app_auth(app)
     if found is None:
         raise ConfigurationError(
             "no tokenward Auth on this app: create it with FastAPI(lifespan=auth.lifespan), "
             "or call auth.install(app)"
         )
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 async def _user(
@@ -152,8 +177,7 @@ async def _user(
         user = memo[spec]
         if user is not None or optional:
             return user
-    state = getattr(request.app, "state", None)
-    auth: AppAuth | None = getattr(state, STATE_ATTR, None)
+    auth = _app_auth(scope["app"])
     if auth is None:
         _log.error(
             "tokenward: no Auth on this app: use FastAPI(lifespan=auth.lifespan) or "
@@ -165,7 +189,8 @@ async def _user(
             raise errors.to_http(NotAuthenticatedError("send credentials"))
         raise errors.unavailable("Authentication")
     try:
-        principal = await auth.authenticator(spec).authenticate(auth.credentials(request))
+        authenticator = auth.default_authenticator if spec is None else auth.authenticator(spec)
+        principal = await authenticator.authenticate(auth.credentials(request))
     except NotAuthenticatedError as exc:
         if optional or _route_is_public(scope):
             principal = None
@@ -223,13 +248,11 @@ def _route_is_public(scope: MutableMapping[str, Any]) -> bool:
 
 
 def _check_scopes(user: CurrentUser, security_scopes: SecurityScopes) -> None:
-    wanted = security_scopes.scopes
-    if wanted:
-        missing = tuple(s for s in wanted if s not in user.scopes)
-        if missing:
-            raise errors.to_http(
-                AuthorizationError("missing scopes", subject=user.sub, missing_scopes=missing)
-            )
+    missing = tuple(s for s in security_scopes.scopes if s not in user.scopes)
+    if missing:
+        raise errors.to_http(
+            AuthorizationError("missing scopes", subject=user.sub, missing_scopes=missing)
+        )
 
 
 class _UserScheme(SecurityBase):
@@ -254,7 +277,8 @@ class RequireCurrentUser(_UserScheme):
         """The signed-in user; 401 without valid credentials, 403 when a scope is missing.
         None only on a route marked :func:`public` that was sent no credentials."""
         user = await _user(request, None, optional=False)
-        if user is not None:  # None: a public() route, and no credentials came
+        # None: a public() route, and no credentials came
+        if user is not None and security_scopes.scopes:
             _check_scopes(user, security_scopes)
         return user
 
@@ -268,7 +292,7 @@ class OptionalCurrentUser(_UserScheme):
         """The signed-in user, or None when no credentials were sent. Credentials that were
         sent must be valid (401 otherwise): a broken token is never silently anonymous."""
         user = await _user(request, None, optional=True)
-        if user is not None:
+        if user is not None and security_scopes.scopes:
             _check_scopes(user, security_scopes)
         return user
 
@@ -345,7 +369,8 @@ def authenticate(*strategies: str | Strategy, mode: Mode = "any") -> Callable[..
 
     async def check(request: Request, security_scopes: SecurityScopes) -> CurrentUser | None:
         user = await _user(request, spec, optional=False)
-        if user is not None:  # None: a public() route, and no credentials came
+        # None: a public() route, and no credentials came
+        if user is not None and security_scopes.scopes:
             _check_scopes(user, security_scopes)
         return user
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -44,8 +46,11 @@ class CurrentUser(BaseModel):
         come from a verified Principal, so there is nothing to validate), without its per-field
         alias and default look-ups: this runs on every authenticated request."""
         claims = principal.claims
-        user = cls.__new__(cls)
-        _set = object.__setattr__
+        if type(claims) is MappingProxyType:  # a memoised Principal's: this request's own copy
+            claims = claims.copy()
+        elif not isinstance(claims, dict):
+            claims = dict(claims)
+        user = _new(cls)
         _set(
             user,
             "__dict__",
@@ -56,12 +61,12 @@ class CurrentUser(BaseModel):
                 "scopes": list(principal.scopes if scopes is None else scopes),
                 "provider": principal.provider,
                 "credential_type": principal.credential_type,
-                "claims": claims if isinstance(claims, dict) else dict(claims),
+                "claims": claims,
             },
         )
-        _set(user, "__pydantic_fields_set__", set(_FIELD_NAMES))
-        _set(user, "__pydantic_extra__", None)
-        _set(user, "__pydantic_private__", {"_principal": principal})
+        _set_fields_set(user, set(_FIELD_NAMES))
+        _set_extra(user, None)
+        _set_private(user, {"_principal": principal})
         return user
 
     @property
@@ -89,6 +94,20 @@ class CurrentUser(BaseModel):
 
 
 _FIELD_NAMES = frozenset(CurrentUser.model_fields)
+# What from_principal stores into, bound once: BaseModel's own slots (pydantic 2 keeps a model's
+# state in them) and object's constructor and setter, so no look-up happens per request.
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _slot_setter(name: str) -> Callable[[Any, Any], None]:
+    descriptor: Any = vars(BaseModel)[name]
+    return descriptor.__set__  # type: ignore[no-any-return]
+
+
+_set_fields_set = _slot_setter("__pydantic_fields_set__")
+_set_extra = _slot_setter("__pydantic_extra__")
+_set_private = _slot_setter("__pydantic_private__")
 
 
 class LoginRequest(BaseModel):
