@@ -291,6 +291,25 @@ def test_revoked_access_tokens_stop_on_this_instance_at_once(
         assert client.get("/async", headers=bearer(me["access_token"])).status_code == 200
 
 
+def test_with_revocation_a_session_ended_by_the_limit_stops_here_at_once(
+    stores: StoreMaker, clock: Clock
+) -> None:
+    # The session check remembers "live" for session_check_cache_ttl; a login that ends the
+    # oldest session (MAX_SESSIONS_PER_USER) tells it, as a logout does.
+    settings = {"revoke_access_tokens": True, "max_sessions_per_user": 2}
+    with running(stores, clock, **settings) as (client, _):
+        oldest = sign_in(client)
+        headers = bearer(oldest["access_token"])
+        assert client.get("/async", headers=headers).status_code == 200  # now cached as live
+        clock.advance(1)
+        sign_in(client)
+        assert client.get("/async", headers=headers).status_code == 200
+        clock.advance(1)
+        newest = sign_in(client)  # the third: the oldest ends
+        assert client.get("/async", headers=headers).status_code == 401
+        assert client.get("/async", headers=bearer(newest["access_token"])).status_code == 200
+
+
 def test_with_revocation_a_logout_stops_the_access_token_here_at_once(
     stores: StoreMaker, clock: Clock
 ) -> None:

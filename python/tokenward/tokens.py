@@ -300,7 +300,9 @@ class TokenService:
     user a refresh mints for, from what the session recorded and the scope its login asked for:
     the custom provider re-reads the debug user's groups and scopes from the settings there.
     ``access`` makes the access tokens (HS256 through ``tokens`` when None); ``tokens`` always
-    makes the refresh tokens and their hashes.
+    makes the refresh tokens and their hashes. ``on_session_end`` (optional) hears the id of
+    each session a login ended for being past ``max_sessions`` (the FastAPI layer points it at
+    its ``SessionCheck``, so this instance refuses that session's access tokens at once).
     """
 
     def __init__(
@@ -330,6 +332,7 @@ class TokenService:
             raise ConfigurationError("max_sessions must be at least 1")
         self.max_sessions = int(max_sessions)
         self.reidentify = reidentify
+        self.on_session_end: Callable[[str], None] | None = None
         self._clock = clock
 
     # --- access tokens ------------------------------------------------------------------------
@@ -394,6 +397,9 @@ class TokenService:
                 who.subject,
                 self.max_sessions,
             )
+            if self.on_session_end is not None:
+                for session_id in ended:
+                    self.on_session_end(session_id)
         return TokenPair(
             self.issue_access(who, iat=int(now), sid=family), refresh, self.access_lifetime
         )

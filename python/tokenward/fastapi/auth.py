@@ -139,6 +139,7 @@ class Auth:
                 self.session_check = SessionCheck(
                     self.tokens, ttl=settings.session_check_cache_ttl, clock=clock
                 )
+                self.tokens.on_session_end = self.session_check.forget
             custom = CustomProvider(
                 self.tokens,
                 settings,
