@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,100 +11,28 @@ from typing import Any
 import httpx
 import pytest
 
-import tokenward
+from _uvicorn_support import Server, serve
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
 SECRET = "e2e-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 EMAIL = "debug@example.com"
 PASSWORD = "vega-debug-password"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Server:
-    def __init__(self, base_url: str, log: Path) -> None:
-        self.base_url = base_url
-        self.log = log
-
-
-@contextlib.contextmanager
-def uvicorn_server(tmp: Path) -> Iterator[Server]:
+def uvicorn_server(tmp: Path) -> contextlib.AbstractContextManager[Server]:
     """examples/app.py under uvicorn on a free loopback port, its output in ``Server.log``;
     stopped (gracefully: in-flight requests finish) when the block ends."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TOKENWARD_")}
-    env.update(
-        {
-            "TOKENWARD_AUTH_SECRET": SECRET,
-            "TOKENWARD_STORE_URL": f"sqlite:///{tmp / 'e2e.db'}",
-            "TOKENWARD_DEBUG_SCOPES": "reports:read",
-            "PYTHONUNBUFFERED": "1",
-            # the server imports the tokenward these tests import (a source tree first on the
-            # path included), whatever the working directory
-            "PYTHONPATH": os.pathsep.join(
-                p
-                for p in (str(Path(tokenward.__file__).resolve().parents[1]), env.get("PYTHONPATH"))
-                if p
-            ),
-        }
-    )
-    log = tmp / "uvicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app:app",
-                "--app-dir",
-                str(EXAMPLES),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            cwd=tmp,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"uvicorn exited early:\n{log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{base_url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield Server(base_url, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    settings = {
+        "TOKENWARD_AUTH_SECRET": SECRET,
+        "TOKENWARD_STORE_URL": f"sqlite:///{tmp / 'e2e.db'}",
+        "TOKENWARD_DEBUG_SCOPES": "reports:read",
+    }
+    return serve("app:app", settings, workdir=tmp)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with uvicorn_server(tmp_path_factory.mktemp("uvicorn")) as running:
         yield running
-    text = running.log.read_text(errors="replace")
-    assert "Traceback" not in text, text
 
 
 @pytest.fixture

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from test_fastapi_uvicorn import EMAIL, EXAMPLES, PASSWORD, free_port
+from _uvicorn_support import serve
+from test_fastapi_uvicorn import EMAIL, PASSWORD
 
 SECRET = "e2e-authz-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 BOT_PASSWORD = "bot-pässword-42"
@@ -25,65 +22,17 @@ SCOPES = {"users.read": "List users", "users.write": "Change users", "admin.audi
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("uvicorn-authz")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TOKENWARD_")}
-    env.update(
-        {
-            "TOKENWARD_AUTH_SECRET": SECRET,
-            "TOKENWARD_ROLES": json.dumps(ROLES),
-            "TOKENWARD_SCOPES": json.dumps(SCOPES),
-            "TOKENWARD_DEFAULT_ROLE": "viewer",
-            "TOKENWARD_SUPER_ADMIN_ROLE": "admin",
-            "TOKENWARD_DEBUG_GROUPS": "member",
-            "EXAMPLE_BOT_PASSWORD": BOT_PASSWORD,
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    log = tmp / "uvicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "authz:app",
-                "--app-dir",
-                str(EXAMPLES),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            cwd=tmp,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"uvicorn exited early:\n{log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    text = log.read_text(errors="replace")
-    assert "Traceback" not in text, text
+    settings = {
+        "TOKENWARD_AUTH_SECRET": SECRET,
+        "TOKENWARD_ROLES": json.dumps(ROLES),
+        "TOKENWARD_SCOPES": json.dumps(SCOPES),
+        "TOKENWARD_DEFAULT_ROLE": "viewer",
+        "TOKENWARD_SUPER_ADMIN_ROLE": "admin",
+        "TOKENWARD_DEBUG_GROUPS": "member",
+        "EXAMPLE_BOT_PASSWORD": BOT_PASSWORD,
+    }
+    with serve("authz:app", settings, workdir=tmp) as server:
+        yield server.base_url
 
 
 @pytest.fixture

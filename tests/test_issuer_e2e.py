@@ -8,10 +8,6 @@ at B, and B fetches A's keys no more often than its cooldown allows."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,12 +18,12 @@ import httpx
 import pytest
 
 import tokenward as tw
+from _uvicorn_support import serve
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
 SECRET = "issuer-e2e-secret-0123456789-abcdefghijklmnop"
 FIELD_SECRET = "issuer-e2e-field-secret-0123456789-abcdefgh"
 ISSUER = "https://service-a.test"
@@ -36,19 +32,8 @@ PASSWORD = "vega-debug-password"
 COOLDOWN = 2.0  # B's RemoteJWKS cooldown, seconds
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _clean_env() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.upper().startswith(("TOKENWARD_", "SERVICE_B_", "ISSUER_"))
-    }
+# the settings of service A and B: none of this process's goes to either
+CLEAN = ("TOKENWARD_", "SERVICE_B_", "ISSUER_")
 
 
 @dataclass
@@ -58,89 +43,32 @@ class Service:
     log: Path
 
 
-def _start(module: str, cwd: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Service]:
-    port = _free_port()
-    log = cwd / f"{module}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"{module}:app",
-                "--app-dir",
-                str(TESTS),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            cwd=cwd,
-            env={**env, "PYTHONUNBUFFERED": "1"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    service = Service(f"http://127.0.0.1:{port}", cwd, log)
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"{module} exited early:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{service.url}/v1/health", timeout=1).status_code == 200:
-                return process, service
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"{module} did not start:\n{log.read_text(errors='replace')}")
-        time.sleep(0.1)
-
-
-def _stop(process: subprocess.Popen[bytes], service: Service) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-    text = service.log.read_text(errors="replace")
-    assert "Traceback" not in text, text
-
-
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, Service]]:
     a_dir = tmp_path_factory.mktemp("service-a")
     b_dir = tmp_path_factory.mktemp("service-b")
-    a_env = _clean_env()
-    a_env.update(
-        {
-            "TOKENWARD_AUTH_SECRET": SECRET,
-            "TOKENWARD_TOKEN_ALGORITHM": "ES256",
-            "TOKENWARD_TOKEN_ISSUER": ISSUER,
-            "TOKENWARD_FIELD_ENCRYPTION_SECRET": FIELD_SECRET,
-            "TOKENWARD_STORE_URL": f"sqlite:///{a_dir / 'a.db'}",
+    a_settings = {
+        "TOKENWARD_AUTH_SECRET": SECRET,
+        "TOKENWARD_TOKEN_ALGORITHM": "ES256",
+        "TOKENWARD_TOKEN_ISSUER": ISSUER,
+        "TOKENWARD_FIELD_ENCRYPTION_SECRET": FIELD_SECRET,
+        "TOKENWARD_STORE_URL": f"sqlite:///{a_dir / 'a.db'}",
+    }
+    with serve(
+        "issuer_service_a:app", a_settings, workdir=a_dir, app_dir=TESTS, drop=CLEAN
+    ) as a_server:
+        a = Service(a_server.base_url, a_dir, a_server.log)
+        b_settings = {
+            "ISSUER_JWKS_URL": f"{a.url}/.well-known/jwks.json",
+            "ISSUER_NAME": ISSUER,
+            "ISSUER_FIELD_SECRET": FIELD_SECRET,
+            "ISSUER_JWKS_COOLDOWN": str(COOLDOWN),
+            "SERVICE_B_AUTH_SECRET": SECRET[::-1],
         }
-    )
-    a_process, a = _start("issuer_service_a", a_dir, a_env)
-    try:
-        b_env = _clean_env()
-        b_env.update(
-            {
-                "ISSUER_JWKS_URL": f"{a.url}/.well-known/jwks.json",
-                "ISSUER_NAME": ISSUER,
-                "ISSUER_FIELD_SECRET": FIELD_SECRET,
-                "ISSUER_JWKS_COOLDOWN": str(COOLDOWN),
-                "SERVICE_B_AUTH_SECRET": SECRET[::-1],
-            }
-        )
-        b_process, b = _start("issuer_service_b", b_dir, b_env)
-        try:
-            yield a, b
-        finally:
-            _stop(b_process, b)
-    finally:
-        _stop(a_process, a)
+        with serve(
+            "issuer_service_b:app", b_settings, workdir=b_dir, app_dir=TESTS, drop=CLEAN
+        ) as b_server:
+            yield a, Service(b_server.base_url, b_dir, b_server.log)
 
 
 def _login(a: httpx.Client) -> str:

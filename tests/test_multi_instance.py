@@ -9,10 +9,7 @@ nothing. The tables are read directly at the end: no raw key or refresh token is
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +22,7 @@ import httpx
 import pytest
 from tests.pg_server import PostgresServer
 
-import tokenward
+from _uvicorn_support import Server, serve
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -36,13 +33,6 @@ PASSWORD = "vega-debug-password"
 CACHE_TTL = 1.0
 GRACE = 2.0
 LOGIN = {"email": EMAIL, "password": PASSWORD}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -63,8 +53,7 @@ def eventually(check: Callable[[], bool], *, within: float, what: str) -> float:
 class Instance:
     name: str
     http: httpx.Client
-    process: subprocess.Popen[bytes]
-    log: Path
+    server: Server
 
 
 @dataclass
@@ -75,71 +64,17 @@ class Cluster:
     b: Instance
 
 
-def _start(name: str, url: str, tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TOKENWARD_")}
-    # the subprocess imports tokenward from wherever this process did (a source tree or the venv)
-    source = str(Path(tokenward.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = source
-    env.update(
-        {
-            "INSTANCE": name,
-            "PYTHONUNBUFFERED": "1",
-            "TOKENWARD_AUTH_SECRET": SECRET,
-            "TOKENWARD_STORE_URL": url,
-            "TOKENWARD_DEBUG_SCOPES": "reports:read",
-            "TOKENWARD_API_KEY_CACHE_TTL": str(CACHE_TTL),
-            "TOKENWARD_REFRESH_REUSE_GRACE": str(int(GRACE)),
-            "TOKENWARD_LOGIN_MAX_PER_ADDRESS": "10000",
-            "TOKENWARD_REFRESH_MAX_PER_ADDRESS": "10000",
-        }
-    )
-    log = tmp / f"uvicorn-{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "multi_instance_app:app",
-                "--app-dir",
-                str(TESTS),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            cwd=tmp,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return process, f"http://127.0.0.1:{port}", log
-
-
-def _wait_up(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"uvicorn exited early:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"uvicorn did not start:\n{log.read_text(errors='replace')}")
-        time.sleep(0.1)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=15)
+def _settings(name: str, url: str) -> dict[str, str]:
+    return {
+        "INSTANCE": name,
+        "TOKENWARD_AUTH_SECRET": SECRET,
+        "TOKENWARD_STORE_URL": url,
+        "TOKENWARD_DEBUG_SCOPES": "reports:read",
+        "TOKENWARD_API_KEY_CACHE_TTL": str(CACHE_TTL),
+        "TOKENWARD_REFRESH_REUSE_GRACE": str(int(GRACE)),
+        "TOKENWARD_LOGIN_MAX_PER_ADDRESS": "10000",
+        "TOKENWARD_REFRESH_MAX_PER_ADDRESS": "10000",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -147,25 +82,27 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("multi")
     with PostgresServer() as server:
         url = server.create_database("multi")
-        started = [(name, *_start(name, url, tmp)) for name in ("a", "b")]
-        instances: list[Instance] = []
         try:
-            for name, process, base_url, log in started:
-                _wait_up(process, base_url, log)
-                instances.append(
-                    Instance(name, httpx.Client(base_url=base_url, timeout=20), process, log)
-                )
-            yield Cluster(server, url, instances[0], instances[1])
+            with contextlib.ExitStack() as stack:
+                instances: list[Instance] = []
+                for name in ("a", "b"):
+                    running = stack.enter_context(
+                        serve(
+                            "multi_instance_app:app",
+                            _settings(name, url),
+                            workdir=tmp,
+                            app_dir=TESTS,
+                            name=name,
+                            ready_path="/health",
+                        )
+                    )
+                    http = stack.enter_context(httpx.Client(base_url=running.base_url, timeout=20))
+                    instances.append(Instance(name, http, running))
+                yield Cluster(server, url, instances[0], instances[1])
         finally:
-            for instance in instances:
-                instance.http.close()
-            for _, process, _, _ in started:
-                _stop(process)
+            # the instances have stopped; the last test may have left the database stopped
             if not server.running:
                 server.start()
-    for _, _, _, log in started:
-        text = log.read_text(errors="replace")
-        assert "Traceback" not in text, text
 
 
 def login(instance: Instance) -> dict[str, Any]:
