@@ -100,8 +100,7 @@ def serve(
     """``uvicorn <app>`` (``module:attribute`` in ``app_dir``) on a free port of 127.0.0.1,
     working directory ``workdir``, environment this process's without the variables starting with
     one of ``drop``, plus ``settings`` (and the tokenward these tests import first on PYTHONPATH).
-    Its output goes to ``workdir/uvicorn-<name>.log`` (``name``:
-    the module's, unless given).
+    Its output goes to ``workdir/uvicorn-<name>.log`` (``name``: the module's, unless given).
 
     Yields once GET ``ready_path`` answers 200; fails the test, with the log, when the process
     exits or does not answer within ``timeout`` seconds. Stopped when the block ends, however it
