@@ -377,19 +377,28 @@ def test_one_token_is_verified_once_per_request(clock: Clock) -> None:
         assert calls == [token, token]  # the next request verifies again
 
 
-def test_every_request_gets_a_user_of_its_own_for_the_same_token(clock: Clock) -> None:
-    # The provider keeps the Principal of a token it saw (PrincipalMemo); what one request does
-    # to its CurrentUser must not reach the next request with that token.
+def test_requests_with_the_same_token_share_a_user_nobody_can_change(clock: Clock) -> None:
+    # The provider remembers a token's Principal and the Auth its CurrentUser: every request
+    # with that token gets the same immutable user, so what one request tries to do to it
+    # cannot reach the next.
     app, auth = make_app(clock=clock, debug_groups="user")
+    seen: list[CurrentUser] = []
 
     @app.get("/meddle")
     def meddle(user: Annotated[CurrentUser, Depends(require_current_user)]) -> dict[str, Any]:
-        seen = {"groups": list(user.groups), "claim": list(user.claims["cognito:groups"])}
-        user.groups.append("root")
-        user.scopes.append("reports:write")
-        user.claims["cognito:groups"].append("root")
-        user.claims["sub"] = "somebody-else"
-        return seen
+        seen.append(user)
+        refused = []
+        for change in (
+            lambda: user.groups.append("root"),
+            lambda: user.scopes.append("reports:write"),
+            lambda: user.claims["cognito:groups"].append("root"),
+            lambda: user.claims.update(sub="somebody-else"),
+        ):
+            try:
+                change()
+            except TypeError:
+                refused.append(True)
+        return {"groups": user.groups, "claim": user.claims["cognito:groups"], "refused": refused}
 
     with TestClient(app) as client:
         token = login(client)["access_token"]
@@ -397,12 +406,16 @@ def test_every_request_gets_a_user_of_its_own_for_the_same_token(clock: Clock) -
             assert client.get("/meddle", headers=bearer(token)).json() == {
                 "groups": ["user"],
                 "claim": ["user"],
+                "refused": [True] * 4,
             }
+        assert seen[0] is seen[1] is seen[2]
         assert client.get("/root", headers=bearer(token)).status_code == 403
         assert client.get("/admin-reports", headers=bearer(token)).status_code == 403
-        me = client.get("/v1/auth/me", headers=bearer(token)).json()
-        assert me["groups"] == ["user"]
+        assert client.get("/v1/auth/me", headers=bearer(token)).json()["groups"] == ["user"]
         assert len(auth.provider.memo) == 1  # type: ignore[attr-defined]
+        other = login(client)["access_token"]  # another token: another user
+        client.get("/meddle", headers=bearer(other))
+        assert seen[-1] is not seen[0] and seen[-1].claims["jti"] != seen[0].claims["jti"]
 
 
 def test_a_remembered_token_is_still_checked_on_every_request(clock: Clock) -> None:

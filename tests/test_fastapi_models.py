@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tokenward.fastapi import CurrentUser
@@ -47,13 +49,31 @@ def test_from_principal_is_what_model_construct_builds(scopes: tuple[str, ...] |
     assert CurrentUser.model_validate(fast.model_dump()).model_dump() == fast.model_dump()
 
 
-def test_the_view_is_frozen_and_its_lists_are_its_own() -> None:
+def test_the_view_is_frozen_all_the_way_down() -> None:
     user = CurrentUser.from_principal(PRINCIPAL)
     with pytest.raises(ValueError, match="frozen"):
         user.sub = "someone else"  # type: ignore[misc]
-    user.groups.append("admin")
-    assert PRINCIPAL.groups == ("root", "ops")  # the Principal is untouched
-    assert CurrentUser.from_principal(PRINCIPAL).groups == ["root", "ops"]
+    with pytest.raises(TypeError, match="read-only"):
+        user.groups.append("admin")
+    with pytest.raises(TypeError, match="read-only"):
+        user.scopes.append("admin")
+    with pytest.raises(TypeError, match="read-only"):
+        user.claims["sub"] = "someone else"
+    assert user.groups == ["root", "ops"] and PRINCIPAL.groups == ("root", "ops")
+    mine = list(user.groups)  # a copy to change
+    mine.append("admin")
+    assert user.groups == ["root", "ops"]
+
+
+def test_a_hand_built_user_is_frozen_too() -> None:
+    user = CurrentUser(sub="fake", groups=["root"], claims={"a": [1, {"b": 2}]})
+    assert user.groups == ["root"] and user.claims == {"a": [1, {"b": 2}]}
+    with pytest.raises(TypeError, match="read-only"):
+        user.groups.append("admin")
+    with pytest.raises(TypeError, match="read-only"):
+        user.claims["a"][1]["b"] = 3
+    assert user.model_dump()["claims"] == {"a": [1, {"b": 2}]}
+    assert json.loads(user.model_dump_json())["groups"] == ["root"]
 
 
 def test_a_hand_built_user_still_has_a_principal() -> None:

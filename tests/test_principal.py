@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import pickle
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 
 from tokenward.exceptions import InvalidClaimError
-from tokenward.principal import Principal, PrincipalMemo, from_token_claims
+from tokenward.principal import (
+    EMPTY_CLAIMS,
+    FrozenDict,
+    FrozenList,
+    Principal,
+    PrincipalMemo,
+    freeze,
+    from_token_claims,
+)
 
 CLAIMS: dict[str, Any] = {
     "sub": "user-1",
@@ -47,7 +59,7 @@ def test_a_token_seen_again_gets_the_principal_made_the_first_time() -> None:
 def test_a_memoised_principal_has_read_only_claims_of_its_own() -> None:
     claims = dict(CLAIMS)
     p = PrincipalMemo(8).principal("token-a", claims, from_token_claims)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="read-only"):
         p.claims["sub"] = "root"  # type: ignore[index]
     claims["sub"] = "changed by the caller"  # the caller's dict is not the memo's
     assert p.claims["sub"] == "user-1"
@@ -101,22 +113,66 @@ NESTED: dict[str, Any] = {
 
 def test_memoised_claims_are_frozen_all_the_way_down() -> None:
     p = PrincipalMemo(8).principal("token-a", NESTED, from_token_claims)
-    assert p.claims["cognito:groups"] == ("root", "user")
-    assert p.claims["address"]["lines"] == ("1 Queen St", "Auckland")
-    with pytest.raises(TypeError):
+    assert p.claims == NESTED  # equal to the token's JSON, lists as lists
+    assert p.claims["cognito:groups"] == ["root", "user"]
+    with pytest.raises(TypeError, match="read-only"):
         p.claims["address"]["country"] = "AU"
-    with pytest.raises(AttributeError):
+    with pytest.raises(TypeError, match="read-only"):
         p.claims["cognito:groups"].append("admin")
+    with pytest.raises(TypeError, match="read-only"):
+        p.claims["tags"][0]["k"] = "changed"
+    assert p.claims == NESTED
 
 
-def test_a_copy_of_memoised_claims_is_the_tokens_json_again_and_owned_by_the_caller() -> None:
-    p = PrincipalMemo(8).principal("token-a", NESTED, from_token_claims)
-    first = p.claims.copy()  # type: ignore[attr-defined]
-    assert first == NESTED
-    assert type(first) is dict and type(first["cognito:groups"]) is list
-    assert type(first["tags"][0]) is dict and type(first["address"]["lines"]) is list
-    first["cognito:groups"].append("admin")
-    first["address"]["lines"].append("changed")
-    first["tags"][0]["k"] = "changed"
-    first["profile"]["plan"] = "free"
-    assert p.claims.copy() == NESTED  # type: ignore[attr-defined]
+def test_copies_of_frozen_values_are_plain_and_changeable() -> None:
+    frozen = freeze(NESTED)
+    shallow = copy.copy(frozen)
+    assert type(shallow) is dict and shallow == NESTED
+    deep = copy.deepcopy(frozen)
+    assert type(deep) is dict and type(deep["cognito:groups"]) is list
+    assert type(deep["tags"][0]) is dict and type(deep["address"]["lines"]) is list
+    deep["cognito:groups"].append("admin")
+    deep["tags"][0]["k"] = "changed"
+    assert frozen == NESTED
+    assert pickle.loads(pickle.dumps(frozen)) == NESTED
+    assert json.loads(json.dumps(frozen)) == NESTED
+    assert type(frozen.copy()) is dict and type(frozen["cognito:groups"].copy()) is list
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.update(x=1),
+        lambda d: d.setdefault("x", 1),
+        lambda d: d.pop("sub"),
+        lambda d: d.popitem(),
+        lambda d: d.clear(),
+        lambda d: d.__delitem__("sub"),
+        lambda d: d.__ior__({"x": 1}),
+        lambda d: d["cognito:groups"].extend(["x"]),
+        lambda d: d["cognito:groups"].insert(0, "x"),
+        lambda d: d["cognito:groups"].remove("root"),
+        lambda d: d["cognito:groups"].pop(),
+        lambda d: d["cognito:groups"].sort(),
+        lambda d: d["cognito:groups"].reverse(),
+        lambda d: d["cognito:groups"].clear(),
+        lambda d: d["cognito:groups"].__setitem__(0, "x"),
+        lambda d: d["cognito:groups"].__delitem__(0),
+        lambda d: d["cognito:groups"].__iadd__(["x"]),
+        lambda d: d["cognito:groups"].__imul__(2),
+    ],
+)
+def test_every_way_of_changing_frozen_claims_is_refused(change: Any) -> None:
+    frozen = freeze(NESTED)
+    with pytest.raises(TypeError, match="read-only"):
+        change(frozen)
+    assert frozen == NESTED
+
+
+def test_freeze_keeps_frozen_values_and_scalars() -> None:
+    frozen = freeze(NESTED)
+    assert freeze(frozen) is frozen
+    assert freeze({}) is EMPTY_CLAIMS and freeze(MappingProxyType({})) is EMPTY_CLAIMS
+    assert freeze(("a", ["b"])) == ["a", ["b"]] and isinstance(freeze(("a",)), FrozenList)
+    assert freeze(3) == 3 and freeze(None) is None and freeze("s") == "s"
+    assert isinstance(freeze({"a": 1}), FrozenDict)

@@ -260,6 +260,47 @@ def test_debug_tokens_never_return_a_token_past_its_exp() -> None:
     assert info is not None and info["size"] == 0
 
 
+def test_check_access_answers_as_verify_access_does_without_the_claims() -> None:
+    tokens = debug_tokens(leeway=5, size=4)
+    t = access(tokens)
+    assert tokens.check_access(t, now=NOW) is None  # a miss: verified in full, then cached
+    assert tokens.check_access(t, now=NOW) is None  # a hit
+    info = tokens.cache_info()
+    assert info is not None and (info["hits"], info["misses"], info["size"]) == (1, 1, 1)
+    assert tokens.check_access(t, now=NOW + 64) is None
+    with pytest.raises(tw.ExpiredTokenError):
+        tokens.check_access(t, now=NOW + 65)  # past exp, cached or not
+    with pytest.raises(tw.ImmatureTokenError):
+        tokens.check_access(access(tokens, jti="later"), now=NOW - 10)
+    with pytest.raises(tw.InvalidSignatureError):
+        tokens.check_access(with_other_signature(t), now=NOW)
+    with pytest.raises(tw.MalformedTokenError):
+        tokens.check_access("not.a.token", now=NOW)
+
+
+def test_check_access_without_a_cache_verifies_every_time() -> None:
+    tokens = DebugTokens(DEBUG_SECRET, issuer="tokenward")
+    t = access(tokens)
+    assert tokens.check_access(t, now=NOW) is None
+    with pytest.raises(tw.InvalidSignatureError):
+        tokens.check_access(with_other_signature(t), now=NOW)
+    with pytest.raises(tw.ExpiredTokenError):
+        tokens.check_access(t, now=NOW + 61)
+
+
+def test_check_access_past_the_hot_tier_finds_the_cached_entry() -> None:
+    tokens = debug_tokens(size=200)
+    issued = [access(tokens, jti=f"t{i}") for i in range(100)]  # more than the hot tier's 64
+    for t in issued:
+        tokens.verify_access(t, now=NOW)
+    for t in issued:
+        tokens.check_access(t, now=NOW)
+    info = tokens.cache_info()
+    assert info is not None and info["misses"] == 100 and info["hits"] == 100
+    with pytest.raises(tw.ExpiredTokenError):
+        tokens.check_access(issued[0], now=NOW + 61)
+
+
 def test_debug_tokens_refuse_a_cached_token_before_its_iat() -> None:
     tokens = debug_tokens()
     t = access(tokens)

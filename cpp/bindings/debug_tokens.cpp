@@ -27,6 +27,16 @@ py_debug_tokens with_cache(std::shared_ptr<const debug_tokens> t, std::size_t ca
   return py_debug_tokens{std::move(t), token_cache::make(cache_size, leeway)};
 }
 
+// GIL held. The claims of a valid access token, verified in full without the GIL; the token's
+// error otherwise.
+py::object fresh_access(const py_debug_tokens& self, std::string_view t, double at) {
+  result<json_doc> r = [&] {
+    py::gil_scoped_release nogil;
+    return self.t->verify_access(t, at);
+  }();
+  return to_py(unwrap(std::move(r)).root());
+}
+
 // A sequence of str (possibly empty); a lone str is refused, it is almost always a mistake.
 std::vector<std::string> names_arg(py::handle h, const char* what) {
   std::vector<std::string> out;
@@ -92,17 +102,25 @@ void bind_debug_tokens(py::module_& m) {
           [](const py_debug_tokens& self, py::handle token, std::optional<double> now) {
             const std::string_view t = text_view(token, "token");  // the caller's object keeps it alive
             const double at = now.value_or(verifier::now_seconds());
-            return through_cache(self.cache.get(), t, at, [&] {
-              result<json_doc> r = [&] {
-                py::gil_scoped_release nogil;
-                return self.t->verify_access(t, at);
-              }();
-              return to_py(unwrap(std::move(r)).root());
-            });
+            return through_cache(self.cache.get(), t, at, [&] { return fresh_access(self, t, at); });
           },
           py::arg("token"), py::kw_only(), py::arg("now") = py::none(),
           "Verify an access token (signature, typ, issuer, times, token_use); return its claims. With "
           "cache_size > 0, a token that passed is answered from the verified-token cache until its exp.")
+      .def(
+          "check_access",
+          [](const py_debug_tokens& self, py::handle token, std::optional<double> now) {
+            const std::string_view t = text_view(token, "token");
+            const double at = now.value_or(verifier::now_seconds());
+            if (!self.cache) {
+              fresh_access(self, t, at);
+            } else if (!self.cache->holds(t, at)) {  // a miss, counted once: verify, remember
+              self.cache->put(t, fresh_access(self, t, at));
+            }
+          },
+          py::arg("token"), py::kw_only(), py::arg("now") = py::none(),
+          "verify_access without the claims: None for a valid access token, the same errors "
+          "otherwise. A token in the verified-token cache costs a look-up and its times only.")
       .def(
           "cache_info",
           [](const py_debug_tokens& self) -> py::object {

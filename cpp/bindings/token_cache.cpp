@@ -322,6 +322,46 @@ py::object token_cache::get(std::string_view token, double now) {
   return out;
 }
 
+bool token_cache::holds(std::string_view token, double now) {
+  std::vector<py::object> dropped;  // released after the lock (declared before it)
+  if (token.size() > kMaxTokenBytes) {
+    std::lock_guard lock(mu_);
+    ++misses_;
+    return false;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (auto h = hot_index_.find(token); h != hot_index_.end()) {
+      const list_t::iterator e = h->second->cold;
+      if (out_of_time(*e, now)) {
+        ++misses_;
+        drop_entry(e, dropped);
+        return false;
+      }
+      ++hits_;
+      hot_.splice(hot_.begin(), hot_, h->second);
+      lru_.splice(lru_.begin(), lru_, e);
+      return true;
+    }
+  }
+  digest key;
+  if (!sha256(token, key)) {
+    std::lock_guard lock(mu_);
+    ++misses_;
+    return false;
+  }
+  std::lock_guard lock(mu_);
+  auto it = index_.find(view(key));
+  if (it == index_.end() || out_of_time(*it->second, now)) {
+    ++misses_;
+    if (it != index_.end()) drop_entry(it->second, dropped);
+    return false;
+  }
+  ++hits_;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return true;
+}
+
 void token_cache::put(std::string_view token, const py::object& claims) {
   if (capacity_ == 0 || token.size() > kMaxTokenBytes || !PyDict_CheckExact(claims.ptr())) return;
   double exp_value = 0;

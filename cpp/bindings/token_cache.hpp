@@ -54,6 +54,10 @@ class token_cache {
   // dropped and reported as a miss, so the full verification that follows raises
   // ExpiredTokenError or ImmatureTokenError exactly as it would have without the cache.
   py::object get(std::string_view token, double now);
+  // GIL held. Whether `token` is cached and still in its time (what get() would answer with
+  // claims), without building them: for a caller that remembers what it made of the claims.
+  // Counts a hit or a miss as get() does; an entry out of time is dropped.
+  bool holds(std::string_view token, double now);
   // GIL held. Remembers claims that just passed verification; tokens without a numeric exp, and
   // claims holding anything but JSON values, are never cached.
   void put(std::string_view token, const py::object& claims);

@@ -13,20 +13,26 @@ refuse a groups claim that holds anything but strings: dropping the odd entries 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from tokenward.exceptions import InvalidClaimError
 
 __all__ = [
     "CREDENTIAL_TYPES",
+    "EMPTY_CLAIMS",
     "CredentialType",
+    "FrozenDict",
+    "FrozenList",
     "Principal",
     "PrincipalMemo",
+    "freeze",
     "from_cognito_claims",
     "from_token_claims",
+    "remember",
     "split_scopes",
 ]
 
@@ -144,55 +150,91 @@ def from_cognito_claims(
     )
 
 
-def _freeze(value: Any) -> Any:
-    """A JSON value made immutable: lists become tuples and objects read-only mappings."""
-    kind = type(value)
-    if kind is list:
-        return tuple(_freeze(v) for v in value)
-    if kind is dict:
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
-    return value
+def _read_only(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError(
+        f"this {type(self).__name__} is read-only (it may be shared by several requests): "
+        "copy it first, e.g. list(value), dict(value) or copy.deepcopy(value)"
+    )
 
 
-def _thaw(value: Any) -> Any:
-    """The inverse of :func:`_freeze`: a fresh, mutable copy."""
-    kind = type(value)
-    if kind is tuple:
-        return [_thaw(v) for v in value]
-    if kind is MappingProxyType:
-        return {k: _thaw(v) for k, v in value.items()}
-    return value
+class FrozenList(list[Any]):
+    """A list that cannot be changed: equal to the list it was made from, serialised as one,
+    but every mutating method raises TypeError. ``copy()``, ``copy.copy`` and ``copy.deepcopy``
+    (and pickling) give plain, mutable lists."""
+
+    __slots__ = ()
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+
+    def copy(self) -> list[Any]:
+        return list(self)
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return [copy.deepcopy(v, memo) for v in self]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (list(self),))
 
 
-def _thawer(frozen: Any) -> Callable[[Any], Any]:
-    """The cheapest way to thaw ``frozen``: ``list`` for a tuple of plain values (a groups
-    claim), ``dict`` for a flat object, :func:`_thaw` for anything nested."""
-    nested = (tuple, MappingProxyType)
-    if type(frozen) is tuple and not any(type(v) in nested for v in frozen):
-        return list
-    if type(frozen) is MappingProxyType and not any(type(v) in nested for v in frozen.values()):
-        return dict
-    return _thaw
+class FrozenDict(dict[str, Any]):
+    """A dict that cannot be changed: equal to the dict it was made from, serialised as one,
+    but every mutating method raises TypeError. ``copy()``, ``copy.copy`` and ``copy.deepcopy``
+    (and pickling) give plain, mutable dicts."""
 
+    __slots__ = ()
 
-class _MemoClaims(dict[str, Any]):
-    """The claims of a memoised Principal, held behind a read-only view and frozen all the way
-    down (so no request can change what the next one sees). ``copy()`` gives a request its own
-    mutable claims, lists and objects included, as the token's JSON has them."""
-
-    __slots__ = ("_nested",)
-
-    def __init__(self, claims: Mapping[str, Any]) -> None:
-        super().__init__((k, _freeze(v)) for k, v in claims.items())
-        self._nested = tuple(
-            (k, _thawer(v)) for k, v in self.items() if type(v) in (tuple, MappingProxyType)
-        )
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
 
     def copy(self) -> dict[str, Any]:
-        fresh = dict.copy(self)
-        for key, thaw in self._nested:
-            fresh[key] = thaw(fresh[key])
-        return fresh
+        return dict(self)
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return {k: copy.deepcopy(v, memo) for k, v in self.items()}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+
+EMPTY_CLAIMS = FrozenDict()
+
+
+def freeze(value: Any) -> Any:
+    """``value`` (JSON-shaped: dicts, lists, tuples, scalars) made read-only all the way down:
+    mappings become :class:`FrozenDict`, lists and tuples :class:`FrozenList`; anything frozen
+    already is returned as it is."""
+    kind = type(value)
+    if kind is FrozenDict or kind is FrozenList:
+        return value
+    if isinstance(value, Mapping):
+        return FrozenDict((k, freeze(v)) for k, v in value.items()) if value else EMPTY_CLAIMS
+    if kind is list or kind is tuple:
+        return FrozenList(freeze(v) for v in value)
+    return value
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remember(entries: dict[K, V], key: K, value: V, capacity: int) -> None:
+    """``entries[key] = value`` in a dict of at most ``capacity`` entries (0: none), the oldest
+    leaving first. Safe beside other threads doing the same (the GIL keeps each step whole)."""
+    if not capacity:
+        return
+    while len(entries) >= capacity:
+        try:
+            del entries[next(iter(entries))]
+        except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+            break
+    entries[key] = value
 
 
 class PrincipalMemo:
@@ -202,9 +244,8 @@ class PrincipalMemo:
     It saves work, never a check: a provider asks it only after the token verified again on this
     request (signature or verified-token cache, ``exp``, issuer...), and the same token text
     always maps to the same Principal. A memoised Principal is shared by every request that sends
-    its token, so its ``claims`` are a read-only view, frozen all the way down (JSON arrays are
-    tuples there); ``claims.copy()`` gives a request mutable claims of its own, as
-    :class:`~tokenward.fastapi.CurrentUser` does. At most ``capacity`` tokens are kept
+    its token, so its ``claims`` are frozen all the way down (:func:`freeze`: they compare
+    equal to the token's JSON, but cannot change). At most ``capacity`` tokens are kept
     (the oldest leaves first); ``capacity=0`` keeps none. The mapper must depend on the claims
     alone (the built-in ones do), which is why only the providers' own mappers use it.
     """
@@ -236,15 +277,8 @@ class PrincipalMemo:
             return found
         principal = mapper(claims)
         # Shared from now on: the Principal keeps a frozen copy, never the caller's dict.
-        object.__setattr__(principal, "claims", MappingProxyType(_MemoClaims(claims)))
-        if self.capacity:
-            entries = self._entries
-            while len(entries) >= self.capacity:
-                try:
-                    del entries[next(iter(entries))]
-                except (KeyError, RuntimeError, StopIteration):  # another thread got there first
-                    break
-            entries[token] = principal
+        object.__setattr__(principal, "claims", freeze(claims))
+        remember(self._entries, token, principal, self.capacity)
         return principal
 
     def clear(self) -> None:

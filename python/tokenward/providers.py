@@ -156,8 +156,12 @@ class CustomProvider:
         return self._sub
 
     async def authenticate(self, token: str) -> Principal:
-        claims = self.service.verify_access(token)
-        principal = self.memo.get(token) or self.memo.principal(token, claims, self._mapper)
+        principal = self.memo.get(token)
+        if principal is not None:
+            self.service.check_access(token)  # still checked: only the claims are not rebuilt
+        else:
+            claims = self.service.verify_access(token)
+            principal = self.memo.principal(token, claims, self._mapper)
         if self.session_check is not None:
             await self.session_check.check(principal)
         return principal

@@ -148,7 +148,9 @@ class AccessTokenIssuer(Protocol):
     ``scope``, ``iat``, ``exp = iat + lifetime``, ``jti``, ``sid``, ``token_use: access``);
     ``verify`` returns them for a valid token (header ``typ: at+jwt``; ``iss``, ``exp``, ``iat``,
     ``sub``, ``jti`` and ``token_use == "access"`` checked) or raises
-    :class:`~tokenward.InvalidTokenError`."""
+    :class:`~tokenward.InvalidTokenError`. An issuer may also have ``check(token, *, now)``:
+    ``verify`` without building the claims (:meth:`TokenService.check_access` uses it when it
+    is there)."""
 
     @property
     def algorithm(self) -> str: ...
@@ -167,8 +169,10 @@ class DebugAccessTokens:
 
     def __init__(self, tokens: DebugTokens) -> None:
         self.tokens = tokens
-        # verify(token, now=...) is the native call itself: no Python frame between.
+        # verify(token, now=...) and check(...) are the native calls themselves: no Python
+        # frame between.
         self.verify = tokens.verify_access
+        self.check = tokens.check_access
 
     def issue(
         self, who: Principal, *, iat: int, lifetime: int, jti: str | None, sid: str | None
@@ -186,6 +190,8 @@ class DebugAccessTokens:
 
     verify: Callable[..., dict[str, Any]]
     """``verify(token, *, now)``: the claims of a valid access token."""
+    check: Callable[..., None]
+    """``check(token, *, now)``: ``verify`` without the claims (a cached token costs a look-up)."""
 
 
 class RingAccessTokens:
@@ -323,7 +329,7 @@ class TokenService:
         if reuse_grace < 0:
             raise ConfigurationError("the refresh reuse grace window must not be negative")
         self.tokens = tokens
-        self.access: AccessTokenIssuer = DebugAccessTokens(tokens) if access is None else access
+        self.access = DebugAccessTokens(tokens) if access is None else access
         self.store = store
         self.access_lifetime = int(access_lifetime)
         self.refresh_lifetime = int(refresh_lifetime)
@@ -345,7 +351,7 @@ class TokenService:
         jti: str | None = None,
         sid: str | None = None,
     ) -> str:
-        return self.access.issue(
+        return self._access.issue(
             who,
             iat=int(self._clock()) if iat is None else iat,
             lifetime=self.access_lifetime,
@@ -355,7 +361,23 @@ class TokenService:
 
     def verify_access(self, token: str | bytes) -> dict[str, Any]:
         """The claims of a valid access token; :class:`InvalidTokenError` otherwise."""
-        return self.access.verify(token, now=self._clock())
+        return self._access.verify(token, now=self._clock())
+
+    def check_access(self, token: str | bytes) -> None:
+        """:meth:`verify_access` without the claims: for a caller that kept what it made of
+        them (the providers' PrincipalMemo). The same errors for a token that is not valid."""
+        self._check(token, now=self._clock())
+
+    @property
+    def access(self) -> AccessTokenIssuer:
+        """What makes and checks the access tokens (replaceable: the issuer's key ring)."""
+        return self._access
+
+    @access.setter
+    def access(self, issuer: AccessTokenIssuer) -> None:
+        self._access = issuer
+        check = getattr(issuer, "check", None)
+        self._check: Callable[..., Any] = check if callable(check) else issuer.verify
 
     # --- sessions -----------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.router import PREFIX, build_auth_router
 from tokenward.issuer import SigningKeys, build_signing_keys, rotate
 from tokenward.keyring import KeyRing
-from tokenward.principal import Principal
+from tokenward.principal import FrozenDict, Principal, remember
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, SessionCheck
 from tokenward.ratelimit import LoginLimiter, TrustedProxies, client_address
 from tokenward.rbac import Roles
@@ -188,6 +188,8 @@ class Auth:
             self.default_strategies = tuple(dict.fromkeys(("gateway", *self.default_strategies)))
         self.roles: Roles = settings.rbac()  # ROLES, SCOPES... (checked by settings.check())
         self._roles_grant = bool(self.roles.roles)
+        self._users: dict[int, tuple[Principal, CurrentUser]] = {}
+        self._users_capacity = settings.token_cache_size
         self.default_authenticator: Authenticator = self._build(self.default_strategies, "any")
         """The strategies of ``AUTH_STRATEGIES`` (``require_current_user``'s), in ``any`` mode."""
         self.router: APIRouter = build_auth_router(
@@ -384,11 +386,24 @@ class Auth:
         return tuple(self.roles.effective_scopes(principal))
 
     def current_user(self, principal: Principal) -> CurrentUser:
-        """The FastAPI view of ``principal``, holding its effective scopes."""
+        """The FastAPI view of ``principal``, holding its effective scopes.
+
+        A CurrentUser is immutable, so the view of a Principal the provider remembers for its
+        token (one whose claims are a FrozenDict, see PrincipalMemo) is made once and handed to
+        every request that proves the same Principal, up to ``TOKEN_CACHE_SIZE`` of them. The
+        Principal was checked on this request already: this saves building, never checking."""
+        found = self._users.get(id(principal))
+        if found is not None and found[0] is principal:
+            return found[1]
         # As effective_scopes(), without its calls when no role grants anything.
         if principal.credential_type == "api_key" or not self._roles_grant:
-            return CurrentUser.from_principal(principal, principal.scopes)
-        return CurrentUser.from_principal(principal, self.roles.effective_scopes(principal))
+            user = CurrentUser.from_principal(principal, principal.scopes)
+        else:
+            user = CurrentUser.from_principal(principal, self.roles.effective_scopes(principal))
+        if type(principal.claims) is FrozenDict:
+            # Keyed by identity, holding the Principal: its id cannot be reused while it is here.
+            remember(self._users, id(principal), (principal, user), self._users_capacity)
+        return user
 
     # --- app wiring ---------------------------------------------------------------------------
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from tokenward.principal import CredentialType, Principal
+from tokenward.principal import CredentialType, FrozenDict, FrozenList, Principal, freeze
 
 __all__ = ["CurrentUser", "LoginRequest", "RefreshRequest", "TokenResponse"]
 
@@ -22,6 +21,13 @@ class CurrentUser(BaseModel):
     ``gateway``). ``groups`` come from the ``cognito:groups`` claim (or the API key's owner);
     ``scopes`` are the effective scopes: the credential's own plus those its groups grant as
     roles (see docs/authorization.md). ``claims`` holds every verified claim of a token.
+
+    A CurrentUser is immutable all the way down: the model is frozen, ``groups`` and ``scopes``
+    are :class:`~tokenward.principal.FrozenList` and ``claims`` a
+    :class:`~tokenward.principal.FrozenDict` (equal to the lists and dicts they hold, serialised
+    as such, but changing one raises TypeError; ``list(user.groups)`` or
+    ``copy.deepcopy(user.claims)`` give copies to change). That is what lets every request with
+    the same token share one user (see :meth:`tokenward.fastapi.Auth.current_user`).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -36,6 +42,11 @@ class CurrentUser(BaseModel):
 
     _principal: Principal | None = PrivateAttr(default=None)
 
+    @field_validator("groups", "scopes", "claims", mode="after")
+    @classmethod
+    def _frozen(cls, value: Any) -> Any:
+        return freeze(value)
+
     @classmethod
     def from_principal(
         cls, principal: Principal, scopes: tuple[str, ...] | None = None
@@ -46,10 +57,8 @@ class CurrentUser(BaseModel):
         come from a verified Principal, so there is nothing to validate), without its per-field
         alias and default look-ups: this runs on every authenticated request."""
         claims = principal.claims
-        if type(claims) is MappingProxyType:  # a memoised Principal's: this request's own copy
-            claims = claims.copy()
-        elif not isinstance(claims, dict):
-            claims = dict(claims)
+        if type(claims) is not FrozenDict:  # a memoised Principal's claims are frozen already
+            claims = freeze(claims)
         user = _new(cls)
         _set(
             user,
@@ -57,8 +66,8 @@ class CurrentUser(BaseModel):
             {
                 "sub": principal.subject,
                 "email": principal.email,
-                "groups": list(principal.groups),
-                "scopes": list(principal.scopes if scopes is None else scopes),
+                "groups": FrozenList(principal.groups),
+                "scopes": FrozenList(principal.scopes if scopes is None else scopes),
                 "provider": principal.provider,
                 "credential_type": principal.credential_type,
                 "claims": claims,
