@@ -729,6 +729,126 @@ def test_rsa_exponent_rules(generated: dict[str, tw.JWK]) -> None:
             )
 
 
+def test_rsa_members_are_read_as_unsigned_values(generated: dict[str, tw.JWK]) -> None:
+    """n and e are read as big-endian unsigned values: leading zero bytes change nothing, and the
+    size and exponent rules apply to the value, not to the length of the member."""
+    public = generated["RS256"].public().to_dict()
+    n = b64d(public["n"])
+    n_int = int.from_bytes(n, "big")
+    thumbprint = generated["RS256"].thumbprint()
+
+    def key(**members: str) -> tw.JWK:
+        return tw.JWK.from_json({"kty": "RSA", "n": public["n"], "e": "AQAB", **members})
+
+    assert key(n=b64e(b"\x00" + n)).thumbprint() == thumbprint
+    assert key(n=b64e(b"\x00" * 3000 + n)).thumbprint() == thumbprint
+    assert key(e=b64e(b"\x00\x01\x00\x01")).thumbprint() == thumbprint
+    assert key(e=b64e(b"\x00" * 300 + b"\x01\x00\x01")).thumbprint() == thumbprint
+    assert key(e=int_b64(n_int - 2)).key_type == "RSA"  # the largest odd exponent below n
+    for e in (n_int, n_int + 2, (n_int << 8) | 1):
+        with pytest.raises(tw.InvalidKeyError, match="less than the modulus"):
+            key(e=int_b64(e))
+    with pytest.raises(tw.InvalidKeyError, match="less than the modulus"):
+        key(e=b64e(b"\x00" * 10))
+    with pytest.raises(tw.InvalidKeyError, match="has 2047 bits"):
+        key(n=b64e(b"\x00" + (n_int >> 1 | 1).to_bytes(256, "big")))
+    with pytest.raises(tw.InvalidKeyError, match="has 0 bits"):
+        key(n=b64e(b"\x00" * 256))
+    with pytest.raises(tw.InvalidKeyError, match="modulus is even"):
+        key(n=int_b64(n_int ^ 1))
+    largest = (1 << 16384) - 1 - 2 * 3**1000
+    assert key(n=int_b64(largest)).key_type == "RSA"
+    for too_large in (1 << 16384 | 1, (1 << 17000) - 1):
+        with pytest.raises(tw.InvalidKeyError, match="larger than 16384 bits"):
+            key(n=int_b64(too_large))
+
+
+def _import_outcome(data: Any) -> tuple[Any, ...]:
+    """The error text, or what the imported key says of itself."""
+    try:
+        key = tw.JWK.from_json(data)
+    except tw.InvalidKeyError as exc:
+        return ("refused", str(exc))
+    return (key.to_dict(private=True), key.kid, key.algorithm, key.use, key.key_ops, key.is_private)
+
+
+def _member_variants(generated: dict[str, tw.JWK]) -> list[Any]:
+    rsa_private = generated["RS256"].to_dict(private=True)
+    rsa_public = generated["RS256"].public().to_dict()
+    ec_public = generated["ES256"].public().to_dict()
+    okp_public = generated["EdDSA"].public().to_dict()
+    oct_key = generated["HS256"].to_dict(private=True)
+    without = lambda d, m: {k: v for k, v in d.items() if k != m}  # noqa: E731
+    return [
+        rsa_private,
+        rsa_public,
+        ec_public,
+        generated["ES512"].to_dict(private=True),
+        okp_public,
+        generated["EdDSA"].to_dict(private=True),
+        oct_key,
+        without(rsa_private, "qi"),
+        {**rsa_private, "p": 1},
+        {**rsa_private, "dq": "not base64url!"},
+        {**rsa_public, "oth": []},
+        {**rsa_public, "n": 5},
+        {**rsa_public, "e": None},
+        {**rsa_public, "alg": "ES256"},
+        {**rsa_public, "alg": 1},
+        {**rsa_public, "use": "enc"},
+        {**rsa_public, "kid": ["a"]},
+        {**rsa_public, "key_ops": ["verify", "verify", 1]},
+        {**rsa_public, "key_ops": [1, "verify", "verify"]},
+        {**rsa_public, "key_ops": ["verify", "x", {}]},
+        {**rsa_public, "key_ops": "verify"},
+        {**rsa_public, "key_ops": ["sign", "verify", "x-custom"]},
+        {**rsa_public, "kty": "rsa"},
+        without(rsa_public, "kty"),
+        without(rsa_public, "e"),
+        {**ec_public, "crv": "P-384"},
+        {**ec_public, "crv": 256},
+        {**ec_public, "y": None},
+        {**okp_public, "crv": "X25519"},
+        {**oct_key, "k": 1},
+        {**oct_key, "x-ext": {"nested": [1, 2.5, None, True, "s"]}},
+        {},
+        [],
+        ["kty"],
+        None,
+        1,
+    ]
+
+
+def test_text_and_mapping_import_agree(generated: dict[str, tw.JWK]) -> None:
+    """JWK text is read from simdjson's DOM, a mapping from nlohmann's: the same members give the
+    same key or the same refusal either way."""
+    outcomes = []
+    for members in _member_variants(generated):
+        text = json.dumps(members)
+        outcome = _import_outcome(members)
+        assert _import_outcome(text) == outcome, text
+        assert _import_outcome(text.encode()) == outcome, text
+        outcomes.append(outcome[0] == "refused")
+    assert any(outcomes) and not all(outcomes)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b'{"kty": "oct", "kty": "oct"}', "JWK: duplicate member name"),
+        (b'{"kty": "oct", "x": [[[[[[[[1]]]]]]]]}', "JWK: nesting too deep"),
+        (b'{"kty": "oct", "x": 123456789012345678901234567890}', "JWK: number out of range"),
+        (b'{"kty": "oct", "x": "\xff"}', "JWK: invalid JSON"),
+        (b'{"kty": "oct", "x": 01}', "JWK: invalid JSON"),
+        (b'{"kty": "oct"} {}', "JWK: invalid JSON"),
+    ],
+)
+def test_malformed_text_messages(text: bytes, message: str) -> None:
+    """A text the JSON rules refuse is refused with parse_json's words (simdjson's own differ)."""
+    with pytest.raises(tw.InvalidKeyError, match=message):
+        tw.JWK.from_json(text)
+
+
 @pytest.mark.parametrize(
     "data",
     [

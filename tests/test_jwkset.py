@@ -179,6 +179,84 @@ def test_not_a_jwks(data: Any) -> None:
         tw.JWKSet.from_json(data)
 
 
+def _set_outcome(data: Any, max_keys: int = 100) -> tuple[Any, ...]:
+    try:
+        parsed = tw.JWKSet.from_json(data, max_keys=max_keys)
+    except tw.InvalidKeyError as exc:
+        return ("refused", str(exc))
+    return ([(k.to_dict(private=True), k.kid, k.use, k.key_ops) for k in parsed], parsed.skipped)
+
+
+def test_text_and_mapping_give_the_same_set(keys: dict[str, tw.JWK]) -> None:
+    """JWKS text is read from simdjson's DOM, a mapping from nlohmann's: the same keys, the same
+    skipped entries with the same reasons, and the same refusals either way."""
+    rs = keys["rs256"].public().to_dict()
+    es = keys["es256"].public().to_dict()
+    entries: list[Any] = [
+        rs,
+        {**rs, "kid": "dup"},
+        {**es, "kid": "dup"},
+        {**rs, "kid": "skipped-dup", "key_ops": ["verify", "verify"]},
+        {**es, "kid": "skipped-dup"},
+        {**rs, "kid": 7},
+        {**rs, "n": rs["n"] + "="},
+        {**rs, "key_ops": ["verify", 1]},
+        {**es, "use": "enc", "kid": "enc"},
+        keys["eddsa"].to_dict(private=True),
+        {"kty": "XYZ", "kid": "unknown"},
+        {"kid": "no-kty"},
+        "not an object",
+        [rs],
+        None,
+    ]
+    docs: list[tuple[Any, int]] = [
+        ({"keys": entries}, 100),
+        ({"keys": entries, "other": {"keys": []}}, 100),
+        ({"keys": []}, 100),
+        ({"keys": entries * 10}, 100),  # 150 entries: too many
+        ({"keys": entries * 10}, 150),
+        ({"keys": {"kty": "oct"}}, 100),
+        ({"keys": None}, 100),
+        ({"Keys": entries}, 100),
+        ([entries], 100),
+    ]
+    for doc, max_keys in docs:
+        text = json.dumps(doc)
+        outcome = _set_outcome(doc, max_keys)
+        assert _set_outcome(text, max_keys) == outcome, text[:200]
+        assert _set_outcome(text.encode(), max_keys) == outcome, text[:200]
+    first = _set_outcome(docs[0][0])
+    assert _set_outcome(docs[3][0], 100) == (
+        "refused",
+        "the JWKS holds 150 keys; at most 100 are accepted",
+    )
+    assert len(first[0]) == 6 and len(first[1]) == 9
+    parsed = tw.JWKSet.from_json(json.dumps(docs[0][0]))
+    for kid in ("dup", "skipped-dup"):
+        with pytest.raises(tw.KeyNotFoundError):
+            parsed.get(kid)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b'{"keys": [], "keys": []}', "JWKS: duplicate member name"),
+        (b'{"keys": [{"kty": "oct", "kty": "oct"}]}', "JWKS: duplicate member name"),
+        (b'{"keys": [[[[[[[[1]]]]]]]]}', "JWKS: nesting too deep"),
+        (b'{"keys": [], "x": 18446744073709551616}', "JWKS: number out of range or malformed"),
+        (b'{"keys": ["\xc3\x28"]}', "JWKS: invalid JSON"),
+        (b'{"keys": [], "x": "\\ud800"}', "JWKS: invalid JSON"),
+        (b'{"keys": []}\x00', "JWKS: invalid JSON"),
+        (b'{"keys": []', "JWKS: invalid JSON"),
+    ],
+)
+def test_malformed_jwks_text_messages(text: bytes, message: str) -> None:
+    """Text the JSON rules refuse is refused with parse_json's words (simdjson's own differ)."""
+    with pytest.raises(tw.InvalidKeyError) as exc:
+        tw.JWKSet.from_json(text)
+    assert str(exc.value) == message
+
+
 def test_deeply_nested_jwks_refused() -> None:
     text = '{"keys": [], "x": ' + "[" * 10_000 + "]" * 10_000 + "}"
     with pytest.raises(tw.InvalidKeyError):

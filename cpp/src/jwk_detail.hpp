@@ -24,8 +24,9 @@ secret_bytes secret_bn_bytes(const BIGNUM* bn, std::size_t pad_to = 0);
 
 // jwk_checks.cpp
 // An RSA public key we accept: 2048 to 16384 bits, odd modulus, odd exponent in (1, n), no ROCA
-// fingerprint. `bits` receives the modulus size.
-status check_rsa_public(const BIGNUM* n, const BIGNUM* e, int& bits);
+// fingerprint. n and e are big-endian bytes (leading zeros allowed); `bits` receives the modulus
+// size.
+status check_rsa_public(std::string_view n, std::string_view e, int& bits);
 // OpenSSL's consistency check: the public key (point on the curve...) or the whole key pair.
 status check_pkey(EVP_PKEY* pkey, bool priv, const char* what);
 // Whether a key's "alg" suits its type and curve; `crv_text` names the curve in the message.

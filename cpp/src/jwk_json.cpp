@@ -2,10 +2,14 @@
 // components (RSA d, p, q, dp, dq, qi; EC and OKP d; oct k) are decoded straight into
 // secret_bytes and handed to OpenSSL as BIGNUMs freed with BN_clear_free, so every return path
 // wipes them.
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <set>
+#include <tuple>
 
 #include "jwk_detail.hpp"
+#include "jwk_members.hpp"
 #include "tokenward/base64url.hpp"
 
 namespace tokenward {
@@ -14,20 +18,18 @@ namespace {
 using namespace jwk_detail;
 
 // Reads an optional string member; a present member of another type is an error.
-status opt_string(const json& j, const char* name, std::string& out) {
-  auto it = j.find(name);
-  if (it == j.end()) return {};
-  if (!it->is_string()) return key_error(std::string("JWK member '") + name + "' must be a string");
-  out = it->get<std::string>();
+status opt_string(const member& m, const char* name, std::string& out) {
+  if (!m.present()) return {};
+  if (m.k != member::kind::string) return key_error(std::string("JWK member '") + name + "' must be a string");
+  out = std::string(m.text);
   return {};
 }
 
 // The text of a base64url member; null when absent.
-result<const std::string*> b64_member(const json& j, const char* name) {
-  auto it = j.find(name);
-  if (it == j.end()) return static_cast<const std::string*>(nullptr);
-  if (!it->is_string()) return key_error(std::string("JWK member '") + name + "' must be a string");
-  return &it->get_ref<const std::string&>();
+result<const std::string_view*> b64_member(const member& m, const char* name) {
+  if (!m.present()) return static_cast<const std::string_view*>(nullptr);
+  if (m.k != member::kind::string) return key_error(std::string("JWK member '") + name + "' must be a string");
+  return &m.text;
 }
 
 error not_canonical(const char* name) {
@@ -37,8 +39,8 @@ error not_canonical(const char* name) {
 error missing(const char* name) { return key_error(std::string("JWK is missing required member '") + name + "'"); }
 
 // A public base64url member into bytes. Absent: empty optional.
-result<std::optional<std::string>> opt_b64(const json& j, const char* name) {
-  auto text = b64_member(j, name);
+result<std::optional<std::string>> opt_b64(const member& m, const char* name) {
+  auto text = b64_member(m, name);
   if (!text) return text.err();
   if (*text == nullptr) return std::optional<std::string>{};
   auto bytes = b64::decode(**text);
@@ -46,21 +48,52 @@ result<std::optional<std::string>> opt_b64(const json& j, const char* name) {
   return std::optional<std::string>(std::move(*bytes));
 }
 
-result<std::string> req_b64(const json& j, const char* name) {
-  auto v = opt_b64(j, name);
+result<std::string> req_b64(const member& m, const char* name) {
+  auto v = opt_b64(m, name);
   if (!v) return v.err();
   if (!v->has_value()) return missing(name);
   return std::move(**v);
 }
 
 // A private base64url member, decoded into self-wiping memory. Absent: empty optional.
-result<std::optional<secret_bytes>> opt_secret(const json& j, const char* name) {
-  auto text = b64_member(j, name);
+result<std::optional<secret_bytes>> opt_secret(const member& m, const char* name) {
+  auto text = b64_member(m, name);
   if (!text) return text.err();
   if (*text == nullptr) return std::optional<secret_bytes>{};
   auto bytes = b64::decode_secret(**text);
   if (!bytes) return not_canonical(name);
   return std::optional<secret_bytes>(std::move(*bytes));
+}
+
+// Where a member of this name is kept, or null for a name no JWK rule reads.
+member* slot(jwk_members& m, std::string_view name) {
+  switch (name.size()) {
+    case 1:
+      switch (name[0]) {
+        case 'k': return &m.k;
+        case 'n': return &m.n;
+        case 'e': return &m.e;
+        case 'd': return &m.d;
+        case 'p': return &m.p;
+        case 'q': return &m.q;
+        case 'x': return &m.x;
+        case 'y': return &m.y;
+        default: return nullptr;
+      }
+    case 2:
+      if (name == "dp") return &m.dp;
+      if (name == "dq") return &m.dq;
+      if (name == "qi") return &m.qi;
+      return nullptr;
+    case 3:
+      if (name == "kty") return &m.kty;
+      if (name == "kid") return &m.kid;
+      if (name == "use") return &m.use;
+      if (name == "alg") return &m.alg;
+      if (name == "crv") return &m.crv;
+      return nullptr;
+    default: return nullptr;
+  }
 }
 
 struct rsa_parts {
@@ -88,22 +121,57 @@ EVP_PKEY_CTX* fromdata_ctx(const char* type) {
   return slot.get();
 }
 
-result<ossl::pkey> from_params(const char* type, int selection, OSSL_PARAM_BLD* bld) {
-  ossl::params params(OSSL_PARAM_BLD_to_param(bld));
+result<ossl::pkey> from_params(const char* type, int selection, OSSL_PARAM* params) {
   EVP_PKEY_CTX* ctx = fromdata_ctx(type);
-  if (!params || ctx == nullptr) {
+  if (params == nullptr || ctx == nullptr) {
     ossl::clear_errors();
     return make_error(errc::internal, "OpenSSL could not prepare a key");
   }
   EVP_PKEY* raw = nullptr;
-  if (EVP_PKEY_fromdata(ctx, &raw, selection, params.get()) != 1 || raw == nullptr) {
+  if (EVP_PKEY_fromdata(ctx, &raw, selection, params) != 1 || raw == nullptr) {
     ossl::clear_errors();
     return key_error(std::string("the ") + type + " key parameters are invalid");
   }
   return ossl::pkey(raw);
 }
 
-result<ossl::pkey> build_rsa(const rsa_parts& k, bool priv, bool with_factors) {
+result<ossl::pkey> from_params(const char* type, int selection, OSSL_PARAM_BLD* bld) {
+  ossl::params params(OSSL_PARAM_BLD_to_param(bld));
+  return from_params(type, selection, params.get());
+}
+
+// An RSA public key from the big-endian bytes of n and e (already through check_rsa_public).
+// EVP_PKEY_fromdata reads each as an unsigned integer in the host's byte order; OSSL_PARAM_BLD
+// would get there through a BIGNUM and a copy per member, which cost more than the rest of the
+// import. Leading zero bytes are dropped (the value is the same), so n fits kMaxRsaBits / 8 bytes
+// and e, being less than n, fits too.
+result<ossl::pkey> build_rsa_public(std::string_view n, std::string_view e) {
+  static_assert(std::endian::native == std::endian::little || std::endian::native == std::endian::big);
+  constexpr std::size_t kMaxBytes = kMaxRsaBits / 8;
+  using buffer = std::array<unsigned char, kMaxBytes>;
+  auto host_order = [](std::string_view big_endian, buffer& out) -> std::size_t {
+    const auto first = big_endian.find_first_not_of('\0');
+    if (first == std::string_view::npos || big_endian.size() - first > out.size()) return 0;
+    big_endian.remove_prefix(first);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::reverse_copy(big_endian.begin(), big_endian.end(), out.begin());
+    } else {
+      std::copy(big_endian.begin(), big_endian.end(), out.begin());
+    }
+    return big_endian.size();
+  };
+  buffer n_buf;
+  buffer e_buf;
+  const std::size_t n_len = host_order(n, n_buf);
+  const std::size_t e_len = host_order(e, e_buf);
+  if (n_len == 0 || e_len == 0) return key_error("the RSA key parameters are invalid");
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, n_buf.data(), n_len),
+                         OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, e_buf.data(), e_len),
+                         OSSL_PARAM_construct_end()};
+  return from_params("RSA", EVP_PKEY_PUBLIC_KEY, params);
+}
+
+result<ossl::pkey> build_rsa_private(const rsa_parts& k, bool with_factors) {
   ossl::param_bld bld(OSSL_PARAM_BLD_new());
   if (!bld) return make_error(errc::internal, "out of memory");
   // The builder refers to these until OSSL_PARAM_BLD_to_param has copied them. The private ones
@@ -118,15 +186,15 @@ result<ossl::pkey> build_rsa(const rsa_parts& k, bool priv, bool with_factors) {
     sec.push_back(to_secret_bn(bytes));
     return sec.back() && OSSL_PARAM_BLD_push_BN(bld.get(), name, sec.back().get()) == 1;
   };
-  bool ok = push(OSSL_PKEY_PARAM_RSA_N, k.n) && push(OSSL_PKEY_PARAM_RSA_E, k.e);
-  if (priv) ok = ok && push_secret(OSSL_PKEY_PARAM_RSA_D, k.d);
-  if (priv && with_factors) {
+  bool ok = push(OSSL_PKEY_PARAM_RSA_N, k.n) && push(OSSL_PKEY_PARAM_RSA_E, k.e) &&
+            push_secret(OSSL_PKEY_PARAM_RSA_D, k.d);
+  if (with_factors) {
     ok = ok && push_secret(OSSL_PKEY_PARAM_RSA_FACTOR1, k.p) && push_secret(OSSL_PKEY_PARAM_RSA_FACTOR2, k.q) &&
          push_secret(OSSL_PKEY_PARAM_RSA_EXPONENT1, k.dp) && push_secret(OSSL_PKEY_PARAM_RSA_EXPONENT2, k.dq) &&
          push_secret(OSSL_PKEY_PARAM_RSA_COEFFICIENT1, k.qi);
   }
   if (!ok) return make_error(errc::internal, "out of memory");
-  return from_params("RSA", priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, bld.get());
+  return from_params("RSA", EVP_PKEY_KEYPAIR, bld.get());
 }
 
 result<ossl::pkey> build_ec(curve c, const std::string& x, const std::string& y, const secret_bytes* d) {
@@ -222,46 +290,132 @@ result<json> export_components(EVP_PKEY* pkey, key_type type, curve crv, bool in
   return make_error(errc::internal, "not an asymmetric key");
 }
 
+jwk_members read_members(const json& j) {
+  jwk_members m;
+  if (!j.is_object()) return m;
+  m.is_object = true;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& name = it.key();
+    const json& value = it.value();
+    if (member* s = slot(m, name)) {
+      if (value.is_string()) {
+        *s = {member::kind::string, value.get_ref<const std::string&>()};
+      } else {
+        s->k = member::kind::other;
+      }
+    } else if (name == "key_ops") {
+      m.has_key_ops = true;
+      if (!value.is_array()) continue;
+      m.key_ops_is_array = true;
+      for (const auto& op : value) {
+        if (!op.is_string()) {
+          m.key_ops_non_string = true;
+          break;
+        }
+        m.key_ops.emplace_back(op.get_ref<const std::string&>());
+      }
+    } else if (name == "oth") {
+      m.has_oth = true;
+    }
+  }
+  return m;
+}
+
+jwk_members read_members(simdjson::dom::element e) {
+  jwk_members m;
+  simdjson::dom::object obj;
+  if (e.get(obj) != simdjson::SUCCESS) return m;
+  m.is_object = true;
+  for (const auto field : obj) {
+    const std::string_view name = field.key;
+    if (member* s = slot(m, name)) {
+      std::string_view text;
+      if (field.value.get(text) == simdjson::SUCCESS) {
+        *s = {member::kind::string, text};
+      } else {
+        s->k = member::kind::other;
+      }
+    } else if (name == "key_ops") {
+      m.has_key_ops = true;
+      simdjson::dom::array ops;
+      if (field.value.get(ops) != simdjson::SUCCESS) continue;
+      m.key_ops_is_array = true;
+      for (const auto op : ops) {
+        std::string_view text;
+        if (op.get(text) != simdjson::SUCCESS) {
+          m.key_ops_non_string = true;
+          break;
+        }
+        m.key_ops.push_back(text);
+      }
+    } else if (name == "oth") {
+      m.has_oth = true;
+    }
+  }
+  return m;
+}
+
+result<parsed_text> parse_key_text(std::string_view text, const json_limits& limits, std::string_view what) {
+  parsed_text out;
+  if (text.size() <= limits.max_bytes) {
+    // With kJsonPadding bytes of spare capacity, json_doc parses the copy in place.
+    std::string padded;
+    padded.reserve(text.size() + kJsonPadding);
+    padded.assign(text);
+    if (auto doc = json_doc::parse(padded, limits, what)) {
+      out.doc.emplace(std::move(*doc));
+      return out;
+    }
+  }
+  auto j = parse_json(text, limits, what);
+  if (!j) return j.err();
+  out.dom = std::move(*j);
+  return out;
+}
+
 }  // namespace jwk_detail
 
-status jwk::set_common(const json& j) {
-  TW_TRY(opt_string(j, "kid", kid_));
-  TW_TRY(opt_string(j, "use", use_));
+status jwk::set_common(const jwk_members& m) {
+  TW_TRY(opt_string(m.kid, "kid", kid_));
+  TW_TRY(opt_string(m.use, "use", use_));
   std::string alg_text;
-  TW_TRY(opt_string(j, "alg", alg_text));
-  if (j.contains("alg")) {
+  TW_TRY(opt_string(m.alg, "alg", alg_text));
+  if (m.alg.present()) {
     alg_ = alg_from_name(alg_text);
     if (!alg_) return key_error("JWK alg '" + alg_text.substr(0, 32) + "' is not a JWS signature algorithm");
   }
-  if (auto it = j.find("key_ops"); it != j.end()) {
-    if (!it->is_array()) return key_error("JWK member 'key_ops' must be an array of strings");
-    std::set<std::string> seen;
-    for (const auto& op : *it) {
-      if (!op.is_string()) return key_error("JWK member 'key_ops' must be an array of strings");
-      if (!seen.insert(op.get<std::string>()).second) return key_error("JWK member 'key_ops' repeats a value");
-      key_ops_.push_back(op.get<std::string>());
+  if (m.has_key_ops) {
+    if (!m.key_ops_is_array) return key_error("JWK member 'key_ops' must be an array of strings");
+    std::set<std::string_view> seen;
+    for (const std::string_view op : m.key_ops) {
+      if (!seen.insert(op).second) return key_error("JWK member 'key_ops' repeats a value");
+      key_ops_.emplace_back(op);
     }
+    // The first element that is not a string comes after the strings above.
+    if (m.key_ops_non_string) return key_error("JWK member 'key_ops' must be an array of strings");
   }
   return {};
 }
 
 result<jwk> jwk::from_json_text(std::string_view text) {
-  auto j = parse_json(text, json_limits{64 * 1024, 8}, "JWK");
-  if (!j) return key_error(j.err().detail);
-  return from_json(*j);
+  auto parsed = parse_key_text(text, json_limits{64 * 1024, 8}, "JWK");
+  if (!parsed) return key_error(parsed.err().detail);
+  if (parsed->doc) return from_members(read_members(parsed->doc->root()));
+  return from_json(parsed->dom);
 }
 
-result<jwk> jwk::from_json(const json& j) {
-  if (!j.is_object()) return key_error("a JWK must be a JSON object");
-  auto kty_it = j.find("kty");
-  if (kty_it == j.end() || !kty_it->is_string()) return key_error("JWK is missing 'kty'");
-  const auto& kty = kty_it->get_ref<const std::string&>();
+result<jwk> jwk::from_json(const json& j) { return from_members(read_members(j)); }
+
+result<jwk> jwk::from_members(const jwk_members& m) {
+  if (!m.is_object) return key_error("a JWK must be a JSON object");
+  if (m.kty.k != member::kind::string) return key_error("JWK is missing 'kty'");
+  const std::string_view kty = m.kty.text;
   jwk k;
-  TW_TRY(k.set_common(j));
+  TW_TRY(k.set_common(m));
 
   if (kty == "oct") {
     k.type_ = key_type::oct;
-    auto secret = opt_secret(j, "k");
+    auto secret = opt_secret(m.k, "k");
     if (!secret) return secret.err();
     if (!secret->has_value()) return missing("k");
     auto made = from_secret((*secret)->view(), k.alg_);
@@ -275,39 +429,44 @@ result<jwk> jwk::from_json(const json& j) {
   if (kty == "RSA") {
     k.type_ = key_type::rsa;
     TW_TRY(check_alg_fits(key_type::rsa, curve::none, k.alg_, {}));
-    if (j.contains("oth")) return key_error("RSA keys with more than two primes are not supported");
-    rsa_parts parts;
-    auto n = req_b64(j, "n");
+    if (m.has_oth) return key_error("RSA keys with more than two primes are not supported");
+    auto n = req_b64(m.n, "n");
     if (!n) return n.err();
-    auto e = req_b64(j, "e");
+    auto e = req_b64(m.e, "e");
     if (!e) return e.err();
-    parts.n = std::move(*n);
-    parts.e = std::move(*e);
-    auto d = opt_secret(j, "d");
+    auto d = opt_secret(m.d, "d");
     if (!d) return d.err();
     k.private_ = d->has_value();
-    int factors = 0;
-    if (k.private_) {
-      parts.d = std::move(**d);
-      const std::array<std::pair<const char*, secret_bytes*>, 5> opt{
-          {{"p", &parts.p}, {"q", &parts.q}, {"dp", &parts.dp}, {"dq", &parts.dq}, {"qi", &parts.qi}}};
-      for (auto& [name, dst] : opt) {
-        auto v = opt_secret(j, name);
-        if (!v) return v.err();
-        if (v->has_value()) {
-          *dst = std::move(**v);
-          ++factors;
-        }
-      }
-      if (factors != 0 && factors != 5) return key_error("RSA private JWK must have all of p, q, dp, dq, qi or none");
+    if (!k.private_) {
+      TW_TRY(check_rsa_public(*n, *e, k.rsa_bits_));
+      auto pkey = build_rsa_public(*n, *e);
+      if (!pkey) return pkey.err();
+      k.adopt(pkey->release());
+      return k;
     }
-    auto nbn = to_bn(parts.n);
-    auto ebn = to_bn(parts.e);
-    if (!nbn || !ebn) return make_error(errc::internal, "out of memory");
-    TW_TRY(check_rsa_public(nbn.get(), ebn.get(), k.rsa_bits_));
-    auto pkey = build_rsa(parts, k.private_, factors == 5);
+    rsa_parts parts;
+    parts.n = std::move(*n);
+    parts.e = std::move(*e);
+    parts.d = std::move(**d);
+    int factors = 0;
+    const std::array<std::tuple<const member*, const char*, secret_bytes*>, 5> opt{{{&m.p, "p", &parts.p},
+                                                                                    {&m.q, "q", &parts.q},
+                                                                                    {&m.dp, "dp", &parts.dp},
+                                                                                    {&m.dq, "dq", &parts.dq},
+                                                                                    {&m.qi, "qi", &parts.qi}}};
+    for (const auto& [src, name, dst] : opt) {
+      auto v = opt_secret(*src, name);
+      if (!v) return v.err();
+      if (v->has_value()) {
+        *dst = std::move(**v);
+        ++factors;
+      }
+    }
+    if (factors != 0 && factors != 5) return key_error("RSA private JWK must have all of p, q, dp, dq, qi or none");
+    TW_TRY(check_rsa_public(parts.n, parts.e, k.rsa_bits_));
+    auto pkey = build_rsa_private(parts, factors == 5);
     if (!pkey) return pkey.err();
-    if (k.private_ && factors == 5) TW_TRY(check_pkey(pkey->get(), true, "RSA private key"));
+    if (factors == 5) TW_TRY(check_pkey(pkey->get(), true, "RSA private key"));
     k.adopt(pkey->release());
     return k;
   }
@@ -315,20 +474,20 @@ result<jwk> jwk::from_json(const json& j) {
   if (kty == "EC") {
     k.type_ = key_type::ec;
     std::string crv_text;
-    TW_TRY(opt_string(j, "crv", crv_text));
+    TW_TRY(opt_string(m.crv, "crv", crv_text));
     auto c = curve_from_name(crv_text);
     if (!c || *c == curve::ed25519) return key_error("EC JWK curve must be P-256, P-384 or P-521");
     k.crv_ = *c;
     TW_TRY(check_alg_fits(key_type::ec, k.crv_, k.alg_, crv_text));
     const std::size_t size = ec_scalar_size(k.crv_);
-    auto x = req_b64(j, "x");
+    auto x = req_b64(m.x, "x");
     if (!x) return x.err();
-    auto y = req_b64(j, "y");
+    auto y = req_b64(m.y, "y");
     if (!y) return y.err();
     if (x->size() != size || y->size() != size) {
       return key_error("EC JWK coordinates must be exactly " + std::to_string(size) + " bytes for " + crv_text);
     }
-    auto d = opt_secret(j, "d");
+    auto d = opt_secret(m.d, "d");
     if (!d) return d.err();
     k.private_ = d->has_value();
     if (k.private_ && (*d)->size() != size) return key_error("EC JWK 'd' has the wrong length");
@@ -342,14 +501,14 @@ result<jwk> jwk::from_json(const json& j) {
   if (kty == "OKP") {
     k.type_ = key_type::okp;
     std::string crv_text;
-    TW_TRY(opt_string(j, "crv", crv_text));
+    TW_TRY(opt_string(m.crv, "crv", crv_text));
     if (crv_text != "Ed25519") return key_error("OKP JWK curve must be Ed25519 for signatures");
     k.crv_ = curve::ed25519;
     TW_TRY(check_alg_fits(key_type::okp, k.crv_, k.alg_, crv_text));
-    auto x = req_b64(j, "x");
+    auto x = req_b64(m.x, "x");
     if (!x) return x.err();
     if (x->size() != 32) return key_error("Ed25519 JWK 'x' must be 32 bytes");
-    auto d = opt_secret(j, "d");
+    auto d = opt_secret(m.d, "d");
     if (!d) return d.err();
     k.private_ = d->has_value();
     EVP_PKEY* raw = nullptr;
@@ -372,7 +531,7 @@ result<jwk> jwk::from_json(const json& j) {
     return k;
   }
 
-  return key_error("JWK kty '" + kty.substr(0, 16) + "' is not supported");
+  return key_error("JWK kty '" + std::string(kty.substr(0, 16)) + "' is not supported");
 }
 
 result<json> jwk::to_json(bool include_private) const {

@@ -53,7 +53,7 @@ result<jwk> jwk::from_pkey(EVP_PKEY* owned, std::optional<alg> a) {
         ossl::clear_errors();
         return make_error(errc::internal, "could not read the RSA key");
       }
-      TW_TRY(jwk_detail::check_rsa_public(n.get(), e.get(), k.rsa_bits_));
+      TW_TRY(jwk_detail::check_rsa_public(jwk_detail::bn_bytes(n.get()), jwk_detail::bn_bytes(e.get()), k.rsa_bits_));
       k.private_ = static_cast<bool>(ossl::get_secret_bn(owned, OSSL_PKEY_PARAM_RSA_D));
       if (k.private_) {
         int factors = 0;

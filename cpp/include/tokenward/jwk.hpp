@@ -24,6 +24,10 @@
 
 namespace tokenward {
 
+namespace jwk_detail {
+struct jwk_members;  // cpp/src/jwk_members.hpp
+}
+
 inline constexpr int kMinRsaBits = 2048;
 
 enum class key_op : std::uint8_t { sign, verify };
@@ -77,6 +81,8 @@ class jwk {
  public:
   static result<jwk> from_json(const json& j);
   static result<jwk> from_json_text(std::string_view text);
+  // The import behind both: one JWK object's members, read from either DOM (cpp/src only).
+  static result<jwk> from_members(const jwk_detail::jwk_members& m);
   // PEM: SubjectPublicKeyInfo, PKCS#8, PKCS#1 (RSA), SEC1 (EC) or an X.509 certificate. Encrypted
   // PEM is refused. `a` fixes the key's algorithm (and must suit the key).
   static result<jwk> from_pem(std::string_view pem, std::optional<alg> a);
@@ -122,7 +128,7 @@ class jwk {
   jwk() = default;
   static result<jwk> from_pkey(EVP_PKEY* owned, std::optional<alg> a);
   void adopt(EVP_PKEY* owned);  // the checked asymmetric key, with its verification contexts
-  status set_common(const json& j);
+  status set_common(const jwk_detail::jwk_members& m);
 
   key_type type_ = key_type::oct;
   curve crv_ = curve::none;

@@ -35,6 +35,9 @@ class jwk_set {
   [[nodiscard]] const jwk* find(std::string_view kid, bool& ambiguous) const noexcept;
 
  private:
+  // Imports one entry of the "keys" array (the `index`th), or records why it was skipped.
+  void add(std::size_t index, const jwk_detail::jwk_members& entry);
+
   std::vector<jwk> keys_;
   std::vector<std::string> skipped_;
   // kids of skipped entries: a kid the published set uses more than once stays ambiguous even
