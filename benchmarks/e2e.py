@@ -611,9 +611,10 @@ def _run_peer(
     pairs = list(zip(runs["/protected"], runs["/open"], strict=True))
     if all("server_cpu_us" in a and "server_cpu_us" in b for a, b in pairs):
         result["open_server_cpu_us"] = statistics.median(b["server_cpu_us"] for _, b in pairs)
-        result["protected_extra_server_cpu_us"] = statistics.median(
+        result["protected_extra_server_cpu_us_rounds"] = extra = [
             a["server_cpu_us"] - b["server_cpu_us"] for a, b in pairs
-        )
+        ]
+        result["protected_extra_server_cpu_us"] = statistics.median(extra)
     return {**result, **setup.notes}
 
 
@@ -649,9 +650,16 @@ def peers_e2e(
     for provider in tokenward_providers:
         for label, env in (("cache on", {}), ("cache off", {"TOKENWARD_TOKEN_CACHE_SIZE": "0"})):
             r = _run_provider(provider, seconds, rounds, drive, extra_env=env)
+            routes = r["routes"]
+            pairs = zip(routes["/protected"]["runs"], routes["/open"]["runs"], strict=True)
             peers[f"tokenward {provider} ({r['algorithm']}), {label}"] = {
                 "open_server_cpu_us": r["routes"]["/open"].get("server_cpu_us"),
                 "protected_extra_server_cpu_us": r.get("protected_extra_server_cpu_us"),
+                "protected_extra_server_cpu_us_rounds": [
+                    a["server_cpu_us"] - b["server_cpu_us"]
+                    for a, b in pairs
+                    if "server_cpu_us" in a and "server_cpu_us" in b
+                ],
                 "ratio": r["ratio"],
             }
     out["peers"] = peers

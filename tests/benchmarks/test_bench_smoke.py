@@ -258,6 +258,7 @@ def test_fastapi_library_peers(peer: str, algorithm: str) -> None:
     }
     assert out["/protected"]["rps"] > 0
     assert out["protected_extra_server_cpu_us"] is not None
+    assert len(out["protected_extra_server_cpu_us_rounds"]) == 1
     if peer == "fastapi-cloudauth":
         assert out["jwks_requests"] == 1  # fetched once, at start-up, from 127.0.0.1
 
