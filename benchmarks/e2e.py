@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -475,12 +476,35 @@ PEER_CASES = (
     ("oxyjwt", "HS256"),
     ("oxyjwt", "RS256"),
     ("authx", "HS256"),
+    ("fastapi-cloudauth", "RS256"),
+    ("fastapi-users", "HS256"),
 )
-_PEER_MODULES = {"pyjwt": "jwt", "oxyjwt": "oxyjwt", "authx": "authx"}
+#: What each peer's app imports: a peer missing one is reported as not installed.
+_PEER_MODULES = {
+    "pyjwt": ("jwt",),
+    "oxyjwt": ("oxyjwt",),
+    "authx": ("authx",),
+    "fastapi-cloudauth": ("fastapi_cloudauth", "jose", "requests"),
+    "fastapi-users": ("fastapi_users", "fastapi_users_db_sqlalchemy", "aiosqlite"),
+}
+USERS_EMAIL = "bench-user@example.com"
 
 
-def _peer_setup(peer: str, algorithm: str) -> tuple[dict[str, str], str]:
-    """The peer app's environment and a token it accepts."""
+def _missing_modules(peer: str) -> list[str]:
+    return [m for m in _PEER_MODULES[peer] if importlib.util.find_spec(m) is None]
+
+
+@dataclass
+class PeerSetup:
+    """A peer app's environment and a token it accepts (None: log in once it is up)."""
+
+    env: dict[str, str]
+    token: str | None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _peer_setup(peer: str, algorithm: str, tmp: Path) -> Iterator[PeerSetup]:
     env = {
         "BENCH_PEER": peer,
         "BENCH_ALGORITHM": algorithm,
@@ -494,31 +518,76 @@ def _peer_setup(peer: str, algorithm: str) -> tuple[dict[str, str], str]:
 
         secret = secrets.token_urlsafe(32)
         env["BENCH_AUTHX_SECRET"] = secret
-        return env, str(AuthX(config=authx_config(secret)).create_access_token(uid=DEBUG_SUB))
-    if algorithm == "HS256":
+        token = str(AuthX(config=authx_config(secret)).create_access_token(uid=DEBUG_SUB))
+        yield PeerSetup(env, token)
+    elif peer == "fastapi-users":
+        env["BENCH_USERS_SECRET"] = secrets.token_urlsafe(32)
+        env["BENCH_USERS_DB"] = str(tmp / "users.sqlite3")
+        env["BENCH_USERS_EMAIL"] = USERS_EMAIL
+        env["BENCH_USERS_PASSWORD"] = DEBUG_PASSWORD
+        yield PeerSetup(env, None)  # the token from its login route
+    elif algorithm == "HS256":
         key = tw.JWK.from_secret(secrets.token_bytes(32), "HS256")
         env["BENCH_KEY"] = key.to_json(private=True)
-        return env, tw.encode(realistic_claims(), key)
-    key = tw.JWK.generate(algorithm)
-    env["BENCH_KEY"] = key.public().to_json()
-    return env, tw.encode(cognito_claims(), key)
+        yield PeerSetup(env, tw.encode(realistic_claims(), key))
+    else:
+        key = tw.JWK.generate(algorithm)
+        env["BENCH_KEY"] = key.public().to_json()
+        token = tw.encode(cognito_claims(), key)
+        if peer != "fastapi-cloudauth":
+            yield PeerSetup(env, token)
+            return
+        with JWKSHost([key]) as jwks:
+            env["BENCH_JWKS_URL"] = jwks.url
+            env["BENCH_COGNITO_REGION"] = COGNITO_REGION
+            env["BENCH_COGNITO_POOL_ID"] = COGNITO_POOL_ID
+            env["NO_PROXY"] = env["no_proxy"] = HOST  # requests would honour a proxy otherwise
+            setup = PeerSetup(env, token)
+            yield setup
+            setup.notes["jwks_requests"] = jwks.requests
+
+
+def _peer_login(port: int, peer: str) -> str:
+    """fastapi-users' login route (a form, as OAuth2PasswordRequestForm reads it)."""
+    if peer != "fastapi-users":
+        raise ValueError(f"{peer} has no login route here")
+    form = urllib.parse.urlencode({"username": USERS_EMAIL, "password": DEBUG_PASSWORD})
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        conn.request("POST", "/auth/jwt/login", body=form, headers=headers)
+        resp = conn.getresponse()
+        status, body = resp.status, resp.read()
+    finally:
+        conn.close()
+    if status != 200:
+        raise RuntimeError(f"{peer}: the login answered {status}: {body[:200]!r}")
+    return str(json.loads(body)["access_token"])
 
 
 def _run_peer(
     peer: str, algorithm: str, seconds: float, rounds: int, drive: Callable[..., dict[str, Any]]
 ) -> dict[str, Any]:
-    env, token = _peer_setup(peer, algorithm)
     runs: dict[str, list[dict[str, Any]]] = {"/open": [], "/protected": []}
     with (
         tempfile.TemporaryDirectory(prefix="tokenward-e2e-") as tmp,
-        uvicorn(env, Path(tmp), app=PEER_APP) as server,
+        _peer_setup(peer, algorithm, Path(tmp)) as setup,
+        uvicorn(setup.env, Path(tmp), app=PEER_APP) as server,
     ):
         port = server.port
+        token = setup.token if setup.token is not None else _peer_login(port, peer)
         checks = {
             "protected_with_token": _get(port, "/protected", token),
             "protected_without_token": _get(port, "/protected", None),
+            "protected_with_bad_token": _get(port, "/protected", "x.y.z"),
         }
-        if checks["protected_with_token"] != 200 or checks["protected_without_token"] != 401:
+        # A malformed token must be refused, but with the peer's own status: authx answers 422.
+        bad = checks["protected_with_bad_token"]
+        if (
+            checks["protected_with_token"] != 200
+            or checks["protected_without_token"] != 401
+            or not 400 <= bad < 500
+        ):
             raise RuntimeError(f"{peer} {algorithm}: the app does not authenticate: {checks}")
 
         def sample(path: str, duration: float) -> dict[str, Any]:
@@ -536,14 +605,17 @@ def _run_peer(
                 runs[path].append(sample(path, seconds))
     result: dict[str, Any] = {"peer": peer, "algorithm": algorithm, "sanity": checks}
     for path, samples in runs.items():
+        if any(x["non_2xx"] for x in samples):
+            raise RuntimeError(f"{peer} {algorithm}: {path} answered non-2xx: {samples}")
         result[path] = {"rps": statistics.median(x["rps"] for x in samples), "runs": samples}
     pairs = list(zip(runs["/protected"], runs["/open"], strict=True))
     if all("server_cpu_us" in a and "server_cpu_us" in b for a, b in pairs):
         result["open_server_cpu_us"] = statistics.median(b["server_cpu_us"] for _, b in pairs)
-        result["protected_extra_server_cpu_us"] = statistics.median(
+        result["protected_extra_server_cpu_us_rounds"] = extra = [
             a["server_cpu_us"] - b["server_cpu_us"] for a, b in pairs
-        )
-    return result
+        ]
+        result["protected_extra_server_cpu_us"] = statistics.median(extra)
+    return {**result, **setup.notes}
 
 
 def peers_e2e(
@@ -568,8 +640,8 @@ def peers_e2e(
     peers: dict[str, Any] = {}
     for peer, algorithm in cases:
         name = f"{peer} {algorithm}"
-        if importlib.util.find_spec(_PEER_MODULES[peer]) is None:
-            peers[name] = {"error": "not installed"}
+        if missing := _missing_modules(peer):
+            peers[name] = {"error": f"not installed (no module {', '.join(missing)})"}
             continue
         try:
             peers[name] = _run_peer(peer, algorithm, seconds, rounds, drive)
@@ -578,9 +650,16 @@ def peers_e2e(
     for provider in tokenward_providers:
         for label, env in (("cache on", {}), ("cache off", {"TOKENWARD_TOKEN_CACHE_SIZE": "0"})):
             r = _run_provider(provider, seconds, rounds, drive, extra_env=env)
+            routes = r["routes"]
+            pairs = zip(routes["/protected"]["runs"], routes["/open"]["runs"], strict=True)
             peers[f"tokenward {provider} ({r['algorithm']}), {label}"] = {
                 "open_server_cpu_us": r["routes"]["/open"].get("server_cpu_us"),
                 "protected_extra_server_cpu_us": r.get("protected_extra_server_cpu_us"),
+                "protected_extra_server_cpu_us_rounds": [
+                    a["server_cpu_us"] - b["server_cpu_us"]
+                    for a, b in pairs
+                    if "server_cpu_us" in a and "server_cpu_us" in b
+                ],
                 "ratio": r["ratio"],
             }
     out["peers"] = peers

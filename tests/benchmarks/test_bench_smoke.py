@@ -230,6 +230,42 @@ def test_fastapi_peer_harness() -> None:
     cases = (("pyjwt", "RS256"),)
     result = e2e.peers_e2e(0.3, 1, connections=2, tool="httpx", cases=cases, tokenward_providers=())
     peer = result["peers"]["pyjwt RS256"]
-    assert peer["sanity"] == {"protected_with_token": 200, "protected_without_token": 401}
+    assert peer["sanity"] == {
+        "protected_with_token": 200,
+        "protected_without_token": 401,
+        "protected_with_bad_token": 401,
+    }
     assert peer["/protected"]["rps"] > 0
     assert peer["protected_extra_server_cpu_us"] is not None
+
+
+@pytest.mark.parametrize(
+    ("peer", "algorithm"), [("fastapi-cloudauth", "RS256"), ("fastapi-users", "HS256")]
+)
+def test_fastapi_library_peers(peer: str, algorithm: str) -> None:
+    """The peers the bench extra installs: fastapi-cloudauth with its keys from the loopback
+    JWKS, fastapi-users with a token from its own login route and its user in SQLite."""
+    if missing := e2e._missing_modules(peer):
+        pytest.skip(f"{peer} not installed (the bench extra has it): no {missing}")
+    cases = ((peer, algorithm),)
+    result = e2e.peers_e2e(0.3, 1, connections=2, tool="httpx", cases=cases, tokenward_providers=())
+    out = result["peers"][f"{peer} {algorithm}"]
+    assert "error" not in out, out.get("error")
+    assert out["sanity"] == {
+        "protected_with_token": 200,
+        "protected_without_token": 401,
+        "protected_with_bad_token": 401,
+    }
+    assert out["/protected"]["rps"] > 0
+    assert out["protected_extra_server_cpu_us"] is not None
+    assert len(out["protected_extra_server_cpu_us_rounds"]) == 1
+    if peer == "fastapi-cloudauth":
+        assert out["jwks_requests"] == 1  # fetched once, at start-up, from 127.0.0.1
+
+
+def test_missing_peer_is_reported_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(e2e._PEER_MODULES, "fastapi-users", ("no_such_module_for_the_bench",))
+    cases = (("fastapi-users", "HS256"),)
+    result = e2e.peers_e2e(0.3, 1, connections=2, tool="httpx", cases=cases, tokenward_providers=())
+    error = result["peers"]["fastapi-users HS256"]["error"]
+    assert error == "not installed (no module no_such_module_for_the_bench)"
