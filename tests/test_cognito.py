@@ -151,6 +151,37 @@ def test_cache_size_caches_the_signature_check_never_the_cognito_rules(moto: Mot
     assert verifier(moto.pool)._pools[moto.pool.issuer].access.cache_info() is None
 
 
+def test_recheck_checks_a_token_accepted_before_again_without_its_claims(moto: Moto) -> None:
+    v = verifier(moto.pool, cache_size=8)
+    access = v._pools[moto.pool.issuer].access
+    claims = asyncio.run(v.verify_async(moto.pool.access))
+    assert asyncio.run(v.recheck_async(moto.pool.access)) is None
+    info = access.cache_info()
+    assert info is not None and (info["hits"], info["misses"]) == (1, 1)
+    with pytest.raises(tw.ExpiredTokenError):
+        asyncio.run(v.recheck_async(moto.pool.access, now=claims["exp"] + 1))
+    with pytest.raises(tw.InvalidSignatureError):
+        asyncio.run(v.recheck_async(moto.pool.access[:-4] + "AAAA"))
+
+
+def test_the_provider_remembers_only_tokens_that_passed_every_cognito_rule(moto: Moto) -> None:
+    from tokenward.providers import CognitoProvider
+
+    provider = CognitoProvider(verifier(moto.pool, cache_size=8), memo_size=8)
+    first = asyncio.run(provider.authenticate(moto.pool.access))
+    assert asyncio.run(provider.authenticate(moto.pool.access)) is first
+    # Another app client's token passes the native checks (and is cached there) but not the
+    # client_id rule: refused every time, never remembered.
+    other = sign_in(moto.idp, moto.pool.id, moto.pool.other_client)["access"]
+    for _ in range(3):
+        with pytest.raises(tw.InvalidAudienceError):
+            asyncio.run(provider.authenticate(other))
+    assert len(provider.memo) == 1
+    exp = first.claims["exp"]
+    with pytest.raises(tw.ExpiredTokenError):  # remembered, and still checked
+        asyncio.run(provider.verifier.recheck_async(moto.pool.access, now=exp + 1))
+
+
 def test_wrong_pool_is_refused_although_moto_signs_every_pool_with_one_key(moto: Moto) -> None:
     with pytest.raises(tw.InvalidIssuerError):
         verifier(moto.pool, client_ids=[moto.second.client]).verify(moto.second.access)

@@ -3,6 +3,7 @@ keyed by the exact token, stay bounded, and hand out copies."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -213,6 +214,57 @@ def test_real_clock(key: tw.JWK) -> None:
     v = verifier(key)
     t = tw.encode({"sub": "u1", "exp": int(time.time()) + 60}, key)
     assert v.verify(t) == v.verify(t)
+
+
+def test_check_async_answers_as_verify_async_does_without_the_claims(key: tw.JWK) -> None:
+    v = verifier(key, size=4)
+    t = token(key)
+    assert asyncio.run(v.check_async(t, now=NOW)) is None  # a miss: checked in full, cached
+    assert asyncio.run(v.check_async(t, now=NOW)) is None  # a hit
+    info = v.cache_info()
+    assert info is not None and (info["hits"], info["misses"], info["size"]) == (1, 1, 1)
+    with pytest.raises(tw.ExpiredTokenError):
+        asyncio.run(v.check_async(t, now=NOW + 61))
+    with pytest.raises(tw.InvalidSignatureError):
+        asyncio.run(v.check_async(with_other_signature(t), now=NOW))
+    foreign = tw.encode({"sub": "u1", "exp": NOW + 60}, tw.JWK.generate("ES256"))
+    with pytest.raises(tw.InvalidTokenError) as verified:
+        asyncio.run(v.verify_async(foreign, now=NOW))
+    with pytest.raises(type(verified.value)):  # the same error as verify_async's
+        asyncio.run(v.check_async(foreign, now=NOW))
+
+
+class GrowingSource:
+    """A key source of our own (a Python one: the verifier asks it on every call)."""
+
+    def __init__(self, *keys: tw.JWK) -> None:
+        self.keys = [k.public() for k in keys]
+
+    def get_keys(self) -> tw.JWKSet:
+        return tw.JWKSet(self.keys)
+
+    async def get_keys_async(self) -> tw.JWKSet:
+        return self.get_keys()
+
+    def keys_for_kid(self, kid: str | None) -> tw.JWKSet | None:
+        found = self.get_keys()
+        return found if kid is not None and found.get(kid) is not None else None
+
+    async def keys_for_kid_async(self, kid: str | None) -> tw.JWKSet | None:
+        return self.keys_for_kid(kid)
+
+
+def test_check_async_over_a_key_source_asks_it_as_verify_async_does(key: tw.JWK) -> None:
+    later = tw.JWK.generate("ES256")
+    source = GrowingSource(key)
+    v = tw.Verifier(source, algorithms=["ES256"], cache_size=4)
+    assert asyncio.run(v.check_async(token(key), now=NOW)) is None
+    source.keys.append(later.public())  # a kid the verifier has not seen: the source is asked
+    assert asyncio.run(v.check_async(token(later), now=NOW)) is None
+    with pytest.raises(tw.KeyNotFoundError):
+        asyncio.run(v.check_async(token(tw.JWK.generate("ES256")), now=NOW))
+    with pytest.raises(tw.ExpiredTokenError):
+        asyncio.run(v.check_async(token(key), now=NOW + 61))
 
 
 # --- DebugTokens (the custom provider's access tokens) share the same cache ----------------------

@@ -33,25 +33,28 @@ void install_keys(const py_verifier& self, const std::shared_ptr<const jwk_set>&
   if (self.cache) self.cache->clear();
 }
 
-// The claims of `t` checked with the verifier's current keys. With `soft`, a token naming a key
-// the set lacks throws need_source instead of KeyNotFoundError.
-py::object verify_claims(const py_verifier& self, std::string_view t, double at, bool soft) {
-  return through_cache(self.cache.get(), t, at, [&]() -> py::object {
-    if (self.v->options().field_cipher) {
-      result<json> r = [&] {
-        py::gil_scoped_release nogil;
-        return self.v->verify(t, at);
-      }();
-      if (soft && !r && r.err().code == errc::key_not_found) throw need_source{};
-      return to_py(unwrap(std::move(r)));
-    }
-    result<json_doc> r = [&] {
+// The claims of `t` checked in full with the verifier's current keys, the cache not asked. With
+// `soft`, a token naming a key the set lacks throws need_source instead of KeyNotFoundError.
+py::object fresh_claims(const py_verifier& self, std::string_view t, double at, bool soft) {
+  if (self.v->options().field_cipher) {
+    result<json> r = [&] {
       py::gil_scoped_release nogil;
-      return self.v->verify_doc(t, at);
+      return self.v->verify(t, at);
     }();
     if (soft && !r && r.err().code == errc::key_not_found) throw need_source{};
-    return to_py(unwrap(std::move(r)).root());
-  });
+    return to_py(unwrap(std::move(r)));
+  }
+  result<json_doc> r = [&] {
+    py::gil_scoped_release nogil;
+    return self.v->verify_doc(t, at);
+  }();
+  if (soft && !r && r.err().code == errc::key_not_found) throw need_source{};
+  return to_py(unwrap(std::move(r)).root());
+}
+
+// fresh_claims through the verified-token cache.
+py::object verify_claims(const py_verifier& self, std::string_view t, double at, bool soft) {
+  return through_cache(self.cache.get(), t, at, [&] { return fresh_claims(self, t, at, soft); });
 }
 
 // The claims when the keys at hand decide; a null object when the key source must be asked.
@@ -66,6 +69,27 @@ py::object verify_fast(const py_verifier& self, std::string_view t, double at) {
   } catch (const need_source&) {
     return {};
   }
+}
+
+// verify_fast without the claims: true when `t` is valid (in the cache and in its time, or
+// checked in full with the keys at hand, then cached), false when the key source must be asked;
+// the token's error otherwise.
+bool check_fast(const py_verifier& self, std::string_view t, double at) {
+  if (self.kind == source_kind::python) return false;
+  const bool soft = self.kind != source_kind::fixed;
+  if (soft) {
+    auto snap = self.source->cache->current();
+    if (!snap->fresh(self.source->now())) return false;
+    install_keys(self, snap->keys);  // new keys empty the cache first
+  }
+  if (self.cache && self.cache->holds(t, at)) return true;
+  try {
+    py::object claims = fresh_claims(self, t, at, soft);
+    if (self.cache) self.cache->put(t, claims);
+  } catch (const need_source&) {
+    return false;
+  }
+  return true;
 }
 
 std::shared_ptr<const jwk_set> keys_arg(py::handle h, bool& single) {
@@ -296,6 +320,14 @@ void bind_jose(py::module_& m) {
           },
           py::arg("token"), py::arg("now") = py::none(),
           "verify() when the keys at hand decide; None when the key source must be asked.")
+      .def(
+          "_try_check",
+          [](const py_verifier& self, py::handle token, std::optional<double> now) {
+            return check_fast(self, text_view(token, "token"), now.value_or(verifier::now_seconds()));
+          },
+          py::arg("token"), py::arg("now") = py::none(),
+          "_try_verify without the claims: True for a valid token, False when the key source must "
+          "be asked.")
       .def(
           "_verify_with",
           [](const py_verifier& self, const py_keyset& keys, py::handle token, std::optional<double> now) {

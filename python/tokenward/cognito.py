@@ -376,6 +376,15 @@ class CognitoVerifier:
         pool, verifier, use = self._route(token)
         return self._check(await verifier.verify_async(token, now=now), pool.pool, use)
 
+    async def recheck_async(self, token: str | bytes, *, now: float | None = None) -> None:
+        """Check again a token that :meth:`verify_async` accepted before: its signature (or
+        the verified-token cache), issuer and times, with the pool's keys of now. The
+        ``token_use`` and ``client_id`` rules are not run again: they depend on the token's
+        claims alone, which passed them then. For a token never verified here, use
+        :meth:`verify_async`."""
+        _, verifier, _ = self._route(token)
+        await verifier.check_async(token, now=now)
+
     @staticmethod
     def _check(claims: dict[str, Any], pool: CognitoPool, use: TokenUse) -> dict[str, Any]:
         token_use = claims.get("token_use")

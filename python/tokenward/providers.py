@@ -82,8 +82,12 @@ class CognitoProvider:
         return tuple(self.verifier.issuers)
 
     async def authenticate(self, token: str) -> Principal:
+        principal = self.memo.get(token)
+        if principal is not None:  # accepted before: checked again, the claims not rebuilt
+            await self.verifier.recheck_async(token)
+            return principal
         claims = await self.verifier.verify_async(token)
-        return self.memo.get(token) or self.memo.principal(token, claims, self._mapper)
+        return self.memo.principal(token, claims, self._mapper)
 
 
 class SessionCheck:
