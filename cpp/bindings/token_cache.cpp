@@ -262,6 +262,22 @@ void token_cache::add_hot(std::string_view token, list_t::iterator e, py::object
   while (hot_.size() > hot_capacity_) drop_hot(std::prev(hot_.end()), dropped);
 }
 
+token_cache::hot_answer token_cache::hot_lookup(std::string_view token, double now,
+                                                std::vector<py::object>& dropped) {
+  auto h = hot_index_.find(token);
+  if (h == hot_index_.end()) return hot_answer::absent;
+  const list_t::iterator e = h->second->cold;
+  if (out_of_time(*e, now)) {
+    ++misses_;
+    drop_entry(e, dropped);
+    return hot_answer::expired;
+  }
+  ++hits_;
+  hot_.splice(hot_.begin(), hot_, h->second);
+  lru_.splice(lru_.begin(), lru_, e);
+  return hot_answer::hit;
+}
+
 py::object token_cache::get(std::string_view token, double now) {
   std::vector<py::object> dropped;  // released after the lock (declared before it)
   if (token.size() > kMaxTokenBytes) {
@@ -272,18 +288,9 @@ py::object token_cache::get(std::string_view token, double now) {
   py::object kept;
   {
     std::lock_guard lock(mu_);
-    if (auto h = hot_index_.find(token); h != hot_index_.end()) {
-      const list_t::iterator e = h->second->cold;
-      if (out_of_time(*e, now)) {
-        ++misses_;
-        drop_entry(e, dropped);
-        return {};
-      }
-      ++hits_;
-      hot_.splice(hot_.begin(), hot_, h->second);
-      lru_.splice(lru_.begin(), lru_, e);
-      kept = h->second->claims;
-    }
+    const hot_answer hot = hot_lookup(token, now, dropped);
+    if (hot == hot_answer::expired) return {};
+    if (hot == hot_answer::hit) kept = hot_.front().claims;
   }
   // Python work (copying, building, releasing) happens outside the lock: whatever Python runs
   // meanwhile (a collection, a finalizer) may use the cache.
@@ -331,18 +338,8 @@ bool token_cache::holds(std::string_view token, double now) {
   }
   {
     std::lock_guard lock(mu_);
-    if (auto h = hot_index_.find(token); h != hot_index_.end()) {
-      const list_t::iterator e = h->second->cold;
-      if (out_of_time(*e, now)) {
-        ++misses_;
-        drop_entry(e, dropped);
-        return false;
-      }
-      ++hits_;
-      hot_.splice(hot_.begin(), hot_, h->second);
-      lru_.splice(lru_.begin(), lru_, e);
-      return true;
-    }
+    const hot_answer hot = hot_lookup(token, now, dropped);
+    if (hot != hot_answer::absent) return hot == hot_answer::hit;
   }
   digest key;
   if (!sha256(token, key)) {

@@ -89,6 +89,10 @@ class token_cache {
   };
   using hot_list_t = std::list<hot_entry>;
 
+  // mu_ held. `token` in the hot tier: a hit (counted; it moves to the front of both lists),
+  // found but out of time (counted as a miss, its entry dropped), or absent (nothing counted).
+  enum class hot_answer { hit, expired, absent };
+  hot_answer hot_lookup(std::string_view token, double now, std::vector<py::object>& dropped);
   // mu_ held. Python objects that must be released go to `dropped`, released after the lock.
   void drop_hot(hot_list_t::iterator h, std::vector<py::object>& dropped);
   void drop_entry(list_t::iterator e, std::vector<py::object>& dropped);
