@@ -15,6 +15,7 @@ caller, so that a store never reads a clock of its own.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -116,6 +117,56 @@ class ApiKeyRecord:
     def is_live(self, now: float) -> bool:
         """Not revoked, and not expired at ``now`` (a key without ``expires_at`` never expires)."""
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+# The columns of refresh tokens and of API keys, in the order both SQL stores (SQLite,
+# PostgreSQL) select them; their tables have the same columns, only the types differ.
+_TOKEN_COLUMNS = (
+    "token_hash, family_id, subject, identity, issued_at, expires_at, spent_at, successor_hash,"
+    " successor_jti, revoked_at"
+)
+_KEY_COLUMNS = (
+    "id, prefix, key_hash, name, owner_subject, owner_email, owner_groups, scopes, created_at,"
+    " expires_at, last_used_at, revoked_at"
+)
+
+
+def _session_from_row(row: Sequence[Any], identity: Any) -> RefreshSession:
+    """The RefreshSession of a row selected as ``_TOKEN_COLUMNS``, with its ``identity``
+    column decoded by the store (anything but a dict counts as empty)."""
+    return RefreshSession(
+        token_hash=row[0],
+        family_id=row[1],
+        subject=row[2],
+        identity=identity if isinstance(identity, dict) else {},
+        issued_at=row[4],
+        expires_at=row[5],
+        spent_at=row[6],
+        successor_hash=row[7],
+        successor_jti=row[8],
+        revoked_at=row[9],
+    )
+
+
+def _key_from_row(
+    row: Sequence[Any], owner_groups: tuple[str, ...], scopes: tuple[str, ...]
+) -> ApiKeyRecord:
+    """The ApiKeyRecord of a row selected as ``_KEY_COLUMNS``, with its two list columns
+    decoded by the store."""
+    return ApiKeyRecord(
+        id=row[0],
+        prefix=row[1],
+        key_hash=row[2],
+        name=row[3],
+        owner_subject=row[4],
+        owner_email=row[5],
+        owner_groups=owner_groups,
+        scopes=scopes,
+        created_at=row[8],
+        expires_at=row[9],
+        last_used_at=row[10],
+        revoked_at=row[11],
+    )
 
 
 @dataclass(frozen=True, slots=True)

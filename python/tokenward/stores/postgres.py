@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 
 from tokenward.exceptions import ConfigurationError
 from tokenward.stores.base import (
+    _KEY_COLUMNS,
+    _TOKEN_COLUMNS,
     ApiKeyRecord,
     Counter,
     DuplicateKeyError,
@@ -40,6 +42,8 @@ from tokenward.stores.base import (
     StoreError,
     _check_hit,
     _check_start_session,
+    _key_from_row,
+    _session_from_row,
 )
 
 try:
@@ -118,17 +122,9 @@ _V2 = (
 
 _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((2, _V2),)
 
-_TOKEN_COLUMNS = (
-    "token_hash, family_id, subject, identity, issued_at, expires_at, spent_at, successor_hash,"
-    " successor_jti, revoked_at"
-)
 _SESSION_COLUMNS = (
     "s.id, s.subject, s.started_at, s.last_used_at, s.client_address, s.user_agent,"
     " s.revoked_at, s.expires_at"
-)
-_KEY_COLUMNS = (
-    "id, prefix, key_hash, name, owner_subject, owner_email, owner_groups, scopes, created_at,"
-    " expires_at, last_used_at, revoked_at"
 )
 # Live: not revoked, and one of its tokens usable at the parameter ``now``; ``s`` is the session.
 _LIVE = (
@@ -139,36 +135,11 @@ _LIVE = (
 
 
 def _token(row: tuple[Any, ...]) -> RefreshSession:
-    identity = row[3]
-    return RefreshSession(
-        token_hash=row[0],
-        family_id=row[1],
-        subject=row[2],
-        identity=identity if isinstance(identity, dict) else {},
-        issued_at=row[4],
-        expires_at=row[5],
-        spent_at=row[6],
-        successor_hash=row[7],
-        successor_jti=row[8],
-        revoked_at=row[9],
-    )
+    return _session_from_row(row, row[3])  # jsonb: psycopg decodes it
 
 
 def _key(row: tuple[Any, ...]) -> ApiKeyRecord:
-    return ApiKeyRecord(
-        id=row[0],
-        prefix=row[1],
-        key_hash=row[2],
-        name=row[3],
-        owner_subject=row[4],
-        owner_email=row[5],
-        owner_groups=tuple(row[6]),
-        scopes=tuple(row[7]),
-        created_at=row[8],
-        expires_at=row[9],
-        last_used_at=row[10],
-        revoked_at=row[11],
-    )
+    return _key_from_row(row, tuple(row[6]), tuple(row[7]))
 
 
 async def _insert_token(conn: _Conn, s: RefreshSession) -> None:

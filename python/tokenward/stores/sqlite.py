@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 from tokenward.exceptions import ConfigurationError
 from tokenward.stores._sqlite_schema import SCHEMA_VERSION, current_version, migrate
 from tokenward.stores.base import (
+    _KEY_COLUMNS,
+    _TOKEN_COLUMNS,
     ApiKeyRecord,
     Counter,
     DuplicateKeyError,
@@ -34,16 +36,13 @@ from tokenward.stores.base import (
     StoreError,
     _check_hit,
     _check_start_session,
+    _key_from_row,
+    _session_from_row,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 T = TypeVar("T")
-
-_COLUMNS = (
-    "token_hash, family_id, subject, identity, issued_at, expires_at, spent_at, successor_hash,"
-    " successor_jti, revoked_at"
-)
 
 
 _SESSION_COLUMNS = (
@@ -59,11 +58,6 @@ _LIVE = (
     " AND r.expires_at > ?)"
 )
 
-_KEY_COLUMNS = (
-    "id, prefix, key_hash, name, owner_subject, owner_email, owner_groups, scopes, created_at,"
-    " expires_at, last_used_at, revoked_at"
-)
-
 
 def _dump_strings(values: tuple[str, ...]) -> str:
     return json.dumps(list(values), separators=(",", ":"))
@@ -75,36 +69,11 @@ def _load_strings(text: str) -> tuple[str, ...]:
 
 
 def _row_to_key(row: tuple[Any, ...]) -> ApiKeyRecord:
-    return ApiKeyRecord(
-        id=row[0],
-        prefix=row[1],
-        key_hash=row[2],
-        name=row[3],
-        owner_subject=row[4],
-        owner_email=row[5],
-        owner_groups=_load_strings(row[6]),
-        scopes=_load_strings(row[7]),
-        created_at=row[8],
-        expires_at=row[9],
-        last_used_at=row[10],
-        revoked_at=row[11],
-    )
+    return _key_from_row(row, _load_strings(row[6]), _load_strings(row[7]))
 
 
 def _row_to_session(row: tuple[Any, ...]) -> RefreshSession:
-    identity = json.loads(row[3])
-    return RefreshSession(
-        token_hash=row[0],
-        family_id=row[1],
-        subject=row[2],
-        identity=identity if isinstance(identity, dict) else {},
-        issued_at=row[4],
-        expires_at=row[5],
-        spent_at=row[6],
-        successor_hash=row[7],
-        successor_jti=row[8],
-        revoked_at=row[9],
-    )
+    return _session_from_row(row, json.loads(row[3]))
 
 
 class SQLiteStore:
@@ -236,7 +205,8 @@ class SQLiteStore:
     @staticmethod
     def _insert(conn: sqlite3.Connection, s: RefreshSession) -> None:
         conn.execute(
-            f"INSERT INTO tokenward_refresh_sessions ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+            f"INSERT INTO tokenward_refresh_sessions ({_TOKEN_COLUMNS})"  # noqa: S608
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 s.token_hash,
                 s.family_id,
@@ -254,7 +224,7 @@ class SQLiteStore:
     @staticmethod
     def _select(conn: sqlite3.Connection, token_hash: str) -> RefreshSession | None:
         row = conn.execute(
-            f"SELECT {_COLUMNS} FROM tokenward_refresh_sessions WHERE token_hash = ?",  # noqa: S608
+            f"SELECT {_TOKEN_COLUMNS} FROM tokenward_refresh_sessions WHERE token_hash = ?",  # noqa: S608
             (token_hash,),
         ).fetchone()
         return None if row is None else _row_to_session(row)
