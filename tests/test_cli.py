@@ -582,3 +582,45 @@ def test_jwks_and_keys_rotate_on_a_signing_key_file(tmp_path: Path) -> None:
 def test_jwks_of_an_hmac_issuer_is_a_usage_error() -> None:
     result = run("jwks", "--prefix", "CLI_", env={"CLI_AUTH_SECRET": SECRET})
     assert result.returncode == 2 and "HS256" in result.stderr
+
+
+# --- python -m tokenward.cli is the tokenward command ------------------------------------------
+
+
+def _every_command() -> list[list[str]]:
+    """Every command and subcommand of the parser, as argument lists (the parser itself too)."""
+    import argparse
+
+    from tokenward.cli import build_parser
+
+    found: list[list[str]] = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        found.append(path)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+
+    walk(build_parser(), [])
+    return found
+
+
+@pytest.mark.parametrize("command", _every_command(), ids=lambda c: " ".join(c) or "tokenward")
+def test_python_m_tokenward_cli_is_the_same_parser(command: list[str]) -> None:
+    """Issue 20 item 18: ``python -m tokenward.cli`` had no api-key, routes, jwks or keys; it is
+    the ``tokenward`` entry point's parser, every subcommand's --help the same both ways."""
+    entry = run(*command, "--help")
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TOKENWARD_")}
+    module = subprocess.run(
+        [sys.executable, "-m", "tokenward.cli", *command, "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert entry.returncode == 0, entry.stderr
+    assert module.returncode == 0, module.stderr
+    assert module.stdout == entry.stdout
+    assert {"api-key", "routes", "jwks", "keys"} <= {c[0] for c in _every_command() if c}

@@ -566,7 +566,12 @@ def _run_settings_check(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m tokenward.cli`` runs this file as ``__main__`` before the commands defined
+    # below this line are registered: run the imported module's ``main``, whose parser is whole
+    # and is the ``tokenward`` entry point's.
+    from tokenward.cli import main as _entry_point
+
+    sys.exit(_entry_point())
 
 
 # --- routes: what each route of an app requires -------------------------------------------------
