@@ -624,3 +624,29 @@ def test_python_m_tokenward_cli_is_the_same_parser(command: list[str]) -> None:
     assert module.returncode == 0, module.stderr
     assert module.stdout == entry.stdout
     assert {"api-key", "routes", "jwks", "keys"} <= {c[0] for c in _every_command() if c}
+
+
+@pytest.mark.parametrize(
+    "store_url",
+    [
+        "postgresql://u:hunter2@db/x",
+        "postgresql://u:hun@ter2@db/x",
+        "postgresql://u@db/x?sslmode=require&password=hunter2",
+        "postgres://db/x?PASSWORD=hunter2#frag",
+        "postgresql://db/x?pass%77ord=hunter2",
+        "postgresql://db/x?sslpassword=hunter2",
+        "host=db dbname=x password=hunter2",
+        "host=db password = 'hunter2 with \\' blanks' dbname=x",
+        "host=db password='hunter2",
+    ],
+)
+def test_settings_check_masks_the_store_password(store_url: str) -> None:
+    """Issue 20 item 6: ``settings check`` printed the PostgreSQL password given as a query
+    parameter or in libpq keyword form; it is masked in every form the store accepts."""
+    env = {"TOKENWARD_AUTH_SECRET": SECRET, "TOKENWARD_STORE_URL": store_url}
+    result = run("settings", "check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "***" in result.stdout
+    body = run_json("settings", "check", env=env)
+    assert "hunter2" not in body["settings"]["store_url"]

@@ -30,12 +30,13 @@ import datetime as _dt
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import tokenward as tw
 from tokenward._core import DebugTokens
@@ -512,12 +513,36 @@ def _problems(message: str) -> list[str]:
     return [message]
 
 
+# A libpq keyword's value: single-quoted (with backslash escapes; unterminated, it runs to the
+# end) or up to the next blank. Any keyword naming a password (password, sslpassword) is masked.
+_KEYWORD_PASSWORD = re.compile(
+    r"(?i)(?<![a-z0-9_])([a-z_]*password\s*=\s*)('(?:[^'\\]|\\.?)*(?:'|$)|\S*)"
+)
+
+
 def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    """The store location with every password masked, in each form the store accepts: the URL's
+    user information (``postgresql://user:pw@host``), a query parameter (``?password=pw``,
+    ``sslpassword``), and libpq's keyword/value string (``host=db password='p w'``)."""
+    if "://" not in url:
+        return _KEYWORD_PASSWORD.sub(r"\1***", url)
+    scheme, rest = url.split("://", 1)
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:end], rest[end:]
+    userinfo, at, hosts = netloc.rpartition("@")  # everything before the last @ is userinfo
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:***@{hosts}"
+    path, mark, query = tail.partition("?")
+    if mark:
+        query, hash_mark, fragment = query.partition("#")
+        fields = []
+        for field in query.split("&"):
+            name, equals, _ = field.partition("=")
+            if equals and "password" in unquote(name).lower():
+                field = f"{name}=***"
+            fields.append(field)
+        tail = f"{path}?{'&'.join(fields)}{hash_mark}{fragment}"
+    return f"{scheme}://{netloc}{tail}"
 
 
 def _run_settings_check(args: argparse.Namespace) -> int:
