@@ -9,8 +9,9 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
 * the custom (debug) provider unless ``ENVIRONMENT`` names development explicitly
   (``development``, the default, ``dev``, ``local``, ``test``, ``testing``): any other value —
   ``staging``, ``prd``, ``production-eu``, a typo — refuses to start it unless
-  ``ALLOW_CUSTOM_AUTH_IN_PRODUCTION`` is true (and then only with a non-default debug password);
-* an ``AUTH_SECRET`` shorter than 32 bytes;
+  ``ALLOW_CUSTOM_AUTH_IN_PRODUCTION`` is true (and then only with a debug password of 12
+  characters or more that is not the published default in any case);
+* an ``AUTH_SECRET`` shorter than 32 bytes, or blank (white space only);
 * no ``AUTH_SECRET`` outside development. In development a missing secret means a random one for
   this process, and a logged warning that tokens will not survive a restart;
 * ``AUTH_PROVIDER=cognito`` without ``COGNITO_REGION``, ``COGNITO_USER_POOL_ID`` and
@@ -50,6 +51,7 @@ _log = logging.getLogger("tokenward")
 DEFAULT_PREFIX = "TOKENWARD_"
 DEFAULT_DEBUG_PASSWORD = "vega-debug-password"
 MIN_SECRET_BYTES = 32
+MIN_DEBUG_PASSWORD_CHARS = 12  # outside development (ALLOW_CUSTOM_AUTH_IN_PRODUCTION=true)
 # About 4 KB per cached token (docs/performance.md): 4 MiB at most with the default.
 DEFAULT_TOKEN_CACHE_SIZE = 1024
 MAX_TOKEN_CACHE_SIZE = 1_000_000  # the native cache's own bound
@@ -388,13 +390,8 @@ class AuthSettings(BaseSettings):
                 f"production provider, or {self.var('allow_custom_auth_in_production')}=true "
                 "to run it anyway"
             )
-        if (
-            not self.is_development
-            and self.debug_password.get_secret_value() == DEFAULT_DEBUG_PASSWORD
-        ):
-            raise ConfigurationError(
-                f"the debug password is the published default: set {self.var('debug_password')}"
-            )
+        if not self.is_development:
+            self._check_debug_password()
         if self.login_failure_window.total_seconds() <= 0:
             raise ConfigurationError(f"{self.var('login_failure_window')} must be positive")
         self._check_signing()
@@ -408,10 +405,35 @@ class AuthSettings(BaseSettings):
             return
         self._check_secret_size()
 
+    def _check_debug_password(self) -> None:
+        """Outside development the debug login is reachable by whoever finds the service: its
+        password must be neither the published default (in any case) nor short."""
+        password = self.debug_password.get_secret_value()
+        if password.strip().casefold() == DEFAULT_DEBUG_PASSWORD.casefold():
+            raise ConfigurationError(
+                f"{self.var('debug_password')} is the published default password (in any case) "
+                f"and {self.var('environment')}={self.environment!r} is not development: set "
+                "your own"
+            )
+        size = len(password.strip())
+        if size < MIN_DEBUG_PASSWORD_CHARS:
+            raise ConfigurationError(
+                f"{self.var('debug_password')} is {size} characters long; it must be at least "
+                f"{MIN_DEBUG_PASSWORD_CHARS} when {self.var('environment')}="
+                f"{self.environment!r} (not development)"
+            )
+
     def _check_secret_size(self) -> None:
         if self.auth_secret is None:
             return
-        size = len(self.auth_secret.get_secret_value().encode("utf-8"))
+        value = self.auth_secret.get_secret_value()
+        if not value.strip():
+            raise ConfigurationError(
+                f"{self.var('auth_secret')} is blank (white space only); set a random secret "
+                f"of {MIN_SECRET_BYTES} bytes or more (e.g. the output of: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        size = len(value.encode("utf-8"))
         if size < MIN_SECRET_BYTES:
             raise ConfigurationError(
                 f"{self.var('auth_secret')} is {size} bytes long; it must be at least "
@@ -460,6 +482,29 @@ class AuthSettings(BaseSettings):
                     f"{self.var('field_encryption_secret')} is {size} bytes long; it must be at "
                     f"least {MIN_SECRET_BYTES}"
                 )
+
+    def warn_custom_auth(self) -> None:
+        """The start-up warning of the custom provider: why its debug login is on."""
+        if self.is_development:
+            default = "" if "environment" in self.model_fields_set else " (the default)"
+            _log.warning(
+                "tokenward: custom auth with a debug login is on, because %s=%r names "
+                "development%s. For a deployment, set %s=cognito and %s=production.",
+                self.var("environment"),
+                self.environment,
+                default,
+                self.var("auth_provider"),
+                self.var("environment"),
+            )
+            return
+        _log.warning(
+            "tokenward: custom auth with a debug login is on although %s=%r is not development, "
+            "because %s=true. For a deployment, set %s=cognito.",
+            self.var("environment"),
+            self.environment,
+            self.var("allow_custom_auth_in_production"),
+            self.var("auth_provider"),
+        )
 
     def warn_random_secret(self) -> None:
         _log.warning(

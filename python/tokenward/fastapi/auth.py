@@ -123,15 +123,7 @@ class Auth:
             clock=clock,
         )
         if settings.auth_provider == "custom":
-            _log.warning(
-                "tokenward: custom auth with a debug login is on, because %s=%r names "
-                "development%s. For a deployment, set %s=cognito and %s=production.",
-                settings.var("environment"),
-                settings.environment,
-                "" if "environment" in settings.model_fields_set else " (the default)",
-                settings.var("auth_provider"),
-                settings.var("environment"),
-            )
+            settings.warn_custom_auth()
             self.tokens = self._token_service(settings, self.store, secret, clock)
             self._signing = build_signing_keys(settings, self.tokens.tokens)  # TOKEN_ALGORITHM
             self.tokens.access = self._signing.access
