@@ -650,3 +650,32 @@ def test_settings_check_masks_the_store_password(store_url: str) -> None:
     assert "***" in result.stdout
     body = run_json("settings", "check", env=env)
     assert "hunter2" not in body["settings"]["store_url"]
+
+
+# --- debug-token builds its keys as the app does -------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "RS256", "PS256", "ES256", "EdDSA"])
+def test_debug_token_is_accepted_under_every_token_algorithm(
+    tmp_path: Path, algorithm: str
+) -> None:
+    """Issue 20 item 17: ``debug-token`` ignored TOKEN_ALGORITHM (under ES256 it minted an HS256
+    token the app refuses). It builds its keys as Auth does, so the app accepts its token."""
+    from _fastapi_support import TestClient, make_app
+
+    values = {"auth_secret": SECRET, "token_algorithm": algorithm, "debug_scopes": "reports:read"}
+    env = {"TOKENWARD_AUTH_SECRET": SECRET, "TOKENWARD_TOKEN_ALGORITHM": algorithm}
+    if algorithm != "HS256":
+        key = tw.JWK.generate(algorithm)
+        key_file = tmp_path / "signing-keys.json"
+        key_file.write_text(json.dumps({"keys": [json.loads(key.to_json(private=True))]}))
+        env["TOKENWARD_SIGNING_KEY_FILE"] = str(key_file)
+        values["signing_key_file"] = str(key_file)
+    body = run_json("debug-token", "--scope", "reports:read", env=env)
+    minted = body["access_token"]
+    assert tw.unverified_header(minted)["alg"] == algorithm
+    app, _ = make_app(**values)
+    with TestClient(app) as client:
+        response = client.get("/reports", headers={"Authorization": f"Bearer {minted}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["scopes"] == ["reports:read"]

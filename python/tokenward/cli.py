@@ -39,7 +39,6 @@ from typing import Any, TextIO
 from urllib.parse import unquote
 
 import tokenward as tw
-from tokenward._core import DebugTokens
 
 __all__ = ["EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE", "main"]
 
@@ -471,17 +470,23 @@ def _run_debug_token(args: argparse.Namespace) -> int:
         lifetime = int(settings.access_token_lifetime.total_seconds())
     if lifetime <= 0:
         raise UsageError("--lifetime must be positive")
-    tokens = DebugTokens(settings.auth_secret.get_secret_value(), issuer=settings.token_issuer)
+    from tokenward.principal import Principal
+    from tokenward.services import signing_keys
+
+    # The keys the app signs with (TOKEN_ALGORITHM, SIGNING_KEY_FILE), built as Auth builds them.
+    _, keys = signing_keys(settings, settings.auth_secret.get_secret_value())
     email = settings.debug_email if args.email is None else args.email
-    sub = _debug_subject(settings.debug_email) if args.sub is None else args.sub
-    token = tokens.issue_access(
-        sub,
+    who = Principal(
+        subject=_debug_subject(settings.debug_email) if args.sub is None else args.sub,
+        credential_type="access_token",
         email=email or None,
-        groups=settings.groups if args.group is None else args.group,
-        scopes=settings.debug_user_scopes if args.scope is None else args.scope,
-        lifetime=lifetime,
-        iat=int(time.time()),
+        groups=tuple(settings.groups if args.group is None else args.group),
+        scopes=tuple(settings.debug_user_scopes if args.scope is None else args.scope),
     )
+    try:
+        token = keys.access.issue(who, iat=int(time.time()), lifetime=lifetime, jti=None, sid=None)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.json:
         body = {"access_token": token, "token_type": "bearer", "expires_in": lifetime}
         _print_json(body)
@@ -798,7 +803,7 @@ async def _api_key_action(args: argparse.Namespace, service: Any) -> int:
 
 
 def _signing_keys(args: argparse.Namespace) -> Any:
-    from tokenward.issuer import build_signing_keys
+    from tokenward.services import signing_keys
 
     settings = _load_settings(args.prefix)
     if settings.auth_provider != "custom":
@@ -807,12 +812,9 @@ def _signing_keys(args: argparse.Namespace) -> Any:
             "the identity provider's, not this app's"
         )
     secret = settings.auth_secret
-    tokens = (
-        DebugTokens(secret.get_secret_value(), issuer=settings.token_issuer)
-        if secret is not None
-        else DebugTokens.with_random_secret(issuer=settings.token_issuer)
-    )
-    keys = build_signing_keys(settings, tokens)
+    # Without AUTH_SECRET only the HS256 tokens would differ, and they have no key ring.
+    random_secret = os.urandom(32)
+    _, keys = signing_keys(settings, random_secret if secret is None else secret.get_secret_value())
     if keys.ring is None:
         raise UsageError(
             f"{settings.var('token_algorithm')}=HS256: access tokens are signed with "

@@ -117,6 +117,13 @@ class AuthSettings(BaseSettings):
     refresh_token_lifetime: _dt.timedelta = _dt.timedelta(days=7)
     refresh_reuse_grace: _dt.timedelta = _dt.timedelta(seconds=10)
     token_issuer: str = Field(default="tokenward", min_length=1, max_length=256)
+    leeway: float = Field(
+        default=0.0,
+        ge=0,
+        le=300,
+        description="seconds of clock skew allowed when checking exp, nbf and iat, for both "
+        "providers (a server a little behind the issuer accepts its fresh tokens)",
+    )
     store_url: str = Field(
         default=":memory:",
         description="sqlite:///path.db, a file path, :memory:, or postgresql://user:pw@host/db",
