@@ -679,3 +679,25 @@ def test_debug_token_is_accepted_under_every_token_algorithm(
         response = client.get("/reports", headers={"Authorization": f"Bearer {minted}"})
     assert response.status_code == 200, response.text
     assert response.json()["scopes"] == ["reports:read"]
+
+
+def test_settings_check_exits_1_on_a_misspelled_variable() -> None:
+    """Issue 20 item 22: MYAPP_ENVIROMENT=production was silently ignored (the debug login stayed
+    on) and ``settings check`` said ok. It names the variable and the closest setting, exit 1."""
+    env = {"MYAPP_ENVIROMENT": "production", "MYAPP_AUTH_SECRET": SECRET}
+    result = run("settings", "check", "--prefix", "MYAPP_", env=env)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "MYAPP_ENVIROMENT is not a setting (did you mean MYAPP_ENVIRONMENT?)" in result.stderr
+    body = run_json("settings", "check", "--prefix", "MYAPP_", env=env, code=1)
+    assert body["ok"] is False
+    assert body["unknown"] == [
+        "MYAPP_ENVIROMENT is not a setting (did you mean MYAPP_ENVIRONMENT?)"
+    ]
+    # A refused configuration lists them with its own problem (exit 2).
+    env["MYAPP_AUTH_SECRET"] = "short"
+    result = run("settings", "check", "--prefix", "MYAPP_", env=env)
+    assert result.returncode == 2 and "2 problems" in result.stderr
+    assert "did you mean MYAPP_ENVIRONMENT?" in result.stderr
+    # tokenward's own tool variables are not settings, and not problems either.
+    tools = {"TOKENWARD_PG_BIN": "/usr/bin", "TOKENWARD_TEST_ISOLATED_AUTH_SECRET": SECRET}
+    assert run("settings", "check", env=tools).returncode == 0

@@ -381,3 +381,30 @@ def test_a_blank_auth_secret_is_refused(
     monkeypatch.setenv("TOKENWARD_AUTH_SECRET", secret)
     message = refused()
     assert "TOKENWARD_AUTH_SECRET is blank" in message
+
+
+def test_unknown_variables_are_warned_about_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 20 item 22: a misspelled variable (MYAPP_ENVIROMENT) was silently ignored. Building
+    the Auth warns about each <PREFIX>* variable that names no setting, with the closest one."""
+    monkeypatch.setenv("MYAPP_ENVIROMENT", "production")
+    monkeypatch.setenv("myapp_auth_secert", SECRET)
+    monkeypatch.setenv("MYAPP_XYZZY", "1")
+    monkeypatch.setenv("MYAPP_DEBUG_GROUPS", "ops")  # a setting: not reported
+    with caplog.at_level(logging.WARNING, logger="tokenward"):
+        Auth.from_env(prefix="MYAPP_")
+    warnings = [r.getMessage() for r in caplog.records if "is not a setting" in r.getMessage()]
+    assert warnings == [
+        "tokenward: MYAPP_ENVIROMENT is not a setting and is ignored "
+        "(did you mean MYAPP_ENVIRONMENT?)",
+        "tokenward: MYAPP_XYZZY is not a setting and is ignored (no setting has a name like it)",
+        "tokenward: myapp_auth_secert is not a setting and is ignored "
+        "(did you mean MYAPP_AUTH_SECRET?)",
+    ]
+    # The default prefix leaves tokenward's own tools' variables alone.
+    from tokenward.settings import unknown_variables
+
+    tools = {"TOKENWARD_PG_BIN": "x", "TOKENWARD_TEST_RBAC_ROLES": "{}", "TOKENWARD_ROLE": "x"}
+    assert unknown_variables("TOKENWARD_", tools) == [("TOKENWARD_ROLE", "TOKENWARD_ROLES")]
+    assert unknown_variables("", {"PATH": "/bin"}) == []

@@ -10,8 +10,9 @@
     tokenward routes MODULE:APP                     which routes are protected, and how
     tokenward api-key create|list|revoke            API keys in the configured store
 
-Exit codes: 0 ok, 1 the token was rejected, 2 a usage or configuration error (argparse's own
-code for usage). ``--json`` (every command) prints one JSON object on stdout and nothing else.
+Exit codes: 0 ok, 1 the token was rejected (``settings check``: a variable that names no
+setting), 2 a usage or configuration error (argparse's own code for usage). ``--json`` (every
+command) prints one JSON object on stdout and nothing else.
 A ``TOKEN`` of ``-`` is read from standard input, so that it stays out of the shell history.
 
 Adding a command is one function: decorate ``def _name(commands: Commands) -> None`` with
@@ -504,7 +505,9 @@ def _settings(commands: Commands) -> None:
         "check the settings as Auth does at start-up",
         "Read the <PREFIX>* environment variables and check them exactly as Auth does when an\n"
         "app starts (AuthSettings.from_env(prefix).check()). Each problem is named with its\n"
-        "variable; exit 2 when there is one. Secrets are never printed.",
+        "variable; exit 2 when there is one. A <PREFIX>* variable that names no setting (a\n"
+        "misspelling, which the settings ignore) is named with the closest setting: exit 1.\n"
+        "Secrets are never printed.",
     )
     _prefix_option(parser)
     parser.set_defaults(run=_run_settings_check)
@@ -554,7 +557,7 @@ def _run_settings_check(args: argparse.Namespace) -> int:
     try:
         settings = _load_settings(args.prefix)
     except tw.ConfigurationError as exc:
-        problems = _problems(str(exc))
+        problems = _problems(str(exc)) + _unknown(args.prefix)
         if args.json:
             _print_json({"ok": False, "prefix": args.prefix, "problems": problems})
         else:
@@ -586,13 +589,30 @@ def _run_settings_check(args: argparse.Namespace) -> int:
             cognito_user_pool_id=settings.cognito_user_pool_id,
             cognito_app_client_id=settings.cognito_app_client_id,
         )
+    unknown = _unknown(args.prefix)  # read, but not settings: a misspelling is ignored
     if args.json:
-        _print_json({"ok": True, "prefix": args.prefix, "settings": summary})
+        body = {"ok": not unknown, "prefix": args.prefix, "settings": summary}
+        _print_json({**body, "unknown": unknown} if unknown else body)
     else:
-        print(f"{args.prefix}* settings: ok")
+        print(f"{args.prefix}* settings: {'ok' if not unknown else 'unknown variables'}")
         for name, value in summary.items():
             print(f"  {settings.var(name)} = {value}")
-    return EXIT_OK
+        if unknown:
+            print(f"{args.prefix}* settings: {_plural(len(unknown), 'problem')}", file=sys.stderr)
+            for problem in unknown:
+                print(f"  - {problem}", file=sys.stderr)
+    return EXIT_REJECTED if unknown else EXIT_OK
+
+
+def _unknown(prefix: str) -> list[str]:
+    """A problem line for each ``<PREFIX>*`` variable that names no setting."""
+    from tokenward.settings import unknown_variables
+
+    return [
+        f"{name} is not a setting "
+        + (f"(did you mean {closest}?)" if closest else "(no setting has a name like it)")
+        for name, closest in unknown_variables(prefix)
+    ]
 
 
 if __name__ == "__main__":

@@ -22,14 +22,20 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
 * ``TRUST_GATEWAY_CLAIMS=true`` with another provider than Cognito.
 * an asymmetric ``TOKEN_ALGORITHM`` without ``SIGNING_KEY_FILE`` outside development (in
   development a key is generated and kept under ``.tokenward/``).
+
+A ``<PREFIX>*`` variable that names no setting (``MYAPP_ENVIROMENT``) is not refused, but the
+check logs a warning naming the closest setting (``tokenward settings check`` exits 1 on it).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import json
 import logging
+import os
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -44,6 +50,7 @@ __all__ = [
     "DEFAULT_PREFIX",
     "DEFAULT_TOKEN_CACHE_SIZE",
     "AuthSettings",
+    "unknown_variables",
 ]
 
 _log = logging.getLogger("tokenward")
@@ -58,6 +65,18 @@ MAX_TOKEN_CACHE_SIZE = 1_000_000  # the native cache's own bound
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"(?=.{{1,253}}(:|$)){_LABEL}(\.{_LABEL})+(:[0-9]{{1,5}})?")
+# Variables under the default prefix that belong to tokenward's own build, test and benchmark
+# tools (TOKENWARD_PG_BIN, the tests' TOKENWARD_TEST_* prefixes...), not to the settings.
+_TOOL_VARIABLES = (
+    "PG_BIN",
+    "DOCS_SCREENSHOTS",
+    "BUILD_TOOLS",
+    "BUILD_MODULE",
+    "VARIANTS",
+    "WERROR",
+    "TEST_",
+    "BENCH_",
+)
 _PRODUCTION = frozenset({"production", "prod", "live"})
 _DEVELOPMENT = frozenset({"development", "dev", "local", "test", "testing"})
 
@@ -343,8 +362,20 @@ class AuthSettings(BaseSettings):
 
     # --- the start-up check -------------------------------------------------------------------
 
+    def unknown_variables(self) -> list[tuple[str, str | None]]:
+        """The environment's ``<PREFIX>*`` variables that name no setting (a misspelling is
+        otherwise ignored), each with the closest setting's variable or None."""
+        return unknown_variables(self.env_prefix)
+
+    def warn_unknown_variables(self) -> None:
+        for name, closest in self.unknown_variables():
+            hint = f"did you mean {closest}?" if closest else "no setting has a name like it"
+            _log.warning("tokenward: %s is not a setting and is ignored (%s)", name, hint)
+
     def check(self) -> None:
-        """Refuse settings that must not run; see the module docstring."""
+        """Refuse settings that must not run; see the module docstring. Unknown ``<PREFIX>*``
+        variables are not refused but warned about (:meth:`warn_unknown_variables`)."""
+        self.warn_unknown_variables()
         known = ("jwt", "api_key", "basic", "gateway")
         strategies = self.strategies
         unknown = [s for s in strategies if s not in known]
@@ -520,6 +551,31 @@ class AuthSettings(BaseSettings):
             self.var("auth_secret"),
             self.var("auth_secret"),
         )
+
+
+def unknown_variables(
+    prefix: str, environ: Mapping[str, str] | None = None
+) -> list[tuple[str, str | None]]:
+    """The variables of ``environ`` (default: the process's) under ``prefix`` (compared without
+    regard to case, as the settings are read) that name no setting of :class:`AuthSettings`, in
+    order, each with the closest setting's variable (``difflib``) or None. An empty prefix has
+    no unknown variables; under the default prefix, the variables of tokenward's own tools
+    (``TOKENWARD_PG_BIN``, ``TOKENWARD_TEST_*``...) are not counted."""
+    head = prefix.upper()
+    if not head:
+        return []
+    known = sorted(name.upper() for name in AuthSettings.model_fields)
+    found: list[tuple[str, str | None]] = []
+    for name in sorted(os.environ if environ is None else environ):
+        upper = name.upper()
+        if not upper.startswith(head):
+            continue
+        rest = upper[len(head) :]
+        if rest in known or (head == DEFAULT_PREFIX and rest.startswith(_TOOL_VARIABLES)):
+            continue
+        close = difflib.get_close_matches(rest, known, n=1, cutoff=0.6)
+        found.append((name, f"{prefix}{close[0]}" if close else None))
+    return found
 
 
 def _as_tuple(value: str | list[str]) -> tuple[str, ...]:
