@@ -424,14 +424,6 @@ class Auth:
         429, 503) for a TokenwardError application code raises, as :meth:`install` registers."""
         return {TokenwardError: errors.exception_handler}
 
-    def install_docs(self, app: Any, **options: Any) -> None:
-        """Swagger UI and ReDoc served by the app itself, no CDN (see
-        :func:`tokenward.fastapi.docs.install_docs`; the app is built with
-        ``FastAPI(docs_url=None, redoc_url=None)``)."""
-        from tokenward.fastapi.docs import install_docs
-
-        install_docs(app, **options)
-
     def check_routes(self, app: Any) -> None:
         """Fail start-up (ConfigurationError) for a route whose strategies this app lacks, or
         that asks for a scope the app does not declare (when ``SCOPES`` declares them)."""
