@@ -701,3 +701,34 @@ def test_settings_check_exits_1_on_a_misspelled_variable() -> None:
     # tokenward's own tool variables are not settings, and not problems either.
     tools = {"TOKENWARD_PG_BIN": "/usr/bin", "TOKENWARD_TEST_ISOLATED_AUTH_SECRET": SECRET}
     assert run("settings", "check", env=tools).returncode == 0
+
+
+def test_jwks_says_when_it_writes_the_development_private_key(tmp_path: Path) -> None:
+    """Issue 20 item 25: ``tokenward jwks`` wrote a private key into the current directory
+    (.tokenward/signing-keys.json) without a word. It says so on stderr, and says which key it
+    uses when the file is there already; stdout stays the JWK set."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TOKENWARD_")}
+    env["TOKENWARD_TOKEN_ALGORITHM"] = "ES256"
+
+    def jwks() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(SCRIPT), "jwks"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+
+    written = tmp_path / ".tokenward" / "signing-keys.json"
+    first = jwks()
+    assert first.returncode == 0, first.stderr
+    assert written.is_file()
+    assert "wrote a new private ES256 signing key" in first.stderr
+    assert str(written.resolve()) in first.stderr
+    assert "TOKENWARD_SIGNING_KEY_FILE is not set" in first.stderr
+    assert [k["alg"] for k in json.loads(first.stdout)["keys"]] == ["ES256"]
+    again = jwks()
+    assert again.returncode == 0, again.stderr
+    assert "using the development key in" in again.stderr and "wrote" not in again.stderr

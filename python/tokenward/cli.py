@@ -475,7 +475,9 @@ def _run_debug_token(args: argparse.Namespace) -> int:
     from tokenward.services import signing_keys
 
     # The keys the app signs with (TOKEN_ALGORITHM, SIGNING_KEY_FILE), built as Auth builds them.
-    _, keys = signing_keys(settings, settings.auth_secret.get_secret_value())
+    keys = _with_dev_key_notice(
+        settings, lambda: signing_keys(settings, settings.auth_secret.get_secret_value())[1]
+    )
     email = settings.debug_email if args.email is None else args.email
     who = Principal(
         subject=_debug_subject(settings.debug_email) if args.sub is None else args.sub,
@@ -822,6 +824,29 @@ async def _api_key_action(args: argparse.Namespace, service: Any) -> int:
 # --- jwks and keys rotate: the custom provider's signing keys ---------------------------------
 
 
+def _with_dev_key_notice(settings: Any, build: Callable[[], Any]) -> Any:
+    """``build()`` the signing keys, saying on stderr when they are the development key under
+    ``.tokenward/`` in the current directory (no SIGNING_KEY_FILE), and whether this run wrote
+    that private key there."""
+    from tokenward.issuer import DEV_KEY_DIR, DEV_KEY_FILE
+
+    dev = Path(DEV_KEY_DIR) / DEV_KEY_FILE
+    existed = dev.exists()
+    keys = build()
+    if keys.path is not None and keys.path == dev:
+        where = dev.resolve()
+        unset = f"{settings.var('signing_key_file')} is not set"
+        if existed:
+            print(f"tokenward: {unset}: using the development key in {where}", file=sys.stderr)
+        else:
+            print(
+                f"tokenward: {unset}: wrote a new private {settings.token_algorithm} signing key "
+                f"to {where} (the development key the app also uses from this directory)",
+                file=sys.stderr,
+            )
+    return keys
+
+
 def _signing_keys(args: argparse.Namespace) -> Any:
     from tokenward.services import signing_keys
 
@@ -834,7 +859,12 @@ def _signing_keys(args: argparse.Namespace) -> Any:
     secret = settings.auth_secret
     # Without AUTH_SECRET only the HS256 tokens would differ, and they have no key ring.
     random_secret = os.urandom(32)
-    _, keys = signing_keys(settings, random_secret if secret is None else secret.get_secret_value())
+    keys = _with_dev_key_notice(
+        settings,
+        lambda: signing_keys(
+            settings, random_secret if secret is None else secret.get_secret_value()
+        )[1],
+    )
     if keys.ring is None:
         raise UsageError(
             f"{settings.var('token_algorithm')}=HS256: access tokens are signed with "
@@ -852,7 +882,9 @@ def _jwks(commands: Commands) -> None:
         "print the public key set of the configured issuer",
         "Print the public keys the custom provider's key ring publishes (what auth.jwks_router\n"
         "serves at JWKS_PATH): <PREFIX>TOKEN_ALGORITHM and SIGNING_KEY_FILE, or in development\n"
-        "the ring kept under .tokenward/. Only public members; each key with kid, alg, use.",
+        "the ring kept under .tokenward/ in the current directory (made there, with a private\n"
+        "key, when it is missing; stderr says so). Only public members; each key with kid,\n"
+        "alg, use.",
     )
     _prefix_option(parser)
     parser.set_defaults(run=_run_jwks)
