@@ -20,23 +20,36 @@ system-deps:
 browser-deps:
 	@bash scripts/browser-deps.sh
 
-# The package with every extra the tests and the demo use; warnings are errors in this build.
-# It is rebuilt only when a source changed since the last good install (the stamp file below;
-# `make -B install` forces it). The build shows CMake's progress; its whole log stays in
-# $(VENV)/install.log and is shown in part when the build fails.
+# The package with the extras a target needs; warnings are errors in this build. `install` (what
+# `make test` uses) takes every extra the tests use; `demo-install` only the fastapi extra, which
+# is all examples/app.py needs. Each is rebuilt only when a source changed since its last good
+# install (its stamp file below; `make -B install` forces it); a full install also satisfies the
+# demo. The build shows CMake's progress; its whole log stays in $(VENV)/install.log and is shown
+# in part when the build fails.
 INSTALLED := $(VENV)/.tokenward-installed
+DEMO_INSTALLED := $(VENV)/.tokenward-demo-installed
 SOURCES := pyproject.toml CMakeLists.txt $(shell find cpp python -type f \
   ! -name '*.so' ! -name '*.pyc' ! -path '*/__pycache__/*' 2>/dev/null)
+# $(call pip_install,EXTRAS): build tokenward and install it with EXTRAS into the venv.
+comma := ,
+define pip_install
+@echo "building tokenward and installing it into $(VENV) (the C++ core: about 2 minutes from scratch)"
+@{ $(PIP) install -v -C cmake.define.TOKENWARD_WERROR=ON ".[$(1)]" 2>&1; \
+   echo $$? > $(VENV)/install.status; } | tee $(VENV)/install.log \
+  | grep --line-buffered -E '^ *\[[0-9]+/[0-9]+\] |^ *-- (Configuring|Build files)|^Successfully installed' \
+  || true
+@status=$$(cat $(VENV)/install.status); if [ "$$status" -ne 0 ]; then \
+  tail -n 60 $(VENV)/install.log; echo "pip install failed (full log: $(VENV)/install.log)"; \
+  exit "$$status"; fi
+endef
 install: $(INSTALLED)
 $(INSTALLED): $(SOURCES) | $(BIN)/python system-deps
-	@echo "building tokenward and installing it into $(VENV) (the C++ core: about 2 minutes from scratch)"
-	@{ $(PIP) install -v -C cmake.define.TOKENWARD_WERROR=ON ".[test,fastapi]" 2>&1; \
-	   echo $$? > $(VENV)/install.status; } | tee $(VENV)/install.log \
-	  | grep --line-buffered -E '^ *\[[0-9]+/[0-9]+\] |^ *-- (Configuring|Build files)|^Successfully installed' \
-	  || true
-	@status=$$(cat $(VENV)/install.status); if [ "$$status" -ne 0 ]; then \
-	  tail -n 60 $(VENV)/install.log; echo "pip install failed (full log: $(VENV)/install.log)"; \
-	  exit "$$status"; fi
+	$(call pip_install,test$(comma)fastapi)
+	@touch $@ $(DEMO_INSTALLED)
+.PHONY: demo-install
+demo-install: $(DEMO_INSTALLED)
+$(DEMO_INSTALLED): $(SOURCES) | $(BIN)/python system-deps
+	$(call pip_install,fastapi)
 	@touch $@
 
 lint: install
@@ -55,7 +68,7 @@ test: lint typecheck pytest
 # examples/app.py under uvicorn on 127.0.0.1:8000, sessions in a SQLite file inside the venv.
 # Any TOKENWARD_* variable already set wins (see docs/fastapi.md).
 DEMO_URL := http://127.0.0.1:8000
-demo: install
+demo: demo-install
 	@echo ""
 	@echo "  tokenward demo: open $(DEMO_URL)/docs and press Authorize"
 	@echo "  (username debug@example.com, password vega-debug-password), or sign in with curl:"

@@ -28,6 +28,7 @@ from fastapi import Depends, FastAPI, HTTPException, Security
 from tokenward.fastapi import (
     Auth,
     CurrentUser,
+    install_docs,
     optional_current_user,
     public,
     require_current_user,
@@ -39,7 +40,7 @@ app = FastAPI(
     title="tokenward example", version="1.0", lifespan=auth.lifespan, docs_url=None, redoc_url=None
 )
 auth.install(app)  # the Auth on app.state, its exception handler, OpenAPI for the provider
-auth.install_docs(app)  # /docs and /redoc with their assets served by the app itself (no CDN)
+install_docs(app)  # /docs and /redoc with their assets served by the app itself (no CDN)
 app.include_router(auth.router)
 if auth.api_keys is not None:  # under Cognito, API keys need TOKENWARD_AUTH_SECRET
     app.include_router(auth.api_keys_router)

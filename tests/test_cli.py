@@ -582,3 +582,153 @@ def test_jwks_and_keys_rotate_on_a_signing_key_file(tmp_path: Path) -> None:
 def test_jwks_of_an_hmac_issuer_is_a_usage_error() -> None:
     result = run("jwks", "--prefix", "CLI_", env={"CLI_AUTH_SECRET": SECRET})
     assert result.returncode == 2 and "HS256" in result.stderr
+
+
+# --- python -m tokenward.cli is the tokenward command ------------------------------------------
+
+
+def _every_command() -> list[list[str]]:
+    """Every command and subcommand of the parser, as argument lists (the parser itself too)."""
+    import argparse
+
+    from tokenward.cli import build_parser
+
+    found: list[list[str]] = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        found.append(path)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+
+    walk(build_parser(), [])
+    return found
+
+
+@pytest.mark.parametrize("command", _every_command(), ids=lambda c: " ".join(c) or "tokenward")
+def test_python_m_tokenward_cli_is_the_same_parser(command: list[str]) -> None:
+    """Issue 20 item 18: ``python -m tokenward.cli`` had no api-key, routes, jwks or keys; it is
+    the ``tokenward`` entry point's parser, every subcommand's --help the same both ways."""
+    entry = run(*command, "--help")
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TOKENWARD_")}
+    module = subprocess.run(
+        [sys.executable, "-m", "tokenward.cli", *command, "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert entry.returncode == 0, entry.stderr
+    assert module.returncode == 0, module.stderr
+    assert module.stdout == entry.stdout
+    assert {"api-key", "routes", "jwks", "keys"} <= {c[0] for c in _every_command() if c}
+
+
+@pytest.mark.parametrize(
+    "store_url",
+    [
+        "postgresql://u:hunter2@db/x",
+        "postgresql://u:hun@ter2@db/x",
+        "postgresql://u@db/x?sslmode=require&password=hunter2",
+        "postgres://db/x?PASSWORD=hunter2#frag",
+        "postgresql://db/x?pass%77ord=hunter2",
+        "postgresql://db/x?sslpassword=hunter2",
+        "host=db dbname=x password=hunter2",
+        "host=db password = 'hunter2 with \\' blanks' dbname=x",
+        "host=db password='hunter2",
+    ],
+)
+def test_settings_check_masks_the_store_password(store_url: str) -> None:
+    """Issue 20 item 6: ``settings check`` printed the PostgreSQL password given as a query
+    parameter or in libpq keyword form; it is masked in every form the store accepts."""
+    env = {"TOKENWARD_AUTH_SECRET": SECRET, "TOKENWARD_STORE_URL": store_url}
+    result = run("settings", "check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "***" in result.stdout
+    body = run_json("settings", "check", env=env)
+    assert "hunter2" not in body["settings"]["store_url"]
+
+
+# --- debug-token builds its keys as the app does -------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "RS256", "PS256", "ES256", "EdDSA"])
+def test_debug_token_is_accepted_under_every_token_algorithm(
+    tmp_path: Path, algorithm: str
+) -> None:
+    """Issue 20 item 17: ``debug-token`` ignored TOKEN_ALGORITHM (under ES256 it minted an HS256
+    token the app refuses). It builds its keys as Auth does, so the app accepts its token."""
+    from _fastapi_support import TestClient, make_app
+
+    values = {"auth_secret": SECRET, "token_algorithm": algorithm, "debug_scopes": "reports:read"}
+    env = {"TOKENWARD_AUTH_SECRET": SECRET, "TOKENWARD_TOKEN_ALGORITHM": algorithm}
+    if algorithm != "HS256":
+        key = tw.JWK.generate(algorithm)
+        key_file = tmp_path / "signing-keys.json"
+        key_file.write_text(json.dumps({"keys": [json.loads(key.to_json(private=True))]}))
+        env["TOKENWARD_SIGNING_KEY_FILE"] = str(key_file)
+        values["signing_key_file"] = str(key_file)
+    body = run_json("debug-token", "--scope", "reports:read", env=env)
+    minted = body["access_token"]
+    assert tw.unverified_header(minted)["alg"] == algorithm
+    app, _ = make_app(**values)
+    with TestClient(app) as client:
+        response = client.get("/reports", headers={"Authorization": f"Bearer {minted}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["scopes"] == ["reports:read"]
+
+
+def test_settings_check_exits_1_on_a_misspelled_variable() -> None:
+    """Issue 20 item 22: MYAPP_ENVIROMENT=production was silently ignored (the debug login stayed
+    on) and ``settings check`` said ok. It names the variable and the closest setting, exit 1."""
+    env = {"MYAPP_ENVIROMENT": "production", "MYAPP_AUTH_SECRET": SECRET}
+    result = run("settings", "check", "--prefix", "MYAPP_", env=env)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "MYAPP_ENVIROMENT is not a setting (did you mean MYAPP_ENVIRONMENT?)" in result.stderr
+    body = run_json("settings", "check", "--prefix", "MYAPP_", env=env, code=1)
+    assert body["ok"] is False
+    assert body["unknown"] == [
+        "MYAPP_ENVIROMENT is not a setting (did you mean MYAPP_ENVIRONMENT?)"
+    ]
+    # A refused configuration lists them with its own problem (exit 2).
+    env["MYAPP_AUTH_SECRET"] = "short"
+    result = run("settings", "check", "--prefix", "MYAPP_", env=env)
+    assert result.returncode == 2 and "2 problems" in result.stderr
+    assert "did you mean MYAPP_ENVIRONMENT?" in result.stderr
+    # tokenward's own tool variables are not settings, and not problems either.
+    tools = {"TOKENWARD_PG_BIN": "/usr/bin", "TOKENWARD_TEST_ISOLATED_AUTH_SECRET": SECRET}
+    assert run("settings", "check", env=tools).returncode == 0
+
+
+def test_jwks_says_when_it_writes_the_development_private_key(tmp_path: Path) -> None:
+    """Issue 20 item 25: ``tokenward jwks`` wrote a private key into the current directory
+    (.tokenward/signing-keys.json) without a word. It says so on stderr, and says which key it
+    uses when the file is there already; stdout stays the JWK set."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("TOKENWARD_")}
+    env["TOKENWARD_TOKEN_ALGORITHM"] = "ES256"
+
+    def jwks() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(SCRIPT), "jwks"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+
+    written = tmp_path / ".tokenward" / "signing-keys.json"
+    first = jwks()
+    assert first.returncode == 0, first.stderr
+    assert written.is_file()
+    assert "wrote a new private ES256 signing key" in first.stderr
+    assert str(written.resolve()) in first.stderr
+    assert "TOKENWARD_SIGNING_KEY_FILE is not set" in first.stderr
+    assert [k["alg"] for k in json.loads(first.stdout)["keys"]] == ["ES256"]
+    again = jwks()
+    assert again.returncode == 0, again.stderr
+    assert "using the development key in" in again.stderr and "wrote" not in again.stderr

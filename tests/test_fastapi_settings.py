@@ -335,3 +335,76 @@ def test_store_in_a_missing_directory_fails_at_start_up(
     app = FastAPI(lifespan=auth.lifespan)
     with pytest.raises(ConfigurationError, match="does not exist"), TestClient(app):
         pass
+
+
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [
+        ("a", "1 characters long"),
+        ("VEGA-DEBUG-PASSWORD", "published default"),
+        ("Vega-Debug-Password ", "published default"),
+    ],
+)
+def test_production_refuses_a_weak_debug_password(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, password: str, says: str
+) -> None:
+    """Issue 20 item 7: ENVIRONMENT=production with ALLOW_CUSTOM_AUTH_IN_PRODUCTION accepted
+    DEBUG_PASSWORD=a or a case variant of the published one, and then warned that 'production'
+    names development. Both are refused; an accepted one warns with the right words."""
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_ENVIRONMENT", "production")
+    monkeypatch.setenv("TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION", "true")
+    monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", password)
+    message = refused()
+    assert "TOKENWARD_DEBUG_PASSWORD" in message and says in message
+    assert len(password) < 2 or password not in message  # never echoed
+    monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", "a-real-password-for-this-deployment")
+    with caplog.at_level(logging.WARNING, logger="tokenward"):
+        Auth.from_env()
+    [warning] = [r.getMessage() for r in caplog.records if "debug login" in r.getMessage()]
+    assert "names development" not in warning
+    assert "TOKENWARD_ENVIRONMENT='production' is not development" in warning
+    assert "TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION=true" in warning
+
+
+@pytest.mark.parametrize("provider", ["custom", "cognito"])
+@pytest.mark.parametrize("secret", [" " * 32, "\t" * 40, " \n " * 20])
+def test_a_blank_auth_secret_is_refused(
+    monkeypatch: pytest.MonkeyPatch, secret: str, provider: str
+) -> None:
+    """Issue 20 item 7: an AUTH_SECRET of 32 spaces was accepted (it is 32 bytes); a secret of
+    white space only is refused, with the variable and why."""
+    monkeypatch.setenv("TOKENWARD_AUTH_PROVIDER", provider)
+    monkeypatch.setenv("TOKENWARD_COGNITO_REGION", "us-west-1")
+    monkeypatch.setenv("TOKENWARD_COGNITO_USER_POOL_ID", "us-west-1_abc")
+    monkeypatch.setenv("TOKENWARD_COGNITO_APP_CLIENT_ID", "client")
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", secret)
+    message = refused()
+    assert "TOKENWARD_AUTH_SECRET is blank" in message
+
+
+def test_unknown_variables_are_warned_about_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 20 item 22: a misspelled variable (MYAPP_ENVIROMENT) was silently ignored. Building
+    the Auth warns about each <PREFIX>* variable that names no setting, with the closest one."""
+    monkeypatch.setenv("MYAPP_ENVIROMENT", "production")
+    monkeypatch.setenv("myapp_auth_secert", SECRET)
+    monkeypatch.setenv("MYAPP_XYZZY", "1")
+    monkeypatch.setenv("MYAPP_DEBUG_GROUPS", "ops")  # a setting: not reported
+    with caplog.at_level(logging.WARNING, logger="tokenward"):
+        Auth.from_env(prefix="MYAPP_")
+    warnings = [r.getMessage() for r in caplog.records if "is not a setting" in r.getMessage()]
+    assert warnings == [
+        "tokenward: MYAPP_ENVIROMENT is not a setting and is ignored "
+        "(did you mean MYAPP_ENVIRONMENT?)",
+        "tokenward: MYAPP_XYZZY is not a setting and is ignored (no setting has a name like it)",
+        "tokenward: myapp_auth_secert is not a setting and is ignored "
+        "(did you mean MYAPP_AUTH_SECRET?)",
+    ]
+    # The default prefix leaves tokenward's own tools' variables alone.
+    from tokenward.settings import unknown_variables
+
+    tools = {"TOKENWARD_PG_BIN": "x", "TOKENWARD_TEST_RBAC_ROLES": "{}", "TOKENWARD_ROLE": "x"}
+    assert unknown_variables("TOKENWARD_", tools) == [("TOKENWARD_ROLE", "TOKENWARD_ROLES")]
+    assert unknown_variables("", {"PATH": "/bin"}) == []

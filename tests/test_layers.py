@@ -127,7 +127,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tokenward.cognito", "tokenward.stores"),
     ("tokenward.tokens", "tokenward.settings", "tokenward.apikeys", "tokenward.ratelimit"),
     ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
-    ("tokenward.authenticator",),
+    ("tokenward.authenticator", "tokenward.services"),  # services: settings → token services
     ("tokenward.fastapi",),
     ("tokenward", "tokenward.cli"),  # the public API's re-exports, and the command line on top
 ]

@@ -10,8 +10,9 @@
     tokenward routes MODULE:APP                     which routes are protected, and how
     tokenward api-key create|list|revoke            API keys in the configured store
 
-Exit codes: 0 ok, 1 the token was rejected, 2 a usage or configuration error (argparse's own
-code for usage). ``--json`` (every command) prints one JSON object on stdout and nothing else.
+Exit codes: 0 ok, 1 the token was rejected (``settings check``: a variable that names no
+setting), 2 a usage or configuration error (argparse's own code for usage). ``--json`` (every
+command) prints one JSON object on stdout and nothing else.
 A ``TOKEN`` of ``-`` is read from standard input, so that it stays out of the shell history.
 
 Adding a command is one function: decorate ``def _name(commands: Commands) -> None`` with
@@ -30,15 +31,15 @@ import datetime as _dt
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import tokenward as tw
-from tokenward._core import DebugTokens
 
 __all__ = ["EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE", "main"]
 
@@ -470,17 +471,25 @@ def _run_debug_token(args: argparse.Namespace) -> int:
         lifetime = int(settings.access_token_lifetime.total_seconds())
     if lifetime <= 0:
         raise UsageError("--lifetime must be positive")
-    tokens = DebugTokens(settings.auth_secret.get_secret_value(), issuer=settings.token_issuer)
-    email = settings.debug_email if args.email is None else args.email
-    sub = _debug_subject(settings.debug_email) if args.sub is None else args.sub
-    token = tokens.issue_access(
-        sub,
-        email=email or None,
-        groups=settings.groups if args.group is None else args.group,
-        scopes=settings.debug_user_scopes if args.scope is None else args.scope,
-        lifetime=lifetime,
-        iat=int(time.time()),
+    from tokenward.principal import Principal
+    from tokenward.services import signing_keys
+
+    # The keys the app signs with (TOKEN_ALGORITHM, SIGNING_KEY_FILE), built as Auth builds them.
+    keys = _with_dev_key_notice(
+        settings, lambda: signing_keys(settings, settings.auth_secret.get_secret_value())[1]
     )
+    email = settings.debug_email if args.email is None else args.email
+    who = Principal(
+        subject=_debug_subject(settings.debug_email) if args.sub is None else args.sub,
+        credential_type="access_token",
+        email=email or None,
+        groups=tuple(settings.groups if args.group is None else args.group),
+        scopes=tuple(settings.debug_user_scopes if args.scope is None else args.scope),
+    )
+    try:
+        token = keys.access.issue(who, iat=int(time.time()), lifetime=lifetime, jti=None, sid=None)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.json:
         body = {"access_token": token, "token_type": "bearer", "expires_in": lifetime}
         _print_json(body)
@@ -498,7 +507,9 @@ def _settings(commands: Commands) -> None:
         "check the settings as Auth does at start-up",
         "Read the <PREFIX>* environment variables and check them exactly as Auth does when an\n"
         "app starts (AuthSettings.from_env(prefix).check()). Each problem is named with its\n"
-        "variable; exit 2 when there is one. Secrets are never printed.",
+        "variable; exit 2 when there is one. A <PREFIX>* variable that names no setting (a\n"
+        "misspelling, which the settings ignore) is named with the closest setting: exit 1.\n"
+        "Secrets are never printed.",
     )
     _prefix_option(parser)
     parser.set_defaults(run=_run_settings_check)
@@ -512,19 +523,43 @@ def _problems(message: str) -> list[str]:
     return [message]
 
 
+# A libpq keyword's value: single-quoted (with backslash escapes; unterminated, it runs to the
+# end) or up to the next blank. Any keyword naming a password (password, sslpassword) is masked.
+_KEYWORD_PASSWORD = re.compile(
+    r"(?i)(?<![a-z0-9_])([a-z_]*password\s*=\s*)('(?:[^'\\]|\\.?)*(?:'|$)|\S*)"
+)
+
+
 def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    """The store location with every password masked, in each form the store accepts: the URL's
+    user information (``postgresql://user:pw@host``), a query parameter (``?password=pw``,
+    ``sslpassword``), and libpq's keyword/value string (``host=db password='p w'``)."""
+    if "://" not in url:
+        return _KEYWORD_PASSWORD.sub(r"\1***", url)
+    scheme, rest = url.split("://", 1)
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:end], rest[end:]
+    userinfo, at, hosts = netloc.rpartition("@")  # everything before the last @ is userinfo
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:***@{hosts}"
+    path, mark, query = tail.partition("?")
+    if mark:
+        query, hash_mark, fragment = query.partition("#")
+        fields = []
+        for field in query.split("&"):
+            name, equals, _ = field.partition("=")
+            if equals and "password" in unquote(name).lower():
+                field = f"{name}=***"
+            fields.append(field)
+        tail = f"{path}?{'&'.join(fields)}{hash_mark}{fragment}"
+    return f"{scheme}://{netloc}{tail}"
 
 
 def _run_settings_check(args: argparse.Namespace) -> int:
     try:
         settings = _load_settings(args.prefix)
     except tw.ConfigurationError as exc:
-        problems = _problems(str(exc))
+        problems = _problems(str(exc)) + _unknown(args.prefix)
         if args.json:
             _print_json({"ok": False, "prefix": args.prefix, "problems": problems})
         else:
@@ -556,17 +591,39 @@ def _run_settings_check(args: argparse.Namespace) -> int:
             cognito_user_pool_id=settings.cognito_user_pool_id,
             cognito_app_client_id=settings.cognito_app_client_id,
         )
+    unknown = _unknown(args.prefix)  # read, but not settings: a misspelling is ignored
     if args.json:
-        _print_json({"ok": True, "prefix": args.prefix, "settings": summary})
+        body = {"ok": not unknown, "prefix": args.prefix, "settings": summary}
+        _print_json({**body, "unknown": unknown} if unknown else body)
     else:
-        print(f"{args.prefix}* settings: ok")
+        print(f"{args.prefix}* settings: {'ok' if not unknown else 'unknown variables'}")
         for name, value in summary.items():
             print(f"  {settings.var(name)} = {value}")
-    return EXIT_OK
+        if unknown:
+            print(f"{args.prefix}* settings: {_plural(len(unknown), 'problem')}", file=sys.stderr)
+            for problem in unknown:
+                print(f"  - {problem}", file=sys.stderr)
+    return EXIT_REJECTED if unknown else EXIT_OK
+
+
+def _unknown(prefix: str) -> list[str]:
+    """A problem line for each ``<PREFIX>*`` variable that names no setting."""
+    from tokenward.settings import unknown_variables
+
+    return [
+        f"{name} is not a setting "
+        + (f"(did you mean {closest}?)" if closest else "(no setting has a name like it)")
+        for name, closest in unknown_variables(prefix)
+    ]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m tokenward.cli`` runs this file as ``__main__`` before the commands defined
+    # below this line are registered: run the imported module's ``main``, whose parser is whole
+    # and is the ``tokenward`` entry point's.
+    from tokenward.cli import main as _entry_point
+
+    sys.exit(_entry_point())
 
 
 # --- routes: what each route of an app requires -------------------------------------------------
@@ -767,8 +824,31 @@ async def _api_key_action(args: argparse.Namespace, service: Any) -> int:
 # --- jwks and keys rotate: the custom provider's signing keys ---------------------------------
 
 
+def _with_dev_key_notice(settings: Any, build: Callable[[], Any]) -> Any:
+    """``build()`` the signing keys, saying on stderr when they are the development key under
+    ``.tokenward/`` in the current directory (no SIGNING_KEY_FILE), and whether this run wrote
+    that private key there."""
+    from tokenward.issuer import DEV_KEY_DIR, DEV_KEY_FILE
+
+    dev = Path(DEV_KEY_DIR) / DEV_KEY_FILE
+    existed = dev.exists()
+    keys = build()
+    if keys.path is not None and keys.path == dev:
+        where = dev.resolve()
+        unset = f"{settings.var('signing_key_file')} is not set"
+        if existed:
+            print(f"tokenward: {unset}: using the development key in {where}", file=sys.stderr)
+        else:
+            print(
+                f"tokenward: {unset}: wrote a new private {settings.token_algorithm} signing key "
+                f"to {where} (the development key the app also uses from this directory)",
+                file=sys.stderr,
+            )
+    return keys
+
+
 def _signing_keys(args: argparse.Namespace) -> Any:
-    from tokenward.issuer import build_signing_keys
+    from tokenward.services import signing_keys
 
     settings = _load_settings(args.prefix)
     if settings.auth_provider != "custom":
@@ -777,12 +857,14 @@ def _signing_keys(args: argparse.Namespace) -> Any:
             "the identity provider's, not this app's"
         )
     secret = settings.auth_secret
-    tokens = (
-        DebugTokens(secret.get_secret_value(), issuer=settings.token_issuer)
-        if secret is not None
-        else DebugTokens.with_random_secret(issuer=settings.token_issuer)
+    # Without AUTH_SECRET only the HS256 tokens would differ, and they have no key ring.
+    random_secret = os.urandom(32)
+    keys = _with_dev_key_notice(
+        settings,
+        lambda: signing_keys(
+            settings, random_secret if secret is None else secret.get_secret_value()
+        )[1],
     )
-    keys = build_signing_keys(settings, tokens)
     if keys.ring is None:
         raise UsageError(
             f"{settings.var('token_algorithm')}=HS256: access tokens are signed with "
@@ -800,7 +882,9 @@ def _jwks(commands: Commands) -> None:
         "print the public key set of the configured issuer",
         "Print the public keys the custom provider's key ring publishes (what auth.jwks_router\n"
         "serves at JWKS_PATH): <PREFIX>TOKEN_ALGORITHM and SIGNING_KEY_FILE, or in development\n"
-        "the ring kept under .tokenward/. Only public members; each key with kid, alg, use.",
+        "the ring kept under .tokenward/ in the current directory (made there, with a private\n"
+        "key, when it is missing; stderr says so). Only public members; each key with kid,\n"
+        "alg, use.",
     )
     _prefix_option(parser)
     parser.set_defaults(run=_run_jwks)

@@ -67,6 +67,7 @@ def build_signing_keys(settings: AuthSettings, tokens: DebugTokens) -> SigningKe
     access = RingAccessTokens(
         ring,
         issuer=settings.token_issuer,
+        leeway=settings.leeway,
         cache_size=settings.token_cache_size,
         field_cipher=cipher,
     )
@@ -88,6 +89,7 @@ def _load(settings: AuthSettings, path: Path) -> KeyRing:
             path,
             algorithm=algorithm if pem else None,  # a JWK set says its own
             max_token_lifetime=settings.access_token_lifetime.total_seconds(),
+            leeway=settings.leeway,
         )
     except OSError as exc:
         raise ConfigurationError(f"{var}: cannot read {path}: {exc.strerror or exc}") from None
@@ -108,6 +110,7 @@ def _dev_ring(settings: AuthSettings, path: Path) -> KeyRing:
             path,
             settings.token_algorithm,
             max_token_lifetime=settings.access_token_lifetime.total_seconds(),
+            leeway=settings.leeway,
         )
     except OSError as exc:
         raise ConfigurationError(

@@ -9,8 +9,9 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
 * the custom (debug) provider unless ``ENVIRONMENT`` names development explicitly
   (``development``, the default, ``dev``, ``local``, ``test``, ``testing``): any other value —
   ``staging``, ``prd``, ``production-eu``, a typo — refuses to start it unless
-  ``ALLOW_CUSTOM_AUTH_IN_PRODUCTION`` is true (and then only with a non-default debug password);
-* an ``AUTH_SECRET`` shorter than 32 bytes;
+  ``ALLOW_CUSTOM_AUTH_IN_PRODUCTION`` is true (and then only with a debug password of 12
+  characters or more that is not the published default in any case);
+* an ``AUTH_SECRET`` shorter than 32 bytes, or blank (white space only);
 * no ``AUTH_SECRET`` outside development. In development a missing secret means a random one for
   this process, and a logged warning that tokens will not survive a restart;
 * ``AUTH_PROVIDER=cognito`` without ``COGNITO_REGION``, ``COGNITO_USER_POOL_ID`` and
@@ -21,14 +22,20 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
 * ``TRUST_GATEWAY_CLAIMS=true`` with another provider than Cognito.
 * an asymmetric ``TOKEN_ALGORITHM`` without ``SIGNING_KEY_FILE`` outside development (in
   development a key is generated and kept under ``.tokenward/``).
+
+A ``<PREFIX>*`` variable that names no setting (``MYAPP_ENVIROMENT``) is not refused, but the
+check logs a warning naming the closest setting (``tokenward settings check`` exits 1 on it).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import json
 import logging
+import os
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -43,6 +50,7 @@ __all__ = [
     "DEFAULT_PREFIX",
     "DEFAULT_TOKEN_CACHE_SIZE",
     "AuthSettings",
+    "unknown_variables",
 ]
 
 _log = logging.getLogger("tokenward")
@@ -50,12 +58,25 @@ _log = logging.getLogger("tokenward")
 DEFAULT_PREFIX = "TOKENWARD_"
 DEFAULT_DEBUG_PASSWORD = "vega-debug-password"
 MIN_SECRET_BYTES = 32
+MIN_DEBUG_PASSWORD_CHARS = 12  # outside development (ALLOW_CUSTOM_AUTH_IN_PRODUCTION=true)
 # About 4 KB per cached token (docs/performance.md): 4 MiB at most with the default.
 DEFAULT_TOKEN_CACHE_SIZE = 1024
 MAX_TOKEN_CACHE_SIZE = 1_000_000  # the native cache's own bound
 
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"(?=.{{1,253}}(:|$)){_LABEL}(\.{_LABEL})+(:[0-9]{{1,5}})?")
+# Variables under the default prefix that belong to tokenward's own build, test and benchmark
+# tools (TOKENWARD_PG_BIN, the tests' TOKENWARD_TEST_* prefixes...), not to the settings.
+_TOOL_VARIABLES = (
+    "PG_BIN",
+    "DOCS_SCREENSHOTS",
+    "BUILD_TOOLS",
+    "BUILD_MODULE",
+    "VARIANTS",
+    "WERROR",
+    "TEST_",
+    "BENCH_",
+)
 _PRODUCTION = frozenset({"production", "prod", "live"})
 _DEVELOPMENT = frozenset({"development", "dev", "local", "test", "testing"})
 
@@ -115,6 +136,13 @@ class AuthSettings(BaseSettings):
     refresh_token_lifetime: _dt.timedelta = _dt.timedelta(days=7)
     refresh_reuse_grace: _dt.timedelta = _dt.timedelta(seconds=10)
     token_issuer: str = Field(default="tokenward", min_length=1, max_length=256)
+    leeway: float = Field(
+        default=0.0,
+        ge=0,
+        le=300,
+        description="seconds of clock skew allowed when checking exp, nbf and iat, for both "
+        "providers (a server a little behind the issuer accepts its fresh tokens)",
+    )
     store_url: str = Field(
         default=":memory:",
         description="sqlite:///path.db, a file path, :memory:, or postgresql://user:pw@host/db",
@@ -334,8 +362,20 @@ class AuthSettings(BaseSettings):
 
     # --- the start-up check -------------------------------------------------------------------
 
+    def unknown_variables(self) -> list[tuple[str, str | None]]:
+        """The environment's ``<PREFIX>*`` variables that name no setting (a misspelling is
+        otherwise ignored), each with the closest setting's variable or None."""
+        return unknown_variables(self.env_prefix)
+
+    def warn_unknown_variables(self) -> None:
+        for name, closest in self.unknown_variables():
+            hint = f"did you mean {closest}?" if closest else "no setting has a name like it"
+            _log.warning("tokenward: %s is not a setting and is ignored (%s)", name, hint)
+
     def check(self) -> None:
-        """Refuse settings that must not run; see the module docstring."""
+        """Refuse settings that must not run; see the module docstring. Unknown ``<PREFIX>*``
+        variables are not refused but warned about (:meth:`warn_unknown_variables`)."""
+        self.warn_unknown_variables()
         known = ("jwt", "api_key", "basic", "gateway")
         strategies = self.strategies
         unknown = [s for s in strategies if s not in known]
@@ -388,13 +428,8 @@ class AuthSettings(BaseSettings):
                 f"production provider, or {self.var('allow_custom_auth_in_production')}=true "
                 "to run it anyway"
             )
-        if (
-            not self.is_development
-            and self.debug_password.get_secret_value() == DEFAULT_DEBUG_PASSWORD
-        ):
-            raise ConfigurationError(
-                f"the debug password is the published default: set {self.var('debug_password')}"
-            )
+        if not self.is_development:
+            self._check_debug_password()
         if self.login_failure_window.total_seconds() <= 0:
             raise ConfigurationError(f"{self.var('login_failure_window')} must be positive")
         self._check_signing()
@@ -408,10 +443,35 @@ class AuthSettings(BaseSettings):
             return
         self._check_secret_size()
 
+    def _check_debug_password(self) -> None:
+        """Outside development the debug login is reachable by whoever finds the service: its
+        password must be neither the published default (in any case) nor short."""
+        password = self.debug_password.get_secret_value()
+        if password.strip().casefold() == DEFAULT_DEBUG_PASSWORD.casefold():
+            raise ConfigurationError(
+                f"{self.var('debug_password')} is the published default password (in any case) "
+                f"and {self.var('environment')}={self.environment!r} is not development: set "
+                "your own"
+            )
+        size = len(password.strip())
+        if size < MIN_DEBUG_PASSWORD_CHARS:
+            raise ConfigurationError(
+                f"{self.var('debug_password')} is {size} characters long; it must be at least "
+                f"{MIN_DEBUG_PASSWORD_CHARS} when {self.var('environment')}="
+                f"{self.environment!r} (not development)"
+            )
+
     def _check_secret_size(self) -> None:
         if self.auth_secret is None:
             return
-        size = len(self.auth_secret.get_secret_value().encode("utf-8"))
+        value = self.auth_secret.get_secret_value()
+        if not value.strip():
+            raise ConfigurationError(
+                f"{self.var('auth_secret')} is blank (white space only); set a random secret "
+                f"of {MIN_SECRET_BYTES} bytes or more (e.g. the output of: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        size = len(value.encode("utf-8"))
         if size < MIN_SECRET_BYTES:
             raise ConfigurationError(
                 f"{self.var('auth_secret')} is {size} bytes long; it must be at least "
@@ -461,6 +521,29 @@ class AuthSettings(BaseSettings):
                     f"least {MIN_SECRET_BYTES}"
                 )
 
+    def warn_custom_auth(self) -> None:
+        """The start-up warning of the custom provider: why its debug login is on."""
+        if self.is_development:
+            default = "" if "environment" in self.model_fields_set else " (the default)"
+            _log.warning(
+                "tokenward: custom auth with a debug login is on, because %s=%r names "
+                "development%s. For a deployment, set %s=cognito and %s=production.",
+                self.var("environment"),
+                self.environment,
+                default,
+                self.var("auth_provider"),
+                self.var("environment"),
+            )
+            return
+        _log.warning(
+            "tokenward: custom auth with a debug login is on although %s=%r is not development, "
+            "because %s=true. For a deployment, set %s=cognito.",
+            self.var("environment"),
+            self.environment,
+            self.var("allow_custom_auth_in_production"),
+            self.var("auth_provider"),
+        )
+
     def warn_random_secret(self) -> None:
         _log.warning(
             "tokenward: %s is not set, so this process signs tokens with a random secret; "
@@ -468,6 +551,31 @@ class AuthSettings(BaseSettings):
             self.var("auth_secret"),
             self.var("auth_secret"),
         )
+
+
+def unknown_variables(
+    prefix: str, environ: Mapping[str, str] | None = None
+) -> list[tuple[str, str | None]]:
+    """The variables of ``environ`` (default: the process's) under ``prefix`` (compared without
+    regard to case, as the settings are read) that name no setting of :class:`AuthSettings`, in
+    order, each with the closest setting's variable (``difflib``) or None. An empty prefix has
+    no unknown variables; under the default prefix, the variables of tokenward's own tools
+    (``TOKENWARD_PG_BIN``, ``TOKENWARD_TEST_*``...) are not counted."""
+    head = prefix.upper()
+    if not head:
+        return []
+    known = sorted(name.upper() for name in AuthSettings.model_fields)
+    found: list[tuple[str, str | None]] = []
+    for name in sorted(os.environ if environ is None else environ):
+        upper = name.upper()
+        if not upper.startswith(head):
+            continue
+        rest = upper[len(head) :]
+        if rest in known or (head == DEFAULT_PREFIX and rest.startswith(_TOOL_VARIABLES)):
+            continue
+        close = difflib.get_close_matches(rest, known, n=1, cutoff=0.6)
+        found.append((name, f"{prefix}{close[0]}" if close else None))
+    return found
 
 
 def _as_tuple(value: str | list[str]) -> tuple[str, ...]:

@@ -17,6 +17,16 @@ Needs the ``fastapi`` extra: ``pip install 'tokenward[fastapi]'``.
 
 from __future__ import annotations
 
+try:  # the fastapi extra: say how to get it rather than which of its modules is missing
+    import fastapi as _fastapi  # noqa: F401
+    import pydantic_settings as _pydantic_settings  # noqa: F401
+except ImportError as exc:
+    raise ImportError(
+        f"tokenward.fastapi needs the fastapi extra ({exc.name or 'fastapi'} is missing): "
+        "pip install 'tokenward[fastapi]'",
+        name=exc.name,
+    ) from exc
+
 from tokenward.exceptions import AuthorizationError, ConfigurationError
 from tokenward.fastapi.auth import Auth
 from tokenward.fastapi.dependencies import (

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.requests import HTTPConnection
 
-from tokenward._core import ApiKeyHasher, DebugTokens
+from tokenward._core import ApiKeyHasher
 from tokenward.apikeys import ApiKeyService
 from tokenward.authenticator import Authenticator
 from tokenward.cognito import CognitoVerifier
@@ -28,12 +28,13 @@ from tokenward.fastapi.dependencies import StrategySpec, install_on_app, require
 from tokenward.fastapi.jwks_router import build_jwks_router
 from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.router import PREFIX, build_auth_router
-from tokenward.issuer import SigningKeys, build_signing_keys, rotate
+from tokenward.issuer import SigningKeys, rotate
 from tokenward.keyring import KeyRing
 from tokenward.principal import FrozenDict, Principal, remember
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, SessionCheck
 from tokenward.ratelimit import LoginLimiter, TrustedProxies, client_address
 from tokenward.rbac import Roles
+from tokenward.services import token_service
 from tokenward.settings import DEFAULT_PREFIX, AuthSettings
 from tokenward.stores import Store, open_store
 from tokenward.strategies import (
@@ -123,18 +124,9 @@ class Auth:
             clock=clock,
         )
         if settings.auth_provider == "custom":
-            _log.warning(
-                "tokenward: custom auth with a debug login is on, because %s=%r names "
-                "development%s. For a deployment, set %s=cognito and %s=production.",
-                settings.var("environment"),
-                settings.environment,
-                "" if "environment" in settings.model_fields_set else " (the default)",
-                settings.var("auth_provider"),
-                settings.var("environment"),
-            )
-            self.tokens = self._token_service(settings, self.store, secret, clock)
-            self._signing = build_signing_keys(settings, self.tokens.tokens)  # TOKEN_ALGORITHM
-            self.tokens.access = self._signing.access
+            settings.warn_custom_auth()
+            # TokenService and TOKEN_ALGORITHM's signing keys: the CLI builds them there too.
+            self.tokens, self._signing = token_service(settings, self.store, secret, clock)
             if settings.revoke_access_tokens:
                 self.session_check = SessionCheck(
                     self.tokens, ttl=settings.session_check_cache_ttl, clock=clock
@@ -159,6 +151,7 @@ class Auth:
                 issuer=settings.cognito_issuer,
                 cache_size=settings.token_cache_size,
                 trust_gateway=settings.trust_gateway_claims,
+                leeway=settings.leeway,
             )
             self.provider = CognitoProvider(self.cognito, memo_size=settings.token_cache_size)
             self.login_path = None
@@ -250,23 +243,6 @@ class Auth:
             ApiKeyHasher(secret),
             self.store,
             cache_ttl=settings.api_key_cache_ttl,
-            clock=clock,
-        )
-
-    @staticmethod
-    def _token_service(
-        settings: AuthSettings, store: Store, secret: bytes, clock: Callable[[], float]
-    ) -> TokenService:
-        tokens = DebugTokens(
-            secret, issuer=settings.token_issuer, cache_size=settings.token_cache_size
-        )
-        return TokenService(
-            tokens,
-            store,
-            access_lifetime=int(settings.access_token_lifetime.total_seconds()),
-            refresh_lifetime=int(settings.refresh_token_lifetime.total_seconds()),
-            reuse_grace=settings.refresh_reuse_grace.total_seconds(),
-            max_sessions=settings.max_sessions_per_user,
             clock=clock,
         )
 
@@ -447,14 +423,6 @@ class Auth:
         """``FastAPI(exception_handlers=auth.exception_handlers)``: the HTTP answer (401, 403,
         429, 503) for a TokenwardError application code raises, as :meth:`install` registers."""
         return {TokenwardError: errors.exception_handler}
-
-    def install_docs(self, app: Any, **options: Any) -> None:
-        """Swagger UI and ReDoc served by the app itself, no CDN (see
-        :func:`tokenward.fastapi.docs.install_docs`; the app is built with
-        ``FastAPI(docs_url=None, redoc_url=None)``)."""
-        from tokenward.fastapi.docs import install_docs
-
-        install_docs(app, **options)
 
     def check_routes(self, app: Any) -> None:
         """Fail start-up (ConfigurationError) for a route whose strategies this app lacks, or

@@ -1,0 +1,61 @@
+"""The custom provider's token services, built from the settings in one place.
+
+:class:`~tokenward.fastapi.Auth` and the command line (``tokenward debug-token``, ``jwks``,
+``keys rotate``) both build them here, so that a token the CLI mints is one the app accepts:
+the same secret, issuer, leeway, ``TOKEN_ALGORITHM`` and signing keys.
+
+* :func:`signing_keys`: the native ``DebugTokens`` (HS256 access tokens, refresh tokens and their
+  hashes) and the access-token issuer ``TOKEN_ALGORITHM`` asks for (:mod:`tokenward.issuer`);
+* :func:`token_service`: the :class:`~tokenward.tokens.TokenService` over a store, signing its
+  access tokens with those keys.
+
+Framework-free: nothing here imports FastAPI.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from tokenward._core import DebugTokens
+from tokenward.issuer import SigningKeys, build_signing_keys
+from tokenward.settings import AuthSettings
+from tokenward.stores import Store
+from tokenward.tokens import TokenService
+
+__all__ = ["signing_keys", "token_service"]
+
+
+def signing_keys(settings: AuthSettings, secret: bytes | str) -> tuple[DebugTokens, SigningKeys]:
+    """The native tokens under ``secret`` (``AUTH_SECRET``) and the access-token issuer of
+    ``TOKEN_ALGORITHM``, with ``TOKEN_ISSUER``, ``LEEWAY`` and ``TOKEN_CACHE_SIZE``.
+    ConfigurationError naming the variable when the signing keys cannot be had."""
+    tokens = DebugTokens(
+        secret,
+        issuer=settings.token_issuer,
+        leeway=settings.leeway,
+        cache_size=settings.token_cache_size,
+    )
+    return tokens, build_signing_keys(settings, tokens)
+
+
+def token_service(
+    settings: AuthSettings,
+    store: Store,
+    secret: bytes | str,
+    clock: Callable[[], float] = time.time,
+) -> tuple[TokenService, SigningKeys]:
+    """The custom provider's :class:`TokenService` on ``store`` (lifetimes, reuse grace and
+    session limit from the settings) and the signing keys its access tokens use."""
+    tokens, keys = signing_keys(settings, secret)
+    service = TokenService(
+        tokens,
+        store,
+        access=keys.access,
+        access_lifetime=int(settings.access_token_lifetime.total_seconds()),
+        refresh_lifetime=int(settings.refresh_token_lifetime.total_seconds()),
+        reuse_grace=settings.refresh_reuse_grace.total_seconds(),
+        max_sessions=settings.max_sessions_per_user,
+        clock=clock,
+    )
+    return service, keys
