@@ -151,6 +151,7 @@ class Auth:
             self.login_path: str | None = PREFIX + "/login"
             hint = f"an access token (POST {self.login_path} returns one)"
         else:
+            use = settings.cognito_token_use  # COGNITO_TOKEN_USE: access, id or any
             self.cognito = CognitoVerifier(
                 settings.cognito_region,
                 settings.cognito_user_pool_id,
@@ -159,11 +160,16 @@ class Auth:
                 issuer=settings.cognito_issuer,
                 cache_size=settings.token_cache_size,
                 trust_gateway=settings.trust_gateway_claims,
+                token_use=None if use == "any" else use,
             )
             self.provider = CognitoProvider(self.cognito, memo_size=settings.token_cache_size)
             self.login_path = None
-            hint = "a Cognito access token (Authorization: Bearer <token>)"
+            kind = {"access": "access", "id": "ID", "any": "access or ID"}[use]
+            hint = f"a Cognito {kind} token (Authorization: Bearer <token>)"
         self._custom = custom
+        # What application code raises is answered as for this provider (no refresh route to
+        # point at under Cognito).
+        self._exception_handler = errors.exception_handler_for(self.login_path)
         self.api_keys = self._api_key_service(settings, secret, clock)
         self.strategies: dict[str, Strategy] = {
             "jwt": AccessTokenStrategy(self.provider, hint=hint)
@@ -416,7 +422,7 @@ class Auth:
         install_on_app(app, self)
         self.check_routes(app)
         if getattr(app, "middleware_stack", None) is None:
-            app.add_exception_handler(TokenwardError, errors.exception_handler)
+            app.add_exception_handler(TokenwardError, self._exception_handler)
         elif TokenwardError not in getattr(app, "exception_handlers", {TokenwardError: None}):
             _log.info(
                 "tokenward: the app was running before auth.install(app), so a TokenwardError "
@@ -446,7 +452,7 @@ class Auth:
     def exception_handlers(self) -> dict[Any, Callable[..., Any]]:
         """``FastAPI(exception_handlers=auth.exception_handlers)``: the HTTP answer (401, 403,
         429, 503) for a TokenwardError application code raises, as :meth:`install` registers."""
-        return {TokenwardError: errors.exception_handler}
+        return {TokenwardError: self._exception_handler}
 
     def install_docs(self, app: Any, **options: Any) -> None:
         """Swagger UI and ReDoc served by the app itself, no CDN (see
