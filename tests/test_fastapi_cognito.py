@@ -200,6 +200,10 @@ def test_cognito_token_use_setting(cognito: Cognito, setting: str, accepted: set
                 f"{'ID' if setting == 'id' else 'access'} tokens only: send one from "
             ), detail
             assert "refresh_token" not in detail
+        doc = c.get("/openapi.json").json()
+        named = {"access": "access token", "id": "ID token", "any": "access or ID token"}[setting]
+        description = doc["components"]["securitySchemes"]["tokenward"]["description"]
+        assert description.startswith(f"A Cognito {named} of the user pool"), description
         if "id" in accepted:  # an ID token of another app client: its aud is checked
             other = c.get("/v1/auth/me", headers=bearer(cognito.other_client_tokens["id"]))
             assert other.status_code == 401

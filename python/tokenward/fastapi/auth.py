@@ -52,6 +52,7 @@ __all__ = ["Auth"]
 _log = logging.getLogger("tokenward")
 _NO_EVENT: Mapping[str, Any] = MappingProxyType({})
 _COGNITO_SCOPES = ("openid", "email", "profile")  # what the hosted UI's Authorize asks for
+_TOKEN_KINDS = {"access": "access token", "id": "ID token", "any": "access or ID token"}
 
 
 def _authorization(scope: Mapping[str, Any]) -> str | None:
@@ -164,8 +165,7 @@ class Auth:
             )
             self.provider = CognitoProvider(self.cognito, memo_size=settings.token_cache_size)
             self.login_path = None
-            kind = {"access": "access", "id": "ID", "any": "access or ID"}[use]
-            hint = f"a Cognito {kind} token (Authorization: Bearer <token>)"
+            hint = f"a Cognito {_TOKEN_KINDS[use]} (Authorization: Bearer <token>)"
         self._custom = custom
         # What application code raises is answered as for this provider (no refresh route to
         # point at under Cognito).
@@ -537,7 +537,7 @@ class Auth:
                 "scheme": "bearer",
                 "bearerFormat": "JWT",
                 "description": (
-                    "A Cognito access token of the user pool "
+                    f"A Cognito {_TOKEN_KINDS[self.settings.cognito_token_use]} of the user pool "
                     f"{self.settings.cognito_user_pool_id} ({var('cognito_user_pool_id')}), "
                     "or an API key (Bearer vk_…)."
                     + routes.scope_list(routes.scope_table(self.roles))
