@@ -209,6 +209,11 @@ def test_cognito_token_use_setting(cognito: Cognito, setting: str, accepted: set
             assert other.status_code == 401
 
 
+def test_cognito_token_use_takes_three_values(cognito: Cognito) -> None:
+    with pytest.raises(tw.ConfigurationError, match="TOKENWARD_COGNITO_TOKEN_USE: Input should be"):
+        make_auth(cognito, cognito_token_use="both")
+
+
 def test_why_a_token_was_refused_is_logged_at_debug_level(
     cognito: Cognito, caplog: pytest.LogCaptureFixture
 ) -> None:

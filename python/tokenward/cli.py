@@ -555,6 +555,7 @@ def _run_settings_check(args: argparse.Namespace) -> int:
             cognito_region=settings.cognito_region,
             cognito_user_pool_id=settings.cognito_user_pool_id,
             cognito_app_client_id=settings.cognito_app_client_id,
+            cognito_token_use=settings.cognito_token_use,
         )
     if args.json:
         _print_json({"ok": True, "prefix": args.prefix, "settings": summary})
