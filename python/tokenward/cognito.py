@@ -346,7 +346,7 @@ class CognitoVerifier:
     @property
     def wanted(self) -> tuple[TokenUse, ...]:
         """The kinds of token accepted: ``("access",)``, ``("id",)`` or both."""
-        return ("access", "id") if self.token_use is None else (self.token_use,)
+        return _wanted(self.token_use)
 
     def verify(self, token: str | bytes, *, now: float | None = None) -> dict[str, Any]:
         """The verified claims of a Cognito token; an InvalidTokenError subclass otherwise, or
@@ -357,7 +357,7 @@ class CognitoVerifier:
                 claims = verifier.verify(token, now=now)
             except (InvalidAudienceError, MissingClaimError) as exc:
                 raise self._other_kind(token, use, exc) from None
-            return self._check(claims, pool.pool, use, self.wanted)
+            return self._check(claims, pool.pool, use, self.token_use)
         except InvalidTokenError as exc:
             _refused("token", exc, token)
             raise
@@ -370,7 +370,7 @@ class CognitoVerifier:
                 claims = await verifier.verify_async(token, now=now)
             except (InvalidAudienceError, MissingClaimError) as exc:
                 raise self._other_kind(token, use, exc) from None
-            return self._check(claims, pool.pool, use, self.wanted)
+            return self._check(claims, pool.pool, use, self.token_use)
         except InvalidTokenError as exc:
             _refused("token", exc, token)
             raise
@@ -403,13 +403,13 @@ class CognitoVerifier:
 
     @staticmethod
     def _check(
-        claims: dict[str, Any], pool: CognitoPool, use: TokenUse, wanted: tuple[TokenUse, ...]
+        claims: dict[str, Any], pool: CognitoPool, use: TokenUse, accepts: TokenUse | None
     ) -> dict[str, Any]:
         token_use = claims.get("token_use")
         if token_use is None:
             raise MissingClaimError("the token has no 'token_use' claim")
         if token_use != use:
-            raise _token_use_error(token_use, wanted)
+            raise _token_use_error(token_use, _wanted(accepts))
         if use == "access":
             client = claims.get("client_id")
             if client is None:
@@ -508,7 +508,7 @@ class CognitoVerifier:
                 raise ExpiredTokenError("the token has expired")
         if "cognito:groups" in out:
             out["cognito:groups"] = gateway_groups(out["cognito:groups"], form)
-        return self._check(out, pool.pool, use, self.wanted)
+        return self._check(out, pool.pool, use, self.token_use)
 
 
 def gateway_groups(value: Any, form: GatewayForm | None) -> Any:
@@ -559,6 +559,10 @@ def gateway_groups(value: Any, form: GatewayForm | None) -> Any:
             "read unambiguously without knowing the gateway; refused"
         )
     return [value]
+
+
+def _wanted(token_use: TokenUse | None) -> tuple[TokenUse, ...]:
+    return ("access", "id") if token_use is None else (token_use,)
 
 
 def _has_space(text: str) -> bool:
