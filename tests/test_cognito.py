@@ -88,10 +88,11 @@ def test_access_token(moto: Moto) -> None:
     assert claims["token_use"] == "access"
     assert claims["client_id"] == moto.pool.client
     who = v.identity(claims)
+    assert isinstance(who, tw.Principal) and who.subject == claims["sub"]
     assert who.groups == ("operator",)
-    assert who.username == "alice"
+    assert who.claims["username"] == "alice"
     assert "aws.cognito.signin.user.admin" in who.scopes
-    assert who.client_id == moto.pool.client
+    assert who.claims["client_id"] == moto.pool.client
     assert asyncio.run(v.verify_async(moto.pool.access)) == claims
 
 
@@ -335,16 +336,19 @@ def test_gateway_claims(moto: Moto) -> None:
     assert v.claims_from_gateway(claims)["sub"] == claims["sub"]
     # REST API authorizers stringify everything
     rest = {k: str(val) for k, val in claims.items()}
-    rest["cognito:groups"] = "operator,root"
+    rest["cognito:groups"] = "operator"
     rest["exp"] = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(claims["exp"]))
-    out = v.claims_from_gateway(rest)
-    assert out["cognito:groups"] == ["operator", "root"]
+    out = v.claims_from_gateway(rest, form="rest")
+    assert out["cognito:groups"] == ["operator"]
     assert out["exp"] == claims["exp"]
+    # HTTP API authorizers write lists as "[a b]"
+    http = {**claims, "cognito:groups": "[operator root]", "exp": str(claims["exp"])}
+    assert v.claims_from_gateway(http, form="http")["cognito:groups"] == ["operator", "root"]
     # every rule but the signature still holds
     for bad, error in [
         ({"client_id": moto.pool.other_client}, tw.InvalidAudienceError),
         ({"iss": moto.second.issuer}, tw.InvalidIssuerError),
-        ({"token_use": "id"}, tw.InvalidClaimError),
+        ({"token_use": "id"}, tw.TokenUseError),
         ({"exp": int(time.time()) - 5}, tw.ExpiredTokenError),
         ({"exp": "soon"}, tw.InvalidClaimError),
     ]:
@@ -355,3 +359,65 @@ def test_gateway_claims(moto: Moto) -> None:
             v.claims_from_gateway({k: val for k, val in claims.items() if k != missing})
     # and a token, when one is sent, is verified as usual
     assert v.verify(moto.pool.access)["sub"] == claims["sub"]
+
+
+# --- one identity type; which kind of token --------------------------------------------------
+
+
+def test_one_identity_type_and_one_rule_for_groups(moto: Moto, moto_key: tw.JWK) -> None:
+    """Issue 20 item 20: CognitoIdentity is gone from the public API; a Cognito verifier's
+    identity() is the Principal every strategy makes, under its one rule for groups, so
+    ``[1, "root"]`` is refused here as everywhere instead of standing for ``("root",)``."""
+    from tokenward.principal import from_cognito_claims
+
+    assert "CognitoIdentity" not in tw.__all__ and not hasattr(tw, "CognitoIdentity")
+    assert not hasattr(tw.cognito, "CognitoIdentity")
+    v = verifier(moto.pool)
+    claims = v.verify(mint(moto_key, moto.pool, **{"cognito:groups": [1, "root"]}))
+    with pytest.raises(tw.InvalidClaimError, match="list of strings"):
+        v.identity(claims)
+    with pytest.raises(tw.InvalidClaimError, match="list of strings"):
+        from_cognito_claims(claims)
+    good = v.verify(moto.pool.access)
+    assert v.identity(good) == from_cognito_claims(good)
+    assert v.identity(good).groups == ("operator",)
+
+
+KIND = {"access": "access token", "id": "ID token"}
+
+
+@pytest.mark.parametrize("token_use", ["access", "id", None])
+def test_a_token_of_the_other_kind_says_which_was_sent_and_which_is_accepted(
+    moto: Moto, moto_key: tw.JWK, token_use: tw.cognito.TokenUse | None
+) -> None:
+    """Issue 20 item 21: moto's real access and ID tokens under token_use access, id and None
+    (COGNITO_TOKEN_USE=any): the kind accepted passes, the other is a TokenUseError naming
+    both (it was an InvalidAudienceError or a MissingClaimError about ``aud``). An ID token's
+    audience is its ``aud`` (the app client), never a ``client_id`` claim."""
+    v = verifier(moto.pool, token_use=token_use)
+    for kind, token in (("access", moto.pool.access), ("id", moto.pool.id_token)):
+        if token_use in (None, kind):
+            assert v.verify(token)["token_use"] == kind
+            assert asyncio.run(v.verify_async(token))["token_use"] == kind
+            continue
+        for call in (v.verify, lambda t: asyncio.run(v.verify_async(t))):
+            with pytest.raises(tw.TokenUseError) as info:
+                call(token)
+            assert (info.value.token_use, info.value.wanted) == (kind, (token_use,))
+            assert str(info.value) == (
+                f"an {KIND[kind]} was sent (token_use {kind!r}), and this accepts "
+                f"{KIND[token_use]}s only"
+            )
+    refresh = mint(moto_key, moto.pool, token_use="refresh")
+    with pytest.raises(tw.TokenUseError, match="neither an access nor an ID token"):
+        v.verify(refresh)
+    if token_use == "access":
+        return
+    id_claims = {"token_use": "id", "drop": "client_id"}
+    assert v.verify(mint(moto_key, moto.pool, aud=moto.pool.client, **id_claims))["sub"]
+    with pytest.raises(tw.InvalidAudienceError):
+        v.verify(mint(moto_key, moto.pool, aud=moto.pool.other_client, **id_claims))
+    with pytest.raises(tw.InvalidAudienceError):  # a client_id does not stand in for aud
+        v.verify(
+            mint(moto_key, moto.pool, token_use="id", aud=moto.pool.other_client)  # client_id ok
+        )

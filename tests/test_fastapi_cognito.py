@@ -167,3 +167,116 @@ def test_unreachable_keys_are_503_never_200_or_500(
 def test_missing_cognito_settings_stop_start_up(cognito: Cognito, missing: str) -> None:
     with pytest.raises(tw.ConfigurationError, match=f"TOKENWARD_{missing.upper()}"):
         make_auth(cognito, **{missing: None})
+
+
+# --- COGNITO_TOKEN_USE ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "accepted"), [("access", {"access"}), ("id", {"id"}), ("any", {"access", "id"})]
+)
+def test_cognito_token_use_setting(cognito: Cognito, setting: str, accepted: set[str]) -> None:
+    """Issue 20 item 21: COGNITO_TOKEN_USE=access|id|any (default access) says which of moto's
+    real tokens a bearer header may carry; the other kind is a 401 whose detail names the kind
+    sent and the kind accepted (it said "send the access_token (not the refresh_token)")."""
+    auth = make_auth(cognito, cognito_token_use=setting)
+    assert auth.settings.cognito_token_use == setting
+    assert make_auth(cognito).settings.cognito_token_use == "access"
+    kind = {"access": "An access token", "id": "An ID token"}
+    with TestClient(make_app(auth)) as c:
+        for use in ("access", "id"):
+            response = c.get("/v1/auth/me", headers=bearer(cognito.tokens[use]))
+            if use in accepted:
+                assert response.status_code == 200, response.text
+                assert response.json()["claims"]["token_use"] == use
+                if use == "id":  # the audience of an ID token is its aud: the app client
+                    assert response.json()["claims"]["aud"] == cognito.client
+                continue
+            assert response.status_code == 401
+            assert 'error="invalid_token"' in response.headers["www-authenticate"]
+            detail = response.json()["detail"]
+            assert detail.startswith(
+                f"{kind[use]} was sent (token_use {use!r}), and this accepts "
+                f"{'ID' if setting == 'id' else 'access'} tokens only: send one from "
+            ), detail
+            assert "refresh_token" not in detail
+        doc = c.get("/openapi.json").json()
+        named = {"access": "access token", "id": "ID token", "any": "access or ID token"}[setting]
+        description = doc["components"]["securitySchemes"]["tokenward"]["description"]
+        assert description.startswith(f"A Cognito {named} of the user pool"), description
+        if "id" in accepted:  # an ID token of another app client: its aud is checked
+            other = c.get("/v1/auth/me", headers=bearer(cognito.other_client_tokens["id"]))
+            assert other.status_code == 401
+
+
+def test_cognito_token_use_takes_three_values(cognito: Cognito) -> None:
+    with pytest.raises(tw.ConfigurationError, match="TOKENWARD_COGNITO_TOKEN_USE: Input should be"):
+        make_auth(cognito, cognito_token_use="both")
+
+
+def test_why_a_token_was_refused_is_logged_at_debug_level(
+    cognito: Cognito, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 20 item 21: each refused Cognito token is logged at debug level on the
+    ``tokenward`` logger with the reason and the token's kid, and nothing of the token."""
+    auth = make_auth(cognito)
+    token = cognito.tokens["id"]
+    kid = tw.unverified_header(token)["kid"]
+    claims = tw.unverified_claims(token)
+    with caplog.at_level(logging.DEBUG, logger="tokenward"), TestClient(make_app(auth)) as c:
+        assert c.get("/ops", headers=bearer(token)).status_code == 401
+        assert (
+            c.get("/ops", headers=bearer(cognito.tokens["access"][:-6] + "AAAAAA")).status_code
+            == 401
+        )
+    refused = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "tokenward" and r.levelno == logging.DEBUG and "refused" in r.getMessage()
+    ]
+    assert len(refused) == 2, refused
+    assert refused[0] == (
+        f"tokenward: Cognito token refused (kid {kid}): TokenUseError: an ID token was sent "
+        "(token_use 'id'), and this accepts access tokens only"
+    )
+    assert refused[1].startswith(f"tokenward: Cognito token refused (kid {kid}): InvalidSignature")
+    for secret in (token, token.split(".")[1], claims["sub"], claims["aud"], claims["jti"]):
+        assert secret not in caplog.text
+
+
+# --- errors raised by application code -------------------------------------------------------
+
+
+@pytest.mark.parametrize("register", ["install", "exception_handlers"])
+def test_an_expired_token_error_from_application_code_names_the_providers_way_out(
+    cognito: Cognito, register: str
+) -> None:
+    """Issue 20 item 19: an ExpiredTokenError raised by application code answers 401 with the
+    way to a new token of the app's provider: under Cognito the identity provider (there is no
+    POST /v1/auth/refresh), under the custom provider the refresh route."""
+    custom = Auth(AuthSettings.from_env(prefix="TOKENWARD_TEST_ISOLATED_", auth_secret="s" * 40))
+    for auth, wanted, unwanted in (
+        (make_auth(cognito), "identity provider", "/v1/auth/refresh"),
+        (custom, "POST /v1/auth/refresh", "identity provider"),
+    ):
+        if register == "install":
+            app = FastAPI(lifespan=auth.lifespan)
+            auth.install(app)
+        else:
+            app = FastAPI(lifespan=auth.lifespan, exception_handlers=auth.exception_handlers)
+        app.include_router(auth.router)
+
+        @app.get("/upstream")
+        def upstream() -> None:
+            raise tw.ExpiredTokenError("the upstream session expired")
+
+        with TestClient(app) as c:
+            response = c.get("/upstream")
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+            detail = response.json()["detail"]
+            assert wanted in detail and unwanted not in detail, detail
+            if auth is custom:  # the route it names exists
+                assert c.post("/v1/auth/refresh", json={}).status_code != 404
+            else:
+                assert c.post("/v1/auth/refresh", json={}).status_code == 404

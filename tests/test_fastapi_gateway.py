@@ -105,6 +105,10 @@ def make_app(auth: Auth) -> FastAPI:
     def ops() -> dict[str, str]:
         return {"ok": "ops"}
 
+    @app.get("/root", dependencies=[Depends(require_groups("root"))])
+    def root() -> dict[str, str]:
+        return {"ok": "root"}
+
     @app.get("/both")
     def both(
         user: Annotated[CurrentUser, Depends(authenticate("gateway", "jwt", mode="all"))],
@@ -343,14 +347,51 @@ def test_gateway_and_token_both(handler: Any, cognito: Cognito) -> None:
 
 
 def test_rest_api_claims_are_the_identity(handler: Any, cognito: Cognito) -> None:
-    claims = claims_of(cognito, **{"cognito:groups": ["operator", "viewer"]})
+    claims = claims_of(cognito, **{"cognito:groups": ["operator"]})
     status, body, _ = invoke(handler, rest_api_event("/whoami", claims=claims))
     assert status == 200, body
-    assert body["kind"] == "gateway" and body["groups"] == ["operator", "viewer"]
+    assert body["kind"] == "gateway" and body["groups"] == ["operator"]
     assert invoke(handler, rest_api_event("/reports", claims=claims))[0] == 200
     expired = claims_of(cognito, exp=int(time.time()) - 60)
     assert invoke(handler, rest_api_event("/whoami", claims=expired))[0] == 401
     assert invoke(handler, rest_api_event("/whoami"))[0] == 401
+
+
+# --- how each gateway writes cognito:groups -------------------------------------------------------
+
+
+def test_gateway_groups_are_read_only_when_unambiguous(handler: Any, cognito: Cognito) -> None:
+    """Issue 20 item 8: a group named ``tenant-a,root`` (Cognito allows commas in group names)
+    never grants ``root``. An HTTP API writes lists as ``[a b]`` (names hold no spaces), which
+    reads back exactly, commas included; a REST API joins them with commas, so a REST value
+    holding a comma (two groups, or one with a comma) is refused, as is anything malformed."""
+
+    def call(path: str, groups: Any, *, rest: bool = False) -> tuple[int, Any]:
+        claims = claims_of(cognito, **{"cognito:groups": groups})
+        event = rest_api_event(path, claims=claims) if rest else http_api_event(path, claims=claims)
+        status, body, _ = invoke(handler, event)
+        return status, body
+
+    # HTTP API (payload 2.0): one group whose name holds a comma stays one group
+    status, body = call("/whoami", ["tenant-a,root"])
+    assert status == 200 and body["groups"] == ["tenant-a,root"]
+    assert body["scopes"] == ["aws.cognito.signin.user.admin", "users.read"]  # default role's
+    assert call("/root", ["tenant-a,root"])[0] == 403
+    # ... several groups are read as such, brackets and commas inside names too
+    assert call("/whoami", ["operator", "[x]", "a,b"])[1]["groups"] == ["operator", "[x]", "a,b"]
+    assert call("/whoami", [])[1]["groups"] == []
+    assert call("/root", ["operator", "root"])[0] == 200
+    # ... and what is not the HTTP API's form is refused
+    for raw in ("root", "[operator  root]", "[operator\troot]", "[tenant-a,root", ""):
+        assert call("/whoami", raw)[0] == 401, raw
+        assert call("/root", raw)[0] == 401, raw
+    # REST API: one group reads as itself; a comma cannot be told apart, so it is refused
+    for groups in (["tenant-a,root"], ["operator", "root"]):
+        assert call("/whoami", groups, rest=True)[0] == 401, groups
+        assert call("/root", groups, rest=True)[0] == 401, groups
+    status, body = call("/whoami", ["[root]"], rest=True)
+    assert status == 200 and body["groups"] == ["[root]"]
+    assert call("/root", ["[root]"], rest=True)[0] == 403
 
 
 # --- roles from cognito:groups --------------------------------------------------------------------

@@ -20,7 +20,7 @@ from tokenward._api import (
 )
 from tokenward._core import JWK, FieldCipher, JWKSet
 from tokenward._verifier import Verifier
-from tokenward.cognito import CognitoIdentity, CognitoPool, CognitoVerifier
+from tokenward.cognito import CognitoPool, CognitoVerifier
 from tokenward.exceptions import (
     AuthenticationError,
     AuthorizationError,
@@ -45,6 +45,7 @@ from tokenward.exceptions import (
     RateLimitError,
     RefreshTokenError,
     StoreError,
+    TokenUseError,
     TokenwardError,
     UnsupportedAlgorithmError,
 )
@@ -71,7 +72,6 @@ __all__ = [
     "JWK",
     "AuthenticationError",
     "AuthorizationError",
-    "CognitoIdentity",
     "CognitoPool",
     "CognitoVerifier",
     "ConfigurationError",
@@ -102,6 +102,7 @@ __all__ = [
     "RemoteJWKS",
     "StaticKeys",
     "StoreError",
+    "TokenUseError",
     "TokenwardError",
     "UnsupportedAlgorithmError",
     "Verifier",

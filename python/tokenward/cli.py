@@ -590,6 +590,7 @@ def _run_settings_check(args: argparse.Namespace) -> int:
             cognito_region=settings.cognito_region,
             cognito_user_pool_id=settings.cognito_user_pool_id,
             cognito_app_client_id=settings.cognito_app_client_id,
+            cognito_token_use=settings.cognito_token_use,
         )
     unknown = _unknown(args.prefix)  # read, but not settings: a misspelling is ignored
     if args.json:

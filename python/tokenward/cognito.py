@@ -14,17 +14,22 @@ signature, ``alg``, ``exp``/``nbf``/``iat``, ``iss`` and ``aud`` in C++):
 * RS256 only, and ``exp``, ``iat``, ``sub`` and ``token_use`` must be present;
 * ``token_use`` must be the one asked for: an access token where an access token is wanted, an ID
   token where an ID token is wanted (``token_use=None`` accepts both, each under its own rules);
+  a token of the other kind is a :class:`~tokenward.exceptions.TokenUseError` that names both;
 * an access token's ``client_id`` and an ID token's ``aud`` must be one of the app clients given.
   There is no way to skip this check: a token minted for another app of the same pool is refused.
 
 Several user pools can be accepted at once (``pools=[CognitoPool(...), ...]``); a token goes to
 the verifier of the issuer its ``iss`` names exactly, and that verifier then checks everything,
 ``iss`` included. The unverified ``iss`` only picks the verifier; it never decides.
+
+Why a token was refused is logged at debug level on the ``tokenward`` logger: the error and the
+token's ``kid``, never its claims.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import math
 import re
 import time
@@ -34,7 +39,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from tokenward import _core
-from tokenward._api import unverified_claims
+from tokenward._api import unverified_claims, unverified_header
 from tokenward._verifier import Verifier
 from tokenward.exceptions import (
     ConfigurationError,
@@ -42,13 +47,23 @@ from tokenward.exceptions import (
     InvalidAudienceError,
     InvalidClaimError,
     InvalidIssuerError,
+    InvalidTokenError,
     MissingClaimError,
+    TokenUseError,
 )
 from tokenward.jwks import RemoteJWKS
+from tokenward.principal import Principal, from_cognito_claims
 
-__all__ = ["CognitoIdentity", "CognitoPool", "CognitoVerifier", "TokenUse"]
+__all__ = ["CognitoPool", "CognitoVerifier", "GatewayForm", "TokenUse", "gateway_groups"]
 
 TokenUse = Literal["access", "id"]
+GatewayForm = Literal["http", "rest"]
+"""How an API Gateway wrote a list claim as a string: ``http`` (HTTP API, ``"[a b]"``) or
+``rest`` (REST API Cognito authorizer, ``"a,b"``); see :func:`gateway_groups`."""
+
+_log = logging.getLogger("tokenward")
+_KINDS = {"access": "an access token", "id": "an ID token"}
+_KID = re.compile(r"[A-Za-z0-9._~+/=-]{1,128}")
 
 _REGION = re.compile(r"[a-z]{2,}(-[a-z0-9]+)*-[0-9]+|local")
 _POOL_ID = re.compile(r"([a-z]{2,}(-[a-z0-9]+)*-[0-9]+|local)_[0-9A-Za-z]+")
@@ -154,43 +169,6 @@ class CognitoPool:
 def _aws_issuer(region: str, user_pool_id: str, *, multi_region: bool) -> str:
     host = "issuer.cognito-idp" if multi_region else "cognito-idp"
     return f"https://{host}.{region}.amazonaws.com/{user_pool_id}"
-
-
-@dataclass(frozen=True)
-class CognitoIdentity:
-    """Who a verified Cognito token speaks for: ``groups`` from ``cognito:groups``, ``scopes``
-    from ``scope``, ``email`` from ``email`` (ID tokens carry the user's attributes; access tokens
-    carry ``email`` only when a pre-token-generation trigger adds it)."""
-
-    sub: str
-    username: str | None
-    email: str | None
-    groups: tuple[str, ...]
-    scopes: tuple[str, ...]
-    token_use: str
-    client_id: str | None
-
-    @classmethod
-    def from_claims(cls, claims: Mapping[str, Any]) -> CognitoIdentity:
-        groups = claims.get("cognito:groups")
-        scope = claims.get("scope")
-        email = claims.get("email")
-        username = claims.get("username", claims.get("cognito:username"))
-        client = claims.get("client_id")
-        if client is None:
-            aud = claims.get("aud")
-            client = aud if isinstance(aud, str) else None
-        return cls(
-            sub=str(claims["sub"]),
-            username=username if isinstance(username, str) else None,
-            email=email if isinstance(email, str) else None,
-            groups=tuple(g for g in groups if isinstance(g, str))
-            if isinstance(groups, list)
-            else (),
-            scopes=tuple(scope.split()) if isinstance(scope, str) else (),
-            token_use=str(claims.get("token_use", "")),
-            client_id=client if isinstance(client, str) else None,
-        )
 
 
 class _PoolVerifiers:
@@ -365,16 +343,37 @@ class CognitoVerifier:
             use = "id" if peek.get("token_use") == "id" else "access"
         return pool, (pool.id if use == "id" else pool.access), use
 
+    @property
+    def wanted(self) -> tuple[TokenUse, ...]:
+        """The kinds of token accepted: ``("access",)``, ``("id",)`` or both."""
+        return _wanted(self.token_use)
+
     def verify(self, token: str | bytes, *, now: float | None = None) -> dict[str, Any]:
         """The verified claims of a Cognito token; an InvalidTokenError subclass otherwise, or
         KeySetUnavailableError when the pool's keys cannot be had."""
-        pool, verifier, use = self._route(token)
-        return self._check(verifier.verify(token, now=now), pool.pool, use)
+        try:
+            pool, verifier, use = self._route(token)
+            try:
+                claims = verifier.verify(token, now=now)
+            except (InvalidAudienceError, MissingClaimError) as exc:
+                raise self._other_kind(token, use, exc) from None
+            return self._check(claims, pool.pool, use, self.token_use)
+        except InvalidTokenError as exc:
+            _refused("token", exc, token)
+            raise
 
     async def verify_async(self, token: str | bytes, *, now: float | None = None) -> dict[str, Any]:
         """:meth:`verify` for coroutines: a key fetch awaits, nothing blocks the event loop."""
-        pool, verifier, use = self._route(token)
-        return self._check(await verifier.verify_async(token, now=now), pool.pool, use)
+        try:
+            pool, verifier, use = self._route(token)
+            try:
+                claims = await verifier.verify_async(token, now=now)
+            except (InvalidAudienceError, MissingClaimError) as exc:
+                raise self._other_kind(token, use, exc) from None
+            return self._check(claims, pool.pool, use, self.token_use)
+        except InvalidTokenError as exc:
+            _refused("token", exc, token)
+            raise
 
     async def recheck_async(self, token: str | bytes, *, now: float | None = None) -> None:
         """Check again a token that :meth:`verify_async` accepted before: its signature (or
@@ -382,16 +381,35 @@ class CognitoVerifier:
         ``token_use`` and ``client_id`` rules are not run again: they depend on the token's
         claims alone, which passed them then. For a token never verified here, use
         :meth:`verify_async`."""
-        _, verifier, _ = self._route(token)
-        await verifier.check_async(token, now=now)
+        try:
+            _, verifier, _ = self._route(token)
+            await verifier.check_async(token, now=now)
+        except InvalidTokenError as exc:
+            _refused("token", exc, token)
+            raise
+
+    def _other_kind(self, token: str | bytes, use: TokenUse, exc: InvalidTokenError) -> Exception:
+        """What an audience failure of the native check means. The signature has been verified
+        by then (the native verifier checks claims only after it), so the payload is genuine:
+        when its ``token_use`` is not the one routed to, the token is of the other kind (an ID
+        token's ``aud`` where an access token has none, or the reverse), and the error says so."""
+        try:
+            sent = unverified_claims(token).get("token_use")
+        except (InvalidTokenError, ValueError):
+            return exc
+        if sent is None or sent == use:
+            return exc
+        return _token_use_error(sent, self.wanted)
 
     @staticmethod
-    def _check(claims: dict[str, Any], pool: CognitoPool, use: TokenUse) -> dict[str, Any]:
+    def _check(
+        claims: dict[str, Any], pool: CognitoPool, use: TokenUse, accepts: TokenUse | None
+    ) -> dict[str, Any]:
         token_use = claims.get("token_use")
         if token_use is None:
             raise MissingClaimError("the token has no 'token_use' claim")
         if token_use != use:
-            raise InvalidClaimError(f"token_use must be {use!r}; this token is not an {use} token")
+            raise _token_use_error(token_use, _wanted(accepts))
         if use == "access":
             client = claims.get("client_id")
             if client is None:
@@ -402,9 +420,11 @@ class CognitoVerifier:
             raise MissingClaimError("the ID token has no 'aud' claim")
         return claims
 
-    def identity(self, claims: Mapping[str, Any]) -> CognitoIdentity:
-        """Groups, scopes and email of verified claims."""
-        return CognitoIdentity.from_claims(claims)
+    def identity(self, claims: Mapping[str, Any]) -> Principal:
+        """The :class:`~tokenward.Principal` of verified claims: groups from ``cognito:groups``
+        (a list of strings, or InvalidClaimError), scopes from ``scope``, email from ``email``;
+        the claims themselves under ``.claims`` (``username``, ``client_id``...)."""
+        return from_cognito_claims(claims)
 
     # --- keys ---------------------------------------------------------------------------------
 
@@ -430,16 +450,31 @@ class CognitoVerifier:
     # --- claims an API gateway checked --------------------------------------------------------
 
     def claims_from_gateway(
-        self, claims: Mapping[str, Any], *, now: float | None = None
+        self,
+        claims: Mapping[str, Any],
+        *,
+        now: float | None = None,
+        form: GatewayForm | None = None,
     ) -> dict[str, Any]:
         """Accept claims that an API gateway's Cognito authorizer verified (the signature is not
         re-checked: there is no token). Only with ``trust_gateway=True``, and only where nothing
         but the gateway can reach the app. Everything else is checked as for a token: exact
         ``iss``, ``token_use``, ``client_id``/``aud``, and ``exp`` when present.
 
-        REST API authorizers pass every value as a string (``exp`` as a date,
-        ``cognito:groups`` as ``"a,b"``); they come back normalised.
+        API gateways pass every value as a string: ``exp`` as digits (HTTP API) or a date
+        (REST API), which come back as numbers, and ``cognito:groups`` in the ``form`` of the
+        gateway that sent them, read by :func:`gateway_groups` (refused when it cannot be read
+        unambiguously).
         """
+        try:
+            return self._gateway_claims(claims, now, form)
+        except InvalidTokenError as exc:
+            _refused("gateway claims", exc, None)
+            raise
+
+    def _gateway_claims(
+        self, claims: Mapping[str, Any], now: float | None, form: GatewayForm | None
+    ) -> dict[str, Any]:
         if not self.trust_gateway:
             raise ConfigurationError(
                 "claims from an API gateway are trusted only with CognitoVerifier(..., "
@@ -456,6 +491,8 @@ class CognitoVerifier:
             if not isinstance(out.get(name), str):
                 raise MissingClaimError(f"the gateway claims have no {name!r}")
         use = self.token_use or ("id" if out["token_use"] == "id" else "access")
+        if out["token_use"] != use:
+            raise _token_use_error(out["token_use"], self.wanted)
         if use == "id":
             aud = out.get("aud")
             auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
@@ -469,10 +506,95 @@ class CognitoVerifier:
             current = time.time() if now is None else now
             if current - self._leeway >= exp:
                 raise ExpiredTokenError("the token has expired")
-        groups = out.get("cognito:groups")
-        if isinstance(groups, str):
-            out["cognito:groups"] = [g for g in re.split(r"[,\s\[\]]+", groups) if g]
-        return self._check(out, pool.pool, use)
+        if "cognito:groups" in out:
+            out["cognito:groups"] = gateway_groups(out["cognito:groups"], form)
+        return self._check(out, pool.pool, use, self.token_use)
+
+
+def gateway_groups(value: Any, form: GatewayForm | None) -> Any:
+    """``cognito:groups`` as an API gateway passed it, as a list, or InvalidClaimError when it
+    cannot be read unambiguously.
+
+    A Cognito group name is 1 to 128 letters, marks, symbols, digits and punctuation: commas
+    and brackets may be part of it, white space may not. API gateways turn the list into one
+    string without escaping anything:
+
+    * ``http`` — HTTP API JWT authorizers (payload 1.0 and 2.0): ``"[a b]"``, the names between
+      brackets, one space apart (``"[]"`` for none). Since no name holds a space this reads
+      back exactly, commas and brackets included: ``"[tenant-a,root]"`` is the one group
+      ``tenant-a,root``.
+    * ``rest`` — REST API Cognito authorizers: the names joined with commas, no brackets
+      (``"a,b"``). A comma may separate two groups or sit inside one name, so a value with a
+      comma is refused; one group reads back as itself.
+    * None (the form is not known): a string is read only when both forms agree, which is a
+      single name without brackets, commas or spaces.
+
+    A list (claims that were never turned into strings) is returned as it is: the Principal's
+    rule then accepts only a list of strings.
+    """
+    if not isinstance(value, str):
+        return value
+    if form == "http":
+        if len(value) < 2 or value[0] != "[" or value[-1] != "]":
+            raise InvalidClaimError(
+                "cognito:groups from the HTTP API is not its '[a b]' form; refused"
+            )
+        inner = value[1:-1]
+        names = inner.split(" ") if inner else []
+        if any(not name or _has_space(name) for name in names):
+            raise InvalidClaimError(
+                "cognito:groups from the HTTP API holds an empty or spaced name; refused"
+            )
+        return names
+    if not value or _has_space(value):
+        raise InvalidClaimError("cognito:groups from the gateway is empty or spaced; refused")
+    if "," in value:
+        raise InvalidClaimError(
+            "cognito:groups from the gateway holds a comma, which may separate groups or be "
+            "part of one name: it cannot be read unambiguously; refused"
+        )
+    if form is None and (value[0] == "[" or value[-1] == "]"):
+        raise InvalidClaimError(
+            "cognito:groups from the gateway may be a list or one bracketed name: it cannot be "
+            "read unambiguously without knowing the gateway; refused"
+        )
+    return [value]
+
+
+def _wanted(token_use: TokenUse | None) -> tuple[TokenUse, ...]:
+    return ("access", "id") if token_use is None else (token_use,)
+
+
+def _has_space(text: str) -> bool:
+    return any(c.isspace() for c in text)
+
+
+def _token_use_error(sent: Any, wanted: tuple[TokenUse, ...]) -> TokenUseError:
+    kind = sent if isinstance(sent, str) and sent in _KINDS else None
+    what = _KINDS[kind] if kind else "a token that is neither an access nor an ID token"
+    accepted = " and ".join(_KINDS[w].removeprefix("an ") + "s" for w in wanted)
+    sent_text = f"{what} was sent (token_use {kind!r})" if kind else f"{what} was sent"
+    return TokenUseError(
+        f"{sent_text}, and this accepts {accepted} only", token_use=kind, wanted=tuple(wanted)
+    )
+
+
+def _refused(what: str, exc: Exception, token: str | bytes | None) -> None:
+    """Log at debug level why a token (or gateway claims) was refused: the error and the
+    token's ``kid``, nothing of its claims."""
+    if not _log.isEnabledFor(logging.DEBUG):
+        return
+    kid = "-"
+    if token is not None:
+        try:
+            found = unverified_header(token).get("kid")
+        except (InvalidTokenError, ValueError):
+            found = None
+        kid = found if isinstance(found, str) and _KID.fullmatch(found) else "-"
+    reason = "".join(c if " " <= c <= "~" else "?" for c in str(exc))[:200]
+    _log.debug(
+        "tokenward: Cognito %s refused (kid %s): %s: %s", what, kid, type(exc).__name__, reason
+    )
 
 
 def _gateway_time(value: Any, name: str) -> int:

@@ -43,6 +43,7 @@ __all__ = [
     "RateLimitError",
     "RefreshTokenError",
     "StoreError",
+    "TokenUseError",
     "TokenwardError",
     "UnsupportedAlgorithmError",
 ]
@@ -94,6 +95,17 @@ class MissingClaimError(InvalidTokenError):
 
 class InvalidClaimError(InvalidTokenError):
     """A claim or header value has the wrong type or value."""
+
+
+class TokenUseError(InvalidClaimError):
+    """A Cognito token of another kind than the one accepted: an ID token where access tokens are
+    wanted, or the reverse. ``token_use`` is what the token says it is (``"access"``, ``"id"``, or
+    None for anything else), ``wanted`` the kinds accepted."""
+
+    def __init__(self, message: str, *, token_use: str | None, wanted: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.token_use = token_use
+        self.wanted = wanted
 
 
 class KeyNotFoundError(InvalidTokenError):

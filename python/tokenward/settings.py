@@ -165,6 +165,11 @@ class AuthSettings(BaseSettings):
         description="the user pool's hosted-UI domain (auth.example.com): Swagger's Authorize "
         "then signs in there (authorization code with PKCE)",
     )
+    cognito_token_use: Literal["access", "id", "any"] = Field(
+        default="access",
+        description="which Cognito tokens a bearer header may carry: access (the default), id "
+        "(ID tokens, which carry the user's attributes, email among them) or any",
+    )
     token_algorithm: Literal["HS256", "RS256", "PS256", "ES256", "EdDSA"] = Field(
         default="HS256",
         description="how the custom provider signs access tokens: HS256 (AUTH_SECRET) or an "

@@ -23,7 +23,7 @@ import binascii
 import dataclasses
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from tokenward._api import unverified_claims
 from tokenward.exceptions import (
@@ -442,5 +442,16 @@ class GatewayStrategy:
         claims = credentials.gateway_claims()
         if claims is None:
             return None
-        checked = self.verifier.claims_from_gateway(claims)
+        checked = self.verifier.claims_from_gateway(claims, form=_gateway_form(credentials.event))
         return from_cognito_claims(checked, provider="cognito", credential_type="gateway")
+
+
+def _gateway_form(event: Mapping[str, Any]) -> Literal["http", "rest"]:
+    """Which gateway wrote the claims, hence how it wrote lists (docs/cognito.md): an HTTP API
+    event carries its payload ``version`` (1.0 or 2.0) and, in 2.0, its JWT claims under
+    ``authorizer.jwt``; a REST API event has neither."""
+    if event.get("version") in ("1.0", "2.0"):
+        return "http"
+    context = event.get("requestContext")
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    return "http" if isinstance(authorizer, Mapping) and "jwt" in authorizer else "rest"

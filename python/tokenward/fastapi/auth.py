@@ -53,6 +53,7 @@ __all__ = ["Auth"]
 _log = logging.getLogger("tokenward")
 _NO_EVENT: Mapping[str, Any] = MappingProxyType({})
 _COGNITO_SCOPES = ("openid", "email", "profile")  # what the hosted UI's Authorize asks for
+_TOKEN_KINDS = {"access": "access token", "id": "ID token", "any": "access or ID token"}
 
 
 def _authorization(scope: Mapping[str, Any]) -> str | None:
@@ -143,6 +144,7 @@ class Auth:
             self.login_path: str | None = PREFIX + "/login"
             hint = f"an access token (POST {self.login_path} returns one)"
         else:
+            use = settings.cognito_token_use  # COGNITO_TOKEN_USE: access, id or any
             self.cognito = CognitoVerifier(
                 settings.cognito_region,
                 settings.cognito_user_pool_id,
@@ -152,11 +154,15 @@ class Auth:
                 cache_size=settings.token_cache_size,
                 trust_gateway=settings.trust_gateway_claims,
                 leeway=settings.leeway,
+                token_use=None if use == "any" else use,
             )
             self.provider = CognitoProvider(self.cognito, memo_size=settings.token_cache_size)
             self.login_path = None
-            hint = "a Cognito access token (Authorization: Bearer <token>)"
+            hint = f"a Cognito {_TOKEN_KINDS[use]} (Authorization: Bearer <token>)"
         self._custom = custom
+        # What application code raises is answered as for this provider (no refresh route to
+        # point at under Cognito).
+        self._exception_handler = errors.exception_handler_for(self.login_path)
         self.api_keys = self._api_key_service(settings, secret, clock)
         self.strategies: dict[str, Strategy] = {
             "jwt": AccessTokenStrategy(self.provider, hint=hint)
@@ -392,7 +398,7 @@ class Auth:
         install_on_app(app, self)
         self.check_routes(app)
         if getattr(app, "middleware_stack", None) is None:
-            app.add_exception_handler(TokenwardError, errors.exception_handler)
+            app.add_exception_handler(TokenwardError, self._exception_handler)
         elif TokenwardError not in getattr(app, "exception_handlers", {TokenwardError: None}):
             _log.info(
                 "tokenward: the app was running before auth.install(app), so a TokenwardError "
@@ -422,7 +428,7 @@ class Auth:
     def exception_handlers(self) -> dict[Any, Callable[..., Any]]:
         """``FastAPI(exception_handlers=auth.exception_handlers)``: the HTTP answer (401, 403,
         429, 503) for a TokenwardError application code raises, as :meth:`install` registers."""
-        return {TokenwardError: errors.exception_handler}
+        return {TokenwardError: self._exception_handler}
 
     def check_routes(self, app: Any) -> None:
         """Fail start-up (ConfigurationError) for a route whose strategies this app lacks, or
@@ -499,7 +505,7 @@ class Auth:
                 "scheme": "bearer",
                 "bearerFormat": "JWT",
                 "description": (
-                    "A Cognito access token of the user pool "
+                    f"A Cognito {_TOKEN_KINDS[self.settings.cognito_token_use]} of the user pool "
                     f"{self.settings.cognito_user_pool_id} ({var('cognito_user_pool_id')}), "
                     "or an API key (Bearer vk_…)."
                     + routes.scope_list(routes.scope_table(self.roles))

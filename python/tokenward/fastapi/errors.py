@@ -20,7 +20,7 @@ application code raises (``auth.install(app)`` registers it).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -37,6 +37,7 @@ from tokenward.exceptions import (
     RateLimitError,
     RefreshTokenError,
     StoreError,
+    TokenUseError,
     TokenwardError,
 )
 from tokenward.strategies import bearer_challenge
@@ -47,6 +48,7 @@ __all__ = [
     "RETRY_AFTER_UNAVAILABLE",
     "bad_request",
     "exception_handler",
+    "exception_handler_for",
     "not_found",
     "to_http",
 ]
@@ -85,8 +87,16 @@ def _token_detail(exc: InvalidTokenError, login_path: str | None) -> str:
             "POST /v1/api-keys, signed in with an access token."
         )
     if isinstance(exc, ExpiredTokenError):
+        if not login_path:  # signed in elsewhere (Cognito): no refresh route here
+            return (
+                "The access token has expired: get a new one from your identity provider "
+                "(with its refresh token, or by signing in again)."
+            )
         refresh = f"get a new one from POST {REFRESH_PATH}, or " if login_path else ""
         return f"The access token has expired: {refresh}{sign_in}."
+    if isinstance(exc, TokenUseError):  # "an ID token was sent ..., and this accepts ..."
+        text = str(exc)
+        return f"{text[:1].upper()}{text[1:]}: send one from {where}, unchanged."
     return (
         "The access token is not valid: send the access_token (not the refresh_token) "
         f"from {where}, unchanged."
@@ -183,10 +193,23 @@ def not_found(what: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"No such {what}.")
 
 
-async def exception_handler(request: Any, exc: Exception) -> JSONResponse:
+def exception_handler_for(
+    login_path: str | None,
+) -> Callable[[Any, Exception], Awaitable[JSONResponse]]:
     """A FastAPI exception handler for :class:`~tokenward.TokenwardError` raised by application
-    code (an ``AuthorizationError`` from a route, say): the same answer a dependency gives."""
-    http = to_http(exc)
-    return JSONResponse(
-        {"detail": http.detail}, status_code=http.status_code, headers=dict(http.headers or {})
-    )
+    code (an ``AuthorizationError`` from a route, say): the same answer a dependency gives, for
+    an app that signs users in at ``login_path`` (None when sign-in happens elsewhere, as under
+    Cognito: then no 401 points at a route the app does not have). ``Auth.install`` registers
+    the one of its provider."""
+
+    async def handler(request: Any, exc: Exception) -> JSONResponse:
+        http = to_http(exc, login_path=login_path)
+        return JSONResponse(
+            {"detail": http.detail}, status_code=http.status_code, headers=dict(http.headers or {})
+        )
+
+    return handler
+
+
+exception_handler = exception_handler_for(LOGIN_PATH)
+"""The handler of an app with tokenward's own sign-in routes (custom provider)."""
