@@ -34,6 +34,7 @@ from tokenward.principal import FrozenDict, Principal, remember
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, SessionCheck
 from tokenward.ratelimit import LoginLimiter, TrustedProxies, client_address
 from tokenward.rbac import Roles
+from tokenward.sessions import SessionLifecycle
 from tokenward.settings import DEFAULT_PREFIX, AuthSettings
 from tokenward.stores import Store, open_store
 from tokenward.strategies import (
@@ -104,6 +105,7 @@ class Auth:
         self._clock = clock
         self.store: Store = open_store(settings.store_url) if store is None else store
         self.tokens: TokenService | None = None
+        self.lifecycle: SessionLifecycle | None = None
         self.cognito: CognitoVerifier | None = None
         self.provider: AuthProvider
         custom: CustomProvider | None = None
@@ -132,14 +134,15 @@ class Auth:
                 settings.var("auth_provider"),
                 settings.var("environment"),
             )
-            self.tokens = self._token_service(settings, self.store, secret, clock)
-            self._signing = build_signing_keys(settings, self.tokens.tokens)  # TOKEN_ALGORITHM
-            self.tokens.access = self._signing.access
+            # Every way a session ends passes this one life cycle; the session check listens.
+            self.lifecycle = SessionLifecycle(self.store, clock=clock)
             if settings.revoke_access_tokens:
                 self.session_check = SessionCheck(
-                    self.tokens, ttl=settings.session_check_cache_ttl, clock=clock
+                    self.lifecycle, ttl=settings.session_check_cache_ttl, clock=clock
                 )
-                self.tokens.on_session_end = self.session_check.forget
+            self.tokens = self._token_service(settings, self.lifecycle, secret, clock)
+            self._signing = build_signing_keys(settings, self.tokens.tokens)  # TOKEN_ALGORITHM
+            self.tokens.access = self._signing.access
             custom = CustomProvider(
                 self.tokens,
                 settings,
@@ -198,7 +201,6 @@ class Auth:
             sessions=self.tokens,
             guard=self.limiter,
             client=self.client,
-            on_session_end=self.session_check.forget if self.session_check else None,
         )
         self._api_keys_router: APIRouter | None = None
 
@@ -255,18 +257,22 @@ class Auth:
 
     @staticmethod
     def _token_service(
-        settings: AuthSettings, store: Store, secret: bytes, clock: Callable[[], float]
+        settings: AuthSettings,
+        lifecycle: SessionLifecycle,
+        secret: bytes,
+        clock: Callable[[], float],
     ) -> TokenService:
         tokens = DebugTokens(
             secret, issuer=settings.token_issuer, cache_size=settings.token_cache_size
         )
         return TokenService(
             tokens,
-            store,
+            lifecycle.store,
             access_lifetime=int(settings.access_token_lifetime.total_seconds()),
             refresh_lifetime=int(settings.refresh_token_lifetime.total_seconds()),
             reuse_grace=settings.refresh_reuse_grace.total_seconds(),
             max_sessions=settings.max_sessions_per_user,
+            lifecycle=lifecycle,
             clock=clock,
         )
 
@@ -578,5 +584,7 @@ class Auth:
         return await self._require_custom()[1].refresh(refresh_token)
 
     async def logout(self, refresh_token: str) -> bool:
-        """Revoke the family of a refresh token; False when the token is not known."""
+        """Revoke the family of a refresh token; False when the token is not known. As the
+        logout route, it ends the session through the session life cycle, so with
+        ``REVOKE_ACCESS_TOKENS`` its access tokens are refused here at once."""
         return await self._require_custom()[1].revoke(refresh_token)
