@@ -10,6 +10,7 @@ import hmac
 import logging
 import secrets
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -64,6 +65,21 @@ def _authorization(scope: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _query_bearer(scope: Mapping[str, Any], name: str) -> str | None:
+    """The access token a WebSocket handshake carries in the query parameter ``name``
+    (``WEBSOCKET_TOKEN_QUERY``), as an ``Authorization`` value; None when it is absent, empty,
+    given twice, or an API key (a long-lived key does not belong in a URL, which logs keep)."""
+    query: bytes = scope.get("query_string") or b""
+    found: list[str] = [
+        value
+        for key, value in urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        if key == name
+    ]
+    if len(found) != 1 or not found[0] or found[0].startswith("vk_"):
+        return None
+    return "Bearer " + found[0]
+
+
 def _required_scopes(schema: Mapping[str, Any]) -> list[str]:
     """Every scope an operation of ``schema`` requires under the ``tokenward`` scheme."""
     found: dict[str, None] = {}
@@ -114,6 +130,7 @@ class Auth:
         self._jwks_router: APIRouter | None = None
         self._proxies = TrustedProxies(settings.proxies)
         self._behind_proxies = bool(self._proxies)
+        self._token_query = settings.websocket_token_query or None  # WebSocket handshakes only
         secret = self._secret(settings)
         self.limiter = LoginLimiter(
             self.store,
@@ -374,14 +391,18 @@ class Auth:
 
     def credentials(self, request: HTTPConnection) -> Credentials:
         """What the request presents: the Authorization header, the client's address, and the
-        serverless event (API Gateway) when there is one."""
+        serverless event (API Gateway) when there is one. A WebSocket handshake without the
+        header may carry an access token in the ``WEBSOCKET_TOKEN_QUERY`` parameter instead."""
         scope = request.scope
+        header = _authorization(scope)
+        if header is None and self._token_query is not None and scope["type"] == "websocket":
+            header = _query_bearer(scope, self._token_query)
         if self._behind_proxies:
             address = self.address(request)
         else:  # the socket's peer, as address() gives it: one call less on every request
             client = scope.get("client")
             address = client[0] if client else None
-        return Credentials(_authorization(scope), address, scope.get("aws.event") or _NO_EVENT)
+        return Credentials(header, address, scope.get("aws.event") or _NO_EVENT)
 
     def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
         """What ``principal`` may do: its credential's scopes, then those its roles grant
