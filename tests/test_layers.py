@@ -125,7 +125,13 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.keyring",  # a key source that builds verifiers of its own tokens
     ),
     ("tokenward.cognito", "tokenward.stores"),
-    ("tokenward.tokens", "tokenward.settings", "tokenward.apikeys", "tokenward.ratelimit"),
+    (
+        "tokenward.sessions",
+        "tokenward.tokens",
+        "tokenward.settings",
+        "tokenward.apikeys",
+        "tokenward.ratelimit",
+    ),
     ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
     ("tokenward.authenticator", "tokenward.services"),  # services: settings → token services
     ("tokenward.fastapi",),
@@ -181,6 +187,7 @@ def test_nothing_below_fastapi_imports_fastapi() -> None:
         "tokenward.authenticator",
         "tokenward.providers",
         "tokenward.tokens",
+        "tokenward.sessions",
         "tokenward.apikeys",
         "tokenward.ratelimit",
         "tokenward.issuer",

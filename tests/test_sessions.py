@@ -24,13 +24,14 @@ from tests._fastapi_support import (
     store_factory,
 )
 
-from tokenward.exceptions import ConfigurationError, InvalidTokenError
+from tokenward.exceptions import ConfigurationError, InvalidTokenError, RefreshTokenError
 from tokenward.fastapi import Auth
 from tokenward.principal import Principal
 from tokenward.providers import SessionCheck
-from tokenward.stores import Store
+from tokenward.sessions import SessionLifecycle
+from tokenward.stores import SessionInfo, Store
 from tokenward.stores.sqlite import SQLiteStore
-from tokenward.tokens import DebugTokens, TokenService, device_name
+from tokenward.tokens import DebugTokens, TokenPair, TokenService, device_name
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 CHROME_WINDOWS = (
@@ -322,6 +323,61 @@ def test_with_revocation_a_logout_stops_the_access_token_here_at_once(
         assert client.get("/async", headers=headers).status_code == 401
 
 
+def test_reuse_detection_stops_the_sessions_access_tokens_here_at_once(
+    stores: StoreMaker, clock: Clock
+) -> None:
+    """Issue 20 item 14: a spent refresh token presented again ends its session, and with
+    REVOKE_ACCESS_TOKENS the session's access tokens are refused on this instance at once, though
+    the session check's 5 s cache had just seen the session live."""
+    settings = {"revoke_access_tokens": True, "session_check_cache_ttl": 5}
+    with running(stores, clock, **settings) as (client, _):
+        first = sign_in(client)
+        second = refresh(client, first["refresh_token"])
+        assert second.status_code == 200
+        clock.advance(11)  # past REFRESH_REUSE_GRACE (10 s): a duplicate is now a reuse
+        headers = bearer(second.json()["access_token"])
+        assert client.get("/async", headers=headers).status_code == 200  # now cached as live
+        reused = refresh(client, first["refresh_token"])
+        assert reused.status_code == 401
+        response = client.get("/async", headers=headers)
+        assert response.status_code == 401
+        assert 'error="invalid_token"' in response.headers["www-authenticate"]
+        assert refresh(client, second.json()["refresh_token"]).status_code == 401
+
+
+def test_auth_logout_in_code_stops_the_access_token_here_at_once(
+    stores: StoreMaker, clock: Clock
+) -> None:
+    """Issue 20 item 14: auth.logout() called by application code ends the session as the
+    logout route does, so with REVOKE_ACCESS_TOKENS its access token is refused on this instance
+    at once, within the session check's 5 s cache."""
+    settings = {"revoke_access_tokens": True, "session_check_cache_ttl": 5}
+    with running(stores, clock, **settings) as (client, auth):
+        pair = sign_in(client)
+        headers = bearer(pair["access_token"])
+        assert client.get("/async", headers=headers).status_code == 200  # now cached as live
+        assert client.portal is not None
+        assert client.portal.call(auth.logout, pair["refresh_token"]) is True
+        assert client.get("/async", headers=headers).status_code == 401
+        assert client.portal.call(auth.logout, pair["refresh_token"]) is True  # known, ended
+        assert client.portal.call(auth.logout, "twr_unknown") is False
+
+
+def test_with_revocation_ending_all_others_stops_their_access_tokens_here_at_once(
+    stores: StoreMaker, clock: Clock
+) -> None:
+    settings = {"revoke_access_tokens": True, "session_check_cache_ttl": 5}
+    with running(stores, clock, **settings) as (client, _):
+        other = sign_in(client)
+        me = sign_in(client)
+        headers = bearer(other["access_token"])
+        assert client.get("/async", headers=headers).status_code == 200  # now cached as live
+        response = client.delete("/v1/auth/sessions", headers=bearer(me["access_token"]))
+        assert response.json() == {"ended": 1}
+        assert client.get("/async", headers=headers).status_code == 401
+        assert client.get("/async", headers=bearer(me["access_token"])).status_code == 200
+
+
 def test_revoked_access_tokens_stop_elsewhere_within_the_cache_ttl(
     stores: StoreMaker, clock: Clock
 ) -> None:
@@ -505,12 +561,13 @@ def test_session_check_remembers_for_its_ttl(clock: Clock) -> None:
         store = SQLiteStore()
         await store.open()
         tokens = service(store, clock)
-        check = SessionCheck(tokens, ttl=5, clock=clock)
+        check = SessionCheck(tokens.lifecycle, ttl=5, clock=clock)
         pair = await tokens.start(Principal(subject="u1", credential_type="access_token"))
         sid = tokens.verify_access(pair.access_token)["sid"]
         who = Principal(subject="u1", credential_type="access_token", session_id=sid)
         await check.check(who)
-        assert await tokens.end_session("u1", sid)
+        elsewhere = service(store, clock)  # another instance: its life cycle is not this one's
+        assert await elsewhere.end_session("u1", sid)
         clock.advance(4.9)
         await check.check(who)  # still cached as live
         clock.advance(0.1)
@@ -528,7 +585,7 @@ def test_session_check_forget_takes_effect_at_once(clock: Clock) -> None:
         store = SQLiteStore()
         await store.open()
         tokens = service(store, clock)
-        check = SessionCheck(tokens, ttl=60, clock=clock)
+        check = SessionCheck(tokens.lifecycle, ttl=60, clock=clock)
         pair = await tokens.start(Principal(subject="u1", credential_type="access_token"))
         sid = tokens.verify_access(pair.access_token)["sid"]
         who = Principal(subject="u1", credential_type="access_token", session_id=sid)
@@ -539,6 +596,93 @@ def test_session_check_forget_takes_effect_at_once(clock: Clock) -> None:
         await store.close()
 
     asyncio.run(scenario())
+
+
+class PausedReads(SQLiteStore):
+    """SQLite whose session reads wait, once read, until the test lets them return: a store
+    read in flight while the session ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def get_session(self, session_id: str) -> SessionInfo | None:
+        found = await super().get_session(session_id)
+        self.reading.set()
+        await self.go_on.wait()
+        return found
+
+
+def test_a_session_ended_during_the_checks_store_read_stays_ended(clock: Clock) -> None:
+    """Issue 20 item 14: a check whose store read began before the session ended here does not
+    write "live" over the end it was told of."""
+
+    async def scenario() -> None:
+        store = PausedReads()
+        await store.open()
+        tokens = service(store, clock)
+        check = SessionCheck(tokens.lifecycle, ttl=60, clock=clock)
+        pair = await tokens.start(Principal(subject="u1", credential_type="access_token"))
+        sid = tokens.verify_access(pair.access_token)["sid"]
+        who = Principal(subject="u1", credential_type="access_token", session_id=sid)
+        pending = asyncio.create_task(check.check(who))
+        await store.reading.wait()  # the store said "live"; the answer is on its way
+        assert await tokens.end_session("u1", sid)
+        store.go_on.set()
+        with pytest.raises(InvalidTokenError, match="ended"):
+            await pending  # answered after the end: refused
+        with pytest.raises(InvalidTokenError, match="ended"):
+            await check.check(who)  # and so is the next one, within the 60 s cache
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_every_way_a_session_ends_tells_the_life_cycles_listeners(clock: Clock) -> None:
+    async def scenario() -> None:
+        store = SQLiteStore()
+        await store.open()
+        lifecycle = SessionLifecycle(store, clock=clock)
+        heard: list[str] = []
+        lifecycle.listen(heard.append)
+        tokens = service(store, clock, lifecycle=lifecycle, max_sessions=2, reuse_grace=0)
+        user = Principal(subject="u1", credential_type="access_token")
+
+        def sid(pair: TokenPair) -> str:
+            found: str = tokens.verify_access(pair.access_token)["sid"]
+            return found
+
+        a = await tokens.start(user)
+        clock.advance(1)
+        b = await tokens.start(user)
+        clock.advance(1)
+        c = await tokens.start(user)  # past max_sessions: a ends
+        assert heard == [sid(a)]
+        assert await tokens.end_session("u1", sid(b))  # DELETE /sessions/{id}
+        assert not await tokens.end_session("u2", sid(c))  # not theirs: nobody told
+        assert heard == [sid(a), sid(b)]
+        d = await tokens.start(user)
+        assert await tokens.end_other_sessions("u1", keep=sid(d)) == 1  # DELETE /sessions
+        assert heard == [sid(a), sid(b), sid(c)]
+        rotated = await tokens.refresh(d.refresh_token)
+        clock.advance(1)
+        with pytest.raises(RefreshTokenError):  # reuse detection
+            await tokens.refresh(d.refresh_token)
+        assert heard[-1] == sid(d) == sid(rotated)
+        e = await tokens.start(user)
+        assert await tokens.revoke(e.refresh_token)  # logout
+        assert heard[-1] == sid(e)
+        for ended in (a, b, c, d, e):
+            assert not await lifecycle.is_live(sid(ended))
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_life_cycle_must_work_on_the_services_store(clock: Clock) -> None:
+    with pytest.raises(ConfigurationError, match="store"):
+        service(SQLiteStore(), clock, lifecycle=SessionLifecycle(SQLiteStore()))
 
 
 def test_session_is_live_until_its_last_token_expires(clock: Clock) -> None:

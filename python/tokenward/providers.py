@@ -32,6 +32,7 @@ from tokenward.principal import (
     from_token_claims,
     split_scopes,
 )
+from tokenward.sessions import SessionLifecycle
 from tokenward.tokens import ClientInfo, TokenPair, TokenService
 
 if TYPE_CHECKING:
@@ -93,16 +94,23 @@ class CognitoProvider:
 class SessionCheck:
     """``REVOKE_ACCESS_TOKENS``: an access token is good only while its session (``sid``) is
     live in the store. What the store said is remembered for ``ttl`` seconds per session, so the
-    cost is one store read per session per ``ttl``, and an ended session stops its access tokens
-    within ``ttl``."""
+    cost is one store read per session per ``ttl``, and a session ended on another instance stops
+    its access tokens here within ``ttl``. It listens to ``lifecycle`` (the life cycle every
+    session ending on this instance passes), so a session ended here stops its access tokens
+    here at once, cache or not."""
 
     def __init__(
-        self, service: TokenService, *, ttl: float = 5.0, clock: Callable[[], float] = time.time
+        self,
+        lifecycle: SessionLifecycle,
+        *,
+        ttl: float = 5.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.service = service
+        self.lifecycle = lifecycle
         self.ttl = float(ttl)
         self._clock = clock
         self._seen: dict[str, tuple[bool, float]] = {}
+        lifecycle.listen(self.forget)
 
     async def check(self, principal: Principal) -> None:
         sid = principal.session_id
@@ -113,13 +121,18 @@ class SessionCheck:
         if seen is None or now - seen[1] >= self.ttl:
             if len(self._seen) > 100_000:
                 self._seen.clear()
-            seen = (await self.service.session_is_live(sid), now)
+            live = await self.lifecycle.is_live(sid)
+            ended = self._seen.get(sid)
+            if ended is not None and not ended[0]:
+                live = False  # it ended here while the store was read: an end is for good
+            seen = (live, now)
             self._seen[sid] = seen
         if not seen[0]:
             raise InvalidTokenError("the access token's session has ended")
 
     def forget(self, session_id: str) -> None:
-        """This instance ended ``session_id``: stop its tokens here at once."""
+        """``session_id`` has ended on this instance: stop its tokens here at once (the life
+        cycle calls it)."""
         self._seen[session_id] = (False, self._clock())
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from tokenward._core import DebugTokens
 from tokenward.issuer import SigningKeys, build_signing_keys
+from tokenward.sessions import SessionLifecycle
 from tokenward.settings import AuthSettings
 from tokenward.stores import Store
 from tokenward.tokens import TokenService
@@ -44,9 +45,13 @@ def token_service(
     store: Store,
     secret: bytes | str,
     clock: Callable[[], float] = time.time,
+    *,
+    lifecycle: SessionLifecycle | None = None,
 ) -> tuple[TokenService, SigningKeys]:
     """The custom provider's :class:`TokenService` on ``store`` (lifetimes, reuse grace and
-    session limit from the settings) and the signing keys its access tokens use."""
+    session limit from the settings) and the signing keys its access tokens use; ``lifecycle``
+    is the one every session ends through (the app's, which its session check listens to; a
+    new one on ``store`` when None)."""
     tokens, keys = signing_keys(settings, secret)
     service = TokenService(
         tokens,
@@ -56,6 +61,7 @@ def token_service(
         refresh_lifetime=int(settings.refresh_token_lifetime.total_seconds()),
         reuse_grace=settings.refresh_reuse_grace.total_seconds(),
         max_sessions=settings.max_sessions_per_user,
+        lifecycle=lifecycle,
         clock=clock,
     )
     return service, keys

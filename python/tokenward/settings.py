@@ -224,6 +224,14 @@ class AuthSettings(BaseSettings):
         description="what require_current_user accepts, in order: jwt, api_key, basic, gateway",
     )
     basic_realm: str = Field(default="tokenward", min_length=1, max_length=128)
+    websocket_token_query: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.~-]*$",
+        description="a query parameter (e.g. access_token) in which a WebSocket handshake may "
+        "carry its access token, for browsers, which cannot set its headers; unset or empty: "
+        "only the Authorization header counts",
+    )
     # --- roles, scopes and gateway claims (docs/authorization.md) ---
     roles: dict[str, list[str]] | None = Field(
         default=None,

@@ -16,7 +16,9 @@ stored only as an HMAC (always ``DebugTokens``). This module adds the session lo
 A family is a *session*: the store records when it started and was last refreshed, and the
 client's address and user agent at the login (:class:`ClientInfo`). Access tokens carry the
 session's id as ``sid``. A user can list their sessions and end them; at most ``max_sessions``
-live sessions per user, a new login past it ending the oldest.
+live sessions per user, a new login past it ending the oldest. Every session that ends here ends
+through the service's :class:`~tokenward.sessions.SessionLifecycle`, which tells its listeners
+(the access-token session check) at once.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from tokenward._core import DebugTokens, FieldCipher
 from tokenward.exceptions import ConfigurationError, InvalidClaimError, RefreshTokenError
 from tokenward.principal import Principal, split_scopes
+from tokenward.sessions import SessionLifecycle
 from tokenward.stores import RefreshSession, RotateOutcome, SessionInfo, Store
 
 if TYPE_CHECKING:
@@ -306,9 +309,10 @@ class TokenService:
     user a refresh mints for, from what the session recorded and the scope its login asked for:
     the custom provider re-reads the debug user's groups and scopes from the settings there.
     ``access`` makes the access tokens (HS256 through ``tokens`` when None); ``tokens`` always
-    makes the refresh tokens and their hashes. ``on_session_end`` (optional) hears the id of
-    each session a login ended for being past ``max_sessions`` (the FastAPI layer points it at
-    its ``SessionCheck``, so this instance refuses that session's access tokens at once).
+    makes the refresh tokens and their hashes. ``lifecycle`` is the
+    :class:`~tokenward.sessions.SessionLifecycle` every session this service ends goes through
+    (logout, reuse detection, the user's own ending of sessions, the ``max_sessions`` cap), so
+    that its listeners hear of each at once; one over ``store`` with nobody listening when None.
     """
 
     def __init__(
@@ -322,6 +326,7 @@ class TokenService:
         reuse_grace: float = 10.0,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         reidentify: Callable[[Principal, str | None], Principal] | None = None,
+        lifecycle: SessionLifecycle | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if access_lifetime <= 0 or refresh_lifetime <= 0:
@@ -338,7 +343,9 @@ class TokenService:
             raise ConfigurationError("max_sessions must be at least 1")
         self.max_sessions = int(max_sessions)
         self.reidentify = reidentify
-        self.on_session_end: Callable[[str], None] | None = None
+        if lifecycle is not None and lifecycle.store is not store:
+            raise ConfigurationError("the session life cycle must work on the service's store")
+        self.lifecycle = SessionLifecycle(store, clock=clock) if lifecycle is None else lifecycle
         self._clock = clock
 
     # --- access tokens ------------------------------------------------------------------------
@@ -419,9 +426,7 @@ class TokenService:
                 who.subject,
                 self.max_sessions,
             )
-            if self.on_session_end is not None:
-                for session_id in ended:
-                    self.on_session_end(session_id)
+            self.lifecycle.ended(ended)
         return TokenPair(
             self.issue_access(who, iat=int(now), sid=family), refresh, self.access_lifetime
         )
@@ -481,7 +486,7 @@ class TokenService:
                 )
                 expires_in = max(0, iat + self.access_lifetime - int(now))
                 return TokenPair(access, successor, expires_in)
-        revoked = await self.store.revoke_refresh_family(session.family_id, now=now)
+        revoked = await self.lifecycle.end_family(session.family_id)
         _log.warning(
             "tokenward: a spent refresh token was presented again; revoked its family "
             "(subject %r, %d live sessions)",
@@ -504,7 +509,7 @@ class TokenService:
         )
         if session is None:
             return None
-        await self.store.revoke_refresh_family(session.family_id, now=self._clock())
+        await self.lifecycle.end_family(session.family_id)
         return session.family_id
 
     # --- what a user sees of their sessions ----------------------------------------------------
@@ -516,18 +521,12 @@ class TokenService:
     async def end_session(self, subject: str, session_id: str) -> bool:
         """End one of the subject's sessions (its refresh token is useless at once); False when
         it has no such live session."""
-        return await self.store.revoke_session(session_id, subject=subject, now=self._clock())
+        return await self.lifecycle.end(subject, session_id)
 
     async def end_other_sessions(self, subject: str, keep: str | None) -> int:
         """End every live session of the subject but ``keep``; returns how many."""
-        return await self.store.revoke_sessions(subject, now=self._clock(), keep=keep)
+        return await self.lifecycle.end_others(subject, keep)
 
     async def session_is_live(self, session_id: str) -> bool:
         """Whether the session exists and is neither revoked nor past its last token's expiry."""
-        info = await self.store.get_session(session_id)
-        now = self._clock()
-        return (
-            info is not None
-            and info.revoked_at is None
-            and (info.expires_at is None or now < info.expires_at)
-        )
+        return await self.lifecycle.is_live(session_id)

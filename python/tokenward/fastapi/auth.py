@@ -10,6 +10,7 @@ import hmac
 import logging
 import secrets
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -35,6 +36,7 @@ from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, S
 from tokenward.ratelimit import LoginLimiter, TrustedProxies, client_address
 from tokenward.rbac import Roles
 from tokenward.services import token_service
+from tokenward.sessions import SessionLifecycle
 from tokenward.settings import DEFAULT_PREFIX, AuthSettings
 from tokenward.stores import Store, open_store
 from tokenward.strategies import (
@@ -63,6 +65,21 @@ def _authorization(scope: Mapping[str, Any]) -> str | None:
         if name == b"authorization":
             return value.decode("latin-1")  # type: ignore[no-any-return]
     return None
+
+
+def _query_bearer(scope: Mapping[str, Any], name: str) -> str | None:
+    """The access token a WebSocket handshake carries in the query parameter ``name``
+    (``WEBSOCKET_TOKEN_QUERY``), as an ``Authorization`` value; None when it is absent, empty,
+    given twice, or an API key (a long-lived key does not belong in a URL, which logs keep)."""
+    query: bytes = scope.get("query_string") or b""
+    found: list[str] = [
+        value
+        for key, value in urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        if key == name
+    ]
+    if len(found) != 1 or not found[0] or found[0].startswith("vk_"):
+        return None
+    return "Bearer " + found[0]
 
 
 def _required_scopes(schema: Mapping[str, Any]) -> list[str]:
@@ -106,6 +123,7 @@ class Auth:
         self._clock = clock
         self.store: Store = open_store(settings.store_url) if store is None else store
         self.tokens: TokenService | None = None
+        self.lifecycle: SessionLifecycle | None = None
         self.cognito: CognitoVerifier | None = None
         self.provider: AuthProvider
         custom: CustomProvider | None = None
@@ -114,6 +132,7 @@ class Auth:
         self._jwks_router: APIRouter | None = None
         self._proxies = TrustedProxies(settings.proxies)
         self._behind_proxies = bool(self._proxies)
+        self._token_query = settings.websocket_token_query or None  # WebSocket handshakes only
         secret = self._secret(settings)
         self.limiter = LoginLimiter(
             self.store,
@@ -126,13 +145,16 @@ class Auth:
         )
         if settings.auth_provider == "custom":
             settings.warn_custom_auth()
-            # TokenService and TOKEN_ALGORITHM's signing keys: the CLI builds them there too.
-            self.tokens, self._signing = token_service(settings, self.store, secret, clock)
+            # Every way a session ends passes this one life cycle; the session check listens.
+            self.lifecycle = SessionLifecycle(self.store, clock=clock)
             if settings.revoke_access_tokens:
                 self.session_check = SessionCheck(
-                    self.tokens, ttl=settings.session_check_cache_ttl, clock=clock
+                    self.lifecycle, ttl=settings.session_check_cache_ttl, clock=clock
                 )
-                self.tokens.on_session_end = self.session_check.forget
+            # TokenService and TOKEN_ALGORITHM's signing keys: the CLI builds them there too.
+            self.tokens, self._signing = token_service(
+                settings, self.store, secret, clock, lifecycle=self.lifecycle
+            )
             custom = CustomProvider(
                 self.tokens,
                 settings,
@@ -197,7 +219,6 @@ class Auth:
             sessions=self.tokens,
             guard=self.limiter,
             client=self.client,
-            on_session_end=self.session_check.forget if self.session_check else None,
         )
         self._api_keys_router: APIRouter | None = None
 
@@ -350,14 +371,18 @@ class Auth:
 
     def credentials(self, request: HTTPConnection) -> Credentials:
         """What the request presents: the Authorization header, the client's address, and the
-        serverless event (API Gateway) when there is one."""
+        serverless event (API Gateway) when there is one. A WebSocket handshake without the
+        header may carry an access token in the ``WEBSOCKET_TOKEN_QUERY`` parameter instead."""
         scope = request.scope
+        header = _authorization(scope)
+        if header is None and self._token_query is not None and scope["type"] == "websocket":
+            header = _query_bearer(scope, self._token_query)
         if self._behind_proxies:
             address = self.address(request)
         else:  # the socket's peer, as address() gives it: one call less on every request
             client = scope.get("client")
             address = client[0] if client else None
-        return Credentials(_authorization(scope), address, scope.get("aws.event") or _NO_EVENT)
+        return Credentials(header, address, scope.get("aws.event") or _NO_EVENT)
 
     def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
         """What ``principal`` may do: its credential's scopes, then those its roles grant
@@ -552,5 +577,7 @@ class Auth:
         return await self._require_custom()[1].refresh(refresh_token)
 
     async def logout(self, refresh_token: str) -> bool:
-        """Revoke the family of a refresh token; False when the token is not known."""
+        """Revoke the family of a refresh token; False when the token is not known. As the
+        logout route, it ends the session through the session life cycle, so with
+        ``REVOKE_ACCESS_TOKENS`` its access tokens are refused here at once."""
         return await self._require_custom()[1].revoke(refresh_token)

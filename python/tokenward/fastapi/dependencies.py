@@ -14,6 +14,12 @@ FastAPI's own ``OAuth2PasswordBearer`` is: one dependency that reads the request
 credentials, rather than a function depending on :data:`bearer_scheme`. FastAPI resolves each
 level of a dependency tree at a cost of its own (about as much as verifying a custom token, see
 docs/performance.md), and OpenAPI shows the same ``tokenward`` scheme either way.
+
+Each works on WebSocket routes as on HTTP ones (they read a Starlette ``HTTPConnection``): the
+credentials come from the handshake's ``Authorization`` header, or, when
+``WEBSOCKET_TOKEN_QUERY`` names a query parameter, an access token there. A refused handshake
+is accepted and closed at once with 1008 (policy violation; 1013 when the store or the keys are
+unavailable) and the reason as its text; the endpoint does not run.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable, MutableMapping
 from typing import Annotated, Any, Protocol
 
-from fastapi import Request, Security
+from fastapi import HTTPException, Security, WebSocketException
 from fastapi.security import (
     HTTPBasic,
     HTTPBasicCredentials,
@@ -33,6 +39,7 @@ from fastapi.security import (
 )
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket, WebSocketState
 
 from tokenward.authenticator import Authenticator, Mode
 from tokenward.exceptions import (
@@ -124,7 +131,7 @@ class BasicScheme(HTTPBasic):
     returns the credentials decoded as RFC 7617 says (UTF-8, a colon required), or None when
     none or malformed ones came. The ``basic`` strategy does the checking and the refusing."""
 
-    async def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
+    async def __call__(self, request: HTTPConnection) -> HTTPBasicCredentials | None:  # type: ignore[override]
         param = Credentials(request.headers.get("authorization")).scheme_param("basic")
         if param is None:
             return None
@@ -247,6 +254,16 @@ def _route_is_public(scope: MutableMapping[str, Any]) -> bool:
     return found
 
 
+async def _refused(connection: HTTPConnection, exc: HTTPException) -> WebSocketException:
+    """A WebSocket handshake refused with ``exc``: accepted, so that the close code and reason
+    reach the client (a close before the accept is an HTTP 403 that a browser cannot read), and
+    the close to raise (Starlette's handler sends it)."""
+    refusal = errors.to_websocket(exc)
+    if isinstance(connection, WebSocket) and connection.client_state is WebSocketState.CONNECTING:
+        await connection.accept()
+    return refusal
+
+
 def _check_scopes(user: CurrentUser, security_scopes: SecurityScopes) -> None:
     missing = tuple(s for s in security_scopes.scopes if s not in user.scopes)
     if missing:
@@ -272,14 +289,20 @@ class RequireCurrentUser(_UserScheme):
     """The type of :data:`require_current_user`."""
 
     async def __call__(
-        self, request: Request, security_scopes: SecurityScopes
+        self, request: HTTPConnection, security_scopes: SecurityScopes
     ) -> CurrentUser | None:
-        """The signed-in user; 401 without valid credentials, 403 when a scope is missing.
-        None only on a route marked :func:`public` that was sent no credentials."""
-        user = await _user(request, None, optional=False)
-        # None: a public() route, and no credentials came
-        if user is not None and security_scopes.scopes:
-            _check_scopes(user, security_scopes)
+        """The signed-in user; 401 without valid credentials, 403 when a scope is missing (a
+        WebSocket: closed with 1008). None only on a route marked :func:`public` that was sent no
+        credentials."""
+        try:
+            user = await _user(request, None, optional=False)
+            # None: a public() route, and no credentials came
+            if user is not None and security_scopes.scopes:
+                _check_scopes(user, security_scopes)
+        except HTTPException as exc:
+            if request.scope["type"] != "websocket":
+                raise
+            raise await _refused(request, exc) from None
         return user
 
 
@@ -287,13 +310,18 @@ class OptionalCurrentUser(_UserScheme):
     """The type of :data:`optional_current_user`."""
 
     async def __call__(
-        self, request: Request, security_scopes: SecurityScopes
+        self, request: HTTPConnection, security_scopes: SecurityScopes
     ) -> CurrentUser | None:
         """The signed-in user, or None when no credentials were sent. Credentials that were
         sent must be valid (401 otherwise): a broken token is never silently anonymous."""
-        user = await _user(request, None, optional=True)
-        if user is not None and security_scopes.scopes:
-            _check_scopes(user, security_scopes)
+        try:
+            user = await _user(request, None, optional=True)
+            if user is not None and security_scopes.scopes:
+                _check_scopes(user, security_scopes)
+        except HTTPException as exc:
+            if request.scope["type"] != "websocket":
+                raise
+            raise await _refused(request, exc) from None
         return user
 
 
@@ -317,10 +345,16 @@ def require_groups(*groups: str) -> Callable[..., Awaitable[CurrentUser]]:
     wanted = tuple(groups)
 
     async def dependency(
+        request: HTTPConnection,
         user: Annotated[CurrentUser, Security(require_current_user)],
     ) -> CurrentUser:
         if not user.in_any_group(*wanted):
-            raise errors.to_http(AuthorizationError("forbidden", subject=user.sub, groups=wanted))
+            refusal = errors.to_http(
+                AuthorizationError("forbidden", subject=user.sub, groups=wanted)
+            )
+            if request.scope["type"] == "websocket":
+                raise await _refused(request, refusal)
+            raise refusal
         return user
 
     dependency.__name__ = "require_groups_" + "_".join(g.replace(":", "_") for g in wanted)
@@ -367,11 +401,16 @@ def authenticate(*strategies: str | Strategy, mode: Mode = "any") -> Callable[..
     wants_basic = "basic" in schemes
     wants_bearer = "bearer" in schemes
 
-    async def check(request: Request, security_scopes: SecurityScopes) -> CurrentUser | None:
-        user = await _user(request, spec, optional=False)
-        # None: a public() route, and no credentials came
-        if user is not None and security_scopes.scopes:
-            _check_scopes(user, security_scopes)
+    async def check(request: HTTPConnection, security_scopes: SecurityScopes) -> CurrentUser | None:
+        try:
+            user = await _user(request, spec, optional=False)
+            # None: a public() route, and no credentials came
+            if user is not None and security_scopes.scopes:
+                _check_scopes(user, security_scopes)
+        except HTTPException as exc:
+            if request.scope["type"] != "websocket":
+                raise
+            raise await _refused(request, exc) from None
         return user
 
     # The schemes appear in OpenAPI as the route's security requirements (any of them); they
@@ -387,7 +426,7 @@ def authenticate(*strategies: str | Strategy, mode: Mode = "any") -> Callable[..
 
 
 def _with_schemes(
-    inner: Callable[[Request, SecurityScopes], Awaitable[CurrentUser | None]],
+    inner: Callable[[HTTPConnection, SecurityScopes], Awaitable[CurrentUser | None]],
     bearer: bool,
     basic: bool,
 ) -> Callable[..., Awaitable[CurrentUser | None]]:
@@ -395,7 +434,7 @@ def _with_schemes(
     if bearer and basic:
 
         async def both(
-            request: Request,
+            request: HTTPConnection,
             security_scopes: SecurityScopes,
             _bearer: Annotated[Any, Security(bearer_scheme)] = None,
             _basic: Annotated[Any, Security(basic_scheme)] = None,
@@ -406,7 +445,7 @@ def _with_schemes(
     if basic:
 
         async def basic_only(
-            request: Request,
+            request: HTTPConnection,
             security_scopes: SecurityScopes,
             _basic: Annotated[Any, Security(basic_scheme)] = None,
         ) -> CurrentUser | None:
@@ -415,7 +454,7 @@ def _with_schemes(
         return basic_only
 
     async def bearer_only(
-        request: Request,
+        request: HTTPConnection,
         security_scopes: SecurityScopes,
         _bearer: Annotated[Any, Security(bearer_scheme)] = None,
     ) -> CurrentUser | None:

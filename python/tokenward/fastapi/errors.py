@@ -15,6 +15,10 @@ any other ``TokenwardError``           503     ``Retry-After``
 Every body is FastAPI's ``{"detail": "..."}`` and says what to do next. Dependencies and routers
 raise :func:`to_http` of what they catch; :func:`exception_handler` does the same for exceptions
 application code raises (``auth.install(app)`` registers it).
+
+A WebSocket handshake has no HTTP answer a browser can read: :func:`to_websocket` turns the same
+answer into a close code, 1008 (policy violation) for a refusal (401, 403, 429) and 1013 (try
+again later) for 503, with the detail as the close reason.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from fastapi import HTTPException, status
+from fastapi import HTTPException, WebSocketException, status
 from fastapi.responses import JSONResponse
 
 from tokenward.exceptions import (
@@ -51,6 +55,7 @@ __all__ = [
     "exception_handler_for",
     "not_found",
     "to_http",
+    "to_websocket",
 ]
 
 _log = logging.getLogger("tokenward")
@@ -213,3 +218,18 @@ def exception_handler_for(
 
 exception_handler = exception_handler_for(LOGIN_PATH)
 """The handler of an app with tokenward's own sign-in routes (custom provider)."""
+
+
+WS_POLICY_VIOLATION = 1008
+WS_TRY_AGAIN_LATER = 1013
+_MAX_CLOSE_REASON = 123  # bytes of UTF-8 a close frame's reason may hold (RFC 6455 §5.5)
+
+
+def to_websocket(exc: HTTPException) -> WebSocketException:
+    """The close of a WebSocket handshake refused with ``exc`` (an answer of :func:`to_http`):
+    1013 for a 503 (the server cannot decide now), 1008 for anything else; the detail as the
+    reason, cut to what a close frame holds."""
+    code = WS_TRY_AGAIN_LATER if exc.status_code == 503 else WS_POLICY_VIOLATION
+    detail = exc.detail if isinstance(exc.detail, str) else "Not allowed."
+    reason = detail.encode("utf-8", "replace")[:_MAX_CLOSE_REASON].decode("utf-8", "ignore")
+    return WebSocketException(code, reason)

@@ -238,13 +238,13 @@ def build_auth_router(
     sessions: TokenService | None = None,
     guard: LoginLimiter | None = None,
     client: Callable[[Request], ClientInfo] | None = None,
-    on_session_end: Callable[[str], None] | None = None,
     prefix: str = PREFIX,
 ) -> APIRouter:
     """The auth router: ``/me`` (checked by ``current_user``), and — when ``signin`` and
     ``sessions`` are given (the custom provider) — ``/login``, ``/refresh``, ``/logout`` and
     ``/sessions``. ``guard`` rate-limits logins and refreshes; ``client`` says where a request
-    comes from (address, user agent); ``on_session_end`` hears of each session a user ends."""
+    comes from (address, user agent). Sessions end through ``sessions``' life cycle, which tells
+    the session check (``REVOKE_ACCESS_TOKENS``) at once."""
     router = APIRouter(prefix=prefix, tags=["auth"], route_class=NoStoreRoute)
     login_path = prefix + "/login"
 
@@ -342,11 +342,9 @@ def build_auth_router(
         data, _ = await _read_fields(request)
         body = _validate(RefreshRequest, data)
         try:
-            ended = await rotation.end_session_of(body.refresh_token)
+            await rotation.end_session_of(body.refresh_token)
         except TokenwardError as exc:
             raise fail(exc) from None
-        if ended is not None and on_session_end is not None:
-            on_session_end(ended)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.get(
@@ -394,8 +392,6 @@ def build_auth_router(
             raise fail(exc) from None
         if not ended:
             raise errors.not_found("session")
-        if on_session_end is not None:
-            on_session_end(session_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.delete(
@@ -409,14 +405,9 @@ def build_auth_router(
     ) -> EndedSessions:
         keep = user.principal.session_id
         try:
-            if on_session_end is not None:
-                ending = [s.id for s in await rotation.sessions(user.sub) if s.id != keep]
             ended = await rotation.end_other_sessions(user.sub, keep)
         except TokenwardError as exc:
             raise fail(exc) from None
-        if on_session_end is not None:
-            for session_id in ending:
-                on_session_end(session_id)
         return EndedSessions(ended=ended)
 
     return router
