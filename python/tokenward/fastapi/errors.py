@@ -20,7 +20,8 @@ application code raises (``auth.install(app)`` registers it).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -49,6 +50,7 @@ __all__ = [
     "exception_handler",
     "not_found",
     "to_http",
+    "validation_detail",
 ]
 
 _log = logging.getLogger("tokenward")
@@ -177,6 +179,38 @@ def forbidden(
 
 def bad_request(detail: str, code: int = status.HTTP_400_BAD_REQUEST) -> HTTPException:
     return HTTPException(code, detail=detail)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: Any) -> Any:
+    """``value`` with every lone surrogate (a ``\\ud800`` escape of the body) replaced by
+    U+FFFD, so that the answer can be encoded as UTF-8."""
+    return _SURROGATES.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def validation_detail(
+    problems: Iterable[Mapping[str, Any]], prefix: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The ``detail`` of a 422 for validation problems (pydantic's or FastAPI's): each one's
+    ``loc`` (after ``prefix``), ``msg`` and ``type``, nothing else. The input is never echoed
+    (it may hold a password or a key, or a value JSON cannot carry, such as NaN), nor its
+    context, and every text is made encodable."""
+    detail = []
+    for problem in problems:
+        msg = str(problem.get("msg", ""))
+        context = problem.get("ctx")
+        if problem.get("type") == "json_invalid" and isinstance(context, Mapping):
+            msg = f"{msg}: {context.get('error')}"  # the JSON reader's own words, no input
+        detail.append(
+            {
+                "loc": [*prefix, *(_text(part) for part in problem.get("loc", ()))],
+                "msg": _text(msg),
+                "type": str(problem.get("type", "")),
+            }
+        )
+    return detail
 
 
 def not_found(what: str) -> HTTPException:
