@@ -15,7 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tokenward as tw
-from _fastapi_support import EMAIL, PASSWORD, TestClient, bearer, login, make_app
+from _fastapi_support import (
+    EMAIL,
+    PASSWORD,
+    TestClient,
+    bearer,
+    login,
+    make_app,
+    store_factory,
+)
 from _uvicorn_support import serve
 
 ENDPOINTS = ["/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout"]
@@ -333,3 +341,48 @@ def test_values_json_cannot_carry_are_422_under_uvicorn(tmp_path: Path) -> None:
                     if route in GOOD_BODIES:
                         assert response.status_code == 422, (route, kind, response.text)
                         assert response.headers["cache-control"] == "no-store"
+
+
+# --- strings no store can hold ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_nul_in_ids_and_scopes_is_the_same_4xx_on_both_stores(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    """Issue 20 item 11: a NUL in a session id or an API-key id (a path parameter) is a 404 (no
+    id holds one), in a login's scope or a key's scopes a 422, on SQLite and PostgreSQL alike;
+    never a 503. So is a lone surrogate in a body; the answers carry no-store."""
+    url = request.getfixturevalue("pg_url") if kind == "postgres" else None
+    app, auth = make_app(store=store_factory(kind, tmp_path, url)())
+    app.include_router(auth.api_keys_router)
+    with TestClient(app) as client:
+        token = login(client)["access_token"]
+        nul_scope = {"email": EMAIL, "password": PASSWORD, "scope": "reports:read\x00"}
+        answers = {
+            "session id": client.delete("/v1/auth/sessions/a%00b", headers=bearer(token)),
+            "key id": client.delete("/v1/api-keys/ak_%00", headers=bearer(token)),
+            "login scope": client.post("/v1/auth/login", json=nul_scope),
+            "login scope (form)": client.post(
+                "/v1/auth/login",
+                data={"username": EMAIL, "password": PASSWORD, "scope": "reports:read\x00"},
+            ),
+            "key scope": client.post(
+                "/v1/api-keys", json={"name": "ci", "scopes": ["a\x00"]}, headers=bearer(token)
+            ),
+            "key name": client.post("/v1/api-keys", json={"name": "c\x00i"}, headers=bearer(token)),
+        }
+        codes = {what: r.status_code for what, r in answers.items()}
+        assert codes == {
+            "session id": 404,
+            "key id": 404,
+            "login scope": 422,
+            "login scope (form)": 422,
+            "key scope": 422,
+            "key name": 422,
+        }, {what: r.text for what, r in answers.items()}
+        for response in answers.values():
+            assert response.headers.get("cache-control") == "no-store"
+            assert "\\u0000" not in response.text
+        # the store still works
+        assert client.get("/v1/auth/sessions", headers=bearer(token)).status_code == 200

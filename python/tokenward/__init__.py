@@ -46,6 +46,7 @@ from tokenward.exceptions import (
     RefreshTokenError,
     StoreError,
     TokenwardError,
+    UnstorableValueError,
     UnsupportedAlgorithmError,
 )
 from tokenward.jwks import RemoteJWKS
@@ -103,6 +104,7 @@ __all__ = [
     "StaticKeys",
     "StoreError",
     "TokenwardError",
+    "UnstorableValueError",
     "UnsupportedAlgorithmError",
     "Verifier",
     "__version__",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from tokenward.stores import (
     SessionInfo,
     Store,
     StoreError,
+    UnstorableValueError,
 )
 
 if TYPE_CHECKING:
@@ -566,3 +568,54 @@ def test_concurrent_hits_all_count(backend: Backend) -> None:
         assert await stores[0].peek("k", now=NOW + 1) == Counter(40, NOW + 60)
 
     backend.run(scenario, stores=4)
+
+
+# --- strings no store can hold ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"], ids=["nul", "lone-surrogate"])
+def test_unstorable_strings_are_the_inputs_fault(backend: Backend, bad: str) -> None:
+    """Issue 20 item 11: a NUL or a lone surrogate in an id, a subject, a key or an identity is
+    never a StoreError (a 503): a look-up finds nothing or raises UnstorableValueError (a
+    ValueError), a write stores it or raises UnstorableValueError; the store works on after."""
+
+    async def scenario(store: Store) -> None:
+        await login(store, "s1")
+        look_ups = {
+            "get_session": lambda: store.get_session(bad),
+            "revoke_session": lambda: store.revoke_session(bad, subject="u1", now=NOW),
+            "list_sessions": lambda: store.list_sessions(bad, now=NOW),
+            "revoke_sessions": lambda: store.revoke_sessions(bad, now=NOW),
+            "get_refresh_session": lambda: store.get_refresh_session(bad),
+            "revoke_refresh_family": lambda: store.revoke_refresh_family(bad, now=NOW),
+            "get_api_key": lambda: store.get_api_key(bad),
+            "get_api_key_by_id": lambda: store.get_api_key_by_id(bad),
+            "list_api_keys": lambda: store.list_api_keys(bad),
+            "revoke_api_key": lambda: store.revoke_api_key(bad, owner_subject="u1", now=NOW),
+            "touch_api_key": lambda: store.touch_api_key(bad, now=NOW),
+            "peek": lambda: store.peek(bad, now=NOW),
+            "clear": lambda: store.clear(bad),
+        }
+        for what, call in look_ups.items():
+            try:
+                found = await call()
+            except UnstorableValueError:
+                continue
+            assert found in (None, False, 0, []), (what, found)
+        rotation = store.rotate_refresh_session(
+            bad, successor_hash="h2", successor_jti="j2", now=NOW, expires_at=NOW + HOUR
+        )
+        with contextlib.suppress(UnstorableValueError):
+            assert (await rotation).outcome is RotateOutcome.UNKNOWN
+        writes = {
+            "identity": lambda: store.add_refresh_session(
+                token("h9", "f9", identity={"requested_scope": bad})
+            ),
+            "subject": lambda: login(store, "s9", subject=bad),
+        }
+        for _what, call in writes.items():
+            with contextlib.suppress(UnstorableValueError):
+                await call()
+        assert [s.id for s in await store.list_sessions("u1", now=NOW)] == ["s1"]
+
+    backend.run(scenario)

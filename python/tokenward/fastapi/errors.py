@@ -8,6 +8,7 @@ exception                              status  headers
 ``InvalidCredentialsError``            401     the strategies' challenges
 ``AuthorizationError``                 403     ``Bearer error="insufficient_scope"``
 ``RateLimitError``                     429     ``Retry-After``
+``UnstorableValueError``               422
 ``KeySetUnavailableError``, ``StoreError``,
 any other ``TokenwardError``           503     ``Retry-After``
 =====================================  ======  ===============================================
@@ -39,6 +40,7 @@ from tokenward.exceptions import (
     RefreshTokenError,
     StoreError,
     TokenwardError,
+    UnstorableValueError,
 )
 from tokenward.strategies import bearer_challenge
 
@@ -144,6 +146,11 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
             status.HTTP_429_TOO_MANY_REQUESTS,
             detail=f"{exc} Try again in {exc.retry_after} seconds.",
             headers={"Retry-After": str(exc.retry_after)},
+        )
+    if isinstance(exc, UnstorableValueError):
+        return HTTPException(
+            422,
+            detail="A value holds a NUL character or a lone surrogate, which no store can keep.",
         )
     if isinstance(exc, KeySetUnavailableError):
         _log.warning("tokenward: verification keys unavailable: %s", exc)

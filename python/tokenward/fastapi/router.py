@@ -10,8 +10,9 @@ Authorize button sends. Bodies are read with a size cap and parsed by hand, so n
 can send ends in a 500.
 
 Every tokenward route reads JSON strictly (:class:`StrictRoute`): a number JSON cannot carry
-(``NaN``, ``Infinity``, ``1e999``) or a string with a lone surrogate (``"\\ud800"``), as a value
-or as a name, is a 422 that never echoes the input, as is every validation error.
+(``NaN``, ``Infinity``, ``1e999``) or a string no store can hold (a lone surrogate ``"\\ud800"``,
+a NUL ``"\\u0000"``), as a value or as a name, is a 422 that never echoes the input, as is every
+validation error; a path parameter no store can hold is a 404 (nothing has that id).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import re
 import urllib.parse
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
@@ -36,6 +36,7 @@ from tokenward.fastapi import errors
 from tokenward.fastapi.dependencies import public
 from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
 from tokenward.ratelimit import LoginLimiter
+from tokenward.stores.base import unstorable
 from tokenward.tokens import ClientInfo, TokenPair, TokenService, device_name
 
 __all__ = [
@@ -149,8 +150,10 @@ async def _read_body(request: Request) -> bytes:
 
 
 _NUMBER = "a number that is not finite, or beyond the range of a double"
-_LONE_SURROGATE = "a string with a lone surrogate (a UTF-16 escape without its pair)"
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = (
+    "a string with a NUL character or a lone surrogate (a UTF-16 escape without its pair), "
+    "which no store can hold"
+)
 
 
 def _finite(text: str) -> float:
@@ -164,12 +167,12 @@ def _no_constant(name: str) -> Any:
     raise ValueError(_NUMBER)
 
 
-def _has_lone_surrogate(data: Any) -> bool:
+def _has_unstorable(data: Any) -> bool:
     pending = [data]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if _SURROGATE.search(item):
+            if unstorable(item):
                 return True
         elif isinstance(item, dict):
             pending += item
@@ -182,8 +185,9 @@ def _has_lone_surrogate(data: Any) -> bool:
 def decode_json(body: bytes | str) -> Any:
     """``body`` as JSON, strictly. json.JSONDecodeError when it is not JSON; ValueError (with
     a message that quotes nothing of the body) when it holds a number no double can hold
-    (``NaN``, ``Infinity``, ``1e999``, an integer of thousands of digits) or a lone surrogate in
-    a string or a name: values no application can use, and that no answer could echo."""
+    (``NaN``, ``Infinity``, ``1e999``, an integer of thousands of digits), or a NUL or a lone
+    surrogate in a string or a name: values no application or store can use (see
+    :func:`tokenward.stores.base.unstorable`), and that no answer could echo."""
     try:
         data = json.loads(body, parse_float=_finite, parse_constant=_no_constant)
     except json.JSONDecodeError:
@@ -194,8 +198,8 @@ def decode_json(body: bytes | str) -> Any:
         raise json.JSONDecodeError("not UTF-8", "", 0) from None
     except ValueError:  # the hooks', and int()'s for thousands of digits
         raise ValueError(_NUMBER) from None
-    if _has_lone_surrogate(data):
-        raise ValueError(_LONE_SURROGATE)
+    if _has_unstorable(data):
+        raise ValueError(_UNSTORABLE)
     return data
 
 
@@ -222,7 +226,10 @@ async def _read_fields(request: Request) -> tuple[dict[str, Any], bool]:
             )
         except ValueError:
             raise errors.bad_request("The form has too many fields.") from None
-        return {key: values[0] for key, values in parsed.items() if values}, True
+        fields = {key: values[0] for key, values in parsed.items() if values}
+        if _has_unstorable(fields):
+            raise _unprocessable_json(_UNSTORABLE)
+        return fields, True
     if media_type in (_JSON, "") or media_type.endswith("+json"):
         try:
             data = decode_json(text) if text.strip() else None
@@ -271,12 +278,19 @@ class _StrictJSONRequest(Request):
 class StrictRoute(APIRoute):
     """A route that reads JSON bodies with :func:`decode_json` and answers every validation
     error with a 422 that carries ``Cache-Control: no-store`` and echoes no input (see
-    :func:`errors.validation_detail`): never a 500, whatever the body holds."""
+    :func:`errors.validation_detail`): never a 500, whatever the body holds. A path parameter
+    holding a NUL or a lone surrogate is a 404 before any store is asked: no id holds one."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def strict(request: Request) -> Response:
+            for name, value in request.path_params.items():
+                if isinstance(value, str) and unstorable(value):  # no id holds one: none found
+                    http = errors.not_found(name.removesuffix("_id").replace("_", " "))
+                    return JSONResponse(
+                        {"detail": http.detail}, status_code=http.status_code, headers=NO_STORE
+                    )
             try:
                 return await handler(_StrictJSONRequest(request.scope, request.receive))
             except RequestValidationError as exc:

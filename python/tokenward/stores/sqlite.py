@@ -34,6 +34,7 @@ from tokenward.stores.base import (
     RotateResult,
     SessionInfo,
     StoreError,
+    UnstorableValueError,
     _check_hit,
     _check_start_session,
     _key_from_row,
@@ -114,6 +115,10 @@ class SQLiteStore:
                 return fn(self._connection())
             except sqlite3.Error as exc:
                 raise StoreError(f"SQLite store {self._path!r}: {exc}") from exc
+            except UnicodeEncodeError:  # a lone surrogate: no UTF-8 holds it
+                raise UnstorableValueError(
+                    f"SQLite store {self._path!r}: a string with a lone surrogate"
+                ) from None
 
         return await asyncio.get_running_loop().run_in_executor(self._worker(), call)
 
