@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tokenward.principal import Principal
 from tokenward.stores import (
     ApiKeyRecord,
     ApiKeyStore,
@@ -23,6 +24,7 @@ from tokenward.stores import (
     StoreError,
     UnstorableValueError,
 )
+from tokenward.tokens import DebugTokens, RefreshTokenError, TokenService
 
 if TYPE_CHECKING:
     from tests.stores.conftest import Backend
@@ -617,5 +619,50 @@ def test_unstorable_strings_are_the_inputs_fault(backend: Backend, bad: str) -> 
             with contextlib.suppress(UnstorableValueError):
                 await call()
         assert [s.id for s in await store.list_sessions("u1", now=NOW)] == ["s1"]
+
+    backend.run(scenario)
+
+
+# --- the refresh reuse grace window, over each store ---------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("grace", "after", "same_pair"),
+    [(0.0, 0.0, False), (0.0, 0.001, False), (5.0, 4.999, True), (5.0, 5.0, False)],
+)
+def test_reuse_grace_edge(backend: Backend, grace: float, after: float, same_pair: bool) -> None:
+    """Issue 20 item 12: a duplicate of a rotated refresh token gets the same pair only less than
+    ``reuse_grace`` seconds after the rotation: with grace 0 never, not even at the very same
+    clock reading (``<=`` let that one through); with 5 s, at 4.999 s but not at 5 s. Past the
+    window it is reuse: the family is revoked."""
+
+    async def scenario(store: Store) -> None:
+        clock = _Clock()
+        tokens = DebugTokens(b"contract-secret-0123456789abcdef")
+        service = TokenService(tokens, store, reuse_grace=grace, clock=clock)
+        first = await service.start(Principal(subject="u1", credential_type="access_token"))
+        pair = await service.refresh(first.refresh_token)
+        clock.now += after
+        if same_pair:
+            again = await service.refresh(first.refresh_token)
+            assert (again.access_token, again.refresh_token) == (
+                pair.access_token,
+                pair.refresh_token,
+            )
+            return
+        with pytest.raises(RefreshTokenError) as info:
+            await service.refresh(first.refresh_token)
+        assert info.value.reason == "reused"
+        with pytest.raises(RefreshTokenError) as info:
+            await service.refresh(pair.refresh_token)
+        assert info.value.reason == "revoked"
 
     backend.run(scenario)
