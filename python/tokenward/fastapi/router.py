@@ -228,7 +228,10 @@ async def _read_fields(request: Request) -> tuple[dict[str, Any], bool]:
             raise errors.bad_request("The form has too many fields.") from None
         fields = {key: values[0] for key, values in parsed.items() if values}
         if _has_unstorable(fields):
-            raise _unprocessable_json(_UNSTORABLE)
+            problem = {"loc": [], "msg": f"The form holds {_UNSTORABLE}", "type": "value_error"}
+            raise HTTPException(
+                _UNPROCESSABLE, detail=errors.validation_detail([problem], ("body",))
+            )
         return fields, True
     if media_type in (_JSON, "") or media_type.endswith("+json"):
         try:
