@@ -47,6 +47,7 @@ from tokenward.exceptions import (
     StoreError,
     TokenUseError,
     TokenwardError,
+    UnstorableValueError,
     UnsupportedAlgorithmError,
 )
 from tokenward.jwks import RemoteJWKS
@@ -104,6 +105,7 @@ __all__ = [
     "StoreError",
     "TokenUseError",
     "TokenwardError",
+    "UnstorableValueError",
     "UnsupportedAlgorithmError",
     "Verifier",
     "__version__",

@@ -9,6 +9,8 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
 * :class:`KeySetUnavailableError` sits outside it too: the keys to check a token with cannot be
   had right now (a remote key set is unreachable), so the answer is 503, not 401.
 * :class:`StoreError` (503): the database behind sessions, API keys or counters failed.
+* :class:`UnstorableValueError` (422, also a :class:`ValueError`): a value no store can hold (a
+  NUL character, a lone surrogate) was handed to one: the input's fault, not the database's.
 * :class:`AuthenticationError` (401): no credentials, or credentials that are not a token (a
   wrong password, a bad HTTP Basic header). A bad *token* is an :class:`InvalidTokenError`.
 * :class:`AuthorizationError` (403): the caller is known but lacks a group or a scope.
@@ -45,6 +47,7 @@ __all__ = [
     "StoreError",
     "TokenUseError",
     "TokenwardError",
+    "UnstorableValueError",
     "UnsupportedAlgorithmError",
 ]
 
@@ -167,6 +170,12 @@ class DuplicateKeyError(StoreError):
     """A store was given an API key whose prefix (or id) another key has. A :class:`StoreError`,
     so code that only cares whether the write happened treats it like any other failure; code
     that mints keys catches it and draws a new prefix."""
+
+
+class UnstorableValueError(TokenwardError, ValueError):
+    """A store was handed a string it cannot hold: a NUL character (PostgreSQL's text and jsonb
+    refuse it) or a lone surrogate (not encodable as UTF-8). The input is at fault, not the
+    database: not a :class:`StoreError`; a server answers 422."""
 
 
 class AuthenticationError(TokenwardError):

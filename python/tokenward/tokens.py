@@ -304,7 +304,8 @@ class TokenService:
 
     ``access_lifetime`` and ``refresh_lifetime`` are in seconds; each refresh token lives
     ``refresh_lifetime`` from its own issue (a sliding window). ``reuse_grace`` is how long after a
-    rotation a duplicate of the same refresh token still gets the same new pair.
+    rotation a duplicate of the same refresh token still gets the same new pair (strictly less
+    than that long, measured once the store has answered; 0: no duplicate ever does).
     ``max_sessions`` bounds the live sessions of one user. ``reidentify`` (optional) gives the
     user a refresh mints for, from what the session recorded and the scope its login asked for:
     the custom provider re-reads the debug user's groups and scopes from the settings there.
@@ -461,7 +462,10 @@ class TokenService:
             )
             return TokenPair(access, successor, self.access_lifetime)
         if result.outcome is RotateOutcome.SPENT and session is not None:
-            return await self._duplicate(session, successor, successor_hash, now)
+            # The clock again, now that the store has answered: ``now`` was read before the row
+            # lock, so a duplicate that waited for the rotation it duplicates could seem to come
+            # before it. The rotation has committed by now, so the time since it is measured.
+            return await self._duplicate(session, successor, successor_hash, self._clock())
         if result.outcome is RotateOutcome.REVOKED:
             raise RefreshTokenError("revoked", "the refresh token was revoked")
         if result.outcome is RotateOutcome.EXPIRED:
@@ -471,10 +475,12 @@ class TokenService:
     async def _duplicate(
         self, session: RefreshSession, successor: str, successor_hash: str, now: float
     ) -> TokenPair:
-        """A spent token came back: the same pair within the grace window, else revoke all."""
+        """A spent token came back: the same pair within the grace window (less than
+        ``reuse_grace`` seconds after the rotation; never when it is 0), else revoke all."""
         spent_at = session.spent_at if session.spent_at is not None else 0.0
         if (
-            now - spent_at <= self.reuse_grace
+            self.reuse_grace > 0
+            and now - spent_at < self.reuse_grace
             and session.successor_hash == successor_hash
             and session.successor_jti is not None
         ):

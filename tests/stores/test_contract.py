@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tokenward.principal import Principal
 from tokenward.stores import (
     ApiKeyRecord,
     ApiKeyStore,
@@ -20,7 +22,9 @@ from tokenward.stores import (
     SessionInfo,
     Store,
     StoreError,
+    UnstorableValueError,
 )
+from tokenward.tokens import DebugTokens, RefreshTokenError, TokenService
 
 if TYPE_CHECKING:
     from tests.stores.conftest import Backend
@@ -566,3 +570,99 @@ def test_concurrent_hits_all_count(backend: Backend) -> None:
         assert await stores[0].peek("k", now=NOW + 1) == Counter(40, NOW + 60)
 
     backend.run(scenario, stores=4)
+
+
+# --- strings no store can hold ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"], ids=["nul", "lone-surrogate"])
+def test_unstorable_strings_are_the_inputs_fault(backend: Backend, bad: str) -> None:
+    """Issue 20 item 11: a NUL or a lone surrogate in an id, a subject, a key or an identity is
+    never a StoreError (a 503): a look-up finds nothing or raises UnstorableValueError (a
+    ValueError), a write stores it or raises UnstorableValueError; the store works on after."""
+
+    async def scenario(store: Store) -> None:
+        await login(store, "s1")
+        look_ups = {
+            "get_session": lambda: store.get_session(bad),
+            "revoke_session": lambda: store.revoke_session(bad, subject="u1", now=NOW),
+            "list_sessions": lambda: store.list_sessions(bad, now=NOW),
+            "revoke_sessions": lambda: store.revoke_sessions(bad, now=NOW),
+            "get_refresh_session": lambda: store.get_refresh_session(bad),
+            "revoke_refresh_family": lambda: store.revoke_refresh_family(bad, now=NOW),
+            "get_api_key": lambda: store.get_api_key(bad),
+            "get_api_key_by_id": lambda: store.get_api_key_by_id(bad),
+            "list_api_keys": lambda: store.list_api_keys(bad),
+            "revoke_api_key": lambda: store.revoke_api_key(bad, owner_subject="u1", now=NOW),
+            "touch_api_key": lambda: store.touch_api_key(bad, now=NOW),
+            "peek": lambda: store.peek(bad, now=NOW),
+            "clear": lambda: store.clear(bad),
+        }
+        for what, call in look_ups.items():
+            try:
+                found = await call()
+            except UnstorableValueError:
+                continue
+            assert found in (None, False, 0, []), (what, found)
+        rotation = store.rotate_refresh_session(
+            bad, successor_hash="h2", successor_jti="j2", now=NOW, expires_at=NOW + HOUR
+        )
+        with contextlib.suppress(UnstorableValueError):
+            assert (await rotation).outcome is RotateOutcome.UNKNOWN
+        writes = {
+            "identity": lambda: store.add_refresh_session(
+                token("h9", "f9", identity={"requested_scope": bad})
+            ),
+            "subject": lambda: login(store, "s9", subject=bad),
+        }
+        for _what, call in writes.items():
+            with contextlib.suppress(UnstorableValueError):
+                await call()
+        assert [s.id for s in await store.list_sessions("u1", now=NOW)] == ["s1"]
+
+    backend.run(scenario)
+
+
+# --- the refresh reuse grace window, over each store ---------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("grace", "after", "same_pair"),
+    [(0.0, 0.0, False), (0.0, 0.001, False), (5.0, 4.999, True), (5.0, 5.0, False)],
+)
+def test_reuse_grace_edge(backend: Backend, grace: float, after: float, same_pair: bool) -> None:
+    """Issue 20 item 12: a duplicate of a rotated refresh token gets the same pair only less than
+    ``reuse_grace`` seconds after the rotation: with grace 0 never, not even at the very same
+    clock reading (``<=`` let that one through); with 5 s, at 4.999 s but not at 5 s. Past the
+    window it is reuse: the family is revoked."""
+
+    async def scenario(store: Store) -> None:
+        clock = _Clock()
+        tokens = DebugTokens(b"contract-secret-0123456789abcdef")
+        service = TokenService(tokens, store, reuse_grace=grace, clock=clock)
+        first = await service.start(Principal(subject="u1", credential_type="access_token"))
+        pair = await service.refresh(first.refresh_token)
+        clock.now += after
+        if same_pair:
+            again = await service.refresh(first.refresh_token)
+            assert (again.access_token, again.refresh_token) == (
+                pair.access_token,
+                pair.refresh_token,
+            )
+            return
+        with pytest.raises(RefreshTokenError) as info:
+            await service.refresh(first.refresh_token)
+        assert info.value.reason == "reused"
+        with pytest.raises(RefreshTokenError) as info:
+            await service.refresh(pair.refresh_token)
+        assert info.value.reason == "revoked"
+
+    backend.run(scenario)

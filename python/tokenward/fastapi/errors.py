@@ -8,6 +8,7 @@ exception                              status  headers
 ``InvalidCredentialsError``            401     the strategies' challenges
 ``AuthorizationError``                 403     ``Bearer error="insufficient_scope"``
 ``RateLimitError``                     429     ``Retry-After``
+``UnstorableValueError``               422
 ``KeySetUnavailableError``, ``StoreError``,
 any other ``TokenwardError``           503     ``Retry-After``
 =====================================  ======  ===============================================
@@ -24,7 +25,8 @@ again later) for 503, with the detail as the close reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import HTTPException, WebSocketException, status
@@ -43,6 +45,7 @@ from tokenward.exceptions import (
     StoreError,
     TokenUseError,
     TokenwardError,
+    UnstorableValueError,
 )
 from tokenward.strategies import bearer_challenge
 
@@ -56,6 +59,7 @@ __all__ = [
     "not_found",
     "to_http",
     "to_websocket",
+    "validation_detail",
 ]
 
 _log = logging.getLogger("tokenward")
@@ -158,6 +162,11 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
             detail=f"{exc} Try again in {exc.retry_after} seconds.",
             headers={"Retry-After": str(exc.retry_after)},
         )
+    if isinstance(exc, UnstorableValueError):
+        return HTTPException(
+            422,
+            detail="A value holds a NUL character or a lone surrogate, which no store can keep.",
+        )
     if isinstance(exc, KeySetUnavailableError):
         _log.warning("tokenward: verification keys unavailable: %s", exc)
         return unavailable("Token verification")
@@ -192,6 +201,38 @@ def forbidden(
 
 def bad_request(detail: str, code: int = status.HTTP_400_BAD_REQUEST) -> HTTPException:
     return HTTPException(code, detail=detail)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: Any) -> Any:
+    """``value`` with every lone surrogate (a ``\\ud800`` escape of the body) replaced by
+    U+FFFD, so that the answer can be encoded as UTF-8."""
+    return _SURROGATES.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def validation_detail(
+    problems: Iterable[Mapping[str, Any]], prefix: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The ``detail`` of a 422 for validation problems (pydantic's or FastAPI's): each one's
+    ``loc`` (after ``prefix``), ``msg`` and ``type``, nothing else. The input is never echoed
+    (it may hold a password or a key, or a value JSON cannot carry, such as NaN), nor its
+    context, and every text is made encodable."""
+    detail = []
+    for problem in problems:
+        msg = str(problem.get("msg", ""))
+        context = problem.get("ctx")
+        if problem.get("type") == "json_invalid" and isinstance(context, Mapping):
+            msg = f"{msg}: {context.get('error')}"  # the JSON reader's own words, no input
+        detail.append(
+            {
+                "loc": [*prefix, *(_text(part) for part in problem.get("loc", ()))],
+                "msg": _text(msg),
+                "type": str(problem.get("type", "")),
+            }
+        )
+    return detail
 
 
 def not_found(what: str) -> HTTPException:

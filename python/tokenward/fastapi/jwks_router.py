@@ -18,6 +18,7 @@ import threading
 from fastapi import APIRouter, Request, Response
 
 from tokenward.exceptions import ConfigurationError
+from tokenward.fastapi.router import StrictRoute
 from tokenward.keyring import KeyRing
 
 __all__ = ["DEFAULT_CACHE_CONTROL", "DEFAULT_PATH", "build_jwks_router"]
@@ -84,7 +85,7 @@ def build_jwks_router(
         raise ConfigurationError("cache_control must be a single-line header value")
     document = _Document(ring)
     document.current()  # fail at build time, not on the first request
-    router = APIRouter()
+    router = APIRouter(route_class=StrictRoute)
 
     @router.get(
         path,

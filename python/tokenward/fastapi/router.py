@@ -8,18 +8,23 @@ Under Cognito there is no login: the router then holds ``/me`` only.
 (``application/x-www-form-urlencoded`` with ``username``/``password``), which is what Swagger UI's
 Authorize button sends. Bodies are read with a size cap and parsed by hand, so no input a client
 can send ends in a 500.
+
+Every tokenward route reads JSON strictly (:class:`StrictRoute`): a number JSON cannot carry
+(``NaN``, ``Infinity``, ``1e999``) or a string no store can hold (a lone surrogate ``"\\ud800"``,
+a NUL ``"\\u0000"``), as a value or as a name, is a 422 that never echoes the input, as is every
+validation error; a path parameter no store can hold is a 404 (nothing has that id).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import urllib.parse
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -31,6 +36,7 @@ from tokenward.fastapi import errors
 from tokenward.fastapi.dependencies import public
 from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
 from tokenward.ratelimit import LoginLimiter
+from tokenward.stores.base import unstorable
 from tokenward.tokens import ClientInfo, TokenPair, TokenService, device_name
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
     "Login",
     "NoStoreRoute",
     "SessionView",
+    "StrictRoute",
     "build_auth_router",
 ]
 
@@ -142,6 +149,68 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+_NUMBER = "a number that is not finite, or beyond the range of a double"
+_UNSTORABLE = (
+    "a string with a NUL character or a lone surrogate (a UTF-16 escape without its pair), "
+    "which no store can hold"
+)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(_NUMBER)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(_NUMBER)
+
+
+def _has_unstorable(data: Any) -> bool:
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if unstorable(item):
+                return True
+        elif isinstance(item, dict):
+            pending += item
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
+    return False
+
+
+def decode_json(body: bytes | str) -> Any:
+    """``body`` as JSON, strictly. json.JSONDecodeError when it is not JSON; ValueError (with
+    a message that quotes nothing of the body) when it holds a number no double can hold
+    (``NaN``, ``Infinity``, ``1e999``, an integer of thousands of digits), or a NUL or a lone
+    surrogate in a string or a name: values no application or store can use (see
+    :func:`tokenward.stores.base.unstorable`), and that no answer could echo."""
+    try:
+        data = json.loads(body, parse_float=_finite, parse_constant=_no_constant)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", "", 0) from None
+    except UnicodeDecodeError:
+        raise json.JSONDecodeError("not UTF-8", "", 0) from None
+    except ValueError:  # the hooks', and int()'s for thousands of digits
+        raise ValueError(_NUMBER) from None
+    if _has_unstorable(data):
+        raise ValueError(_UNSTORABLE)
+    return data
+
+
+def _unprocessable_json(reason: str) -> HTTPException:
+    problem = {"loc": [0], "msg": "JSON decode error", "type": "json_invalid"}
+    return HTTPException(
+        _UNPROCESSABLE,
+        detail=errors.validation_detail([{**problem, "ctx": {"error": reason}}], ("body",)),
+    )
+
+
 async def _read_fields(request: Request) -> tuple[dict[str, Any], bool]:
     """The body as a dict of fields, and whether it came as a form."""
     media_type = request.headers.get("content-type", _JSON).split(";", 1)[0].strip().lower()
@@ -157,12 +226,20 @@ async def _read_fields(request: Request) -> tuple[dict[str, Any], bool]:
             )
         except ValueError:
             raise errors.bad_request("The form has too many fields.") from None
-        return {key: values[0] for key, values in parsed.items() if values}, True
+        fields = {key: values[0] for key, values in parsed.items() if values}
+        if _has_unstorable(fields):
+            problem = {"loc": [], "msg": f"The form holds {_UNSTORABLE}", "type": "value_error"}
+            raise HTTPException(
+                _UNPROCESSABLE, detail=errors.validation_detail([problem], ("body",))
+            )
+        return fields, True
     if media_type in (_JSON, "") or media_type.endswith("+json"):
         try:
-            data = json.loads(text) if text.strip() else None
-        except (ValueError, RecursionError):
+            data = decode_json(text) if text.strip() else None
+        except json.JSONDecodeError:
             raise errors.bad_request("The body is not valid JSON.") from None
+        except ValueError as exc:
+            raise _unprocessable_json(str(exc)) from None
         if not isinstance(data, dict):
             raise errors.bad_request("The body must be a JSON object.")
         return data, False
@@ -176,10 +253,8 @@ def _validate(model: type[M], data: dict[str, Any]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         # The inputs are left out: they may hold a password.
-        detail = [
-            {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_url=False, include_input=False, include_context=False)
-        ]
+        problems = exc.errors(include_url=False, include_input=False, include_context=False)
+        detail = errors.validation_detail(problems, ("body",))
         raise HTTPException(_UNPROCESSABLE, detail=detail) from None
 
 
@@ -189,9 +264,52 @@ def _grant_type(data: dict[str, Any], expected: str) -> None:
         raise errors.bad_request(f"grant_type must be {expected!r} here.")
 
 
-class NoStoreRoute(APIRoute):
-    """A route whose every answer, errors included, carries ``Cache-Control: no-store`` and
-    ``Pragma: no-cache`` (RFC 6749 §5.1): tokens, keys and sessions must not be cached."""
+class _StrictJSONRequest(Request):
+    """A request whose JSON body FastAPI reads with :func:`decode_json`."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            try:
+                self._json = decode_json(await self.body())
+            except json.JSONDecodeError:
+                raise
+            except ValueError as exc:  # FastAPI makes it a 422 json_invalid
+                raise json.JSONDecodeError(str(exc), "", 0) from None
+        return self._json
+
+
+class StrictRoute(APIRoute):
+    """A route that reads JSON bodies with :func:`decode_json` and answers every validation
+    error with a 422 that carries ``Cache-Control: no-store`` and echoes no input (see
+    :func:`errors.validation_detail`): never a 500, whatever the body holds. A path parameter
+    holding a NUL or a lone surrogate is a 404 before any store is asked: no id holds one."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            for name, value in request.path_params.items():
+                if isinstance(value, str) and unstorable(value):  # no id holds one: none found
+                    http = errors.not_found(name.removesuffix("_id").replace("_", " "))
+                    return JSONResponse(
+                        {"detail": http.detail}, status_code=http.status_code, headers=NO_STORE
+                    )
+            try:
+                return await handler(_StrictJSONRequest(request.scope, request.receive))
+            except RequestValidationError as exc:
+                return JSONResponse(
+                    {"detail": errors.validation_detail(exc.errors())},
+                    status_code=_UNPROCESSABLE,
+                    headers=NO_STORE,
+                )
+
+        return strict
+
+
+class NoStoreRoute(StrictRoute):
+    """A :class:`StrictRoute` whose every answer, errors included, carries ``Cache-Control:
+    no-store`` and ``Pragma: no-cache`` (RFC 6749 §5.1): tokens, keys and sessions must not be
+    cached."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -202,12 +320,6 @@ class NoStoreRoute(APIRoute):
             except HTTPException as exc:
                 exc.headers = {**(exc.headers or {}), **NO_STORE}
                 raise
-            except RequestValidationError as exc:
-                return JSONResponse(
-                    {"detail": jsonable_encoder(exc.errors())},
-                    status_code=_UNPROCESSABLE,
-                    headers=NO_STORE,
-                )
             response.headers.update(NO_STORE)
             return response
 

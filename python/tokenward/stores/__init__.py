@@ -26,6 +26,8 @@ from tokenward.stores.base import (
     RotateResult,
     SessionInfo,
     Store,
+    UnstorableValueError,
+    unstorable,
 )
 
 __all__ = [
@@ -42,8 +44,10 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreFactory",
+    "UnstorableValueError",
     "open_store",
     "register_store",
+    "unstorable",
 ]
 
 StoreFactory = Callable[[str], Store]

@@ -8,18 +8,20 @@ A store is split by concern, so that a piece of tokenward can ask for only what 
 * :class:`Store`: all three, plus ``open``/``close``; what a backend implements.
 
 Every method is atomic (one transaction or one statement) and raises :class:`StoreError` when the
-database cannot be reached or used. Times are POSIX seconds (floats), always passed in by the
+database cannot be reached or used, :class:`UnstorableValueError` when handed a string no store
+can hold (see :func:`unstorable`). Times are POSIX seconds (floats), always passed in by the
 caller, so that a store never reads a clock of its own.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from tokenward.exceptions import DuplicateKeyError, StoreError
+from tokenward.exceptions import DuplicateKeyError, StoreError, UnstorableValueError
 
 __all__ = [
     "ApiKeyRecord",
@@ -34,7 +36,19 @@ __all__ = [
     "SessionInfo",
     "Store",
     "StoreError",
+    "UnstorableValueError",
+    "unstorable",
 ]
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(text: str) -> bool:
+    """Whether ``text`` holds what no store can keep: a NUL character (PostgreSQL's text and
+    jsonb refuse it) or a lone surrogate (no UTF-8 encodes it). No id, key or name tokenward
+    makes holds one, so an id that does names nothing."""
+    return _UNSTORABLE.search(text) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from tokenward.stores.base import (
     RotateResult,
     SessionInfo,
     StoreError,
+    UnstorableValueError,
     _check_hit,
     _check_start_session,
     _key_from_row,
@@ -318,6 +319,12 @@ class PostgresStore:
                 pool = await self._get_pool()
                 async with pool.connection() as conn:
                     return await work(conn)
+        except (psycopg.DataError, UnicodeEncodeError) as exc:
+            # A value PostgreSQL cannot hold (NUL in text or jsonb, a lone surrogate): the
+            # input's fault, not the database's (SQLSTATE class 22, or psycopg's own check).
+            raise UnstorableValueError(
+                f"PostgreSQL store {self._where}: a value it cannot hold ({type(exc).__name__})"
+            ) from None
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL store {self._where}: {exc}") from exc
         except TimeoutError as exc:

@@ -1,8 +1,14 @@
 """The SQLite store: one file (or ``:memory:``), WAL mode, every write in a transaction.
 
 All sqlite3 calls run on one dedicated worker thread, so the event loop never waits on the disk and
-the connection is only ever touched by one thread. The schema is created or migrated on first use
-and carries a version number in ``tokenward_schema_version`` (see
+the connection is only ever touched by one thread. Each call has one deadline, ``timeout`` seconds
+after it was made: its wait for its turn on the thread counts, a call whose deadline passed while
+it waited fails without touching the database, and the one running waits for another connection's
+lock only for what is left of its own time (``busy_timeout`` set per call). So a file locked by
+another process costs each call at most ``timeout``, however many are queued behind one another.
+
+The schema is created or migrated on first use and carries a version number in
+``tokenward_schema_version`` (see
 :mod:`tokenward.stores._sqlite_schema`); a file written by a newer tokenward is refused. Writes
 that read first (rotation, session limits) take the database's write lock up front
 (``BEGIN IMMEDIATE``), so several processes on one file stay consistent.
@@ -34,6 +40,7 @@ from tokenward.stores.base import (
     RotateResult,
     SessionInfo,
     StoreError,
+    UnstorableValueError,
     _check_hit,
     _check_start_session,
     _key_from_row,
@@ -79,8 +86,9 @@ def _row_to_session(row: tuple[Any, ...]) -> RefreshSession:
 class SQLiteStore:
     """A :class:`tokenward.stores.Store` on the standard library's sqlite3.
 
-    ``timeout`` (seconds, default 5) is how long a write waits for another connection's lock
-    before it fails with :class:`StoreError`.
+    ``timeout`` (seconds, default 5) is how long a call may take in all, its turn on the worker
+    thread and its wait for another connection's lock included, before it fails with
+    :class:`StoreError`.
     """
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:", *, timeout: float = 5.0) -> None:
@@ -108,12 +116,31 @@ class SQLiteStore:
                 )
             return self._executor
 
+    def _busy(self, waited: float) -> StoreError:
+        return StoreError(
+            f"SQLite store {self._path!r}: busy for {waited:g} s (another connection holds its "
+            f"lock, or the calls before this one did)"
+        )
+
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        deadline = time.monotonic() + self._timeout  # the whole call's, its turn included
+
         def call() -> T:
             try:
-                return fn(self._connection())
+                if time.monotonic() >= deadline:  # its time went by in the queue
+                    raise self._busy(self._timeout)
+                conn = self._connection()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self._busy(self._timeout)
+                conn.execute(f"PRAGMA busy_timeout={max(1, int(left * 1000))}")
+                return fn(conn)
             except sqlite3.Error as exc:
                 raise StoreError(f"SQLite store {self._path!r}: {exc}") from exc
+            except UnicodeEncodeError:  # a lone surrogate: no UTF-8 holds it
+                raise UnstorableValueError(
+                    f"SQLite store {self._path!r}: a string with a lone surrogate"
+                ) from None
 
         return await asyncio.get_running_loop().run_in_executor(self._worker(), call)
 
