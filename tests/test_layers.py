@@ -125,7 +125,13 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.keyring",  # a key source that builds verifiers of its own tokens
     ),
     ("tokenward.cognito", "tokenward.stores"),
-    ("tokenward.tokens", "tokenward.settings", "tokenward.apikeys", "tokenward.ratelimit"),
+    (
+        "tokenward.tokens",
+        "tokenward.settings",
+        "tokenward.apikeys",
+        "tokenward.ratelimit",
+        "tokenward.access",
+    ),
     ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
     ("tokenward.authenticator",),
     ("tokenward.fastapi",),
