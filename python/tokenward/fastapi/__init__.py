@@ -18,6 +18,7 @@ Needs the ``fastapi`` extra: ``pip install 'tokenward[fastapi]'``.
 from __future__ import annotations
 
 from tokenward.exceptions import AuthorizationError, ConfigurationError
+from tokenward.fastapi.access import access_context, any_of, require_entitlement
 from tokenward.fastapi.auth import Auth
 from tokenward.fastapi.dependencies import (
     authenticate,
@@ -54,6 +55,8 @@ __all__ = [
     "Strategy",
     "TokenResponse",
     "VerifierStrategy",
+    "access_context",
+    "any_of",
     "authenticate",
     "basic_scheme",
     "bearer_scheme",
@@ -62,6 +65,7 @@ __all__ = [
     "optional_current_user",
     "public",
     "require_current_user",
+    "require_entitlement",
     "require_groups",
     "route_report",
 ]
