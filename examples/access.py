@@ -15,6 +15,7 @@ Routes:
     DELETE /v1/projects/{id}         entitlement project:delete
     POST   /v1/projects/{id}/export  entitlement project:export (a role, and the pro plan)
     GET    /v1/reports               group "root" OR scope "reports:read"
+    GET    /v1/access/set            the user's access set (ETag; 304 while it is current)
 and the auth router: POST /v1/auth/login, /refresh, /logout; GET /v1/auth/me.
 """
 
@@ -31,6 +32,7 @@ from tokenward.fastapi import (
     CurrentUser,
     access_context,
     any_of,
+    build_access_set_router,
     require_entitlement,
 )
 from tokenward.stores import Resource
@@ -72,6 +74,7 @@ auth = Auth.from_env(access=access)
 app = FastAPI(title="tokenward access-control example", lifespan=auth.lifespan)
 auth.install(app)
 app.include_router(auth.router)
+app.include_router(build_access_set_router())
 
 
 @app.get("/v1/health")

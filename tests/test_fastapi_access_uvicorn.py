@@ -100,6 +100,19 @@ def test_entitlements_over_http(app: App) -> None:
     app.store(("set_parent", (WS, org2)), ("assign_role", (sub, "owner", org2)))
     assert http.post("/v1/projects/p1/export", headers=headers).json() == {"exported": "p1"}
 
+    # The access set: advisory, sparse, with its hash as the ETag.
+    answer = http.get("/v1/access/set", headers=headers)
+    body, etag = answer.json(), answer.headers["etag"]
+    assert body["a"] == ["project:delete", "project:read"] and etag == f'"{body["h"]}"'
+    assert body["p"] == {"project:export": ["pro"]}
+    again = http.get("/v1/access/set", headers={**headers, "If-None-Match": etag})
+    assert again.status_code == 304
+    app.store(("revoke_role", (sub, "owner", org2)), ("revoke_role", (sub, "owner", ORG)))
+    stale = http.get("/v1/access/set", headers={**headers, "If-None-Match": etag})
+    assert stale.status_code == 200 and stale.json()["a"] == ["project:read"]
+    assert http.get("/v1/access/set").status_code == 401
+    app.store(("assign_role", (sub, "owner", org2)), ("assign_role", (sub, "owner", ORG)))
+
     # Bulk: one query for the list page.
     listing = http.get("/v1/projects?ids=p1,p2", headers=headers).json()
     assert listing == {

@@ -18,7 +18,12 @@ Needs the ``fastapi`` extra: ``pip install 'tokenward[fastapi]'``.
 from __future__ import annotations
 
 from tokenward.exceptions import AuthorizationError, ConfigurationError
-from tokenward.fastapi.access import access_context, any_of, require_entitlement
+from tokenward.fastapi.access import (
+    access_context,
+    any_of,
+    build_access_set_router,
+    require_entitlement,
+)
 from tokenward.fastapi.auth import Auth
 from tokenward.fastapi.dependencies import (
     authenticate,
@@ -60,6 +65,7 @@ __all__ = [
     "authenticate",
     "basic_scheme",
     "bearer_scheme",
+    "build_access_set_router",
     "find_auth",
     "install_docs",
     "optional_current_user",

@@ -1,5 +1,6 @@
 """FastAPI dependencies for entitlements (:mod:`tokenward.access`) and for groups or scopes
-combined with OR: ``require_entitlement``, ``access_context`` and ``any_of``::
+combined with OR: ``require_entitlement``, ``access_context`` and ``any_of``; and
+``build_access_set_router``, the signed-in user's access set for a client's UI::
 
     access = define_access(entities={...}, entitlements={...})
     auth = Auth.from_env(access=access)
@@ -27,10 +28,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Request, Security, status
+from fastapi import APIRouter, Request, Response, Security, status
 from fastapi.exceptions import HTTPException
 
-from tokenward.access import AccessContext, AccessDefinition, PlanOf
+from tokenward.access import (
+    AccessContext,
+    AccessDefinition,
+    PlanOf,
+    compute_access_set,
+    encode_access_set,
+)
 from tokenward.exceptions import (
     AuthorizationError,
     ConfigurationError,
@@ -42,7 +49,13 @@ from tokenward.fastapi.dependencies import find_auth, require_current_user
 from tokenward.fastapi.models import CurrentUser
 from tokenward.stores.base import AccessStore, Resource, _check_resource
 
-__all__ = ["ResourceOf", "access_context", "any_of", "require_entitlement"]
+__all__ = [
+    "ResourceOf",
+    "access_context",
+    "any_of",
+    "build_access_set_router",
+    "require_entitlement",
+]
 
 _log = logging.getLogger("tokenward")
 
@@ -172,3 +185,42 @@ def any_of(
     dependency.tokenward_groups = wanted_groups  # type: ignore[attr-defined]
     dependency.tokenward_any_scopes = wanted_scopes  # type: ignore[attr-defined]
     return dependency
+
+
+def build_access_set_router(
+    *,
+    prefix: str = "/v1/access",
+    plan_of_user: Callable[[CurrentUser], str | Awaitable[str | None] | None] | None = None,
+) -> APIRouter:
+    """A router with ``GET {prefix}/set``: the signed-in user's access set
+    (:func:`~tokenward.access.compute_access_set`), encoded sparse
+    (:func:`~tokenward.access.encode_access_set`), with its hash as the ``ETag``. A client that
+    sends the hash back in ``If-None-Match`` gets 304 while its set is current, so it can poll
+    cheaply and tell when its copy went stale. ``plan_of_user`` gives the user's plan (for
+    plan-gated entitlements). The set is advisory: routes check again
+    (:func:`require_entitlement`)."""
+    router = APIRouter(prefix=prefix, tags=["access"])
+
+    @router.get("/set", summary="The signed-in user's access set (advisory, for the UI)")
+    async def access_set(
+        request: Request,
+        response: Response,
+        user: Annotated[CurrentUser | None, Security(require_current_user)],
+    ) -> Any:
+        ctx = _context(request, user, None, None)
+        plan = None
+        if plan_of_user is not None and user is not None:
+            found = plan_of_user(user)
+            plan = await found if inspect.isawaitable(found) else found
+        try:
+            computed = await compute_access_set(ctx.user_id, ctx.access, ctx.store, plan=plan)
+        except TokenwardError as exc:
+            raise errors.to_http(exc) from None
+        etag = f'"{computed.hash}"'
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        response.headers["ETag"] = etag
+        response.headers["Cache-Control"] = "private, no-cache"
+        return encode_access_set(computed)
+
+    return router
