@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -190,3 +190,49 @@ def test_a_version_2_sqlite_file_gains_the_access_tables(tmp_path: Path) -> None
     asyncio.run(scenario())
     versions = sqlite3.connect(path).execute("SELECT version FROM tokenward_schema_version")
     assert sorted(v for (v,) in versions) == [1, 2, 4]
+
+
+def test_a_version_merged_below_the_highest_is_still_applied(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database at versions ..., 2, 4 meets a tokenward that also knows a version 3 (merged
+    later, as the API-key schema may be): the next start applies 3 and records it."""
+    if backend.name == "sqlite":
+        from tokenward.stores import _sqlite_schema as schema
+
+        name, table = "MIGRATIONS", "CREATE TABLE tokenward_later_three (x INTEGER)"
+    else:
+        from tokenward.stores import postgres as schema  # type: ignore[no-redef]
+
+        name, table = "_MIGRATIONS", "CREATE TABLE tokenward_later_three (x INTEGER)"
+
+    async def versions(store: AccessStore) -> list[int]:
+        assert await store.assign_role("u1", "owner", ORG)
+        return await store.schema_version()  # type: ignore[attr-defined, no-any-return]
+
+    assert backend.run(versions) == 4
+    merged = tuple(sorted((*getattr(schema, name), (3, (table,)))))
+    monkeypatch.setattr(schema, name, merged)
+
+    async def again(store: AccessStore) -> None:
+        assert await store.role_assignments("u1") == [RoleAssignment("u1", "owner", ORG)]
+
+    backend.run(again)
+    monkeypatch.undo()
+
+    async def recorded(store: Any) -> list[int]:
+        if backend.name == "sqlite":
+            return await store._run(  # type: ignore[no-any-return]
+                lambda conn: sorted(
+                    v for (v,) in conn.execute("SELECT version FROM tokenward_schema_version")
+                )
+            )
+
+        async def work(conn: Any) -> list[int]:
+            cur = await conn.execute("SELECT version FROM tokenward_schema_version")
+            return sorted(v for (v,) in await cur.fetchall())
+
+        return await store._run(work)  # type: ignore[no-any-return]
+
+    found = backend.run(recorded)
+    assert 3 in found and found[-1] == 4
