@@ -182,7 +182,8 @@ def any_of(
         )
 
     dependency.__name__ = dependency.__qualname__ = "any_of"
-    dependency.tokenward_groups = wanted_groups  # type: ignore[attr-defined]
+    # Not ``tokenward_groups``: route_report would list them as groups every caller needs.
+    dependency.tokenward_any_groups = wanted_groups  # type: ignore[attr-defined]
     dependency.tokenward_any_scopes = wanted_scopes  # type: ignore[attr-defined]
     return dependency
 
