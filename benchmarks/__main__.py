@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import api_keys, e2e, extras, key_sources
+from benchmarks import access, api_keys, e2e, extras, key_sources
 from benchmarks.floor import FloorUnavailable, ensure_floor, run_floor
 from benchmarks.peers import (
     NOT_INSTALLED_REASONS,
@@ -511,6 +511,18 @@ def main(argv: list[str] | None = None) -> int:
         if "configurations" in keys:
             api_keys.print_table(keys["configurations"])
     report["api_keys"] = keys
+    if quick:
+        entitlements: dict[str, Any] = {"skipped": "skipped in quick mode"}
+        print(f"\nEntitlement checks: {entitlements['skipped']}")
+    else:
+        entitlements = _section(
+            "Entitlement checks, 5 levels, 10,000 resources (AccessContext.can, can_all of 100; "
+            "python -m benchmarks.access)",
+            lambda: {"stores": access.run()},
+        )
+        if "stores" in entitlements:
+            access.print_table(entitlements["stores"])
+    report["access"] = entitlements
     if not (quick or args.no_e2e):
         fp = _section(
             "FastAPI peers (same uvicorn set-up; server CPU µs per request over /open)",

@@ -131,6 +131,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.settings",
         "tokenward.apikeys",
         "tokenward.ratelimit",
+        "tokenward.access",
     ),
     ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
     ("tokenward.authenticator", "tokenward.services"),  # services: settings → token services

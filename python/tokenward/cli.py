@@ -9,6 +9,7 @@
     tokenward settings check [--prefix VEGA_]       the environment, checked as Auth checks it
     tokenward routes MODULE:APP                     which routes are protected, and how
     tokenward api-key create|list|revoke            API keys in the configured store
+    tokenward access check USER ENTITLEMENT RES     entitlements (and grant|revoke|parent)
 
 Exit codes: 0 ok, 1 the token was rejected (``settings check``: a variable that names no
 setting), 2 a usage or configuration error (argparse's own code for usage). ``--json`` (every
@@ -927,3 +928,148 @@ def _run_keys_rotate(args: argparse.Namespace) -> int:
     else:
         print(f"current key: {kid} (saved to {keys.path})")
     return EXIT_OK
+
+
+# --- access: entitlements, role assignments and the resource hierarchy ------------------------
+
+
+@command
+def _access(commands: Commands) -> None:
+    group = _group(commands, "access", "entitlements: check them, grant roles, set parents")
+    check = _parser(
+        group,
+        "check",
+        "may USER do ENTITLEMENT on RESOURCE? every reason when not",
+        "Check ENTITLEMENT (e.g. project:delete) for USER (a subject) on RESOURCE (type:id)\n"
+        "against the access definition --definition MODULE:ATTRIBUTE (a define_access()\n"
+        "result) and the role assignments and hierarchy in the store. Prints allowed, or\n"
+        "denied with every reason. --plan names the plan that applies (the app's plan_of\n"
+        "decides it at run time). Exit code 0 allowed, 1 denied.",
+    )
+    check.add_argument("user", metavar="USER")
+    check.add_argument("entitlement", metavar="ENTITLEMENT")
+    check.add_argument("resource", metavar="RESOURCE", help="type:id, e.g. project:p1")
+    check.add_argument("--definition", required=True, metavar="MODULE:ATTRIBUTE")
+    check.add_argument("--app-dir", default=".", help="directory to import MODULE from")
+    check.add_argument("--plan", help="the plan that applies to the resource")
+    grant = _parser(group, "grant", "give USER a ROLE on RESOURCE", "Assign a role.")
+    revoke = _parser(group, "revoke", "take a ROLE on RESOURCE from USER", "Revoke a role.")
+    for parser in (grant, revoke):
+        parser.add_argument("user", metavar="USER")
+        parser.add_argument("role", metavar="ROLE")
+        parser.add_argument("resource", metavar="RESOURCE", help="type:id")
+    parent = _parser(
+        group,
+        "parent",
+        "put RESOURCE under PARENT (or make it a root with --root)",
+        "Move RESOURCE, with everything below it, under PARENT; refused when PARENT is below\n"
+        "RESOURCE (a cycle).",
+    )
+    parent.add_argument("resource", metavar="RESOURCE", help="type:id")
+    parent.add_argument("parent", metavar="PARENT", nargs="?", help="type:id")
+    parent.add_argument("--root", action="store_true", help="detach RESOURCE from its parent")
+    for parser, action in (
+        (check, "check"),
+        (grant, "grant"),
+        (revoke, "revoke"),
+        (parent, "parent"),
+    ):
+        _prefix_option(parser)
+        parser.add_argument("--store", metavar="URL", help="the store (default: STORE_URL)")
+        parser.set_defaults(run=_run_access, access_action=action)
+
+
+def _resource_arg(text: str) -> tuple[str, str]:
+    from tokenward.access import parse_resource
+
+    try:
+        return parse_resource(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _run_access(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tokenward.stores import AccessStore, open_store
+
+    definition = None
+    if args.access_action == "check":
+        from tokenward.access import AccessDefinition
+
+        definition = _import_app(args.definition, args.app_dir)
+        if not isinstance(definition, AccessDefinition):
+            raise UsageError(f"{args.definition!r} is not an access definition (define_access())")
+    url = args.store or _load_settings(args.prefix).store_url
+    store = open_store(url)
+    if not isinstance(store, AccessStore):
+        raise UsageError(f"the store {type(store).__name__} keeps no role assignments")
+    try:
+        return asyncio.run(_access_action(args, store, definition))
+    except tw.StoreError as exc:
+        raise UsageError(f"the store failed: {exc}") from None
+
+
+async def _access_action(args: argparse.Namespace, store: Any, definition: Any) -> int:
+    from tokenward.access import AccessContext
+
+    resource = _resource_arg(args.resource)
+    try:
+        await store.open()
+        if args.access_action == "check":
+            ctx = AccessContext(
+                args.user,
+                definition,
+                store,
+                plan_of=(lambda chain: args.plan) if args.plan else None,
+            )
+            try:
+                result = await ctx.check(args.entitlement, resource)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            if args.json:
+                _print_json(
+                    {
+                        "allowed": result.allowed,
+                        "reasons": list(result.reasons),
+                        "required_roles": list(result.meta.required_roles),
+                        "required_plans": list(result.meta.required_plans),
+                    }
+                )
+            elif result.allowed:
+                print(f"allowed: {args.user} may {args.entitlement} on {args.resource}")
+            else:
+                print(f"denied: {args.user} may not {args.entitlement} on {args.resource}")
+                for reason in result.reasons:
+                    detail = {
+                        "role_required": "needs one of the roles "
+                        + ", ".join(result.meta.required_roles),
+                        "plan_required": "needs one of the plans "
+                        + ", ".join(result.meta.required_plans)
+                        + f" (the plan: {result.meta.plan or 'none'})",
+                        "hierarchy_denied": "holds no role on the resource or any ancestor",
+                    }.get(reason, "")
+                    print(f"  {reason}: {detail}")
+            return EXIT_OK if result.allowed else EXIT_REJECTED
+        if args.access_action == "parent":
+            if (args.parent is None) == (not args.root):
+                raise UsageError("give either PARENT or --root")
+            parent = None if args.root else _resource_arg(args.parent)
+            try:
+                await store.set_parent(resource, parent)
+            except ValueError as exc:  # HierarchyError included
+                raise UsageError(str(exc)) from None
+            changed = True
+        else:
+            method = store.assign_role if args.access_action == "grant" else store.revoke_role
+            try:
+                changed = await method(args.user, args.role, resource)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+        if args.json:
+            _print_json({"changed": changed})
+        else:
+            print("done" if changed else "nothing to change")
+        return EXIT_OK
+    finally:
+        await store.close()

@@ -13,7 +13,10 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
   NUL character, a lone surrogate) was handed to one: the input's fault, not the database's.
 * :class:`AuthenticationError` (401): no credentials, or credentials that are not a token (a
   wrong password, a bad HTTP Basic header). A bad *token* is an :class:`InvalidTokenError`.
-* :class:`AuthorizationError` (403): the caller is known but lacks a group or a scope.
+* :class:`AuthorizationError` (403): the caller is known but lacks a group, a scope or an
+  entitlement.
+* :class:`HierarchyError` (also a :class:`ValueError`): a change of the resource hierarchy that
+  would make a resource its own ancestor.
 * :class:`RateLimitError` (429): too many attempts; ``retry_after`` says for how long.
 
 The FastAPI layer maps this tree to HTTP answers in one place (``tokenward.fastapi.errors``).
@@ -28,6 +31,7 @@ __all__ = [
     "DecryptionError",
     "DuplicateKeyError",
     "ExpiredTokenError",
+    "HierarchyError",
     "ImmatureTokenError",
     "InvalidApiKeyError",
     "InvalidAudienceError",
@@ -201,8 +205,10 @@ class InvalidCredentialsError(AuthenticationError):
 
 class AuthorizationError(TokenwardError):
     """The caller is authenticated but may not do this: it lacks every one of ``groups`` (when
-    given) or some of ``scopes``. A server answers 403 ``insufficient_scope``. Application code
-    may raise it too; ``subject`` names the caller for logs (never sent to the client)."""
+    given), some of ``scopes``, or the ``entitlement`` (when given; ``reasons`` then says why,
+    e.g. ``("role_required",)``). A server answers 403 ``insufficient_scope``. Application code
+    may raise it too; ``subject`` (also readable as ``user_id``) names the caller for logs (never
+    sent to the client)."""
 
     def __init__(
         self,
@@ -211,11 +217,26 @@ class AuthorizationError(TokenwardError):
         subject: str | None = None,
         missing_scopes: tuple[str, ...] = (),
         groups: tuple[str, ...] = (),
+        entitlement: str | None = None,
+        user_id: str | None = None,
+        reasons: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
-        self.subject = subject
+        self.subject = subject if subject is not None else user_id
         self.missing_scopes = tuple(missing_scopes)
         self.groups = tuple(groups)
+        self.entitlement = entitlement
+        self.reasons = tuple(reasons)
+
+    @property
+    def user_id(self) -> str | None:
+        """The caller (the same as ``subject``)."""
+        return self.subject
+
+
+class HierarchyError(TokenwardError, ValueError):
+    """A resource cannot be put under that parent: it would become its own ancestor (a cycle
+    in the resource hierarchy). Nothing was changed."""
 
 
 class RateLimitError(TokenwardError):

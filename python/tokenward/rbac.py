@@ -11,6 +11,11 @@ each role grants a list of scopes::
     roles.scopes_for_roles(["member"])        # ("users.read", "users.write")
     roles.effective_scopes(principal)         # its token's scopes, then its roles' scopes
 
+A role may also carry metadata, as VentureKit's roles do: ``{"admin": {"scopes": [...],
+"description": "Administrators", "is_system": true}}`` (``is_system`` marks a role the app
+defines itself and users may not edit or delete); :attr:`Roles.info` gives each role's
+:class:`RoleInfo`.
+
 Rules:
 
 * group names that are not roles are ignored; a principal none of whose groups is a role gets
@@ -28,12 +33,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from tokenward.exceptions import ConfigurationError
 from tokenward.principal import Principal
 
-__all__ = ["Roles", "is_scope_token"]
+__all__ = ["RoleInfo", "Roles", "is_scope_token"]
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), i.e. printable ASCII without
 # space, double quote and backslash. Roles follow the same rule, so they fit a header too.
@@ -63,17 +70,45 @@ def _names(value: object, what: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+@dataclass(frozen=True, slots=True)
+class RoleInfo:
+    """A role, its scopes and its metadata."""
+
+    name: str
+    scopes: tuple[str, ...]
+    description: str = ""
+    is_system: bool = False
+
+
+def _role_entry(role: str, value: object) -> RoleInfo:
+    """A role's entry: a list of scopes, or ``{"scopes": [...], "description": ...,
+    "is_system": ...}``."""
+    if not isinstance(value, Mapping):
+        return RoleInfo(role, _names(value, f"the scopes of role {role!r}"))
+    unknown = sorted(str(k) for k in value if k not in ("scopes", "description", "is_system"))
+    if unknown:
+        raise ConfigurationError(f"role {role!r} has unknown keys: {', '.join(unknown)}")
+    description: Any = value.get("description", "")
+    is_system: Any = value.get("is_system", False)
+    if not isinstance(description, str):
+        raise ConfigurationError(f"the description of role {role!r} must be a string")
+    if not isinstance(is_system, bool):
+        raise ConfigurationError(f"is_system of role {role!r} must be true or false")
+    scopes = _names(value.get("scopes", []), f"the scopes of role {role!r}")
+    return RoleInfo(role, scopes, description, is_system)
+
+
 class Roles:
     """A role table: role → scopes, and who counts as the default and the super-admin role.
 
     ``scopes`` declares the app's scopes with their descriptions (a list declares them without
     descriptions); see the module docstring for the rules."""
 
-    __slots__ = ("_declared", "_default", "_explicit", "_roles", "_super")
+    __slots__ = ("_declared", "_default", "_explicit", "_info", "_roles", "_super")
 
     def __init__(
         self,
-        roles: Mapping[str, Sequence[str]] | None = None,
+        roles: Mapping[str, Sequence[str] | Mapping[str, Any]] | None = None,
         *,
         default_role: str | None = None,
         super_admin_role: str | None = None,
@@ -83,12 +118,14 @@ class Roles:
         if not isinstance(roles, Mapping):
             raise ConfigurationError("roles must map each role to a list of scopes")
         table: dict[str, tuple[str, ...]] = {}
+        info: dict[str, RoleInfo] = {}
         for role, granted in roles.items():
             if not is_scope_token(role):
                 raise ConfigurationError(
                     f'the role name {role!r} is not valid (printable ASCII without space, " or \\)'
                 )
-            table[role] = _names(granted, f"the scopes of role {role!r}")
+            info[role] = _role_entry(role, granted)
+            table[role] = info[role].scopes
 
         declared: dict[str, str]
         if scopes is None:
@@ -121,6 +158,7 @@ class Roles:
                 )
 
         self._roles: Mapping[str, tuple[str, ...]] = MappingProxyType(table)
+        self._info: Mapping[str, RoleInfo] = MappingProxyType(info)
         self._declared: Mapping[str, str] = MappingProxyType(declared)
         self._explicit = scopes is not None
         self._default = default_role
@@ -135,6 +173,11 @@ class Roles:
     def roles(self) -> Mapping[str, tuple[str, ...]]:
         """Each role and the scopes it lists (the super-admin role's own list, not every scope)."""
         return self._roles
+
+    @property
+    def info(self) -> Mapping[str, RoleInfo]:
+        """Each role with its scopes, ``description`` and ``is_system`` flag."""
+        return self._info
 
     @property
     def default_role(self) -> str | None:

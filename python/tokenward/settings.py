@@ -233,9 +233,10 @@ class AuthSettings(BaseSettings):
         "only the Authorization header counts",
     )
     # --- roles, scopes and gateway claims (docs/authorization.md) ---
-    roles: dict[str, list[str]] | None = Field(
+    roles: dict[str, list[str] | dict[str, Any]] | None = Field(
         default=None,
-        description='JSON: each role (a group) and the scopes it grants, {"viewer": ["a.read"]}',
+        description='JSON: each role (a group) and the scopes it grants, {"viewer": ["a.read"]}, '
+        'or with metadata, {"admin": {"scopes": [], "description": "…", "is_system": true}}',
     )
     scopes: dict[str, str] | None = Field(
         default=None,

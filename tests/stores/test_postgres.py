@@ -35,14 +35,14 @@ def test_schema_is_created_once(pg_url: str) -> None:
     async def scenario() -> None:
         store = PostgresStore(pg_url)
         await store.open()
-        assert await store.schema_version() == SCHEMA_VERSION == 2
+        assert await store.schema_version() == SCHEMA_VERSION == 4
         await store.close()
         again = PostgresStore(pg_url)
         await again.open()
         await again.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2]
+    assert versions(pg_url) == [2, 4]
     with psycopg.connect(pg_url) as conn:
         tables = {
             r[0]
@@ -54,6 +54,8 @@ def test_schema_is_created_once(pg_url: str) -> None:
         "tokenward_schema_version",
         "tokenward_refresh_sessions",
         "tokenward_sessions",
+        "tokenward_role_assignments",
+        "tokenward_resource_closure",
         "tokenward_api_keys",
         "tokenward_counters",
     }
@@ -84,13 +86,13 @@ def test_concurrent_open_migrates_once(pg_url: str) -> None:
         try:
             await asyncio.gather(*(s.open() for s in stores))
             for s in stores:
-                assert await s.schema_version() == 2
+                assert await s.schema_version() == SCHEMA_VERSION
         finally:
             for s in stores:
                 await s.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2]
+    assert versions(pg_url) == [2, 4]
 
 
 _OPEN_IN_A_PROCESS = """
@@ -122,8 +124,8 @@ def test_two_processes_open_a_fresh_database_at_once(pg_url: str) -> None:
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        assert out.strip() == "2"
-    assert versions(pg_url) == [2]
+        assert out.strip() == "4"
+    assert versions(pg_url) == [2, 4]
 
 
 def test_migration_waits_for_the_advisory_lock(pg_url: str) -> None:
@@ -139,7 +141,7 @@ def test_migration_waits_for_the_advisory_lock(pg_url: str) -> None:
             assert not done  # still waiting for the lock
             await holder.execute(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
             await opening
-            assert await store.schema_version() == 2
+            assert await store.schema_version() == SCHEMA_VERSION
         finally:
             await holder.close()
             await store.close()
@@ -280,7 +282,7 @@ def test_open_while_down_then_up(own_server: PostgresServer) -> None:
         finally:
             own_server.start()
         await eventually(store.open)
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == SCHEMA_VERSION
         await store.close()
 
     asyncio.run(scenario())

@@ -56,7 +56,7 @@ def test_schema_is_created_with_a_version(db: Path) -> None:
     async def scenario() -> None:
         store = SQLiteStore(db)
         await store.open()
-        assert await store.schema_version() == SCHEMA_VERSION == 2
+        assert await store.schema_version() == SCHEMA_VERSION == 4
         await store.close()
 
     run(scenario())
@@ -88,7 +88,7 @@ def test_reopening_keeps_data_and_does_not_migrate_twice(db: Path) -> None:
     run(scenario())
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
-        assert sorted(v[0] for v in versions) == [1, 2]  # one row per version, each once
+        assert sorted(v[0] for v in versions) == [1, 2, 4]  # one row per version, each once
     conn.close()
 
 
@@ -230,7 +230,7 @@ def test_migration_from_version_1(db: Path) -> None:
     async def scenario() -> None:
         store = SQLiteStore(db)
         await store.open()
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == SCHEMA_VERSION
         # the tokens are untouched and still rotate
         old = await store.get_refresh_session("h2")
         assert old is not None
@@ -260,7 +260,7 @@ def test_migration_from_version_1(db: Path) -> None:
     run(scenario())
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
-        assert sorted(v[0] for v in versions) == [1, 2]
+        assert sorted(v[0] for v in versions) == [1, 2, 4]
     conn.close()
 
 
@@ -273,13 +273,13 @@ def test_two_stores_migrate_one_file_once(db: Path) -> None:
         stores = [SQLiteStore(db) for _ in range(8)]
         await asyncio.gather(*(s.open() for s in stores))
         for s in stores:
-            assert await s.schema_version() == 2
+            assert await s.schema_version() == SCHEMA_VERSION
             await s.close()
 
     run(scenario())
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
-        assert sorted(v[0] for v in versions) == [1, 2]
+        assert sorted(v[0] for v in versions) == [1, 2, 4]
         assert conn.execute("SELECT COUNT(*) FROM tokenward_sessions").fetchone()[0] == 2
     conn.close()
 

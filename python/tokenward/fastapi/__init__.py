@@ -28,6 +28,12 @@ except ImportError as exc:
     ) from exc
 
 from tokenward.exceptions import AuthorizationError, ConfigurationError
+from tokenward.fastapi.access import (
+    access_context,
+    any_of,
+    build_access_set_router,
+    require_entitlement,
+)
 from tokenward.fastapi.auth import Auth
 from tokenward.fastapi.dependencies import (
     authenticate,
@@ -64,14 +70,18 @@ __all__ = [
     "Strategy",
     "TokenResponse",
     "VerifierStrategy",
+    "access_context",
+    "any_of",
     "authenticate",
     "basic_scheme",
     "bearer_scheme",
+    "build_access_set_router",
     "find_auth",
     "install_docs",
     "optional_current_user",
     "public",
     "require_current_user",
+    "require_entitlement",
     "require_groups",
     "route_report",
 ]

@@ -19,6 +19,7 @@ from fastapi import APIRouter
 from starlette.requests import HTTPConnection
 
 from tokenward._core import ApiKeyHasher
+from tokenward.access import AccessDefinition
 from tokenward.apikeys import ApiKeyService
 from tokenward.authenticator import Authenticator
 from tokenward.cognito import CognitoVerifier
@@ -105,7 +106,8 @@ class Auth:
     start. Collaborators an app plugs in: ``store`` (replaces the one ``STORE_URL`` names),
     ``clock`` (tests), ``basic`` (``async def check(username, password) -> Principal | None``,
     which turns on the ``"basic"`` strategy), ``strategies`` (more named strategies, e.g. a
-    :class:`~tokenward.strategies.VerifierStrategy` for a third-party issuer).
+    :class:`~tokenward.strategies.VerifierStrategy` for a third-party issuer), ``access`` (the
+    :func:`~tokenward.access.define_access` definition ``require_entitlement`` checks against).
     """
 
     def __init__(
@@ -116,12 +118,14 @@ class Auth:
         clock: Callable[[], float] = time.time,
         basic: BasicCheck | None = None,
         strategies: Mapping[str, Strategy] | None = None,
+        access: AccessDefinition | None = None,
     ) -> None:
         settings = AuthSettings.from_env() if settings is None else settings
         settings.check()
         self.settings = settings
         self._clock = clock
         self.store: Store = open_store(settings.store_url) if store is None else store
+        self.access = access  # entitlements (tokenward.access), for require_entitlement
         self.tokens: TokenService | None = None
         self.lifecycle: SessionLifecycle | None = None
         self.cognito: CognitoVerifier | None = None

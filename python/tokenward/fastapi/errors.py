@@ -123,6 +123,17 @@ def _token_challenge(exc: InvalidTokenError) -> str:
 
 
 def forbidden_detail(exc: AuthorizationError) -> str:
+    if exc.entitlement:
+        why = f" ({', '.join(exc.reasons)})" if exc.reasons else ""
+        return f"This needs the entitlement {exc.entitlement} on this resource{why}."
+    if exc.groups and exc.missing_scopes:  # any_of(groups=..., scopes=...)
+        return (
+            "This needs membership in one of the groups: "
+            + ", ".join(sorted(exc.groups))
+            + "; or one of the scopes: "
+            + " ".join(exc.missing_scopes)
+            + "."
+        )
     if exc.groups:
         return "This needs membership in one of the groups: " + ", ".join(sorted(exc.groups)) + "."
     return "This needs the scopes: " + " ".join(exc.missing_scopes) + "."
@@ -147,6 +158,8 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
         )
     if isinstance(exc, AuthorizationError):
         description = "Not in a required group" if exc.groups else "A required scope is missing"
+        if exc.entitlement:
+            description = "A required entitlement is missing"
         return HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail=forbidden_detail(exc),

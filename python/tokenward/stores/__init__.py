@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from tokenward.exceptions import ConfigurationError, StoreError
 from tokenward.stores.base import (
+    MAX_BULK_RESOURCES,
+    AccessStore,
     ApiKeyRecord,
     ApiKeyStore,
     Counter,
@@ -22,6 +24,9 @@ from tokenward.stores.base import (
     DuplicateKeyError,
     RefreshSession,
     RefreshSessionStore,
+    Resource,
+    ResourceChain,
+    RoleAssignment,
     RotateOutcome,
     RotateResult,
     SessionInfo,
@@ -31,6 +36,8 @@ from tokenward.stores.base import (
 )
 
 __all__ = [
+    "MAX_BULK_RESOURCES",
+    "AccessStore",
     "ApiKeyRecord",
     "ApiKeyStore",
     "Counter",
@@ -38,6 +45,9 @@ __all__ = [
     "DuplicateKeyError",
     "RefreshSession",
     "RefreshSessionStore",
+    "Resource",
+    "ResourceChain",
+    "RoleAssignment",
     "RotateOutcome",
     "RotateResult",
     "SessionInfo",

@@ -6,6 +6,12 @@ version in ``tokenward_schema_version`` (one row per applied version). A fresh f
 * 1: refresh tokens (``tokenward_refresh_sessions``).
 * 2: sessions (``tokenward_sessions``, one row per refresh-token family, filled from the existing
   families), API keys (``tokenward_api_keys``) and rate-limit counters (``tokenward_counters``).
+* 4: role assignments on resources (``tokenward_role_assignments``) and the resource hierarchy
+  as a closure table (``tokenward_resource_closure``: one row per ancestor of each resource,
+  with its distance; no row for a resource and itself).
+
+A version is applied when it is not recorded yet, whatever the highest recorded one is, so a
+file migrated before an intermediate version existed still gets it.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import sqlite3
 
 from tokenward.exceptions import ConfigurationError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 _V1 = (
     """CREATE TABLE tokenward_refresh_sessions (
@@ -74,7 +80,27 @@ _V2 = (
     "CREATE INDEX tokenward_counters_reset ON tokenward_counters (reset_at)",
 )
 
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2))
+_V4 = (
+    """CREATE TABLE tokenward_role_assignments (
+        user_id       TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id   TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        PRIMARY KEY (user_id, resource_type, resource_id, role)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE tokenward_resource_closure (
+        descendant_type TEXT NOT NULL,
+        descendant_id   TEXT NOT NULL,
+        ancestor_type   TEXT NOT NULL,
+        ancestor_id     TEXT NOT NULL,
+        depth           INTEGER NOT NULL,
+        PRIMARY KEY (descendant_type, descendant_id, ancestor_type, ancestor_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX tokenward_resource_closure_ancestor"
+    " ON tokenward_resource_closure (ancestor_type, ancestor_id)",
+)
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (4, _V4))
 
 
 def current_version(conn: sqlite3.Connection) -> int:
@@ -97,8 +123,9 @@ def migrate(conn: sqlite3.Connection) -> None:
                 f"the SQLite store has schema version {version}, newer than this tokenward "
                 f"understands ({SCHEMA_VERSION}); upgrade tokenward or use another file"
             )
+        applied = {row[0] for row in conn.execute("SELECT version FROM tokenward_schema_version")}
         for number, statements in MIGRATIONS:
-            if number > version:
+            if number not in applied:
                 for statement in statements:
                     conn.execute(statement)
                 conn.execute("INSERT INTO tokenward_schema_version (version) VALUES (?)", (number,))

@@ -5,6 +5,8 @@ A store is split by concern, so that a piece of tokenward can ask for only what 
 * :class:`RefreshSessionStore`: refresh tokens (by hash) and the sessions they belong to;
 * :class:`ApiKeyStore`: API keys (by hash, found by their public prefix);
 * :class:`CounterStore`: fixed-window counters for rate limits;
+* :class:`AccessStore`: role assignments on resources and the resource hierarchy (a closure
+  table), for :mod:`tokenward.access`; the SQLite and PostgreSQL stores implement it too;
 * :class:`Store`: all three, plus ``open``/``close``; what a backend implements.
 
 Every method is atomic (one transaction or one statement) and raises :class:`StoreError` when the
@@ -21,9 +23,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from tokenward.exceptions import DuplicateKeyError, StoreError, UnstorableValueError
+from tokenward.exceptions import (
+    DuplicateKeyError,
+    HierarchyError,
+    StoreError,
+    UnstorableValueError,
+)
 
 __all__ = [
+    "MAX_BULK_RESOURCES",
+    "AccessStore",
     "ApiKeyRecord",
     "ApiKeyStore",
     "Counter",
@@ -31,6 +40,9 @@ __all__ = [
     "DuplicateKeyError",
     "RefreshSession",
     "RefreshSessionStore",
+    "Resource",
+    "ResourceChain",
+    "RoleAssignment",
     "RotateOutcome",
     "RotateResult",
     "SessionInfo",
@@ -305,6 +317,136 @@ class Store(RefreshSessionStore, ApiKeyStore, CounterStore, Protocol):
 
     async def close(self) -> None:
         """Release connections. The store may be opened again afterwards."""
+
+
+Resource = tuple[str, str]
+"""A resource: its type (an entity of the access definition, e.g. ``"project"``) and its id."""
+
+MAX_BULK_RESOURCES = 100  # how many resources one AccessStore.resource_chains call may ask for
+MAX_RESOURCE_PART = 256  # characters of a resource type or id
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAssignment:
+    """A role a user holds directly on one resource."""
+
+    user_id: str
+    role: str
+    resource: Resource
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceChain:
+    """A resource and its ancestors, with the roles one user holds directly on each.
+
+    ``resources[0]`` is the resource itself, ``resources[1]`` its parent, and so on up to the
+    root; ``roles[i]`` are the user's direct roles on ``resources[i]``."""
+
+    resources: tuple[Resource, ...]
+    roles: tuple[frozenset[str], ...]
+
+
+@runtime_checkable
+class AccessStore(Protocol):
+    """Role assignments on resources and the resource hierarchy.
+
+    The hierarchy is kept as a closure table (every ancestor of every resource, with its
+    distance), so that a resource's whole chain of ancestors, and the user's roles on each, come
+    back from one query whatever the depth. A resource without a parent is a root; resources
+    need no registration (one that was never given a parent or a role is a root with no roles).
+    """
+
+    async def assign_role(self, user_id: str, role: str, resource: Resource) -> bool:
+        """Give ``user_id`` the ``role`` on ``resource``; False when it held it already."""
+
+    async def revoke_role(self, user_id: str, role: str, resource: Resource) -> bool:
+        """Take the role away; False when the user did not hold it."""
+
+    async def set_parent(self, resource: Resource, parent: Resource | None) -> None:
+        """Put ``resource`` (with everything below it) under ``parent``, or make it a root
+        (None). In one transaction; :class:`HierarchyError` (nothing changed) when ``parent``
+        is ``resource`` or one of its descendants."""
+
+    async def resource_chains(
+        self, user_id: str, resources: Sequence[Resource]
+    ) -> dict[Resource, ResourceChain]:
+        """For each of ``resources`` (at most :data:`MAX_BULK_RESOURCES`), its chain of
+        ancestors and the user's direct roles on each, in one round trip."""
+
+    async def role_assignments(self, user_id: str) -> list[RoleAssignment]:
+        """Every role ``user_id`` holds directly, on any resource."""
+
+
+def _check_resource(resource: object, what: str = "resource") -> Resource:
+    """``resource`` as a (type, id) pair of non-empty strings of at most
+    :data:`MAX_RESOURCE_PART` characters; ValueError otherwise."""
+    if (
+        not isinstance(resource, tuple)
+        or len(resource) != 2
+        or not all(isinstance(p, str) and 0 < len(p) <= MAX_RESOURCE_PART for p in resource)
+    ):
+        raise ValueError(
+            f"a {what} is a (type, id) pair of non-empty strings of at most "
+            f"{MAX_RESOURCE_PART} characters, not {resource!r:.80}"
+        )
+    return (resource[0], resource[1])
+
+
+def _check_grant(user_id: object, role: object, resource: object) -> Resource:
+    """The checks ``assign_role`` and ``revoke_role`` make (ValueError); the resource back."""
+    for what, value in (("user id", user_id), ("role", role)):
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_RESOURCE_PART:
+            raise ValueError(
+                f"a {what} is a non-empty string of at most {MAX_RESOURCE_PART} characters"
+            )
+    return _check_resource(resource)
+
+
+def _check_resources(resources: Sequence[Resource]) -> list[Resource]:
+    """The distinct resources of a bulk request, in order; ValueError beyond the bound."""
+    distinct = list(dict.fromkeys(_check_resource(r) for r in resources))
+    if len(distinct) > MAX_BULK_RESOURCES:
+        raise ValueError(f"at most {MAX_BULK_RESOURCES} resources at once, not {len(distinct)}")
+    return distinct
+
+
+def _check_parent(resource: Resource, parent: Resource | None) -> None:
+    _check_resource(resource)
+    if parent is not None:
+        _check_resource(parent, "parent")
+        if parent == resource:
+            raise HierarchyError(f"{resource[0]}:{resource[1]} cannot be its own parent")
+
+
+def _cycle(resource: Resource, parent: Resource) -> HierarchyError:
+    return HierarchyError(
+        f"{parent[0]}:{parent[1]} is below {resource[0]}:{resource[1]}; making it the parent "
+        "would create a cycle"
+    )
+
+
+def _chains_from_rows(
+    resources: list[Resource], rows: Sequence[Sequence[Any]]
+) -> dict[Resource, ResourceChain]:
+    """Rows ``(type, id, ancestor type, ancestor id, depth, role or None)`` of a chain query
+    (depth 0 is the resource itself) as chains."""
+    found: dict[Resource, dict[int, tuple[Resource, set[str]]]] = {r: {} for r in resources}
+    for rtype, rid, atype, aid, depth, role in rows:
+        levels = found.setdefault((rtype, rid), {})
+        level = levels.setdefault(int(depth), ((atype, aid), set()))
+        if role is not None:
+            level[1].add(role)
+    out: dict[Resource, ResourceChain] = {}
+    for resource in resources:
+        levels = found[resource]
+        if 0 not in levels:
+            levels[0] = (resource, set())
+        ordered = [levels[d] for d in sorted(levels)]
+        out[resource] = ResourceChain(
+            resources=tuple(r for r, _ in ordered),
+            roles=tuple(frozenset(roles) for _, roles in ordered),
+        )
+    return out
 
 
 def _check_start_session(info: SessionInfo, first: RefreshSession, max_sessions: int) -> None:

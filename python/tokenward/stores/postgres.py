@@ -25,7 +25,7 @@ psycopg 3 (async) over a :class:`psycopg_pool.AsyncConnectionPool`; install it w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from tokenward.exceptions import ConfigurationError
@@ -36,13 +36,21 @@ from tokenward.stores.base import (
     Counter,
     DuplicateKeyError,
     RefreshSession,
+    Resource,
+    ResourceChain,
+    RoleAssignment,
     RotateOutcome,
     RotateResult,
     SessionInfo,
     StoreError,
     UnstorableValueError,
+    _chains_from_rows,
+    _check_grant,
     _check_hit,
+    _check_parent,
+    _check_resources,
     _check_start_session,
+    _cycle,
     _key_from_row,
     _session_from_row,
 )
@@ -64,14 +72,17 @@ __all__ = ["MIGRATION_LOCK", "SCHEMA_VERSION", "PostgresStore"]
 T = TypeVar("T")
 _Conn = psycopg.AsyncConnection[TupleRow]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 MIGRATION_LOCK = 0x746F6B656E77  # the advisory lock key ("tokenw") held while migrating
 _SUBJECT_LOCK = 0x74776B  # first key of the per-subject advisory locks (int4 space)
+_HIERARCHY_LOCK = 0x746F6B656E68  # the advisory lock key ("tokenh") of hierarchy changes
 _MIGRATION_TIMEOUT = 60.0  # seconds a start-up may wait for, and spend on, the migration
 
 # Version 2 is the first PostgreSQL schema (version 1 existed for SQLite only): a fresh database
-# goes straight to it. Later versions append (number, statements) here.
+# goes straight to it. Later versions append (number, statements) here; a version is applied
+# when it is not recorded yet (not only when it is above the highest recorded one), so a
+# database migrated before an intermediate version existed still gets it.
 _V2 = (
     """CREATE TABLE tokenward_refresh_sessions (
         token_hash     TEXT PRIMARY KEY,
@@ -121,7 +132,29 @@ _V2 = (
     "CREATE INDEX tokenward_counters_reset ON tokenward_counters (reset_at)",
 )
 
-_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((2, _V2),)
+# 4: role assignments on resources and the resource hierarchy as a closure table (one row per
+# ancestor of each resource, with its distance; none for a resource and itself).
+_V4 = (
+    """CREATE TABLE tokenward_role_assignments (
+        user_id       TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id   TEXT NOT NULL,
+        role          TEXT NOT NULL,
+        PRIMARY KEY (user_id, resource_type, resource_id, role)
+    )""",
+    """CREATE TABLE tokenward_resource_closure (
+        descendant_type TEXT NOT NULL,
+        descendant_id   TEXT NOT NULL,
+        ancestor_type   TEXT NOT NULL,
+        ancestor_id     TEXT NOT NULL,
+        depth           INTEGER NOT NULL,
+        PRIMARY KEY (descendant_type, descendant_id, ancestor_type, ancestor_id)
+    )""",
+    "CREATE INDEX tokenward_resource_closure_ancestor"
+    " ON tokenward_resource_closure (ancestor_type, ancestor_id)",
+)
+
+_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((2, _V2), (4, _V4))
 
 _SESSION_COLUMNS = (
     "s.id, s.subject, s.started_at, s.last_used_at, s.client_address, s.user_agent,"
@@ -297,8 +330,10 @@ class PostgresStore:
                     f"the PostgreSQL store has schema version {version}, newer than this "
                     f"tokenward understands ({SCHEMA_VERSION}); upgrade tokenward"
                 )
+            cur = await conn.execute("SELECT version FROM tokenward_schema_version")
+            applied = {r[0] for r in await cur.fetchall()}
             for number, statements in _MIGRATIONS:
-                if number > version:
+                if number not in applied:
                     for statement in statements:
                         await conn.execute(statement)
                     await conn.execute(
@@ -654,5 +689,114 @@ class PostgresStore:
                 "DELETE FROM tokenward_counters WHERE reset_at <= %s", (before,)
             )
             return cur.rowcount
+
+        return await self._run(work)
+
+    # --- access: role assignments and the resource hierarchy ---------------------------------
+
+    async def assign_role(self, user_id: str, role: str, resource: Resource) -> bool:
+        rtype, rid = _check_grant(user_id, role, resource)
+
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "INSERT INTO tokenward_role_assignments (user_id, resource_type, resource_id,"
+                " role) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (user_id, rtype, rid, role),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def revoke_role(self, user_id: str, role: str, resource: Resource) -> bool:
+        rtype, rid = _check_grant(user_id, role, resource)
+
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_role_assignments WHERE user_id = %s"
+                " AND resource_type = %s AND resource_id = %s AND role = %s",
+                (user_id, rtype, rid, role),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def set_parent(self, resource: Resource, parent: Resource | None) -> None:
+        _check_parent(resource, parent)
+
+        async def work(conn: _Conn) -> None:
+            # One hierarchy change at a time: two concurrent moves (a under b, b under a) could
+            # otherwise each pass the cycle check and together make a cycle.
+            await conn.execute(f"SELECT pg_advisory_xact_lock({_HIERARCHY_LOCK})")
+            if parent is not None:
+                cur = await conn.execute(
+                    "SELECT 1 FROM tokenward_resource_closure WHERE descendant_type = %s"
+                    " AND descendant_id = %s AND ancestor_type = %s AND ancestor_id = %s",
+                    (*parent, *resource),
+                )
+                if await cur.fetchone() is not None:
+                    raise _cycle(resource, parent)
+            # Cut the subtree (the resource and its descendants) from the resource's ancestors.
+            await conn.execute(
+                "DELETE FROM tokenward_resource_closure"
+                " WHERE (descendant_type, descendant_id) IN"
+                " (SELECT descendant_type, descendant_id FROM tokenward_resource_closure"
+                "  WHERE ancestor_type = %(t)s AND ancestor_id = %(i)s"
+                "  UNION SELECT %(t)s::text, %(i)s::text)"
+                " AND (ancestor_type, ancestor_id) IN"
+                " (SELECT ancestor_type, ancestor_id FROM tokenward_resource_closure"
+                "  WHERE descendant_type = %(t)s AND descendant_id = %(i)s)",
+                {"t": resource[0], "i": resource[1]},
+            )
+            if parent is None:
+                return
+            # Link every node of the subtree to the parent and each of its ancestors.
+            await conn.execute(
+                "INSERT INTO tokenward_resource_closure"
+                " (descendant_type, descendant_id, ancestor_type, ancestor_id, depth)"
+                " SELECT s.dt, s.di, a.at, a.ai, a.d + s.d + 1 FROM"
+                " (SELECT %(pt)s::text AS at, %(pi)s::text AS ai, 0 AS d UNION ALL"
+                "  SELECT ancestor_type, ancestor_id, depth FROM tokenward_resource_closure"
+                "  WHERE descendant_type = %(pt)s AND descendant_id = %(pi)s) AS a,"
+                " (SELECT %(t)s::text AS dt, %(i)s::text AS di, 0 AS d UNION ALL"
+                "  SELECT descendant_type, descendant_id, depth FROM tokenward_resource_closure"
+                "  WHERE ancestor_type = %(t)s AND ancestor_id = %(i)s) AS s",
+                {"t": resource[0], "i": resource[1], "pt": parent[0], "pi": parent[1]},
+            )
+
+        await self._transaction(work)
+
+    async def resource_chains(
+        self, user_id: str, resources: Sequence[Resource]
+    ) -> dict[Resource, ResourceChain]:
+        wanted = _check_resources(resources)
+        if not wanted:
+            return {}
+
+        async def work(conn: _Conn) -> dict[Resource, ResourceChain]:
+            cur = await conn.execute(
+                "WITH targets AS (SELECT * FROM unnest(%(types)s::text[], %(ids)s::text[])"
+                "  AS x(t, i)),"
+                " chain AS ("
+                "  SELECT t, i, t AS at, i AS ai, 0 AS depth FROM targets UNION ALL"
+                "  SELECT targets.t, targets.i, c.ancestor_type, c.ancestor_id, c.depth"
+                "  FROM targets JOIN tokenward_resource_closure c"
+                "  ON c.descendant_type = targets.t AND c.descendant_id = targets.i)"
+                " SELECT chain.t, chain.i, chain.at, chain.ai, chain.depth, a.role FROM chain"
+                " LEFT JOIN tokenward_role_assignments a ON a.user_id = %(user)s"
+                " AND a.resource_type = chain.at AND a.resource_id = chain.ai",
+                {"types": [r[0] for r in wanted], "ids": [r[1] for r in wanted], "user": user_id},
+            )
+            return _chains_from_rows(wanted, await cur.fetchall())
+
+        return await self._run(work)
+
+    async def role_assignments(self, user_id: str) -> list[RoleAssignment]:
+        async def work(conn: _Conn) -> list[RoleAssignment]:
+            cur = await conn.execute(
+                "SELECT role, resource_type, resource_id FROM tokenward_role_assignments"
+                " WHERE user_id = %s ORDER BY resource_type, resource_id, role",
+                (user_id,),
+            )
+            return [RoleAssignment(user_id, r[0], (r[1], r[2])) for r in await cur.fetchall()]
 
         return await self._run(work)

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,13 +36,21 @@ from tokenward.stores.base import (
     Counter,
     DuplicateKeyError,
     RefreshSession,
+    Resource,
+    ResourceChain,
+    RoleAssignment,
     RotateOutcome,
     RotateResult,
     SessionInfo,
     StoreError,
     UnstorableValueError,
+    _chains_from_rows,
+    _check_grant,
     _check_hit,
+    _check_parent,
+    _check_resources,
     _check_start_session,
+    _cycle,
     _key_from_row,
     _session_from_row,
 )
@@ -539,5 +547,110 @@ class SQLiteStore:
             return conn.execute(
                 "DELETE FROM tokenward_counters WHERE reset_at <= ?", (before,)
             ).rowcount
+
+        return await self._run(work)
+
+    # --- access: role assignments and the resource hierarchy ---------------------------------
+
+    async def assign_role(self, user_id: str, role: str, resource: Resource) -> bool:
+        rtype, rid = _check_grant(user_id, role, resource)
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO tokenward_role_assignments"
+                " (user_id, resource_type, resource_id, role) VALUES (?, ?, ?, ?)",
+                (user_id, rtype, rid, role),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def revoke_role(self, user_id: str, role: str, resource: Resource) -> bool:
+        rtype, rid = _check_grant(user_id, role, resource)
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM tokenward_role_assignments WHERE user_id = ? AND resource_type = ?"
+                " AND resource_id = ? AND role = ?",
+                (user_id, rtype, rid, role),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def set_parent(self, resource: Resource, parent: Resource | None) -> None:
+        _check_parent(resource, parent)
+
+        def work(conn: sqlite3.Connection) -> None:
+            if parent is not None:
+                below = conn.execute(
+                    "SELECT 1 FROM tokenward_resource_closure WHERE descendant_type = ?"
+                    " AND descendant_id = ? AND ancestor_type = ? AND ancestor_id = ?",
+                    (*parent, *resource),
+                ).fetchone()
+                if below is not None:
+                    raise _cycle(resource, parent)
+            # Cut the subtree (the resource and its descendants) from the resource's ancestors.
+            conn.execute(
+                "DELETE FROM tokenward_resource_closure"
+                " WHERE (descendant_type, descendant_id) IN"
+                " (SELECT descendant_type, descendant_id FROM tokenward_resource_closure"
+                "  WHERE ancestor_type = ? AND ancestor_id = ? UNION SELECT ?, ?)"
+                " AND (ancestor_type, ancestor_id) IN"
+                " (SELECT ancestor_type, ancestor_id FROM tokenward_resource_closure"
+                "  WHERE descendant_type = ? AND descendant_id = ?)",
+                (*resource, *resource, *resource),
+            )
+            if parent is None:
+                return
+            # Link every node of the subtree to the parent and each of its ancestors.
+            conn.execute(
+                "INSERT INTO tokenward_resource_closure"
+                " (descendant_type, descendant_id, ancestor_type, ancestor_id, depth)"
+                " SELECT s.dt, s.di, a.at, a.ai, a.d + s.d + 1 FROM"
+                " (SELECT ? AS at, ? AS ai, 0 AS d UNION ALL"
+                "  SELECT ancestor_type, ancestor_id, depth FROM tokenward_resource_closure"
+                "  WHERE descendant_type = ? AND descendant_id = ?) AS a,"
+                " (SELECT ? AS dt, ? AS di, 0 AS d UNION ALL"
+                "  SELECT descendant_type, descendant_id, depth FROM tokenward_resource_closure"
+                "  WHERE ancestor_type = ? AND ancestor_id = ?) AS s",
+                (*parent, *parent, *resource, *resource),
+            )
+
+        await self._run(lambda conn: self._write(conn, lambda: work(conn)))
+
+    async def resource_chains(
+        self, user_id: str, resources: Sequence[Resource]
+    ) -> dict[Resource, ResourceChain]:
+        wanted = _check_resources(resources)
+        if not wanted:
+            return {}
+        values = ", ".join("(?, ?)" for _ in wanted)
+        sql = (
+            f"WITH targets(t, i) AS (VALUES {values}),"  # noqa: S608
+            " chain(t, i, at, ai, depth) AS ("
+            "  SELECT t, i, t, i, 0 FROM targets UNION ALL"
+            "  SELECT targets.t, targets.i, c.ancestor_type, c.ancestor_id, c.depth"
+            "  FROM targets JOIN tokenward_resource_closure c"
+            "  ON c.descendant_type = targets.t AND c.descendant_id = targets.i)"
+            " SELECT chain.t, chain.i, chain.at, chain.ai, chain.depth, a.role FROM chain"
+            " LEFT JOIN tokenward_role_assignments a ON a.user_id = ?"
+            " AND a.resource_type = chain.at AND a.resource_id = chain.ai"
+        )
+        params = [part for resource in wanted for part in resource] + [user_id]
+
+        def work(conn: sqlite3.Connection) -> dict[Resource, ResourceChain]:
+            return _chains_from_rows(wanted, conn.execute(sql, params).fetchall())
+
+        return await self._run(work)
+
+    async def role_assignments(self, user_id: str) -> list[RoleAssignment]:
+        def work(conn: sqlite3.Connection) -> list[RoleAssignment]:
+            rows = conn.execute(
+                "SELECT role, resource_type, resource_id FROM tokenward_role_assignments"
+                " WHERE user_id = ? ORDER BY resource_type, resource_id, role",
+                (user_id,),
+            ).fetchall()
+            return [RoleAssignment(user_id, row[0], (row[1], row[2])) for row in rows]
 
         return await self._run(work)
