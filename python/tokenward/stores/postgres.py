@@ -63,7 +63,7 @@ __all__ = ["MIGRATION_LOCK", "SCHEMA_VERSION", "PostgresStore"]
 T = TypeVar("T")
 _Conn = psycopg.AsyncConnection[TupleRow]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATION_LOCK = 0x746F6B656E77  # the advisory lock key ("tokenw") held while migrating
 _SUBJECT_LOCK = 0x74776B  # first key of the per-subject advisory locks (int4 space)
@@ -120,7 +120,19 @@ _V2 = (
     "CREATE INDEX tokenward_counters_reset ON tokenward_counters (reset_at)",
 )
 
-_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((2, _V2),)
+# Version 3: an API key's own groups (keys made before carried their owner's and migrate to
+# none) and the check value of the API-key hashing key (one row, written once).
+_V3 = (
+    "ALTER TABLE tokenward_api_keys ADD COLUMN key_groups TEXT[] NOT NULL DEFAULT '{}'",
+    """CREATE TABLE tokenward_api_key_check (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        probe      TEXT NOT NULL,
+        probe_hash TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    )""",
+)
+
+_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((2, _V2), (3, _V3))
 
 _SESSION_COLUMNS = (
     "s.id, s.subject, s.started_at, s.last_used_at, s.client_address, s.user_agent,"
@@ -139,7 +151,7 @@ def _token(row: tuple[Any, ...]) -> RefreshSession:
 
 
 def _key(row: tuple[Any, ...]) -> ApiKeyRecord:
-    return _key_from_row(row, tuple(row[6]), tuple(row[7]))
+    return _key_from_row(row, tuple(row[6]), tuple(row[7]), tuple(row[12]))
 
 
 async def _insert_token(conn: _Conn, s: RefreshSession) -> None:
@@ -520,7 +532,7 @@ class PostgresStore:
             try:
                 await conn.execute(
                     f"INSERT INTO tokenward_api_keys ({_KEY_COLUMNS})"  # noqa: S608
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         record.id,
                         record.prefix,
@@ -534,6 +546,7 @@ class PostgresStore:
                         record.expires_at,
                         record.last_used_at,
                         record.revoked_at,
+                        list(record.groups),
                     ),
                 )
             except pg_errors.UniqueViolation as exc:
@@ -560,12 +573,13 @@ class PostgresStore:
     async def get_api_key_by_id(self, key_id: str) -> ApiKeyRecord | None:
         return await self._one_key("id", key_id)
 
-    async def list_api_keys(self, owner_subject: str) -> list[ApiKeyRecord]:
+    async def list_api_keys(self, owner_subject: str | None) -> list[ApiKeyRecord]:
         async def work(conn: _Conn) -> list[ApiKeyRecord]:
             cur = await conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys WHERE owner_subject = %s"  # noqa: S608
+                f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys"  # noqa: S608
+                " WHERE (%(owner)s::text IS NULL OR owner_subject = %(owner)s)"
                 " ORDER BY created_at DESC, id DESC",
-                (owner_subject,),
+                {"owner": owner_subject},
             )
             return [_key(row) for row in await cur.fetchall()]
 
@@ -599,6 +613,25 @@ class PostgresStore:
             return cur.rowcount == 1
 
         return await self._run(work)
+
+    async def claim_api_key_check(
+        self, probe: str, probe_hash: str, *, now: float
+    ) -> tuple[str, str]:
+        async def work(conn: _Conn) -> tuple[str, str]:
+            await conn.execute(
+                "INSERT INTO tokenward_api_key_check (id, probe, probe_hash, created_at)"
+                " VALUES (1, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                (probe, probe_hash, now),
+            )
+            cur = await conn.execute(
+                "SELECT probe, probe_hash FROM tokenward_api_key_check WHERE id = 1"
+            )
+            row = await cur.fetchone()
+            if row is None:  # inserted or found above, in this transaction
+                raise StoreError("the API-key check value could not be read")
+            return str(row[0]), str(row[1])
+
+        return await self._transaction(work)
 
     # --- counters -----------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ def _load_strings(text: str) -> tuple[str, ...]:
 
 
 def _row_to_key(row: tuple[Any, ...]) -> ApiKeyRecord:
-    return _key_from_row(row, _load_strings(row[6]), _load_strings(row[7]))
+    return _key_from_row(row, _load_strings(row[6]), _load_strings(row[7]), _load_strings(row[12]))
 
 
 def _row_to_session(row: tuple[Any, ...]) -> RefreshSession:
@@ -400,7 +400,7 @@ class SQLiteStore:
             try:
                 conn.execute(
                     f"INSERT INTO tokenward_api_keys ({_KEY_COLUMNS})"  # noqa: S608
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         record.id,
                         record.prefix,
@@ -414,6 +414,7 @@ class SQLiteStore:
                         record.expires_at,
                         record.last_used_at,
                         record.revoked_at,
+                        _dump_strings(record.groups),
                     ),
                 )
             except sqlite3.IntegrityError as exc:
@@ -439,12 +440,12 @@ class SQLiteStore:
     async def get_api_key_by_id(self, key_id: str) -> ApiKeyRecord | None:
         return await self._one_key("id", key_id)
 
-    async def list_api_keys(self, owner_subject: str) -> list[ApiKeyRecord]:
+    async def list_api_keys(self, owner_subject: str | None) -> list[ApiKeyRecord]:
         def work(conn: sqlite3.Connection) -> list[ApiKeyRecord]:
             rows = conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys WHERE owner_subject = ?"  # noqa: S608
-                " ORDER BY created_at DESC, id DESC",
-                (owner_subject,),
+                f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys"  # noqa: S608
+                " WHERE (? IS NULL OR owner_subject = ?) ORDER BY created_at DESC, id DESC",
+                (owner_subject, owner_subject),
             ).fetchall()
             return [_row_to_key(row) for row in rows]
 
@@ -471,6 +472,22 @@ class SQLiteStore:
             return cur.rowcount == 1
 
         return await self._run(work)
+
+    async def claim_api_key_check(
+        self, probe: str, probe_hash: str, *, now: float
+    ) -> tuple[str, str]:
+        def work(conn: sqlite3.Connection) -> tuple[str, str]:
+            conn.execute(
+                "INSERT OR IGNORE INTO tokenward_api_key_check (id, probe, probe_hash, created_at)"
+                " VALUES (1, ?, ?, ?)",
+                (probe, probe_hash, now),
+            )
+            row = conn.execute(
+                "SELECT probe, probe_hash FROM tokenward_api_key_check WHERE id = 1"
+            ).fetchone()
+            return str(row[0]), str(row[1])
+
+        return await self._run(lambda conn: self._write(conn, lambda: work(conn)))
 
     # --- counters -----------------------------------------------------------------------------
 
