@@ -150,6 +150,24 @@ def _token(row: tuple[Any, ...]) -> RefreshSession:
     return _session_from_row(row, row[3])  # jsonb: psycopg decodes it
 
 
+# What an API-key look-up that found nothing turns into a record (see _one_key).
+_DECOY_KEY_ROW: tuple[Any, ...] = (
+    "ak_decoy",
+    "vk_decoy",
+    "0" * 64,
+    "decoy",
+    "decoy",
+    None,
+    ["decoy"],
+    ["decoy:read"],
+    0.0,
+    None,
+    None,
+    None,
+    [],
+)
+
+
 def _key(row: tuple[Any, ...]) -> ApiKeyRecord:
     return _key_from_row(row, tuple(row[6]), tuple(row[7]), tuple(row[12]))
 
@@ -563,7 +581,10 @@ class PostgresStore:
                 (value,),
             )
             row = await cur.fetchone()
-            return None if row is None else _key(row)
+            # A miss builds a record from a decoy row as a hit does from its row, so that an
+            # unknown prefix costs what a known one does.
+            record = _key(_DECOY_KEY_ROW if row is None else row)
+            return None if row is None else record
 
         return await self._run(work)
 

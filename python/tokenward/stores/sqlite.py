@@ -68,6 +68,24 @@ def _load_strings(text: str) -> tuple[str, ...]:
     return tuple(v for v in values if isinstance(v, str)) if isinstance(values, list) else ()
 
 
+# What an API-key look-up that found nothing decodes (see _one_key): a row of a usual shape.
+_DECOY_KEY_ROW: tuple[Any, ...] = (
+    "ak_decoy",
+    "vk_decoy",
+    "0" * 64,
+    "decoy",
+    "decoy",
+    None,
+    '["decoy"]',
+    '["decoy:read"]',
+    0.0,
+    None,
+    None,
+    None,
+    "[]",
+)
+
+
 def _row_to_key(row: tuple[Any, ...]) -> ApiKeyRecord:
     return _key_from_row(row, _load_strings(row[6]), _load_strings(row[7]), _load_strings(row[12]))
 
@@ -430,7 +448,10 @@ class SQLiteStore:
                 f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys WHERE {column} = ?",  # noqa: S608
                 (value,),
             ).fetchone()
-            return None if row is None else _row_to_key(row)
+            # A miss decodes a decoy row as a hit decodes its row, so that an unknown prefix
+            # costs what a known one does (the JSON decoding is most of the difference).
+            record = _row_to_key(_DECOY_KEY_ROW if row is None else row)
+            return None if row is None else record
 
         return await self._run(work)
 
