@@ -358,6 +358,33 @@ def test_store_down_is_503_with_retry_after(tmp_path: Path) -> None:
         assert client.get("/async", headers=bearer(made["key"])).status_code == 200
 
 
+def test_creating_a_key_under_another_secret_is_503_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 20 item 25 (the server's side): an instance whose AUTH_SECRET is not the one the
+    store's keys were made with refuses to create keys (503, logged), rather than minting keys
+    the other instances refuse; the keys made under the right secret keep working there."""
+    path = tmp_path / "keys.db"
+    right, _ = custom_app(Clock(), store=SQLiteStore(path))
+    with TestClient(right) as client:
+        made = client.post(KEYS, json={"name": "ci"}, headers=bearer(login(client)["access_token"]))
+        assert made.status_code == 201
+    wrong, _ = custom_app(
+        Clock(), store=SQLiteStore(path), auth_secret="another-secret-0123456789-abcdefghijklmnop"
+    )
+    with TestClient(wrong) as client, caplog.at_level(logging.ERROR, logger="tokenward"):
+        token = login(client)["access_token"]
+        response = client.post(KEYS, json={"name": "x"}, headers=bearer(token))
+        assert response.status_code == 503, response.text
+        check_no_store(response)
+        assert response.headers["retry-after"].isdigit()
+        listed = client.get(KEYS, headers=bearer(token)).json()
+        assert [k["id"] for k in listed] == [made.json()["id"]]  # nothing was added
+    assert any("AUTH_SECRET is not the one" in r.getMessage() for r in caplog.records)
+    with TestClient(right) as client:
+        assert client.get("/async", headers=bearer(made.json()["key"])).status_code == 200
+
+
 # --- Cognito -----------------------------------------------------------------------------------
 
 
