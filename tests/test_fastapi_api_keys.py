@@ -372,7 +372,9 @@ def test_creating_a_key_under_another_secret_is_503_and_logged(
     wrong, _ = custom_app(
         Clock(), store=SQLiteStore(path), auth_secret="another-secret-0123456789-abcdefghijklmnop"
     )
-    with TestClient(wrong) as client, caplog.at_level(logging.ERROR, logger="tokenward"):
+    with caplog.at_level(logging.ERROR, logger="tokenward"), TestClient(wrong) as client:
+        started = [r.getMessage() for r in caplog.records]
+        assert any("is not the one the store's API keys were made with" in m for m in started)
         token = login(client)["access_token"]
         response = client.post(KEYS, json={"name": "x"}, headers=bearer(token))
         assert response.status_code == 503, response.text
@@ -383,6 +385,20 @@ def test_creating_a_key_under_another_secret_is_503_and_logged(
     assert any("AUTH_SECRET is not the one" in r.getMessage() for r in caplog.records)
     with TestClient(right) as client:
         assert client.get("/async", headers=bearer(made.json()["key"])).status_code == 200
+
+
+def test_a_random_development_secret_does_not_lock_key_creation(tmp_path: Path) -> None:
+    """Without AUTH_SECRET (development: a random secret per process) no check value is kept,
+    so a restarted app on the same SQLite file still creates keys (the old ones died with the
+    old secret, as before)."""
+    path = tmp_path / "dev.db"
+    for _ in range(2):
+        app, _auth = custom_app(Clock(), store=SQLiteStore(path), auth_secret=None)
+        with TestClient(app) as client:
+            token = login(client)["access_token"]
+            made = client.post(KEYS, json={"name": "dev"}, headers=bearer(token))
+            assert made.status_code == 201, made.text
+            assert client.get("/async", headers=bearer(made.json()["key"])).status_code == 200
 
 
 # --- Cognito -----------------------------------------------------------------------------------

@@ -136,6 +136,7 @@ class ApiKeyService:
         cache_ttl: float = DEFAULT_CACHE_TTL,
         touch_interval: float = DEFAULT_TOUCH_INTERVAL,
         clock: Callable[[], float] = time.time,
+        check_secret: bool = True,
     ) -> None:
         if cache_ttl < 0 or touch_interval < 0:
             raise ConfigurationError("the API-key cache TTL and touch interval are >= 0")
@@ -151,7 +152,9 @@ class ApiKeyService:
             collections.OrderedDict()
         )
         self._touched: dict[str, float] = {}
-        self._secret_checked = False
+        # Off for a per-process random secret (development without AUTH_SECRET): its keys die
+        # with the process, and the check value it wrote would refuse the next process's.
+        self._secret_checked = not check_secret
 
     # --- management (an access token's owner) --------------------------------------------------
 
@@ -159,21 +162,30 @@ class ApiKeyService:
     def _manager(owner: Principal) -> None:
         refuse_api_key(owner, "API keys")
 
-    async def _check_secret(self) -> None:
-        """ConfigurationError when the store's keys were made under another hashing key (another
-        ``AUTH_SECRET``); the first creation in a store writes its check value."""
+    async def verify_secret(self) -> bool:
+        """Whether the store's API keys were made under this service's hashing key (the same
+        ``AUTH_SECRET``). The first call on a store without a check value writes it, so the
+        first instance to start (or the first creation) decides; True when the store keeps no
+        check value (a store of your own without ``claim_api_key_check``) or checking is off."""
         if self._secret_checked:
-            return
+            return True
+        claim = getattr(self.store, "claim_api_key_check", None)
+        if claim is None:
+            return True
         probe, _ = self.hasher.new_key()
-        stored, stored_hash = await self.store.claim_api_key_check(
-            probe, self.hasher.hash(probe), now=self._clock()
-        )
+        stored, stored_hash = await claim(probe, self.hasher.hash(probe), now=self._clock())
         if not self.hasher.matches(stored, stored_hash):
+            return False
+        self._secret_checked = True
+        return True
+
+    async def _check_secret(self) -> None:
+        """ConfigurationError when the store's keys were made under another hashing key."""
+        if not await self.verify_secret():
             raise ConfigurationError(
                 "this AUTH_SECRET is not the one the store's API keys were made with: a key "
                 "created with it would be refused by every server; use the servers' AUTH_SECRET"
             )
-        self._secret_checked = True
 
     async def create(
         self,
