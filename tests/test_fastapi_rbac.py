@@ -229,3 +229,6 @@ def test_an_application_authorization_error_keeps_its_message() -> None:
         empty = client.get("/bare")
         assert empty.status_code == 403
         assert empty.json() == {"detail": "The caller may not do this."}
+    from tokenward.fastapi.errors import forbidden
+
+    assert forbidden().detail == "The caller may not do this."  # never "the scopes: ."

@@ -177,7 +177,7 @@ def forbidden(
     """The 403 for a missing group or scope (what :class:`AuthorizationError` maps to)."""
     return to_http(
         AuthorizationError(
-            "forbidden",
+            "The caller may not do this.",
             subject=subject,
             groups=tuple(dict.fromkeys(groups)),
             missing_scopes=tuple(dict.fromkeys(scopes)),
