@@ -93,7 +93,6 @@ def test_a_key_holds_only_the_groups_it_was_made_with(http: httpx.Client) -> Non
     assert http.get("/v1/auth/me", headers=bearer(token)).json()["groups"] == ["root", "operator"]
     plain = new_key(http, token, name="plain")
     reader = new_key(http, token, name="reader", scopes=["reports:read"])
-    root = new_key(http, token, name="root", groups=["root"])
     for made in (plain, reader):
         refused = http.delete("/v1/projects/apollo", headers=bearer(made["key"]))
         assert refused.status_code == 403, refused.text
@@ -102,6 +101,7 @@ def test_a_key_holds_only_the_groups_it_was_made_with(http: httpx.Client) -> Non
         assert deploy.status_code == 403
         assert http.get("/v1/auth/me", headers=bearer(made["key"])).json()["groups"] == []
     assert http.get("/v1/reports", headers=bearer(reader["key"])).status_code == 200
+    root = new_key(http, token, name="root", groups=["root"])
     deleted = http.delete("/v1/projects/apollo", headers=bearer(root["key"]))
     assert deleted.status_code == 200, deleted.text
     assert deleted.json()["deleted"] == "apollo"
