@@ -523,6 +523,18 @@ def main(argv: list[str] | None = None) -> int:
         if "stores" in entitlements:
             access.print_table(entitlements["stores"])
     report["access"] = entitlements
+    if quick or args.no_e2e:
+        lookup: dict[str, Any] = {"skipped": "skipped in quick mode" if quick else "skipped"}
+        print(f"\nRefused API keys, unknown prefix vs wrong secret: {lookup['skipped']}")
+    else:
+        lookup = _section(
+            "Refused API keys, unknown prefix vs wrong secret (median µs per request, 2,000 "
+            "samples each; python -m benchmarks.api_keys --lookup)",
+            lambda: {"configurations": api_keys.lookup_timing()},
+        )
+        if "configurations" in lookup:
+            api_keys.print_lookup_table(lookup["configurations"])
+    report["api_key_lookup"] = lookup
     if not (quick or args.no_e2e):
         fp = _section(
             "FastAPI peers (same uvicorn set-up; server CPU µs per request over /open)",

@@ -16,7 +16,9 @@ Routes:
     GET    /v1/status                public on purpose (public(): the route report says so)
 the auth router: POST /v1/auth/login, /v1/auth/refresh, /v1/auth/logout; GET /v1/auth/me;
 GET/DELETE /v1/auth/sessions; and the API keys: POST/GET /v1/api-keys, DELETE /v1/api-keys/{id}
-(an API key, ``Authorization: Bearer vk_…``, works wherever an access token does).
+(an API key, ``Authorization: Bearer vk_…``, works wherever an access token does, but holds
+only the scopes and groups it was made with: ``{"name": "ops", "groups": ["root"]}`` for a key
+that may delete projects; and it cannot manage keys or sessions).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ point, every command and every exit code (0 ok, 1 token rejected, 2 usage or con
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import subprocess
@@ -554,6 +555,81 @@ def test_api_key_needs_the_secret(tmp_path: Path) -> None:
     env = {"CLI_STORE_URL": f"sqlite:///{tmp_path / 'keys.db'}"}
     result = run("api-key", "list", "--prefix", "CLI_", "--owner", "u", env=env)
     assert result.returncode == 2 and "CLI_AUTH_SECRET" in result.stderr
+
+
+def test_api_key_create_under_another_secret_is_refused(tmp_path: Path) -> None:
+    """Issue 20 item 25: ``api-key create`` with an AUTH_SECRET other than the one the store's
+    keys were made with exits 1 with a clear message and prints no key (the server would never
+    accept it); the store's keys are untouched."""
+    store = f"sqlite:///{tmp_path / 'keys.db'}"
+    env = {"CLI_AUTH_SECRET": SECRET, "CLI_STORE_URL": store}
+    wrong = {
+        "CLI_AUTH_SECRET": "another-cli-secret-0123456789-abcdefghijkl",
+        "CLI_STORE_URL": store,
+    }
+    made = run_json(
+        "api-key", "create", "--prefix", "CLI_", "--owner", "u1", "--name", "a", env=env
+    )
+    refused = run(
+        "api-key", "create", "--prefix", "CLI_", "--owner", "u1", "--name", "b", env=wrong
+    )
+    assert refused.returncode == 1, (refused.stdout, refused.stderr)
+    assert refused.stdout == ""
+    assert "CLI_AUTH_SECRET is not the one the API keys in this store were made with" in (
+        refused.stderr
+    )
+    as_json = run_json(
+        "api-key", "create", "--prefix", "CLI_", "--owner", "u1", "--name", "b", code=1, env=wrong
+    )
+    assert as_json["ok"] is False and as_json["error"] == "wrong_secret"
+    listed = run_json("api-key", "list", "--prefix", "CLI_", env=env)
+    assert [k["id"] for k in listed["keys"]] == [made["id"]]
+    again = run_json(
+        "api-key", "create", "--prefix", "CLI_", "--owner", "u1", "--name", "c", env=env
+    )
+    assert again["key"].startswith("vk_")
+
+
+def test_api_key_list_of_every_owner_with_iso_dates_and_groups(tmp_path: Path) -> None:
+    """Issue 20 item 25: ``api-key list`` without --owner lists every owner's keys (an
+    administrator's view), dates are ISO 8601 as the HTTP API prints them, ``--group`` makes a
+    key in that group, and --group/--scope have help texts."""
+    env = {"CLI_AUTH_SECRET": SECRET, "CLI_STORE_URL": f"sqlite:///{tmp_path / 'keys.db'}"}
+    first = run_json(
+        "api-key", "create", "--prefix", "CLI_", "--owner", "u1", "--name", "ops",
+        "--group", "root", "--scope", "reports:read", "--expires-in", "3600", env=env,
+    )  # fmt: skip
+    second = run_json(
+        "api-key", "create", "--prefix", "CLI_", "--owner", "u2", "--name", "ci", env=env
+    )
+    assert (first["groups"], second["groups"]) == (["root"], [])
+    for made in (first, second):
+        created = _dt.datetime.fromisoformat(made["created_at"])
+        assert made["created_at"].endswith("Z") and created.tzinfo is not None
+        assert abs(created.timestamp() - time.time()) < 600
+    expires = _dt.datetime.fromisoformat(first["expires_at"])
+    assert (
+        3599 <= (expires - _dt.datetime.fromisoformat(first["created_at"])).total_seconds() <= 3601
+    )
+    assert second["expires_at"] is None and second["last_used_at"] is None
+    listed = run_json("api-key", "list", "--prefix", "CLI_", env=env)["keys"]
+    assert {k["id"]: (k["owner"], k["groups"]) for k in listed} == {
+        first["id"]: ("u1", ["root"]),
+        second["id"]: ("u2", []),
+    }
+    assert all(k["created_at"].endswith("Z") for k in listed)
+    text = run("api-key", "list", "--prefix", "CLI_", env=env)
+    assert text.returncode == 0
+    assert first["created_at"] in text.stdout and "owner u2" in text.stdout
+    assert "groups: root" in text.stdout
+    assert [
+        k["id"]
+        for k in run_json("api-key", "list", "--prefix", "CLI_", "--owner", "u2", env=env)["keys"]
+    ] == [second["id"]]
+    usage = run("api-key", "create", "--help").stdout
+    group_help = usage[usage.index("--group GROUP") :]
+    assert "a group the key is in" in group_help
+    assert "a scope the key holds" in usage[usage.index("--scope SCOPE") :]
 
 
 # --- jwks and keys rotate ----------------------------------------------------------------------

@@ -74,7 +74,16 @@ def test_create_answers_201_with_the_key_once(custom: Custom) -> None:
     check_no_store(response)
     assert response.headers.get("pragma") == "no-cache"
     body = response.json()
-    assert set(body) == {"key", "id", "name", "prefix", "scopes", "created_at", "expires_at"}
+    assert set(body) == {
+        "key",
+        "id",
+        "name",
+        "prefix",
+        "scopes",
+        "groups",
+        "created_at",
+        "expires_at",
+    }
     assert body["key"].startswith("vk_") and body["key"].startswith(body["prefix"])
     assert body["id"].startswith("ak_")
     assert body["name"] == "deploy"
@@ -82,7 +91,7 @@ def test_create_answers_201_with_the_key_once(custom: Custom) -> None:
     assert when(body["created_at"]) == custom.clock.now
     assert when(body["expires_at"]) == custom.clock.now + 3600
     forever = custom.new_key(name="forever")
-    assert forever["expires_at"] is None and forever["scopes"] == []
+    assert forever["expires_at"] is None and forever["scopes"] == [] and forever["groups"] == []
 
 
 def test_scopes_beyond_the_callers_are_403(custom: Custom) -> None:
@@ -144,6 +153,7 @@ def test_list_never_shows_a_key_or_its_hash(custom: Custom) -> None:
         "name",
         "prefix",
         "scopes",
+        "groups",
         "created_at",
         "expires_at",
         "last_used_at",
@@ -215,21 +225,46 @@ def test_a_key_works_like_a_bearer_token(custom: Custom) -> None:
     assert body["credential_type"] == "api_key"
     token_me = custom.client.get("/v1/auth/me", headers=bearer(custom.token)).json()
     assert token_me["credential_type"] == "access_token"
-    assert (body["sub"], body["email"], body["groups"]) == (
-        token_me["sub"],
-        EMAIL,
-        token_me["groups"],
-    )
+    assert (body["sub"], body["email"], body["groups"]) == (token_me["sub"], EMAIL, [])
     assert body["scopes"] == ["reports:read"]
-    for path in ("/sync", "/async", "/operator", "/root"):
+    for path in ("/sync", "/async"):
         assert custom.client.get(path, headers=bearer(plain["key"])).status_code == 200, path
-    assert custom.client.get("/auditor", headers=bearer(plain["key"])).status_code == 403
+    # a key is in no group unless it was made in one
+    for path in ("/operator", "/root", "/auditor"):
+        assert custom.client.get(path, headers=bearer(plain["key"])).status_code == 403, path
     # scopes are the key's, not the owner's
     assert custom.client.get("/reports", headers=bearer(reader["key"])).status_code == 200
     denied = custom.client.get("/reports", headers=bearer(plain["key"]))
     assert denied.status_code == 403
     assert 'error="insufficient_scope"' in denied.headers["www-authenticate"]
     assert custom.client.get("/optional", headers=bearer(plain["key"])).json()["sub"] == body["sub"]
+
+
+def test_a_key_is_in_the_groups_named_at_creation_only(custom: Custom) -> None:
+    """Issue 20 item 5: over HTTP, a key holds the groups named in ``groups`` (a subset of the
+    caller's; none by default), listed with it; a group the caller is not in is 403 with a
+    message naming it; a bad list is 422."""
+    plain = custom.new_key(name="plain")
+    root = custom.new_key(name="root", groups=["root"])
+    assert (plain["groups"], root["groups"]) == ([], ["root"])
+    assert custom.client.get("/root", headers=bearer(plain["key"])).status_code == 403
+    passed = custom.client.get("/root", headers=bearer(root["key"]))
+    assert passed.status_code == 200 and passed.json()["groups"] == ["root"]
+    assert custom.client.get("/operator", headers=bearer(root["key"])).status_code == 200
+    listed = custom.client.get(KEYS, headers=bearer(custom.token)).json()
+    assert {k["name"]: k["groups"] for k in listed} == {"plain": [], "root": ["root"]}
+
+    beyond = custom.create(name="x", groups=["root", "auditor"])
+    assert beyond.status_code == 403
+    check_no_store(beyond)
+    assert beyond.json() == {
+        "detail": "An API key can only be in groups its owner is in; the caller is not in: auditor."
+    }
+    for groups in ("root", [""], [1], [f"g{i}" for i in range(65)]):
+        response = custom.create(name="x", groups=groups)
+        assert response.status_code == 422, (groups, response.text)
+        check_no_store(response)
+    assert len(custom.client.get(KEYS, headers=bearer(custom.token)).json()) == 2
 
 
 def test_an_api_key_cannot_manage_api_keys(custom: Custom) -> None:
@@ -242,6 +277,9 @@ def test_an_api_key_cannot_manage_api_keys(custom: Custom) -> None:
     ):
         assert response.status_code == 403, response.text
         check_no_store(response)
+        assert response.json() == {
+            "detail": "An API key cannot manage API keys: sign in and use an access token."
+        }
     listed = custom.client.get(KEYS, headers=bearer(custom.token)).json()
     assert [(k["id"], k["revoked_at"]) for k in listed] == [(made["id"], None)]
 
@@ -320,6 +358,49 @@ def test_store_down_is_503_with_retry_after(tmp_path: Path) -> None:
         assert client.get("/async", headers=bearer(made["key"])).status_code == 200
 
 
+def test_creating_a_key_under_another_secret_is_503_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 20 item 25 (the server's side): an instance whose AUTH_SECRET is not the one the
+    store's keys were made with refuses to create keys (503, logged), rather than minting keys
+    the other instances refuse; the keys made under the right secret keep working there."""
+    path = tmp_path / "keys.db"
+    right, _ = custom_app(Clock(), store=SQLiteStore(path))
+    with TestClient(right) as client:
+        made = client.post(KEYS, json={"name": "ci"}, headers=bearer(login(client)["access_token"]))
+        assert made.status_code == 201
+    wrong, _ = custom_app(
+        Clock(), store=SQLiteStore(path), auth_secret="another-secret-0123456789-abcdefghijklmnop"
+    )
+    with caplog.at_level(logging.ERROR, logger="tokenward"), TestClient(wrong) as client:
+        started = [r.getMessage() for r in caplog.records]
+        assert any("is not the one the store's API keys were made with" in m for m in started)
+        token = login(client)["access_token"]
+        response = client.post(KEYS, json={"name": "x"}, headers=bearer(token))
+        assert response.status_code == 503, response.text
+        check_no_store(response)
+        assert response.headers["retry-after"].isdigit()
+        listed = client.get(KEYS, headers=bearer(token)).json()
+        assert [k["id"] for k in listed] == [made.json()["id"]]  # nothing was added
+    assert any("AUTH_SECRET is not the one" in r.getMessage() for r in caplog.records)
+    with TestClient(right) as client:
+        assert client.get("/async", headers=bearer(made.json()["key"])).status_code == 200
+
+
+def test_a_random_development_secret_does_not_lock_key_creation(tmp_path: Path) -> None:
+    """Without AUTH_SECRET (development: a random secret per process) no check value is kept,
+    so a restarted app on the same SQLite file still creates keys (the old ones died with the
+    old secret, as before)."""
+    path = tmp_path / "dev.db"
+    for _ in range(2):
+        app, _auth = custom_app(Clock(), store=SQLiteStore(path), auth_secret=None)
+        with TestClient(app) as client:
+            token = login(client)["access_token"]
+            made = client.post(KEYS, json={"name": "dev"}, headers=bearer(token))
+            assert made.status_code == 201, made.text
+            assert client.get("/async", headers=bearer(made.json()["key"])).status_code == 200
+
+
 # --- Cognito -----------------------------------------------------------------------------------
 
 
@@ -393,16 +474,19 @@ def test_cognito_keys_end_to_end(cognito_client: tuple[TestClient, str]) -> None
     body = me.json()
     assert body["credential_type"] == "api_key"
     assert body["sub"] == token_me["sub"]
-    assert body["groups"] == token_me["groups"] == ["operator"]
+    assert token_me["groups"] == ["operator"] and body["groups"] == []
     assert body["scopes"] == ["aws.cognito.signin.user.admin"]
-    assert client.get("/ops", headers=bearer(plain["key"])).status_code == 200
+    assert client.get("/ops", headers=bearer(plain["key"])).status_code == 403
+    ops = client.post(KEYS, json={"name": "ops", "groups": ["operator"]}, headers=bearer(access))
+    assert ops.status_code == 201 and ops.json()["groups"] == ["operator"]
+    assert client.get("/ops", headers=bearer(ops.json()["key"])).status_code == 200
     assert client.get("/profile", headers=bearer(made["key"])).status_code == 200
     assert client.get("/profile", headers=bearer(plain["key"])).status_code == 403
 
     listed = client.get(KEYS, headers=bearer(access))
     assert listed.status_code == 200
     check_no_store(listed)
-    assert {k["id"] for k in listed.json()} == {made["id"], plain["id"]}
+    assert {k["id"] for k in listed.json()} == {made["id"], plain["id"], ops.json()["id"]}
     assert made["key"] not in listed.text and plain["key"] not in listed.text
 
     for response in (

@@ -198,3 +198,37 @@ def test_application_code_may_raise_authorization_error(caplog: pytest.LogCaptur
     with caplog.at_level("INFO", logger="tokenward"), TestClient(late):
         pass
     assert "call auth.install(app) right after creating the app" in caplog.text
+
+
+def test_an_application_authorization_error_keeps_its_message() -> None:
+    """Issue 20 item 16: ``AuthorizationError("not the owner")`` raised by a route answers 403
+    with its own message, not "This needs the scopes: ." (an empty list is never printed)."""
+    from fastapi import FastAPI
+
+    from tokenward.exceptions import AuthorizationError
+
+    settings = AuthSettings.from_env(prefix="TOKENWARD_TEST_ISOLATED_", auth_secret=SECRET)
+    auth = Auth(settings)
+    app = FastAPI(lifespan=auth.lifespan)
+    auth.install(app)
+
+    def not_the_owner() -> None:
+        raise AuthorizationError("not the owner", subject="u1")
+
+    def bare() -> None:
+        raise AuthorizationError("")
+
+    app.add_api_route("/owned", not_the_owner)
+    app.add_api_route("/bare", bare)
+    with TestClient(app) as client:
+        response = client.get("/owned")
+        assert response.status_code == 403
+        assert response.json() == {"detail": "not the owner"}
+        challenge = response.headers["www-authenticate"]
+        assert 'error="insufficient_scope"' in challenge and "scope=" not in challenge
+        empty = client.get("/bare")
+        assert empty.status_code == 403
+        assert empty.json() == {"detail": "The caller may not do this."}
+    from tokenward.fastapi.errors import forbidden
+
+    assert forbidden().detail == "The caller may not do this."  # never "the scopes: ."

@@ -6,9 +6,16 @@ dump of the database alone cannot test guesses) and a short public prefix for lo
 the comparison runs in constant time in C++ (:class:`tokenward._core.ApiKeyHasher`).
 
 :class:`ApiKeyService` creates, lists, revokes and checks keys over an
-:class:`~tokenward.stores.ApiKeyStore`. A checked key is remembered for ``cache_ttl`` seconds, so
-a revocation takes effect on every instance within that time (0: every request asks the store).
+:class:`~tokenward.stores.ApiKeyStore`. A key holds the scopes and the groups named when it is made
+(subsets of its owner's; none by default), never more. A look-up (a key or the absence of one) is
+remembered for ``cache_ttl`` seconds, so a revocation takes effect on every instance within that
+time (0: every request asks the store); an unknown prefix and a known one with a wrong secret
+take the same steps (one cache or store look-up, one HMAC and comparison), so they cost the same.
 ``last_used_at`` is written at most once per ``touch_interval`` per key, not on every request.
+
+The store keeps a check value of the hashing key (a random probe and its keyed hash, written by
+the first creation): a creation under another ``AUTH_SECRET`` is refused
+(:class:`~tokenward.ConfigurationError`) instead of minting a key no server would accept.
 """
 
 from __future__ import annotations
@@ -34,10 +41,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CACHE_TTL",
+    "MAX_GROUPS",
     "MAX_KEY_LIFETIME",
     "MAX_NAME_CHARS",
     "ApiKeyService",
     "NewApiKey",
+    "refuse_api_key",
 ]
 
 _log = logging.getLogger("tokenward")
@@ -46,6 +55,7 @@ DEFAULT_CACHE_TTL = 5.0
 DEFAULT_TOUCH_INTERVAL = 60.0
 MAX_NAME_CHARS = 100
 MAX_SCOPES = 64
+MAX_GROUPS = 64
 MAX_KEY_LIFETIME = 10 * 366 * 24 * 3600  # ten years, in seconds
 _CACHE_ENTRIES = 10_000
 _CREATE_ATTEMPTS = 3
@@ -84,6 +94,27 @@ def _check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
     return out
 
 
+def _check_groups(groups: Iterable[str]) -> tuple[str, ...]:
+    out = tuple(dict.fromkeys(groups))
+    if len(out) > MAX_GROUPS:
+        raise ValueError(f"an API key holds at most {MAX_GROUPS} groups")
+    for group in out:
+        if not isinstance(group, str) or not group or not group.isprintable():
+            raise ValueError(f"{group!r} is not a group name")
+    return out
+
+
+def refuse_api_key(principal: Principal, what: str) -> None:
+    """AuthorizationError (403) when ``principal`` was proven by an API key: ``what`` (API keys,
+    sessions) is managed with the credentials of a signed-in user, never with a key, so that a
+    leaked key cannot make itself successors, hide its tracks or sign its owner out."""
+    if principal.credential_type == "api_key":
+        raise AuthorizationError(
+            f"An API key cannot manage {what}: sign in and use an access token.",
+            subject=principal.subject,
+        )
+
+
 def _check_lifetime(expires_in: float | None) -> float | None:
     if expires_in is None:
         return None
@@ -105,6 +136,7 @@ class ApiKeyService:
         cache_ttl: float = DEFAULT_CACHE_TTL,
         touch_interval: float = DEFAULT_TOUCH_INTERVAL,
         clock: Callable[[], float] = time.time,
+        check_secret: bool = True,
     ) -> None:
         if cache_ttl < 0 or touch_interval < 0:
             raise ConfigurationError("the API-key cache TTL and touch interval are >= 0")
@@ -113,20 +145,46 @@ class ApiKeyService:
         self.cache_ttl = float(cache_ttl)
         self.touch_interval = float(touch_interval)
         self._clock = clock
-        # prefix -> (record, when it was read); bounded, oldest dropped first.
-        self._cache: collections.OrderedDict[str, tuple[ApiKeyRecord, float]] = (
+        # prefix -> (record, or None for no such key; when it was read); bounded, oldest
+        # dropped first. Absent keys are remembered too, so that an unknown prefix and a known
+        # one take the same path (see authenticate).
+        self._cache: collections.OrderedDict[str, tuple[ApiKeyRecord | None, float]] = (
             collections.OrderedDict()
         )
         self._touched: dict[str, float] = {}
+        # Off for a per-process random secret (development without AUTH_SECRET): its keys die
+        # with the process, and the check value it wrote would refuse the next process's.
+        self._secret_checked = not check_secret
 
     # --- management (an access token's owner) --------------------------------------------------
 
     @staticmethod
     def _manager(owner: Principal) -> None:
-        if owner.credential_type == "api_key":
-            raise AuthorizationError(
-                "API keys are managed with an access token, not with an API key",
-                subject=owner.subject,
+        refuse_api_key(owner, "API keys")
+
+    async def verify_secret(self) -> bool:
+        """Whether the store's API keys were made under this service's hashing key (the same
+        ``AUTH_SECRET``). The first call on a store without a check value writes it, so the
+        first instance to start (or the first creation) decides; True when the store keeps no
+        check value (a store of your own without ``claim_api_key_check``) or checking is off."""
+        if self._secret_checked:
+            return True
+        claim = getattr(self.store, "claim_api_key_check", None)
+        if claim is None:
+            return True
+        probe, _ = self.hasher.new_key()
+        stored, stored_hash = await claim(probe, self.hasher.hash(probe), now=self._clock())
+        if not self.hasher.matches(stored, stored_hash):
+            return False
+        self._secret_checked = True
+        return True
+
+    async def _check_secret(self) -> None:
+        """ConfigurationError when the store's keys were made under another hashing key."""
+        if not await self.verify_secret():
+            raise ConfigurationError(
+                "this AUTH_SECRET is not the one the store's API keys were made with: a key "
+                "created with it would be refused by every server; use the servers' AUTH_SECRET"
             )
 
     async def create(
@@ -135,18 +193,30 @@ class ApiKeyService:
         *,
         name: str,
         scopes: Sequence[str] = (),
+        groups: Sequence[str] = (),
         expires_in: float | None = None,
         allowed_scopes: Iterable[str] | None = None,
     ) -> NewApiKey:
         """A new key for ``owner``. ``scopes`` must be among ``allowed_scopes`` (what the owner
-        may have, by default its own scopes): asking for more is an AuthorizationError (403).
-        Bad values (name, scopes, lifetime) are ValueError."""
+        may have, by default its own scopes) and ``groups`` among the owner's groups: asking for
+        more is an AuthorizationError (403). The key is in ``groups`` only (none by default).
+        Bad values (name, scopes, groups, lifetime) are ValueError; a store whose keys were
+        made under another ``AUTH_SECRET`` is a ConfigurationError."""
         from tokenward.stores import ApiKeyRecord, DuplicateKeyError
 
         self._manager(owner)
         clean_name = _check_name(name)
         wanted = _check_scopes(scopes)
+        key_groups = _check_groups(groups)
         lifetime = _check_lifetime(expires_in)
+        outside = tuple(g for g in key_groups if g not in owner.groups)
+        if outside:
+            raise AuthorizationError(
+                "An API key can only be in groups its owner is in; the caller is not in: "
+                + ", ".join(outside)
+                + ".",
+                subject=owner.subject,
+            )
         allowed = set(owner.scopes if allowed_scopes is None else allowed_scopes)
         beyond = tuple(s for s in wanted if s not in allowed)
         if beyond:
@@ -155,6 +225,7 @@ class ApiKeyService:
                 subject=owner.subject,
                 missing_scopes=beyond,
             )
+        await self._check_secret()
         now = self._clock()
         for attempt in range(_CREATE_ATTEMPTS):
             key, prefix = self.hasher.new_key()
@@ -169,6 +240,7 @@ class ApiKeyService:
                 scopes=wanted,
                 created_at=now,
                 expires_at=None if lifetime is None else now + lifetime,
+                groups=key_groups,
             )
             try:
                 await self.store.add_api_key(record)
@@ -176,6 +248,7 @@ class ApiKeyService:
                 if attempt + 1 == _CREATE_ATTEMPTS:
                     raise
                 continue
+            self._cache.pop(prefix, None)  # were it remembered as absent
             return NewApiKey(key, record)
         raise StoreError("could not store a new API key")  # pragma: no cover - loop returns
 
@@ -193,19 +266,22 @@ class ApiKeyService:
         )
         if done:
             for prefix, (record, _) in list(self._cache.items()):
-                if record.id == key_id:
+                if record is not None and record.id == key_id:
                     del self._cache[prefix]
         return done
 
     # --- checking (the api_key strategy) --------------------------------------------------------
 
     async def _record(self, prefix: str, now: float) -> ApiKeyRecord | None:
+        # A known and an unknown prefix take the same path: with the cache on, both are
+        # remembered (an absent key as None) and served from memory until the TTL passes;
+        # without it, both ask the store every time.
         if self.cache_ttl > 0:
             hit = self._cache.get(prefix)
             if hit is not None and now - hit[1] < self.cache_ttl:
                 return hit[0]
         record = await self.store.get_api_key(prefix)
-        if self.cache_ttl > 0 and record is not None:
+        if self.cache_ttl > 0:
             self._cache[prefix] = (record, now)
             self._cache.move_to_end(prefix)
             while len(self._cache) > _CACHE_ENTRIES:
@@ -225,7 +301,7 @@ class ApiKeyService:
             _log.warning("tokenward: cannot record an API key's last use: %s", exc)
 
     async def authenticate(self, key: str) -> Principal:
-        """The principal of a valid key (its owner as at creation, the key's scopes);
+        """The principal of a valid key (its owner as at creation, the key's scopes and groups);
         :class:`~tokenward.InvalidApiKeyError` for a wrong, expired or revoked one."""
         if not ApiKeyHasher.is_api_key(key):
             raise InvalidApiKeyError("malformed", "not an API key")
@@ -246,7 +322,7 @@ class ApiKeyService:
             subject=record.owner_subject,
             credential_type="api_key",
             email=record.owner_email,
-            groups=record.owner_groups,
+            groups=record.groups,
             scopes=record.scopes,
             provider="api_key",
             credential_id=record.id,

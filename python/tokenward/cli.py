@@ -719,19 +719,36 @@ def _api_key(commands: Commands) -> None:
         "create",
         "create an API key for a user (printed once)",
         "Create an API key in <PREFIX>STORE_URL, hashed under <PREFIX>AUTH_SECRET, for the user\n"
-        "named by --owner (its subject), as an administrator would: the scopes given are the\n"
-        "key's, with no owner check. The key is printed once; store it now.",
+        "named by --owner (its subject), as an administrator would: the scopes and groups given\n"
+        "are the key's, with no owner check. The key is printed once; store it now.\n"
+        "Refused (exit 1) when <PREFIX>AUTH_SECRET is not the one the store's keys were made\n"
+        "with: no server would accept the key.",
     )
     create.add_argument("--owner", required=True, help="the owner's subject (sub)")
     create.add_argument("--name", required=True, help="what the key is for")
     create.add_argument("--email", help="the owner's email")
-    create.add_argument("--group", action="append", default=[], metavar="GROUP")
-    create.add_argument("--scope", action="append", default=[], metavar="SCOPE")
+    create.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="a group the key is in (require_groups); repeat for more. Default: none",
+    )
+    create.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="a scope the key holds (Security(..., scopes=[...])); repeat for more. Default: none",
+    )
     create.add_argument("--expires-in", type=int, metavar="SECONDS", help="default: never")
     listing = _parser(
-        group, "list", "list a user's API keys", "List the keys of --owner (never a key)."
+        group,
+        "list",
+        "list API keys (one user's, or all)",
+        "List the keys of --owner, or every owner's keys without it (never a key).",
     )
-    listing.add_argument("--owner", required=True, help="the owner's subject (sub)")
+    listing.add_argument("--owner", help="the owner's subject (sub); default: every owner")
     revoke = _parser(
         group, "revoke", "revoke an API key by id", "Revoke the key with id ID (any owner's)."
     )
@@ -741,6 +758,13 @@ def _api_key(commands: Commands) -> None:
         parser.set_defaults(run=_run_api_key, api_key_action=action)
 
 
+def _iso(value: float | None) -> str | None:
+    """A stored time as the HTTP API prints it: ISO 8601 in UTC (``2026-12-05T11:37:13Z``)."""
+    if value is None:
+        return None
+    return _dt.datetime.fromtimestamp(value, _dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 def _key_json(record: Any) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -748,10 +772,11 @@ def _key_json(record: Any) -> dict[str, Any]:
         "prefix": record.prefix,
         "owner": record.owner_subject,
         "scopes": list(record.scopes),
-        "created_at": record.created_at,
-        "expires_at": record.expires_at,
-        "last_used_at": record.last_used_at,
-        "revoked_at": record.revoked_at,
+        "groups": list(record.groups),
+        "created_at": _iso(record.created_at),
+        "expires_at": _iso(record.expires_at),
+        "last_used_at": _iso(record.last_used_at),
+        "revoked_at": _iso(record.revoked_at),
     }
 
 
@@ -772,12 +797,12 @@ def _run_api_key(args: argparse.Namespace) -> int:
         ApiKeyHasher(settings.auth_secret.get_secret_value()), open_store(settings.store_url)
     )
     try:
-        return asyncio.run(_api_key_action(args, service))
+        return asyncio.run(_api_key_action(args, service, settings.var("auth_secret")))
     except tw.StoreError as exc:
         raise UsageError(f"the store failed: {exc}") from None
 
 
-async def _api_key_action(args: argparse.Namespace, service: Any) -> int:
+async def _api_key_action(args: argparse.Namespace, service: Any, secret_var: str) -> int:
     from tokenward.principal import Principal
 
     await service.store.open()
@@ -792,10 +817,24 @@ async def _api_key_action(args: argparse.Namespace, service: Any) -> int:
             )
             try:
                 made = await service.create(
-                    owner, name=args.name, scopes=args.scope, expires_in=args.expires_in
+                    owner,
+                    name=args.name,
+                    scopes=args.scope,
+                    groups=args.group,
+                    expires_in=args.expires_in,
                 )
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
+            except tw.ConfigurationError:  # the store's keys were made under another secret
+                message = (
+                    f"{secret_var} is not the one the API keys in this store were made with: "
+                    "no server would accept a key made with it. Run this with the servers' "
+                    f"{secret_var}. No key was created."
+                )
+                if args.json:
+                    _print_json({"ok": False, "error": "wrong_secret", "message": message})
+                print(f"tokenward: error: {message}", file=sys.stderr)
+                return EXIT_REJECTED
             if args.json:
                 _print_json({"key": made.key, **_key_json(made.record)})
             else:
@@ -809,7 +848,12 @@ async def _api_key_action(args: argparse.Namespace, service: Any) -> int:
             else:
                 for r in records:
                     state = "revoked" if r.revoked_at is not None else "live"
-                    print(f"{r.id}  {r.prefix}…  {state:<7}  {r.name}  {' '.join(r.scopes)}")
+                    print(
+                        f"{r.id}  {r.prefix}…  {state:<7}  {_iso(r.created_at)}  "
+                        f"owner {r.owner_subject}  {r.name}"
+                        + (f"  scopes: {' '.join(r.scopes)}" if r.scopes else "")
+                        + (f"  groups: {' '.join(r.groups)}" if r.groups else "")
+                    )
             return EXIT_OK
         done = await service.store.revoke_api_key(args.key_id, owner_subject=None, now=time.time())
         if not done:

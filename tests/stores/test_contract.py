@@ -490,6 +490,55 @@ def test_list_and_revoke_api_keys(backend: Backend) -> None:
     backend.run(scenario)
 
 
+def test_api_key_groups_are_stored_apart_from_the_owners(backend: Backend) -> None:
+    """Issue 20 item 5: a key's own groups (schema version 3) round-trip on every backend,
+    apart from the owner's groups recorded at creation."""
+
+    async def scenario(store: Store) -> None:
+        record = key(groups=("ops",))
+        await store.add_api_key(record)
+        await store.add_api_key(key("k2", "twk_bbbb"))
+        found = await store.get_api_key("twk_aaaa")
+        assert found == record and found is not None
+        assert (found.groups, found.owner_groups) == (("ops",), ("admins", "ops"))
+        assert [k.groups for k in await store.list_api_keys("u1")] == [(), ("ops",)]
+
+    backend.run(scenario)
+
+
+def test_list_api_keys_of_every_owner(backend: Backend) -> None:
+    """Issue 20 item 25: ``list_api_keys(None)`` lists every owner's keys (the CLI's listing
+    without --owner), newest first."""
+
+    async def scenario(store: Store) -> None:
+        await store.add_api_key(key("k1", "p1", created_at=NOW))
+        await store.add_api_key(key("k2", "p2", created_at=NOW + 1, owner_subject="u2"))
+        await store.add_api_key(key("k3", "p3", created_at=NOW + 2, revoked_at=NOW + 3))
+        assert [k.id for k in await store.list_api_keys(None)] == ["k3", "k2", "k1"]
+        assert [k.id for k in await store.list_api_keys("u2")] == ["k2"]
+
+    backend.run(scenario)
+
+
+def test_api_key_check_is_written_once(backend: Backend) -> None:
+    """Issue 20 item 25: the check value of the API-key hashing key is written by the first
+    call and returned unchanged to every later one, concurrent first calls included."""
+
+    async def scenario(store: Store, other: Store) -> None:
+        first = await asyncio.gather(
+            *(
+                (store if i % 2 else other).claim_api_key_check(f"probe{i}", f"hash{i}", now=NOW)
+                for i in range(8)
+            )
+        )
+        assert len(set(first)) == 1
+        probe, probe_hash = first[0]
+        assert probe_hash == "hash" + probe.removeprefix("probe")
+        assert await store.claim_api_key_check("later", "later-hash", now=NOW + 1) == first[0]
+
+    backend.run(scenario, stores=2)
+
+
 def test_touch_api_key_writes_at_most_once_an_interval(backend: Backend) -> None:
     async def scenario(store: Store) -> None:
         await store.add_api_key(key())

@@ -42,7 +42,7 @@ def test_schema_is_created_once(pg_url: str) -> None:
         await again.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2, 4]
+    assert versions(pg_url) == [2, 3, 4]
     with psycopg.connect(pg_url) as conn:
         tables = {
             r[0]
@@ -57,6 +57,7 @@ def test_schema_is_created_once(pg_url: str) -> None:
         "tokenward_role_assignments",
         "tokenward_resource_closure",
         "tokenward_api_keys",
+        "tokenward_api_key_check",
         "tokenward_counters",
     }
 
@@ -92,7 +93,35 @@ def test_concurrent_open_migrates_once(pg_url: str) -> None:
                 await s.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2, 4]
+    assert versions(pg_url) == [2, 3, 4]
+
+
+def test_migration_from_version_2_leaves_keys_in_no_group(pg_url: str) -> None:
+    """Issue 20 item 5: on open, a version-2 database migrates to version 3, where API keys
+    have groups of their own; a key made before held its owner's groups and now holds none."""
+    from tokenward.stores.postgres import _MIGRATIONS
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # a version-2 database
+        conn.execute("CREATE TABLE tokenward_schema_version (version INTEGER NOT NULL)")
+        for statement in dict(_MIGRATIONS)[2]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO tokenward_schema_version (version) VALUES (2)")
+        conn.execute(
+            "INSERT INTO tokenward_api_keys VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            ("k1", "p1", "hash", "old", "u1", None, ["root"], ["read"], NOW, None, None, None),
+        )
+
+    async def scenario() -> None:
+        store = PostgresStore(pg_url)
+        await store.open()
+        assert await store.schema_version() == SCHEMA_VERSION
+        old = await store.get_api_key("p1")
+        assert old is not None
+        assert (old.groups, old.owner_groups, old.scopes) == ((), ("root",), ("read",))
+        await store.close()
+
+    asyncio.run(scenario())
+    assert versions(pg_url) == [2, 3, 4]
 
 
 _OPEN_IN_A_PROCESS = """
@@ -125,7 +154,7 @@ def test_two_processes_open_a_fresh_database_at_once(pg_url: str) -> None:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert out.strip() == "4"
-    assert versions(pg_url) == [2, 4]
+    assert versions(pg_url) == [2, 3, 4]
 
 
 def test_migration_waits_for_the_advisory_lock(pg_url: str) -> None:

@@ -67,6 +67,7 @@ def test_schema_is_created_with_a_version(db: Path) -> None:
             "tokenward_refresh_sessions",
             "tokenward_sessions",
             "tokenward_api_keys",
+            "tokenward_api_key_check",
             "tokenward_counters",
         } <= tables
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -88,7 +89,7 @@ def test_reopening_keeps_data_and_does_not_migrate_twice(db: Path) -> None:
     run(scenario())
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
-        assert sorted(v[0] for v in versions) == [1, 2, 4]  # one row per version, each once
+        assert sorted(v[0] for v in versions) == [1, 2, 3, 4]  # one row per version, each once
     conn.close()
 
 
@@ -260,7 +261,7 @@ def test_migration_from_version_1(db: Path) -> None:
     run(scenario())
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
-        assert sorted(v[0] for v in versions) == [1, 2, 4]
+        assert sorted(v[0] for v in versions) == [1, 2, 3, 4]
     conn.close()
 
 
@@ -279,7 +280,7 @@ def test_two_stores_migrate_one_file_once(db: Path) -> None:
     run(scenario())
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
-        assert sorted(v[0] for v in versions) == [1, 2, 4]
+        assert sorted(v[0] for v in versions) == [1, 2, 3, 4]
         assert conn.execute("SELECT COUNT(*) FROM tokenward_sessions").fetchone()[0] == 2
     conn.close()
 
@@ -298,3 +299,35 @@ def test_a_failed_migration_leaves_version_1(db: Path) -> None:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert "tokenward_sessions" not in tables
     conn.close()
+
+
+def test_migration_from_version_2_leaves_keys_in_no_group(db: Path) -> None:
+    """Issue 20 item 5: version 3 gives API keys groups of their own. A key made before it held
+    its owner's groups; it migrates to none (a behaviour change, docs/api-keys.md), and its
+    owner's groups stay recorded."""
+    make_v1_file(db)
+    with sqlite3.connect(db) as conn:  # a version-2 file, as tokenward wrote it before
+        from tokenward.stores._sqlite_schema import MIGRATIONS
+
+        for number, statements in MIGRATIONS:
+            if number == 2:
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO tokenward_schema_version (version) VALUES (2)")
+        conn.execute(
+            "INSERT INTO tokenward_api_keys VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            ("k1", "p1", "hash", "old", "u1", None, '["root"]', '["read"]', NOW, None, None, None),
+        )
+    conn.close()
+
+    async def scenario() -> None:
+        store = SQLiteStore(db)
+        await store.open()
+        assert await store.schema_version() == SCHEMA_VERSION
+        old = await store.get_api_key("p1")
+        assert old is not None
+        assert (old.groups, old.owner_groups, old.scopes) == ((), ("root",), ("read",))
+        assert await store.claim_api_key_check("probe", "h", now=NOW) == ("probe", "h")
+        await store.close()
+
+    run(scenario())

@@ -15,7 +15,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from tokenward.apikeys import MAX_KEY_LIFETIME, MAX_NAME_CHARS, MAX_SCOPES, ApiKeyService
+from tokenward.apikeys import (
+    MAX_GROUPS,
+    MAX_KEY_LIFETIME,
+    MAX_NAME_CHARS,
+    MAX_SCOPES,
+    ApiKeyService,
+)
 from tokenward.exceptions import TokenwardError
 from tokenward.fastapi import errors
 from tokenward.fastapi.models import CurrentUser
@@ -34,6 +40,11 @@ class CreateApiKey(BaseModel):
 
     name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     scopes: list[str] = Field(default_factory=list, max_length=MAX_SCOPES)
+    groups: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_GROUPS,
+        description="the groups the key is in: some of the caller's; none by default",
+    )
     expires_in: int | None = Field(
         default=None, ge=1, le=MAX_KEY_LIFETIME, description="seconds; null: never expires"
     )
@@ -50,6 +61,7 @@ class ApiKeyInfo(BaseModel):
     name: str
     prefix: str = Field(description="the key's first characters, for recognising it")
     scopes: list[str]
+    groups: list[str] = Field(description="the groups the key is in (named at its creation)")
     created_at: _dt.datetime
     expires_at: _dt.datetime | None = None
     last_used_at: _dt.datetime | None = None
@@ -62,6 +74,7 @@ class ApiKeyInfo(BaseModel):
             name=record.name,
             prefix=record.prefix,
             scopes=list(record.scopes),
+            groups=list(record.groups),
             created_at=_when(record.created_at) or _dt.datetime.now(_dt.UTC),
             expires_at=_when(record.expires_at),
             last_used_at=_when(record.last_used_at),
@@ -77,13 +90,16 @@ class ApiKeyCreated(BaseModel):
     name: str
     prefix: str
     scopes: list[str]
+    groups: list[str]
     created_at: _dt.datetime
     expires_at: _dt.datetime | None = None
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in, or the credentials are not valid"},
-    403: {"description": "Signed in with an API key, or asking for scopes the caller lacks"},
+    403: {
+        "description": "Signed in with an API key, or asking for scopes or groups the caller lacks"
+    },
     422: {"description": "The body lacks a field or has one of the wrong type or size"},
     503: {"description": "The store is unavailable"},
 }
@@ -121,6 +137,7 @@ def build_api_keys_router(
                 principal,
                 name=body.name,
                 scopes=body.scopes,
+                groups=body.groups,
                 expires_in=body.expires_in,
                 allowed_scopes=effective_scopes(principal),
             )
@@ -134,6 +151,7 @@ def build_api_keys_router(
             name=record.name,
             prefix=record.prefix,
             scopes=list(record.scopes),
+            groups=list(record.groups),
             created_at=info.created_at,
             expires_at=info.expires_at,
         )

@@ -275,6 +275,7 @@ class Auth:
             self.store,
             cache_ttl=settings.api_key_cache_ttl,
             clock=clock,
+            check_secret=settings.auth_secret is not None,
         )
 
     @classmethod
@@ -558,6 +559,12 @@ class Auth:
             now = self._clock()
             await self.store.purge_refresh_sessions(before=now)
             await self.store.purge_counters(before=now)
+            if self.api_keys is not None and not await self.api_keys.verify_secret():
+                _log.error(
+                    "tokenward: %s is not the one the store's API keys were made with: every "
+                    "key is refused here, and creating keys is refused (503)",
+                    self.settings.var("auth_secret"),
+                )
             yield
         finally:
             await self.store.close()

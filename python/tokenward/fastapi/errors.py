@@ -123,6 +123,9 @@ def _token_challenge(exc: InvalidTokenError) -> str:
 
 
 def forbidden_detail(exc: AuthorizationError) -> str:
+    """The 403's text: the groups or scopes that are missing when the error names them, else
+    the error's own message (an application's ``AuthorizationError("not the owner")``); never
+    an empty list."""
     if exc.entitlement:
         why = f" ({', '.join(exc.reasons)})" if exc.reasons else ""
         return f"This needs the entitlement {exc.entitlement} on this resource{why}."
@@ -136,7 +139,9 @@ def forbidden_detail(exc: AuthorizationError) -> str:
         )
     if exc.groups:
         return "This needs membership in one of the groups: " + ", ".join(sorted(exc.groups)) + "."
-    return "This needs the scopes: " + " ".join(exc.missing_scopes) + "."
+    if exc.missing_scopes:
+        return "This needs the scopes: " + " ".join(exc.missing_scopes) + "."
+    return str(exc).strip() or "The caller may not do this."
 
 
 def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPException:
@@ -157,9 +162,14 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
             _token_detail(exc, login_path), _challenges(exc, _token_challenge(exc)), exc
         )
     if isinstance(exc, AuthorizationError):
-        description = "Not in a required group" if exc.groups else "A required scope is missing"
         if exc.entitlement:
             description = "A required entitlement is missing"
+        elif exc.groups:
+            description = "Not in a required group"
+        elif exc.missing_scopes:
+            description = "A required scope is missing"
+        else:
+            description = "The caller may not do this"
         return HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail=forbidden_detail(exc),
@@ -204,7 +214,7 @@ def forbidden(
     """The 403 for a missing group or scope (what :class:`AuthorizationError` maps to)."""
     return to_http(
         AuthorizationError(
-            "forbidden",
+            "The caller may not do this.",
             subject=subject,
             groups=tuple(dict.fromkeys(groups)),
             missing_scopes=tuple(dict.fromkeys(scopes)),

@@ -31,6 +31,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import ClientDisconnect
 
+from tokenward.apikeys import refuse_api_key
 from tokenward.exceptions import InvalidCredentialsError, TokenwardError
 from tokenward.fastapi import errors
 from tokenward.fastapi.dependencies import public
@@ -116,6 +117,7 @@ def _error_doc(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         400: "The body could not be read",
         401: "Not authenticated, or the credentials or token are not valid",
+        403: "Signed in with an API key: sessions are managed with an access token",
         413: "The body is too large",
         415: "The body is neither JSON nor a urlencoded form",
         422: "The body lacks a field or has one of the wrong type",
@@ -463,12 +465,13 @@ def build_auth_router(
         "/sessions",
         response_model=list[SessionView],
         summary="The caller's live sessions; current: true marks the one of this request",
-        responses=_error_doc(401, 503),
+        responses=_error_doc(401, 403, 503),
     )
     async def list_sessions(
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> list[SessionView]:
         try:
+            refuse_api_key(user.principal, "sessions")
             found = await rotation.sessions(user.sub)
         except TokenwardError as exc:
             raise fail(exc) from None
@@ -492,13 +495,17 @@ def build_auth_router(
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
         summary="End one of the caller's sessions (its refresh token stops working at once)",
-        responses={**_error_doc(401, 503), 404: {"description": "The caller has no such session"}},
+        responses={
+            **_error_doc(401, 403, 503),
+            404: {"description": "The caller has no such session"},
+        },
     )
     async def end_session(
         session_id: str,
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> Response:
         try:
+            refuse_api_key(user.principal, "sessions")
             ended = await rotation.end_session(user.sub, session_id[:128])
         except TokenwardError as exc:
             raise fail(exc) from None
@@ -510,13 +517,14 @@ def build_auth_router(
         "/sessions",
         response_model=EndedSessions,
         summary="End every session of the caller but the current one",
-        responses=_error_doc(401, 503),
+        responses=_error_doc(401, 403, 503),
     )
     async def end_other_sessions(
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> EndedSessions:
         keep = user.principal.session_id
         try:
+            refuse_api_key(user.principal, "sessions")
             ended = await rotation.end_other_sessions(user.sub, keep)
         except TokenwardError as exc:
             raise fail(exc) from None

@@ -6,6 +6,8 @@ version in ``tokenward_schema_version`` (one row per applied version). A fresh f
 * 1: refresh tokens (``tokenward_refresh_sessions``).
 * 2: sessions (``tokenward_sessions``, one row per refresh-token family, filled from the existing
   families), API keys (``tokenward_api_keys``) and rate-limit counters (``tokenward_counters``).
+* 3: an API key's own groups (``key_groups``; keys made before hold none) and the check value of
+  the API-key hashing key (``tokenward_api_key_check``, one row, written once).
 * 4: role assignments on resources (``tokenward_role_assignments``) and the resource hierarchy
   as a closure table (``tokenward_resource_closure``: one row per ancestor of each resource,
   with its distance; no row for a resource and itself).
@@ -80,6 +82,19 @@ _V2 = (
     "CREATE INDEX tokenward_counters_reset ON tokenward_counters (reset_at)",
 )
 
+# Keys made before version 3 carried their owner's groups; from now on a key holds only the
+# groups named when it is made, so the existing ones migrate to none.
+_V3 = (
+    "ALTER TABLE tokenward_api_keys ADD COLUMN key_groups TEXT NOT NULL DEFAULT '[]'",
+    """CREATE TABLE tokenward_api_key_check (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        probe      TEXT NOT NULL,
+        probe_hash TEXT NOT NULL,
+        created_at REAL NOT NULL
+    )""",
+)
+
+
 _V4 = (
     """CREATE TABLE tokenward_role_assignments (
         user_id       TEXT NOT NULL,
@@ -100,7 +115,7 @@ _V4 = (
     " ON tokenward_resource_closure (ancestor_type, ancestor_id)",
 )
 
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (4, _V4))
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
 
 
 def current_version(conn: sqlite3.Connection) -> int:

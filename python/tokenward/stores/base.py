@@ -125,7 +125,9 @@ class SessionInfo:
 @dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     """An API key as stored: never the key, only its public ``prefix`` (unique, how a presented
-    key is found) and ``key_hash``; the owner's identity is copied at creation."""
+    key is found) and ``key_hash``; the owner's identity is copied at creation. ``groups`` are
+    the key's own (named when it was made, a subset of ``owner_groups``): what a request with
+    the key is in. ``owner_groups`` only records what the owner was in at the time."""
 
     id: str
     prefix: str
@@ -139,6 +141,7 @@ class ApiKeyRecord:
     expires_at: float | None = None
     last_used_at: float | None = None
     revoked_at: float | None = None
+    groups: tuple[str, ...] = ()
 
     def is_live(self, now: float) -> bool:
         """Not revoked, and not expired at ``now`` (a key without ``expires_at`` never expires)."""
@@ -153,7 +156,7 @@ _TOKEN_COLUMNS = (
 )
 _KEY_COLUMNS = (
     "id, prefix, key_hash, name, owner_subject, owner_email, owner_groups, scopes, created_at,"
-    " expires_at, last_used_at, revoked_at"
+    " expires_at, last_used_at, revoked_at, key_groups"
 )
 
 
@@ -175,9 +178,12 @@ def _session_from_row(row: Sequence[Any], identity: Any) -> RefreshSession:
 
 
 def _key_from_row(
-    row: Sequence[Any], owner_groups: tuple[str, ...], scopes: tuple[str, ...]
+    row: Sequence[Any],
+    owner_groups: tuple[str, ...],
+    scopes: tuple[str, ...],
+    groups: tuple[str, ...] = (),
 ) -> ApiKeyRecord:
-    """The ApiKeyRecord of a row selected as ``_KEY_COLUMNS``, with its two list columns
+    """The ApiKeyRecord of a row selected as ``_KEY_COLUMNS``, with its three list columns
     decoded by the store."""
     return ApiKeyRecord(
         id=row[0],
@@ -192,6 +198,7 @@ def _key_from_row(
         expires_at=row[9],
         last_used_at=row[10],
         revoked_at=row[11],
+        groups=groups,
     )
 
 
@@ -273,8 +280,9 @@ class ApiKeyStore(Protocol):
     async def get_api_key_by_id(self, key_id: str) -> ApiKeyRecord | None:
         """The key with this id (live or not), or None."""
 
-    async def list_api_keys(self, owner_subject: str) -> list[ApiKeyRecord]:
-        """Every key of the owner, newest first; revoked ones included (``revoked_at`` set)."""
+    async def list_api_keys(self, owner_subject: str | None) -> list[ApiKeyRecord]:
+        """Every key of the owner, newest first; revoked ones included (``revoked_at`` set).
+        ``owner_subject`` None lists every owner's keys (for the CLI)."""
 
     async def revoke_api_key(self, key_id: str, *, owner_subject: str | None, now: float) -> bool:
         """Revoke a key at ``now``. ``owner_subject`` None means any owner's (for the CLI).
@@ -284,6 +292,15 @@ class ApiKeyStore(Protocol):
         """Set ``last_used_at = now`` in one conditional write, only when it is unset or at least
         ``min_interval`` seconds old (so a busy key costs one write a minute, not one a request).
         True when it wrote."""
+
+    async def claim_api_key_check(
+        self, probe: str, probe_hash: str, *, now: float
+    ) -> tuple[str, str]:
+        """The store's check value of the API-key hashing key: a random ``probe`` (shaped like a
+        key, never one: it is in no key table) and its keyed hash. Writes ``(probe,
+        probe_hash)`` when the store has none yet, once (of concurrent first calls one pair
+        wins); returns the stored pair. A hasher that does not match it hashes under another
+        ``AUTH_SECRET`` than the one that made the store's keys."""
 
 
 @runtime_checkable

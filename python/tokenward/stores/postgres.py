@@ -132,6 +132,19 @@ _V2 = (
     "CREATE INDEX tokenward_counters_reset ON tokenward_counters (reset_at)",
 )
 
+# Version 3: an API key's own groups (keys made before carried their owner's and migrate to
+# none) and the check value of the API-key hashing key (one row, written once).
+_V3 = (
+    "ALTER TABLE tokenward_api_keys ADD COLUMN key_groups TEXT[] NOT NULL DEFAULT '{}'",
+    """CREATE TABLE tokenward_api_key_check (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        probe      TEXT NOT NULL,
+        probe_hash TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL
+    )""",
+)
+
+
 # 4: role assignments on resources and the resource hierarchy as a closure table (one row per
 # ancestor of each resource, with its distance; none for a resource and itself).
 _V4 = (
@@ -154,7 +167,7 @@ _V4 = (
     " ON tokenward_resource_closure (ancestor_type, ancestor_id)",
 )
 
-_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((2, _V2), (4, _V4))
+_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((2, _V2), (3, _V3), (4, _V4))
 
 _SESSION_COLUMNS = (
     "s.id, s.subject, s.started_at, s.last_used_at, s.client_address, s.user_agent,"
@@ -172,8 +185,26 @@ def _token(row: tuple[Any, ...]) -> RefreshSession:
     return _session_from_row(row, row[3])  # jsonb: psycopg decodes it
 
 
+# What an API-key look-up that found nothing turns into a record (see _one_key).
+_DECOY_KEY_ROW: tuple[Any, ...] = (
+    "ak_decoy",
+    "vk_decoy",
+    "0" * 64,
+    "decoy",
+    "decoy",
+    None,
+    ["decoy"],
+    ["decoy:read"],
+    0.0,
+    None,
+    None,
+    None,
+    [],
+)
+
+
 def _key(row: tuple[Any, ...]) -> ApiKeyRecord:
-    return _key_from_row(row, tuple(row[6]), tuple(row[7]))
+    return _key_from_row(row, tuple(row[6]), tuple(row[7]), tuple(row[12]))
 
 
 async def _insert_token(conn: _Conn, s: RefreshSession) -> None:
@@ -562,7 +593,7 @@ class PostgresStore:
             try:
                 await conn.execute(
                     f"INSERT INTO tokenward_api_keys ({_KEY_COLUMNS})"  # noqa: S608
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         record.id,
                         record.prefix,
@@ -576,6 +607,7 @@ class PostgresStore:
                         record.expires_at,
                         record.last_used_at,
                         record.revoked_at,
+                        list(record.groups),
                     ),
                 )
             except pg_errors.UniqueViolation as exc:
@@ -592,7 +624,10 @@ class PostgresStore:
                 (value,),
             )
             row = await cur.fetchone()
-            return None if row is None else _key(row)
+            # A miss builds a record from a decoy row as a hit does from its row, so that an
+            # unknown prefix costs what a known one does.
+            record = _key(_DECOY_KEY_ROW if row is None else row)
+            return None if row is None else record
 
         return await self._run(work)
 
@@ -602,12 +637,13 @@ class PostgresStore:
     async def get_api_key_by_id(self, key_id: str) -> ApiKeyRecord | None:
         return await self._one_key("id", key_id)
 
-    async def list_api_keys(self, owner_subject: str) -> list[ApiKeyRecord]:
+    async def list_api_keys(self, owner_subject: str | None) -> list[ApiKeyRecord]:
         async def work(conn: _Conn) -> list[ApiKeyRecord]:
             cur = await conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys WHERE owner_subject = %s"  # noqa: S608
+                f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys"  # noqa: S608
+                " WHERE (%(owner)s::text IS NULL OR owner_subject = %(owner)s)"
                 " ORDER BY created_at DESC, id DESC",
-                (owner_subject,),
+                {"owner": owner_subject},
             )
             return [_key(row) for row in await cur.fetchall()]
 
@@ -641,6 +677,25 @@ class PostgresStore:
             return cur.rowcount == 1
 
         return await self._run(work)
+
+    async def claim_api_key_check(
+        self, probe: str, probe_hash: str, *, now: float
+    ) -> tuple[str, str]:
+        async def work(conn: _Conn) -> tuple[str, str]:
+            await conn.execute(
+                "INSERT INTO tokenward_api_key_check (id, probe, probe_hash, created_at)"
+                " VALUES (1, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                (probe, probe_hash, now),
+            )
+            cur = await conn.execute(
+                "SELECT probe, probe_hash FROM tokenward_api_key_check WHERE id = 1"
+            )
+            row = await cur.fetchone()
+            if row is None:  # inserted or found above, in this transaction
+                raise StoreError("the API-key check value could not be read")
+            return str(row[0]), str(row[1])
+
+        return await self._transaction(work)
 
     # --- counters -----------------------------------------------------------------------------
 

@@ -83,8 +83,26 @@ def _load_strings(text: str) -> tuple[str, ...]:
     return tuple(v for v in values if isinstance(v, str)) if isinstance(values, list) else ()
 
 
+# What an API-key look-up that found nothing decodes (see _one_key): a row of a usual shape.
+_DECOY_KEY_ROW: tuple[Any, ...] = (
+    "ak_decoy",
+    "vk_decoy",
+    "0" * 64,
+    "decoy",
+    "decoy",
+    None,
+    '["decoy"]',
+    '["decoy:read"]',
+    0.0,
+    None,
+    None,
+    None,
+    "[]",
+)
+
+
 def _row_to_key(row: tuple[Any, ...]) -> ApiKeyRecord:
-    return _key_from_row(row, _load_strings(row[6]), _load_strings(row[7]))
+    return _key_from_row(row, _load_strings(row[6]), _load_strings(row[7]), _load_strings(row[12]))
 
 
 def _row_to_session(row: tuple[Any, ...]) -> RefreshSession:
@@ -435,7 +453,7 @@ class SQLiteStore:
             try:
                 conn.execute(
                     f"INSERT INTO tokenward_api_keys ({_KEY_COLUMNS})"  # noqa: S608
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         record.id,
                         record.prefix,
@@ -449,6 +467,7 @@ class SQLiteStore:
                         record.expires_at,
                         record.last_used_at,
                         record.revoked_at,
+                        _dump_strings(record.groups),
                     ),
                 )
             except sqlite3.IntegrityError as exc:
@@ -464,7 +483,10 @@ class SQLiteStore:
                 f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys WHERE {column} = ?",  # noqa: S608
                 (value,),
             ).fetchone()
-            return None if row is None else _row_to_key(row)
+            # A miss decodes a decoy row as a hit decodes its row, so that an unknown prefix
+            # costs what a known one does (the JSON decoding is most of the difference).
+            record = _row_to_key(_DECOY_KEY_ROW if row is None else row)
+            return None if row is None else record
 
         return await self._run(work)
 
@@ -474,12 +496,12 @@ class SQLiteStore:
     async def get_api_key_by_id(self, key_id: str) -> ApiKeyRecord | None:
         return await self._one_key("id", key_id)
 
-    async def list_api_keys(self, owner_subject: str) -> list[ApiKeyRecord]:
+    async def list_api_keys(self, owner_subject: str | None) -> list[ApiKeyRecord]:
         def work(conn: sqlite3.Connection) -> list[ApiKeyRecord]:
             rows = conn.execute(
-                f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys WHERE owner_subject = ?"  # noqa: S608
-                " ORDER BY created_at DESC, id DESC",
-                (owner_subject,),
+                f"SELECT {_KEY_COLUMNS} FROM tokenward_api_keys"  # noqa: S608
+                " WHERE (? IS NULL OR owner_subject = ?) ORDER BY created_at DESC, id DESC",
+                (owner_subject, owner_subject),
             ).fetchall()
             return [_row_to_key(row) for row in rows]
 
@@ -506,6 +528,22 @@ class SQLiteStore:
             return cur.rowcount == 1
 
         return await self._run(work)
+
+    async def claim_api_key_check(
+        self, probe: str, probe_hash: str, *, now: float
+    ) -> tuple[str, str]:
+        def work(conn: sqlite3.Connection) -> tuple[str, str]:
+            conn.execute(
+                "INSERT OR IGNORE INTO tokenward_api_key_check (id, probe, probe_hash, created_at)"
+                " VALUES (1, ?, ?, ?)",
+                (probe, probe_hash, now),
+            )
+            row = conn.execute(
+                "SELECT probe, probe_hash FROM tokenward_api_key_check WHERE id = 1"
+            ).fetchone()
+            return str(row[0]), str(row[1])
+
+        return await self._run(lambda conn: self._write(conn, lambda: work(conn)))
 
     # --- counters -----------------------------------------------------------------------------
 
