@@ -3,16 +3,22 @@
 :class:`LoginLimiter` is the :class:`~tokenward.strategies.LoginGuard` of the debug login and of
 HTTP Basic:
 
-* after ``max_failures`` failed attempts for one user name (an email) within
-  ``failure_window`` seconds, every attempt for it is refused (:class:`~tokenward.RateLimitError`,
-  429 with ``Retry-After``) until that window has passed, a correct password included;
+* at most ``max_failures`` password checks that fail for one user name (an email) within
+  ``failure_window`` seconds. Each attempt reserves its place *before* its password is checked,
+  in one atomic step of the store (:meth:`CounterStore.reserve`), so the limit holds however
+  many guesses arrive at once; once the places are taken, every attempt for the user name is
+  refused (:class:`~tokenward.RateLimitError`, 429 with ``Retry-After``) until the window has
+  passed, a correct password included. A correct password gives back its own place
+  (:meth:`LoginAttempt.succeeded`) and nothing else: failures stay counted until their window
+  ends, whoever signs in meanwhile (:meth:`LoginLimiter.clear` lifts a lock-out at once);
 * at most ``max_per_address`` attempts per client address per ``address_window``;
 * refreshes: at most ``refresh_per_address`` per address per ``address_window``.
 
-Each counter is one atomic statement of the store (:meth:`CounterStore.hit`) and expires by
-itself. A store that fails raises :class:`~tokenward.StoreError` (503): the limiter fails closed,
-never open. User names are kept only as keyed hashes in the counters' keys. An unknown user name
-and a wrong password take the same path, so the answer and its timing do not tell them apart.
+Each counter changes by one atomic statement of the store and expires by itself. A store that
+fails raises :class:`~tokenward.StoreError` (503): the limiter fails closed, never open (an
+attempt whose check raised keeps its place, as a failure). User names are kept only as keyed
+hashes in the counters' keys. An unknown user name and a wrong password take the same path, so
+the answer and its timing do not tell them apart.
 
 :func:`client_address` picks the address to count: the socket's peer, unless the peer is a
 trusted proxy, in which case the right-most ``X-Forwarded-For`` entry that is not a trusted
@@ -39,6 +45,7 @@ __all__ = [
     "DEFAULT_MAX_FAILURES",
     "DEFAULT_MAX_PER_ADDRESS",
     "DEFAULT_REFRESH_PER_ADDRESS",
+    "LoginAttempt",
     "LoginLimiter",
     "TrustedProxies",
     "client_address",
@@ -97,6 +104,24 @@ def client_address(
     return peer
 
 
+class LoginAttempt:
+    """A password check :meth:`LoginLimiter.check` let run. It holds one of the user name's
+    ``max_failures`` places in the failure window and keeps it (a failure) unless
+    :meth:`succeeded` gives it back."""
+
+    __slots__ = ("_counters", "_key", "_reset_at")
+
+    def __init__(self, counters: CounterStore, key: str, reset_at: float) -> None:
+        self._counters = counters
+        self._key = key
+        self._reset_at = reset_at
+
+    async def succeeded(self) -> None:
+        """The password was right: this attempt's place is given back. Only this one: the
+        failures of other attempts (from this address or any other) still count."""
+        await self._counters.release(self._key, reset_at=self._reset_at)
+
+
 class LoginLimiter:
     """Login and refresh limits over a :class:`~tokenward.stores.CounterStore` (see the module
     docstring). ``key`` keys the hashes of user names in counter keys (derive it from the
@@ -148,25 +173,25 @@ class LoginLimiter:
                 f"Too many {kind} attempts from this address.", retry_after=counter.reset_at - now
             )
 
-    async def check(self, username: str, address: str | None) -> None:
-        """Before a password is checked: RateLimitError when either limit is reached."""
+    async def check(self, username: str, address: str | None) -> LoginAttempt:
+        """Before a password is checked: count the attempt from ``address`` and reserve one of
+        the user name's ``max_failures`` password checks, or raise RateLimitError. The attempt
+        counts as a failure unless :meth:`LoginAttempt.succeeded` gives it back."""
         await self._per_address("login", address, self.max_per_address)
         now = self._clock()
-        failures = await self.counters.peek(self._user_key(username), now=now)
-        if failures is not None and failures.count >= self.max_failures:
+        key = self._user_key(username)
+        reservation = await self.counters.reserve(
+            key, limit=self.max_failures, window=self.failure_window, now=now
+        )
+        if not reservation.granted:
             raise RateLimitError(
                 "Too many failed sign-in attempts for this account.",
-                retry_after=failures.reset_at - now,
+                retry_after=reservation.reset_at - now,
             )
+        return LoginAttempt(self.counters, key, reservation.reset_at)
 
-    async def failed(self, username: str, address: str | None) -> None:
-        """After a wrong password (or an unknown user name: the same call)."""
-        await self.counters.hit(
-            self._user_key(username), window=self.failure_window, now=self._clock()
-        )
-
-    async def succeeded(self, username: str, address: str | None) -> None:
-        """After a good password: earlier failures no longer count."""
+    async def clear(self, username: str) -> None:
+        """Forget the user name's failures: lift its lock-out now (``tokenward limits clear``)."""
         await self.counters.clear(self._user_key(username))
 
     async def check_refresh(self, address: str | None) -> None:

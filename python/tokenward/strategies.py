@@ -50,6 +50,7 @@ __all__ = [
     "BasicStrategy",
     "Credentials",
     "GatewayStrategy",
+    "GuardedAttempt",
     "LoginGuard",
     "Strategy",
     "VerifierStrategy",
@@ -333,15 +334,19 @@ class ApiKeyStrategy:
         return await self.keys.authenticate(key)
 
 
+class GuardedAttempt(Protocol):
+    """One password check a :class:`LoginGuard` let run: a failure unless ``succeeded``."""
+
+    async def succeeded(self) -> None: ...
+
+
 class LoginGuard(Protocol):
     """The login rate limit, as password checks (debug login, HTTP Basic) use it: ``check``
-    before (raises :class:`~tokenward.RateLimitError`), then ``failed`` or ``succeeded``."""
+    before the password is checked reserves the attempt (or raises
+    :class:`~tokenward.RateLimitError`); it counts as a failure unless the password was right
+    and the caller says so with the attempt's ``succeeded()``."""
 
-    async def check(self, username: str, address: str | None) -> None: ...
-
-    async def failed(self, username: str, address: str | None) -> None: ...
-
-    async def succeeded(self, username: str, address: str | None) -> None: ...
+    async def check(self, username: str, address: str | None) -> GuardedAttempt: ...
 
 
 BasicCheck = Callable[[str, str], Awaitable[Principal | None]]
@@ -397,21 +402,19 @@ class BasicStrategy:
         if param is None:
             return None
         user, password = decode_basic(param)
-        address = credentials.client_address
+        attempt = None
         if self.guard is not None:
-            await self.guard.check(user, address)
+            attempt = await self.guard.check(user, credentials.client_address)
         principal = await self.check(user, password)
         if principal is None:
-            if self.guard is not None:
-                await self.guard.failed(user, address)
             raise InvalidCredentialsError("Incorrect user name or password.")
         if not isinstance(principal, Principal):
             raise ConfigurationError(
                 "the HTTP Basic check must return a tokenward Principal or None, not "
                 + type(principal).__name__
             )
-        if self.guard is not None:
-            await self.guard.succeeded(user, address)
+        if attempt is not None:
+            await attempt.succeeded()
         if principal.credential_type != "basic":
             principal = dataclasses.replace(principal, credential_type="basic")
         return principal
