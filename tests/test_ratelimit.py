@@ -31,7 +31,7 @@ from tests.pg_server import PostgresServer
 from tokenward.exceptions import ConfigurationError, RateLimitError, StoreError
 from tokenward.fastapi import Auth, AuthSettings, CurrentUser, authenticate
 from tokenward.principal import Principal
-from tokenward.ratelimit import LoginLimiter, TrustedProxies, client_address
+from tokenward.ratelimit import UNVERIFIED, LoginLimiter, TrustedProxies, client_address
 from tokenward.stores import Store
 from tokenward.stores.postgres import PostgresStore
 from tokenward.stores.sqlite import SQLiteStore
@@ -446,11 +446,30 @@ def test_trusted_proxies() -> None:
         ("10.0.0.1", [" 2001:DB8::5 "], "2001:db8::5"),
         ("10.0.0.1", [",, 198.51.100.1 ,"], "198.51.100.1"),
         (None, ["198.51.100.1"], None),
+        ("10.0.0.1", ["198.51.100.1:4711, [2001:db8::7]:80"], "2001:db8::7"),  # with ports
+        ("10.0.0.1", ["[2001:db8::7]x"], "10.0.0.1"),
+        # the peer may have been taken from the header by the server (issue 20 item 3):
+        ("198.51.100.1", ["198.51.100.1"], "198.51.100.1"),  # what a trusted proxy would pick
+        ("198.51.100.1", ["6.6.6.6, 198.51.100.1, 10.0.0.2"], "198.51.100.1"),
+        ("198.51.100.1", ["198.51.100.1:4711"], "198.51.100.1"),
+        ("6.6.6.6", ["6.6.6.6, 198.51.100.1"], UNVERIFIED),  # another entry: the client's own
+        ("6.6.6.6", ["6.6.6.6, garbage"], UNVERIFIED),
+        ("6.6.6.6", ["10.0.0.3, 6.6.6.6"], "6.6.6.6"),
+        ("testclient", ["198.51.100.1"], "testclient"),
     ],
 )
 def test_client_address(peer: str | None, forwarded: list[str], expected: str | None) -> None:
     trusted = TrustedProxies(["10.0.0.0/8"])
     assert client_address(peer, forwarded, trusted) == expected
+
+
+def test_without_trusted_proxies_a_forwarded_peer_is_unverified() -> None:
+    """Issue 20 item 3: with no proxy trusted, an address that may come from X-Forwarded-For
+    (the server rewrote the peer from it) is never counted as the client's."""
+    assert client_address("203.0.113.5", ["203.0.113.5"]) == UNVERIFIED
+    assert client_address("203.0.113.5", ["198.51.100.1, 203.0.113.5"]) == UNVERIFIED
+    assert client_address("127.0.0.1", ["203.0.113.5"]) == "127.0.0.1"  # the socket's peer
+    assert client_address("127.0.0.1", []) == "127.0.0.1"
 
 
 def test_client_address_without_trusted_proxies_is_the_peer() -> None:

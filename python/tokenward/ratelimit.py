@@ -20,9 +20,11 @@ attempt whose check raised keeps its place, as a failure). User names are kept o
 hashes in the counters' keys. An unknown user name and a wrong password take the same path, so
 the answer and its timing do not tell them apart.
 
-:func:`client_address` picks the address to count: the socket's peer, unless the peer is a
-trusted proxy, in which case the right-most ``X-Forwarded-For`` entry that is not a trusted
-proxy (the first hop a trusted proxy saw).
+:func:`client_address` picks the address to count by one rule that gives no client a say,
+whatever the server did with ``X-Forwarded-For`` beforehand: the socket's peer; behind a
+trusted proxy, the right-most ``X-Forwarded-For`` entry that is not a trusted proxy (the first
+hop a trusted proxy saw); and when the server may have replaced the peer with an entry of the
+header without a trusted proxy vouching for it, the one shared address :data:`UNVERIFIED`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
     "DEFAULT_MAX_FAILURES",
     "DEFAULT_MAX_PER_ADDRESS",
     "DEFAULT_REFRESH_PER_ADDRESS",
+    "UNVERIFIED",
     "LoginAttempt",
     "LoginLimiter",
     "TrustedProxies",
@@ -87,21 +90,72 @@ class TrustedProxies:
         return any(ip in net for net in self._networks)
 
 
+UNVERIFIED = "unverified"
+"""The address :func:`client_address` counts a request under when it cannot vouch for one."""
+
+
+def _ip(text: str) -> str | None:
+    """``text`` as a normalised IP address, or None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+
+
+def _hop(entry: str) -> str | None:
+    """The IP address of one ``X-Forwarded-For`` entry, normalised: bare, ``v4:port`` or
+    ``[v6]:port`` (the forms uvicorn reads); None when it holds none."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, bracket, rest = entry[1:].partition("]")
+        if not bracket or (rest and not (rest[:1] == ":" and rest[1:].isdigit())):
+            return None
+        return _ip(host)
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return _ip(host) if port.isdigit() else None
+    return _ip(entry)
+
+
 def client_address(
     peer: str | None, forwarded_for: Sequence[str] = (), trusted: TrustedProxies | None = None
 ) -> str | None:
-    """The client's address: ``peer`` (the socket's), or — when ``peer`` is a trusted proxy —
-    the right-most ``X-Forwarded-For`` entry (all headers, in order) that is not trusted."""
-    if peer is None or not trusted or peer not in trusted:
+    """The address the limits count for a request whose server gave ``peer`` as the client
+    (the ASGI ``client``) and which carries the ``X-Forwarded-For`` headers ``forwarded_for``
+    (all of them, in order), whatever the server did with those headers:
+
+    1. no ``X-Forwarded-For`` entry: ``peer``;
+    2. ``peer`` is a trusted proxy: the right-most entry that is not (``peer`` itself when an
+       entry is garbled or every one is trusted);
+    3. ``peer`` is not among the entries: it is the socket's peer, counted as it is;
+    4. otherwise the server may have taken ``peer`` from the header (uvicorn does, for peers in
+       its ``--forwarded-allow-ips``) and the socket's peer is unknown: ``peer`` counts only when
+       proxies are trusted and it is the entry rule 2 picks; any other such request counts as
+       :data:`UNVERIFIED`, one address shared by them all.
+
+    So an address written by the client is never counted unless a trusted proxy vouched for it."""
+    if peer is None:
+        return None
+    entries = [h for header in forwarded_for for h in header.split(",") if h.strip()]
+    if not entries:
         return peer
-    hops = [h.strip() for header in forwarded_for for h in header.split(",") if h.strip()]
-    for hop in reversed(hops):
+    trusted = trusted if trusted is not None else TrustedProxies()
+    nearest: str | None = None  # rule 2's pick: the right-most untrusted entry, if well formed
+    for entry in reversed(entries):
+        hop = _hop(entry)
+        if hop is None:
+            break
         if hop not in trusted:
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return peer  # a forged or garbled entry: count the proxy instead
-    return peer
+            nearest = hop
+            break
+    if peer in trusted:
+        return nearest if nearest is not None else peer
+    as_ip = _ip(peer)
+    if as_ip is None or as_ip not in {_hop(e) for e in entries}:
+        return peer
+    if trusted and as_ip == nearest:
+        return as_ip
+    return UNVERIFIED
 
 
 class LoginAttempt:
