@@ -52,6 +52,7 @@ __all__ = [
     "LoginLimiter",
     "TrustedProxies",
     "client_address",
+    "limiter_key",
 ]
 
 DEFAULT_MAX_FAILURES = 5
@@ -158,6 +159,12 @@ def client_address(
     return UNVERIFIED
 
 
+def limiter_key(secret: bytes) -> bytes:
+    """The key of the user-name hashes in the limiter's counter keys, derived from the app's
+    ``AUTH_SECRET`` (its UTF-8 bytes): the app and ``tokenward limits clear`` both use it."""
+    return hmac.new(secret, b"tokenward login limiter v1", hashlib.sha256).digest()
+
+
 class LoginAttempt:
     """A password check :meth:`LoginLimiter.check` let run. It holds one of the user name's
     ``max_failures`` places in the failure window and keeps it (a failure) unless
@@ -244,9 +251,13 @@ class LoginLimiter:
             )
         return LoginAttempt(self.counters, key, reservation.reset_at)
 
-    async def clear(self, username: str) -> None:
-        """Forget the user name's failures: lift its lock-out now (``tokenward limits clear``)."""
-        await self.counters.clear(self._user_key(username))
+    async def clear(self, username: str) -> int:
+        """Forget the user name's failures, lifting its lock-out now (``tokenward limits
+        clear``); returns how many attempts its window held (0: none)."""
+        key = self._user_key(username)
+        counter = await self.counters.peek(key, now=self._clock())
+        await self.counters.clear(key)
+        return 0 if counter is None else counter.count
 
     async def check_refresh(self, address: str | None) -> None:
         """Before a refresh: RateLimitError past ``refresh_per_address`` per window."""

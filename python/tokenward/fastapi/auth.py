@@ -5,8 +5,6 @@ routers. Nothing below it knows it exists."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import logging
 import secrets
 import time
@@ -32,7 +30,13 @@ from tokenward.issuer import SigningKeys, build_signing_keys, rotate
 from tokenward.keyring import KeyRing
 from tokenward.principal import FrozenDict, Principal, remember
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, SessionCheck
-from tokenward.ratelimit import UNVERIFIED, LoginLimiter, TrustedProxies, client_address
+from tokenward.ratelimit import (
+    UNVERIFIED,
+    LoginLimiter,
+    TrustedProxies,
+    client_address,
+    limiter_key,
+)
 from tokenward.rbac import Roles
 from tokenward.settings import DEFAULT_PREFIX, AuthSettings
 from tokenward.stores import Store, open_store
@@ -115,7 +119,7 @@ class Auth:
         secret = self._secret(settings)
         self.limiter = LoginLimiter(
             self.store,
-            key=hmac.new(secret, b"tokenward login limiter v1", hashlib.sha256).digest(),
+            key=limiter_key(secret),
             max_failures=settings.login_max_failures,
             failure_window=settings.login_failure_window.total_seconds(),
             max_per_address=settings.login_max_per_address,
