@@ -456,6 +456,8 @@ def test_trusted_proxies() -> None:
         ("6.6.6.6", ["6.6.6.6, garbage"], UNVERIFIED),
         ("6.6.6.6", ["10.0.0.3, 6.6.6.6"], "6.6.6.6"),
         ("testclient", ["198.51.100.1"], "testclient"),
+        ("unknown", ["6.6.6.6, unknown"], UNVERIFIED),  # not an address, still from the header
+        ("picked", ["picked:80"], UNVERIFIED),
     ],
 )
 def test_client_address(peer: str | None, forwarded: list[str], expected: str | None) -> None:
@@ -468,6 +470,7 @@ def test_without_trusted_proxies_a_forwarded_peer_is_unverified() -> None:
     (the server rewrote the peer from it) is never counted as the client's."""
     assert client_address("203.0.113.5", ["203.0.113.5"]) == UNVERIFIED
     assert client_address("203.0.113.5", ["198.51.100.1, 203.0.113.5"]) == UNVERIFIED
+    assert client_address("client-picked", ["client-picked"]) == UNVERIFIED
     assert client_address("127.0.0.1", ["203.0.113.5"]) == "127.0.0.1"  # the socket's peer
     assert client_address("127.0.0.1", []) == "127.0.0.1"
 

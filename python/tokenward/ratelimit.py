@@ -152,11 +152,21 @@ def client_address(
     if peer in trusted:
         return nearest if nearest is not None else peer
     as_ip = _ip(peer)
-    if as_ip is None or as_ip not in {_hop(e) for e in entries}:
+    if not any(_names(entry, peer, as_ip) for entry in entries):
         return peer
-    if trusted and as_ip == nearest:
+    if trusted and as_ip is not None and as_ip == nearest:
         return as_ip
     return UNVERIFIED
+
+
+def _names(entry: str, peer: str, as_ip: str | None) -> bool:
+    """Whether the ``X-Forwarded-For`` entry could be where a server took ``peer`` from: the
+    same IP address, or the same text (a server may hand over what is not an address at all,
+    ``unknown`` or ``anything:80``), with or without a port."""
+    text = entry.strip()
+    if text == peer or text.startswith((peer + ":", "[" + peer + "]")):
+        return True
+    return as_ip is not None and _hop(text) == as_ip
 
 
 def limiter_key(secret: bytes) -> bytes:

@@ -73,7 +73,8 @@ class Credentials:
     strategies read it and leave it as it is).
 
     ``authorization`` is the raw ``Authorization`` header; ``client_address`` the client's address
-    as the transport determined it (the socket peer, or the first untrusted proxy hop);
+    as the transport determined it (:func:`tokenward.ratelimit.client_address`: the socket peer,
+    the first untrusted proxy hop, or ``"unverified"``);
     ``event`` the serverless event a gateway handed the app (Mangum puts API Gateway's under the
     ASGI scope's ``aws.event``), read by the gateway strategy only.
     """
