@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,11 +96,13 @@ def serve(
     ready_path: str = "/v1/health",
     timeout: float = 60.0,
     drop: tuple[str, ...] = ("TOKENWARD_",),
+    args: Sequence[str] = (),
 ) -> Iterator[Server]:
     """``uvicorn <app>`` (``module:attribute`` in ``app_dir``) on a free port of 127.0.0.1,
     working directory ``workdir``, environment this process's without the variables starting with
     one of ``drop``, plus ``settings`` (and the tokenward these tests import first on PYTHONPATH).
     Its output goes to ``workdir/uvicorn-<name>.log`` (``name``: the module's, unless given).
+    ``args`` go to uvicorn after the others (``--forwarded-allow-ips=*``...).
 
     Yields once GET ``ready_path`` answers 200; fails the test, with the log, when the process
     exits or does not answer within ``timeout`` seconds. Stopped when the block ends, however it
@@ -111,7 +113,7 @@ def serve(
     log = workdir / f"uvicorn-{label}.log"
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--app-dir", str(app_dir)]
-    command += ["--host", HOST, "--port", str(port), "--no-access-log"]
+    command += ["--host", HOST, "--port", str(port), "--no-access-log", *args]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,

@@ -31,7 +31,7 @@ from tests.pg_server import PostgresServer
 from tokenward.exceptions import ConfigurationError, RateLimitError, StoreError
 from tokenward.fastapi import Auth, AuthSettings, CurrentUser, authenticate
 from tokenward.principal import Principal
-from tokenward.ratelimit import LoginLimiter, TrustedProxies, client_address
+from tokenward.ratelimit import UNVERIFIED, LoginLimiter, TrustedProxies, client_address
 from tokenward.stores import Store
 from tokenward.stores.postgres import PostgresStore
 from tokenward.stores.sqlite import SQLiteStore
@@ -115,13 +115,17 @@ def test_the_lock_out_is_per_email(stores: StoreMaker, clock: Clock) -> None:
         assert attempt(client).status_code == 200
 
 
-def test_a_success_clears_the_failures(stores: StoreMaker, clock: Clock) -> None:
+def test_a_success_gives_back_only_its_own_attempt(stores: StoreMaker, clock: Clock) -> None:
+    """Issue 20 item 2 (debug login): a correct password no longer wipes earlier failures; they
+    last until their window ends (or ``tokenward limits clear``)."""
     with running(stores(), clock) as (client, _):
         for _ in range(4):
             attempt(client, password="wrong")
         assert attempt(client).status_code == 200
-        for _ in range(4):
-            attempt(client, password="wrong")
+        assert attempt(client).status_code == 200  # successes cost nothing
+        assert attempt(client, password="wrong").status_code == 401  # the fifth failure
+        assert attempt(client).status_code == 429
+        clock.advance(WINDOW)
         assert attempt(client).status_code == 200
 
 
@@ -222,13 +226,15 @@ def test_a_refused_refresh_does_not_spend_the_token(stores: StoreMaker, clock: C
 # --- HTTP Basic uses the same limiter ------------------------------------------------------------
 
 
-def basic_app(store: Store, clock: Clock) -> FastAPI:
+def basic_app(store: Store, clock: Clock, **overrides: Any) -> FastAPI:
     async def check(username: str, password: str) -> Principal | None:
         if username == "ci-bot" and password == "s3cret":
             return Principal(subject="ci-bot", credential_type="basic")
         return None
 
-    settings = AuthSettings.from_env(prefix="TOKENWARD_TEST_ISOLATED_", auth_secret=SECRET)
+    settings = AuthSettings.from_env(
+        prefix="TOKENWARD_TEST_ISOLATED_", auth_secret=SECRET, **overrides
+    )
     auth = Auth(settings, store=store, clock=clock, basic=check)
     app = FastAPI(lifespan=auth.lifespan)
     app.include_router(auth.router)
@@ -257,6 +263,22 @@ def test_basic_locks_a_user_name_out_too(stores: StoreMaker, clock: Clock) -> No
         assert client.get("/legacy", headers=basic(EMAIL, "guess")).status_code == 401
         clock.advance(WINDOW)
         assert client.get("/legacy", headers=basic("ci-bot", "s3cret")).status_code == 200
+
+
+def test_a_basic_success_does_not_reset_a_guessers_count(stores: StoreMaker, clock: Clock) -> None:
+    """Issue 20 item 2: while the real client keeps succeeding from its address, a guesser at
+    another address gets LOGIN_MAX_FAILURES wrong passwords checked, then only 429s (a success
+    used to clear the user name's failures, so all 20 guesses were checked)."""
+    app = basic_app(stores(), clock, trusted_proxies="127.0.0.1")
+    real = {**basic("ci-bot", "s3cret"), "X-Forwarded-For": "198.51.100.7"}
+    guess = {**basic("ci-bot", "guess"), "X-Forwarded-For": "203.0.113.66"}
+    with TestClient(app, client=PEER) as client:
+        answers = []
+        for _ in range(20):
+            assert client.get("/legacy", headers=real).status_code in (200, 429)
+            answers.append(client.get("/legacy", headers=guess).status_code)
+        assert answers == [401] * 5 + [429] * 15
+        assert client.get("/legacy", headers=real).status_code == 429  # the user name is locked
 
 
 def test_basic_and_the_debug_login_share_the_lock_out(stores: StoreMaker, clock: Clock) -> None:
@@ -304,20 +326,24 @@ def limiter(store: Store, clock: Clock, **kwargs: Any) -> LoginLimiter:
     return LoginLimiter(store, key=b"k" * 32, clock=clock, **kwargs)
 
 
-def test_limiter_check_failed_succeeded(tmp_path: Path, clock: Clock) -> None:
+def test_limiter_reserves_each_attempt(tmp_path: Path, clock: Clock) -> None:
     async def scenario() -> None:
         store = SQLiteStore(tmp_path / "c.db")
         await store.open()
         limits = limiter(store, clock, max_failures=2, failure_window=100)
-        await limits.check("a@example.com", None)
-        await limits.failed("a@example.com", None)
-        await limits.check("a@example.com", None)
-        await limits.failed("A@example.com ", None)
+        good = await limits.check("a@example.com", None)
+        await good.succeeded()  # given back
+        await limits.check("a@example.com", None)  # a failure: never given back
+        second = await limits.check("A@example.com ", None)  # the same user name
         with pytest.raises(RateLimitError) as caught:
             await limits.check("a@example.com", None)
         assert caught.value.retry_after == 100
         await limits.check("b@example.com", None)
-        await limits.succeeded("a@example.com", None)
+        await second.succeeded()  # one place free again, the failure stays
+        await limits.check("a@example.com", None)
+        with pytest.raises(RateLimitError):
+            await limits.check("a@example.com", None)
+        await limits.clear(" A@EXAMPLE.COM")
         await limits.check("a@example.com", None)
         await store.close()
 
@@ -328,7 +354,7 @@ def test_limiter_address_limits_and_no_address(tmp_path: Path, clock: Clock) -> 
     async def scenario() -> None:
         store = SQLiteStore(tmp_path / "c.db")
         await store.open()
-        limits = limiter(store, clock, max_per_address=2, refresh_per_address=1)
+        limits = limiter(store, clock, max_per_address=2, refresh_per_address=1, max_failures=99)
         for _ in range(2):
             await limits.check("x", "192.0.2.1")
         with pytest.raises(RateLimitError, match="login attempts"):
@@ -350,7 +376,7 @@ def test_limiter_keeps_no_email_in_the_store(tmp_path: Path, clock: Clock) -> No
     async def scenario() -> None:
         store = SQLiteStore(tmp_path / "c.db")
         await store.open()
-        await limiter(store, clock).failed("secret.person@example.com", "192.0.2.1")
+        await limiter(store, clock).check("secret.person@example.com", None)
         await store.close()
 
     asyncio.run(scenario())
@@ -420,11 +446,33 @@ def test_trusted_proxies() -> None:
         ("10.0.0.1", [" 2001:DB8::5 "], "2001:db8::5"),
         ("10.0.0.1", [",, 198.51.100.1 ,"], "198.51.100.1"),
         (None, ["198.51.100.1"], None),
+        ("10.0.0.1", ["198.51.100.1:4711, [2001:db8::7]:80"], "2001:db8::7"),  # with ports
+        ("10.0.0.1", ["[2001:db8::7]x"], "10.0.0.1"),
+        # the peer may have been taken from the header by the server (issue 20 item 3):
+        ("198.51.100.1", ["198.51.100.1"], "198.51.100.1"),  # what a trusted proxy would pick
+        ("198.51.100.1", ["6.6.6.6, 198.51.100.1, 10.0.0.2"], "198.51.100.1"),
+        ("198.51.100.1", ["198.51.100.1:4711"], "198.51.100.1"),
+        ("6.6.6.6", ["6.6.6.6, 198.51.100.1"], UNVERIFIED),  # another entry: the client's own
+        ("6.6.6.6", ["6.6.6.6, garbage"], UNVERIFIED),
+        ("6.6.6.6", ["10.0.0.3, 6.6.6.6"], "6.6.6.6"),
+        ("testclient", ["198.51.100.1"], "testclient"),
+        ("unknown", ["6.6.6.6, unknown"], UNVERIFIED),  # not an address, still from the header
+        ("picked", ["picked:80"], UNVERIFIED),
     ],
 )
 def test_client_address(peer: str | None, forwarded: list[str], expected: str | None) -> None:
     trusted = TrustedProxies(["10.0.0.0/8"])
     assert client_address(peer, forwarded, trusted) == expected
+
+
+def test_without_trusted_proxies_a_forwarded_peer_is_unverified() -> None:
+    """Issue 20 item 3: with no proxy trusted, an address that may come from X-Forwarded-For
+    (the server rewrote the peer from it) is never counted as the client's."""
+    assert client_address("203.0.113.5", ["203.0.113.5"]) == UNVERIFIED
+    assert client_address("203.0.113.5", ["198.51.100.1, 203.0.113.5"]) == UNVERIFIED
+    assert client_address("client-picked", ["client-picked"]) == UNVERIFIED
+    assert client_address("127.0.0.1", ["203.0.113.5"]) == "127.0.0.1"  # the socket's peer
+    assert client_address("127.0.0.1", []) == "127.0.0.1"
 
 
 def test_client_address_without_trusted_proxies_is_the_peer() -> None:

@@ -10,6 +10,7 @@
     tokenward routes MODULE:APP                     which routes are protected, and how
     tokenward api-key create|list|revoke            API keys in the configured store
     tokenward access check USER ENTITLEMENT RES     entitlements (and grant|revoke|parent)
+    tokenward limits clear --email EMAIL            lift a login lock-out now
 
 Exit codes: 0 ok, 1 the token was rejected (``settings check``: a variable that names no
 setting), 2 a usage or configuration error (argparse's own code for usage). ``--json`` (every
@@ -865,6 +866,62 @@ async def _api_key_action(args: argparse.Namespace, service: Any, secret_var: st
         return EXIT_OK
     finally:
         await service.store.close()
+
+
+# --- limits: the login limiter's counters in the configured store ----------------------------
+
+
+@command
+def _limits(commands: Commands) -> None:
+    group = _group(commands, "limits", "the login limits' counters in the configured store")
+    parser = _parser(
+        group,
+        "clear",
+        "lift the lock-out of one email (or Basic user name) now",
+        "Forget the failed sign-in attempts of --email in <PREFIX>STORE_URL, so that it may sign\n"
+        "in again before LOGIN_FAILURE_WINDOW has passed. The counters are keyed by an HMAC of\n"
+        "the email under <PREFIX>AUTH_SECRET: give the server's.",
+    )
+    parser.add_argument(
+        "--email", required=True, help="the email (or Basic user name), as the user types it"
+    )
+    _prefix_option(parser)
+    parser.set_defaults(run=_run_limits_clear)
+
+
+def _run_limits_clear(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tokenward.ratelimit import LoginLimiter, limiter_key
+    from tokenward.stores import open_store
+
+    settings = _load_settings(args.prefix)
+    if settings.auth_secret is None:
+        raise UsageError(
+            f"{settings.var('auth_secret')} is not set: a server without it keys its counters "
+            "under a random secret of its own, which a restart replaces (lifting every lock-out)"
+        )
+    store = open_store(settings.store_url)
+    # the key the app derives (Auth): the same counters, whatever the email's case and spaces
+    key = limiter_key(settings.auth_secret.get_secret_value().encode("utf-8"))
+    limiter = LoginLimiter(store, key=key)
+
+    async def clear() -> int:
+        await store.open()
+        try:
+            return await limiter.clear(args.email)
+        finally:
+            await store.close()
+
+    try:
+        attempts = asyncio.run(clear())
+    except tw.StoreError as exc:
+        raise UsageError(f"the store failed: {exc}") from None
+    if args.json:
+        _print_json({"cleared": attempts, "email": args.email})
+    else:
+        print(f"{args.email}: {_plural(attempts, 'counted attempt')} cleared")
+    return EXIT_OK
 
 
 # --- jwks and keys rotate: the custom provider's signing keys ---------------------------------

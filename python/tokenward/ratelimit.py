@@ -3,20 +3,28 @@
 :class:`LoginLimiter` is the :class:`~tokenward.strategies.LoginGuard` of the debug login and of
 HTTP Basic:
 
-* after ``max_failures`` failed attempts for one user name (an email) within
-  ``failure_window`` seconds, every attempt for it is refused (:class:`~tokenward.RateLimitError`,
-  429 with ``Retry-After``) until that window has passed, a correct password included;
+* at most ``max_failures`` password checks that fail for one user name (an email) within
+  ``failure_window`` seconds. Each attempt reserves its place *before* its password is checked,
+  in one atomic step of the store (:meth:`CounterStore.reserve`), so the limit holds however
+  many guesses arrive at once; once the places are taken, every attempt for the user name is
+  refused (:class:`~tokenward.RateLimitError`, 429 with ``Retry-After``) until the window has
+  passed, a correct password included. A correct password gives back its own place
+  (:meth:`LoginAttempt.succeeded`) and nothing else: failures stay counted until their window
+  ends, whoever signs in meanwhile (:meth:`LoginLimiter.clear` lifts a lock-out at once);
 * at most ``max_per_address`` attempts per client address per ``address_window``;
 * refreshes: at most ``refresh_per_address`` per address per ``address_window``.
 
-Each counter is one atomic statement of the store (:meth:`CounterStore.hit`) and expires by
-itself. A store that fails raises :class:`~tokenward.StoreError` (503): the limiter fails closed,
-never open. User names are kept only as keyed hashes in the counters' keys. An unknown user name
-and a wrong password take the same path, so the answer and its timing do not tell them apart.
+Each counter changes by one atomic statement of the store and expires by itself. A store that
+fails raises :class:`~tokenward.StoreError` (503): the limiter fails closed, never open (an
+attempt whose check raised keeps its place, as a failure). User names are kept only as keyed
+hashes in the counters' keys. An unknown user name and a wrong password take the same path, so
+the answer and its timing do not tell them apart.
 
-:func:`client_address` picks the address to count: the socket's peer, unless the peer is a
-trusted proxy, in which case the right-most ``X-Forwarded-For`` entry that is not a trusted
-proxy (the first hop a trusted proxy saw).
+:func:`client_address` picks the address to count by one rule that gives no client a say,
+whatever the server did with ``X-Forwarded-For`` beforehand: the socket's peer; behind a
+trusted proxy, the right-most ``X-Forwarded-For`` entry that is not a trusted proxy (the first
+hop a trusted proxy saw); and when the server may have replaced the peer with an entry of the
+header without a trusted proxy vouching for it, the one shared address :data:`UNVERIFIED`.
 """
 
 from __future__ import annotations
@@ -39,9 +47,12 @@ __all__ = [
     "DEFAULT_MAX_FAILURES",
     "DEFAULT_MAX_PER_ADDRESS",
     "DEFAULT_REFRESH_PER_ADDRESS",
+    "UNVERIFIED",
+    "LoginAttempt",
     "LoginLimiter",
     "TrustedProxies",
     "client_address",
+    "limiter_key",
 ]
 
 DEFAULT_MAX_FAILURES = 5
@@ -80,21 +91,106 @@ class TrustedProxies:
         return any(ip in net for net in self._networks)
 
 
+UNVERIFIED = "unverified"
+"""The address :func:`client_address` counts a request under when it cannot vouch for one."""
+
+
+def _ip(text: str) -> str | None:
+    """``text`` as a normalised IP address, or None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+
+
+def _hop(entry: str) -> str | None:
+    """The IP address of one ``X-Forwarded-For`` entry, normalised: bare, ``v4:port`` or
+    ``[v6]:port`` (the forms uvicorn reads); None when it holds none."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, bracket, rest = entry[1:].partition("]")
+        if not bracket or (rest and not (rest[:1] == ":" and rest[1:].isdigit())):
+            return None
+        return _ip(host)
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return _ip(host) if port.isdigit() else None
+    return _ip(entry)
+
+
 def client_address(
     peer: str | None, forwarded_for: Sequence[str] = (), trusted: TrustedProxies | None = None
 ) -> str | None:
-    """The client's address: ``peer`` (the socket's), or — when ``peer`` is a trusted proxy —
-    the right-most ``X-Forwarded-For`` entry (all headers, in order) that is not trusted."""
-    if peer is None or not trusted or peer not in trusted:
+    """The address the limits count for a request whose server gave ``peer`` as the client
+    (the ASGI ``client``) and which carries the ``X-Forwarded-For`` headers ``forwarded_for``
+    (all of them, in order), whatever the server did with those headers:
+
+    1. no ``X-Forwarded-For`` entry: ``peer``;
+    2. ``peer`` is a trusted proxy: the right-most entry that is not (``peer`` itself when an
+       entry is garbled or every one is trusted);
+    3. ``peer`` is not among the entries: it is the socket's peer, counted as it is;
+    4. otherwise the server may have taken ``peer`` from the header (uvicorn does, for peers in
+       its ``--forwarded-allow-ips``) and the socket's peer is unknown: ``peer`` counts only when
+       proxies are trusted and it is the entry rule 2 picks; any other such request counts as
+       :data:`UNVERIFIED`, one address shared by them all.
+
+    So an address written by the client is never counted unless a trusted proxy vouched for it."""
+    if peer is None:
+        return None
+    entries = [h for header in forwarded_for for h in header.split(",") if h.strip()]
+    if not entries:
         return peer
-    hops = [h.strip() for header in forwarded_for for h in header.split(",") if h.strip()]
-    for hop in reversed(hops):
+    trusted = trusted if trusted is not None else TrustedProxies()
+    nearest: str | None = None  # rule 2's pick: the right-most untrusted entry, if well formed
+    for entry in reversed(entries):
+        hop = _hop(entry)
+        if hop is None:
+            break
         if hop not in trusted:
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return peer  # a forged or garbled entry: count the proxy instead
-    return peer
+            nearest = hop
+            break
+    if peer in trusted:
+        return nearest if nearest is not None else peer
+    as_ip = _ip(peer)
+    if not any(_names(entry, peer, as_ip) for entry in entries):
+        return peer
+    if trusted and as_ip is not None and as_ip == nearest:
+        return as_ip
+    return UNVERIFIED
+
+
+def _names(entry: str, peer: str, as_ip: str | None) -> bool:
+    """Whether the ``X-Forwarded-For`` entry could be where a server took ``peer`` from: the
+    same IP address, or the same text (a server may hand over what is not an address at all,
+    ``unknown`` or ``anything:80``), with or without a port."""
+    text = entry.strip()
+    if text == peer or text.startswith((peer + ":", "[" + peer + "]")):
+        return True
+    return as_ip is not None and _hop(text) == as_ip
+
+
+def limiter_key(secret: bytes) -> bytes:
+    """The key of the user-name hashes in the limiter's counter keys, derived from the app's
+    ``AUTH_SECRET`` (its UTF-8 bytes): the app and ``tokenward limits clear`` both use it."""
+    return hmac.new(secret, b"tokenward login limiter v1", hashlib.sha256).digest()
+
+
+class LoginAttempt:
+    """A password check :meth:`LoginLimiter.check` let run. It holds one of the user name's
+    ``max_failures`` places in the failure window and keeps it (a failure) unless
+    :meth:`succeeded` gives it back."""
+
+    __slots__ = ("_counters", "_key", "_reset_at")
+
+    def __init__(self, counters: CounterStore, key: str, reset_at: float) -> None:
+        self._counters = counters
+        self._key = key
+        self._reset_at = reset_at
+
+    async def succeeded(self) -> None:
+        """The password was right: this attempt's place is given back. Only this one: the
+        failures of other attempts (from this address or any other) still count."""
+        await self._counters.release(self._key, reset_at=self._reset_at)
 
 
 class LoginLimiter:
@@ -148,26 +244,30 @@ class LoginLimiter:
                 f"Too many {kind} attempts from this address.", retry_after=counter.reset_at - now
             )
 
-    async def check(self, username: str, address: str | None) -> None:
-        """Before a password is checked: RateLimitError when either limit is reached."""
+    async def check(self, username: str, address: str | None) -> LoginAttempt:
+        """Before a password is checked: count the attempt from ``address`` and reserve one of
+        the user name's ``max_failures`` password checks, or raise RateLimitError. The attempt
+        counts as a failure unless :meth:`LoginAttempt.succeeded` gives it back."""
         await self._per_address("login", address, self.max_per_address)
         now = self._clock()
-        failures = await self.counters.peek(self._user_key(username), now=now)
-        if failures is not None and failures.count >= self.max_failures:
+        key = self._user_key(username)
+        reservation = await self.counters.reserve(
+            key, limit=self.max_failures, window=self.failure_window, now=now
+        )
+        if not reservation.granted:
             raise RateLimitError(
                 "Too many failed sign-in attempts for this account.",
-                retry_after=failures.reset_at - now,
+                retry_after=reservation.reset_at - now,
             )
+        return LoginAttempt(self.counters, key, reservation.reset_at)
 
-    async def failed(self, username: str, address: str | None) -> None:
-        """After a wrong password (or an unknown user name: the same call)."""
-        await self.counters.hit(
-            self._user_key(username), window=self.failure_window, now=self._clock()
-        )
-
-    async def succeeded(self, username: str, address: str | None) -> None:
-        """After a good password: earlier failures no longer count."""
-        await self.counters.clear(self._user_key(username))
+    async def clear(self, username: str) -> int:
+        """Forget the user name's failures, lifting its lock-out now (``tokenward limits
+        clear``); returns how many attempts its window held (0: none)."""
+        key = self._user_key(username)
+        counter = await self.counters.peek(key, now=self._clock())
+        await self.counters.clear(key)
+        return 0 if counter is None else counter.count
 
     async def check_refresh(self, address: str | None) -> None:
         """Before a refresh: RateLimitError past ``refresh_per_address`` per window."""

@@ -50,6 +50,7 @@ __all__ = [
     "BasicStrategy",
     "Credentials",
     "GatewayStrategy",
+    "GuardedAttempt",
     "LoginGuard",
     "Strategy",
     "VerifierStrategy",
@@ -72,7 +73,8 @@ class Credentials:
     strategies read it and leave it as it is).
 
     ``authorization`` is the raw ``Authorization`` header; ``client_address`` the client's address
-    as the transport determined it (the socket peer, or the first untrusted proxy hop);
+    as the transport determined it (:func:`tokenward.ratelimit.client_address`: the socket peer,
+    the first untrusted proxy hop, or ``"unverified"``);
     ``event`` the serverless event a gateway handed the app (Mangum puts API Gateway's under the
     ASGI scope's ``aws.event``), read by the gateway strategy only.
     """
@@ -333,15 +335,19 @@ class ApiKeyStrategy:
         return await self.keys.authenticate(key)
 
 
+class GuardedAttempt(Protocol):
+    """One password check a :class:`LoginGuard` let run: a failure unless ``succeeded``."""
+
+    async def succeeded(self) -> None: ...
+
+
 class LoginGuard(Protocol):
     """The login rate limit, as password checks (debug login, HTTP Basic) use it: ``check``
-    before (raises :class:`~tokenward.RateLimitError`), then ``failed`` or ``succeeded``."""
+    before the password is checked reserves the attempt (or raises
+    :class:`~tokenward.RateLimitError`); it counts as a failure unless the password was right
+    and the caller says so with the attempt's ``succeeded()``."""
 
-    async def check(self, username: str, address: str | None) -> None: ...
-
-    async def failed(self, username: str, address: str | None) -> None: ...
-
-    async def succeeded(self, username: str, address: str | None) -> None: ...
+    async def check(self, username: str, address: str | None) -> GuardedAttempt: ...
 
 
 BasicCheck = Callable[[str, str], Awaitable[Principal | None]]
@@ -397,21 +403,19 @@ class BasicStrategy:
         if param is None:
             return None
         user, password = decode_basic(param)
-        address = credentials.client_address
+        attempt = None
         if self.guard is not None:
-            await self.guard.check(user, address)
+            attempt = await self.guard.check(user, credentials.client_address)
         principal = await self.check(user, password)
         if principal is None:
-            if self.guard is not None:
-                await self.guard.failed(user, address)
             raise InvalidCredentialsError("Incorrect user name or password.")
         if not isinstance(principal, Principal):
             raise ConfigurationError(
                 "the HTTP Basic check must return a tokenward Principal or None, not "
                 + type(principal).__name__
             )
-        if self.guard is not None:
-            await self.guard.succeeded(user, address)
+        if attempt is not None:
+            await attempt.succeeded()
         if principal.credential_type != "basic":
             principal = dataclasses.replace(principal, credential_type="basic")
         return principal

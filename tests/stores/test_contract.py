@@ -18,6 +18,7 @@ from tokenward.stores import (
     DuplicateKeyError,
     RefreshSession,
     RefreshSessionStore,
+    Reservation,
     RotateOutcome,
     SessionInfo,
     Store,
@@ -715,3 +716,80 @@ def test_reuse_grace_edge(backend: Backend, grace: float, after: float, same_pai
         assert info.value.reason == "revoked"
 
     backend.run(scenario)
+
+
+# --- reserving limited attempts -----------------------------------------------------------------
+
+
+def test_reserve_grants_up_to_the_limit_per_window(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        for n in (1, 2, 3):
+            assert await store.reserve("r", limit=3, window=60, now=NOW + n) == Reservation(
+                True, n, NOW + 61
+            )
+        # full: refused, nothing written
+        assert await store.reserve("r", limit=3, window=60, now=NOW + 10) == Reservation(
+            False, 3, NOW + 61
+        )
+        assert await store.peek("r", now=NOW + 10) == Counter(3, NOW + 61)
+        # a larger limit on the same counter grants again
+        assert await store.reserve("r", limit=4, window=60, now=NOW + 10) == Reservation(
+            True, 4, NOW + 61
+        )
+        # exactly at reset_at the window has ended: a new one starts at 1
+        assert await store.reserve("r", limit=1, window=5, now=NOW + 61) == Reservation(
+            True, 1, NOW + 66
+        )
+        # hit and reserve share the counter
+        await store.hit("r", window=5, now=NOW + 62)
+        assert await store.reserve("r", limit=2, window=5, now=NOW + 62) == Reservation(
+            False, 2, NOW + 66
+        )
+
+    backend.run(scenario)
+
+
+def test_release_gives_one_reservation_back_in_its_window_only(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        first = await store.reserve("r", limit=2, window=60, now=NOW)
+        await store.reserve("r", limit=2, window=60, now=NOW)
+        assert await store.release("r", reset_at=first.reset_at) is True
+        assert await store.peek("r", now=NOW) == Counter(1, NOW + 60)
+        assert await store.release("r", reset_at=first.reset_at) is True
+        assert await store.release("r", reset_at=first.reset_at) is False  # never below 0
+        assert await store.peek("r", now=NOW) == Counter(0, NOW + 60)
+        assert await store.release("absent", reset_at=NOW) is False
+        # a reservation of an ended window leaves the next window alone
+        later = await store.reserve("r", limit=2, window=60, now=NOW + 60)
+        assert later == Reservation(True, 1, NOW + 120)
+        assert await store.release("r", reset_at=first.reset_at) is False
+        assert await store.peek("r", now=NOW + 60) == Counter(1, NOW + 120)
+
+    backend.run(scenario)
+
+
+def test_reserve_arguments(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        with pytest.raises(ValueError, match="limit"):
+            await store.reserve("k", limit=0, window=1, now=NOW)
+        with pytest.raises(ValueError, match="window"):
+            await store.reserve("k", limit=1, window=0, now=NOW)
+        assert await store.peek("k", now=NOW) is None
+
+    backend.run(scenario)
+
+
+def test_concurrent_reservations_never_pass_the_limit(backend: Backend) -> None:
+    """Issue 20 item 1: of 60 reservations at once, over 4 connections, exactly the limit is
+    granted (the old read-then-hit let most of a burst through)."""
+
+    async def scenario(*stores: Store) -> None:
+        results = await asyncio.gather(
+            *(stores[i % len(stores)].reserve("k", limit=5, window=60, now=NOW) for i in range(60))
+        )
+        granted = [r for r in results if r.granted]
+        assert sorted(r.count for r in granted) == [1, 2, 3, 4, 5]
+        assert all(r == Reservation(False, 5, NOW + 60) for r in results if not r.granted)
+        assert await stores[0].peek("k", now=NOW + 1) == Counter(5, NOW + 60)
+
+    backend.run(scenario, stores=4)

@@ -5,8 +5,6 @@ routers. Nothing below it knows it exists."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import logging
 import secrets
 import time
@@ -34,7 +32,13 @@ from tokenward.issuer import SigningKeys, rotate
 from tokenward.keyring import KeyRing
 from tokenward.principal import FrozenDict, Principal, remember
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, SessionCheck
-from tokenward.ratelimit import LoginLimiter, TrustedProxies, client_address
+from tokenward.ratelimit import (
+    UNVERIFIED,
+    LoginLimiter,
+    TrustedProxies,
+    client_address,
+    limiter_key,
+)
 from tokenward.rbac import Roles
 from tokenward.services import token_service
 from tokenward.sessions import SessionLifecycle
@@ -135,12 +139,12 @@ class Auth:
         self._signing: SigningKeys | None = None  # the custom provider's access-token keys
         self._jwks_router: APIRouter | None = None
         self._proxies = TrustedProxies(settings.proxies)
-        self._behind_proxies = bool(self._proxies)
         self._token_query = settings.websocket_token_query or None  # WebSocket handshakes only
+        self._warned_unverified = False
         secret = self._secret(settings)
         self.limiter = LoginLimiter(
             self.store,
-            key=hmac.new(secret, b"tokenward login limiter v1", hashlib.sha256).digest(),
+            key=limiter_key(secret),
             max_failures=settings.login_max_failures,
             failure_window=settings.login_failure_window.total_seconds(),
             max_per_address=settings.login_max_per_address,
@@ -362,13 +366,28 @@ class Auth:
         return found
 
     def address(self, request: HTTPConnection) -> str | None:
-        """The client's address: the socket's peer, or behind a proxy listed in
-        ``TRUSTED_PROXIES`` the right-most untrusted ``X-Forwarded-For`` entry."""
-        client = request.scope.get("client")
+        """The client's address as the limits count it (:func:`tokenward.ratelimit.client_address`):
+        the socket's peer, or behind a proxy listed in ``TRUSTED_PROXIES`` the right-most
+        untrusted ``X-Forwarded-For`` entry, or ``"unverified"`` when the server took the peer
+        from ``X-Forwarded-For`` with no trusted proxy vouching for it."""
+        scope = request.scope
+        client = scope.get("client")
         peer = client[0] if client else None
-        if not self._behind_proxies:
-            return peer
-        return client_address(peer, request.headers.getlist("x-forwarded-for"), self._proxies)
+        forwarded = [
+            v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"
+        ]
+        address = client_address(peer, forwarded, self._proxies)
+        if address == UNVERIFIED and not self._warned_unverified:
+            self._warned_unverified = True
+            _log.warning(
+                "tokenward: the server took a client address from X-Forwarded-For that no proxy "
+                "in %s vouches for; such requests are counted together as %r. List your "
+                "proxies in %s, and give uvicorn the same in --forwarded-allow-ips.",
+                self.settings.var("trusted_proxies"),
+                UNVERIFIED,
+                self.settings.var("trusted_proxies"),
+            )
+        return address
 
     def client(self, request: HTTPConnection) -> ClientInfo:
         """Where a login comes from: the address and the user agent."""
@@ -382,12 +401,7 @@ class Auth:
         header = _authorization(scope)
         if header is None and self._token_query is not None and scope["type"] == "websocket":
             header = _query_bearer(scope, self._token_query)
-        if self._behind_proxies:
-            address = self.address(request)
-        else:  # the socket's peer, as address() gives it: one call less on every request
-            client = scope.get("client")
-            address = client[0] if client else None
-        return Credentials(header, address, scope.get("aws.event") or _NO_EVENT)
+        return Credentials(header, self.address(request), scope.get("aws.event") or _NO_EVENT)
 
     def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
         """What ``principal`` may do: its credential's scopes, then those its roles grant

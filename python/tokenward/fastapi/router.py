@@ -406,16 +406,14 @@ def build_auth_router(
         credentials = _validate(LoginRequest, data)
         origin = where(request)
         try:
-            if guard is not None:
-                await guard.check(credentials.email, origin.address)
+            attempt = None
+            if guard is not None:  # reserves the attempt: a failure unless it succeeds
+                attempt = await guard.check(credentials.email, origin.address)
             pair = await signin.login(
                 credentials.email, credentials.password, credentials.scope, client=origin
             )
-            if guard is not None:
-                if pair is None:
-                    await guard.failed(credentials.email, origin.address)
-                else:
-                    await guard.succeeded(credentials.email, origin.address)
+            if attempt is not None and pair is not None:
+                await attempt.succeeded()
             if pair is None:
                 raise InvalidCredentialsError("Incorrect email or password.")
         except TokenwardError as exc:

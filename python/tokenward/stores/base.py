@@ -40,6 +40,7 @@ __all__ = [
     "DuplicateKeyError",
     "RefreshSession",
     "RefreshSessionStore",
+    "Reservation",
     "Resource",
     "ResourceChain",
     "RoleAssignment",
@@ -210,6 +211,17 @@ class Counter:
     reset_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What :meth:`CounterStore.reserve` decided: whether the attempt may run (``granted``), and
+    the key's counter after the decision (``count`` reserved so far in the window that ends at
+    ``reset_at``)."""
+
+    granted: bool
+    count: int
+    reset_at: float
+
+
 @runtime_checkable
 class RefreshSessionStore(Protocol):
     """Refresh tokens and sessions. Only hashes of refresh tokens are ever stored."""
@@ -316,8 +328,20 @@ class CounterStore(Protocol):
     async def peek(self, key: str, *, now: float) -> Counter | None:
         """The key's counter, or None when it has none or its window has ended at ``now``."""
 
+    async def reserve(self, key: str, *, limit: int, window: float, now: float) -> Reservation:
+        """In one atomic step, "may this attempt run?" and "count it": when the key's counter is
+        below ``limit`` (or has no live window at ``now``; a new one starts as with :meth:`hit`),
+        add 1 and grant; otherwise change nothing and refuse. However many run at once, at most
+        ``limit`` reservations are granted per window. ValueError unless ``limit >= 1`` and
+        ``window > 0``."""
+
+    async def release(self, key: str, *, reset_at: float) -> bool:
+        """Give one granted reservation back: subtract 1 from the key's counter, only while it
+        is still the window that ends at ``reset_at`` (a later window is left alone) and above
+        0. True when it did."""
+
     async def clear(self, key: str) -> None:
-        """Forget the key's counter (a successful login clears its failures)."""
+        """Forget the key's counter (an operator clearing a lock-out)."""
 
     async def purge_counters(self, *, before: float) -> int:
         """Delete counters whose window ended at or before ``before``; returns how many."""
@@ -474,6 +498,14 @@ def _check_start_session(info: SessionInfo, first: RefreshSession, max_sessions:
         raise ValueError("the first refresh token must have the session's subject")
     if max_sessions < 1:
         raise ValueError("max_sessions must be at least 1")
+
+
+def _check_reserve(limit: int, window: float) -> None:
+    """The argument checks every backend's ``reserve`` makes (ValueError)."""
+    if limit < 1:
+        raise ValueError("a reservation limit must be at least 1")
+    if not window > 0:
+        raise ValueError("a counter window must be positive")
 
 
 def _check_hit(window: float, amount: int) -> None:

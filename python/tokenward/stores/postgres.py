@@ -36,6 +36,7 @@ from tokenward.stores.base import (
     Counter,
     DuplicateKeyError,
     RefreshSession,
+    Reservation,
     Resource,
     ResourceChain,
     RoleAssignment,
@@ -48,6 +49,7 @@ from tokenward.stores.base import (
     _check_grant,
     _check_hit,
     _check_parent,
+    _check_reserve,
     _check_resources,
     _check_start_session,
     _cycle,
@@ -729,6 +731,47 @@ class PostgresStore:
             )
             row = await cur.fetchone()
             return None if row is None else Counter(count=int(row[0]), reset_at=float(row[1]))
+
+        return await self._run(work)
+
+    async def reserve(self, key: str, *, limit: int, window: float, now: float) -> Reservation:
+        _check_reserve(limit, window)
+
+        async def work(conn: _Conn) -> Reservation:
+            # One upsert decides and counts under the row's lock; its WHERE refuses a full
+            # window without writing (the row stays locked, so the read after it is current).
+            cur = await conn.execute(
+                "INSERT INTO tokenward_counters AS c (key, count, reset_at)"
+                " VALUES (%(key)s, 1, %(reset)s)"
+                " ON CONFLICT (key) DO UPDATE SET"
+                " count = CASE WHEN c.reset_at <= %(now)s THEN 1 ELSE c.count + 1 END,"
+                " reset_at = CASE WHEN c.reset_at <= %(now)s THEN EXCLUDED.reset_at"
+                " ELSE c.reset_at END"
+                " WHERE c.reset_at <= %(now)s OR c.count < %(limit)s"
+                " RETURNING c.count, c.reset_at",
+                {"key": key, "reset": now + window, "now": now, "limit": limit},
+            )
+            row = await cur.fetchone()
+            if row is not None:
+                return Reservation(True, int(row[0]), float(row[1]))
+            cur = await conn.execute(
+                "SELECT count, reset_at FROM tokenward_counters WHERE key = %s", (key,)
+            )
+            row = await cur.fetchone()
+            if row is None:  # the refusing upsert locked the row: it cannot have gone
+                raise StoreError("the counter refused a reservation but has no row")
+            return Reservation(False, int(row[0]), float(row[1]))
+
+        return await self._transaction(work)
+
+    async def release(self, key: str, *, reset_at: float) -> bool:
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "UPDATE tokenward_counters SET count = count - 1"
+                " WHERE key = %s AND reset_at = %s AND count > 0",
+                (key, reset_at),
+            )
+            return cur.rowcount == 1
 
         return await self._run(work)
 

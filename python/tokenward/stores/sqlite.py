@@ -36,6 +36,7 @@ from tokenward.stores.base import (
     Counter,
     DuplicateKeyError,
     RefreshSession,
+    Reservation,
     Resource,
     ResourceChain,
     RoleAssignment,
@@ -48,6 +49,7 @@ from tokenward.stores.base import (
     _check_grant,
     _check_hit,
     _check_parent,
+    _check_reserve,
     _check_resources,
     _check_start_session,
     _cycle,
@@ -571,6 +573,40 @@ class SQLiteStore:
                 (key, now),
             ).fetchone()
             return None if row is None else Counter(count=int(row[0]), reset_at=float(row[1]))
+
+        return await self._run(work)
+
+    async def reserve(self, key: str, *, limit: int, window: float, now: float) -> Reservation:
+        _check_reserve(limit, window)
+
+        def work(conn: sqlite3.Connection) -> Reservation:
+            # one upsert decides and counts; its WHERE refuses a full window without writing
+            row = conn.execute(
+                "INSERT INTO tokenward_counters (key, count, reset_at) VALUES (?, 1, ?)"
+                " ON CONFLICT (key) DO UPDATE SET"
+                " count = CASE WHEN reset_at <= ? THEN 1 ELSE count + 1 END,"
+                " reset_at = CASE WHEN reset_at <= ? THEN excluded.reset_at ELSE reset_at END"
+                " WHERE reset_at <= ? OR count < ?"
+                " RETURNING count, reset_at",
+                (key, now + window, now, now, now, limit),
+            ).fetchone()
+            if row is not None:
+                return Reservation(True, int(row[0]), float(row[1]))
+            row = conn.execute(
+                "SELECT count, reset_at FROM tokenward_counters WHERE key = ?", (key,)
+            ).fetchone()
+            return Reservation(False, int(row[0]), float(row[1]))
+
+        return await self._run(lambda conn: self._write(conn, lambda: work(conn)))
+
+    async def release(self, key: str, *, reset_at: float) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE tokenward_counters SET count = count - 1"
+                " WHERE key = ? AND reset_at = ? AND count > 0",
+                (key, reset_at),
+            )
+            return cur.rowcount == 1
 
         return await self._run(work)
 
