@@ -75,3 +75,10 @@ def test_an_unknown_algorithm_is_a_usage_error() -> None:
     result = run("totp", "code", RFC_SECRET, "--algorithm", "MD5")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["totp"], ["totp", "code"]])
+def test_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: tokenward totp")
