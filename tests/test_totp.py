@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -418,3 +419,27 @@ def test_the_otpauth_uri_checks_the_secret_and_parameters() -> None:
         otpauth_uri(SEEDS["SHA1"], "ada", "Vega", digits=9)
     with pytest.raises(ConfigurationError):
         otpauth_uri(SEEDS["SHA1"], "ada", "Vega", algorithm="MD5")
+
+
+def test_many_threads_get_the_single_thread_answers() -> None:
+    """The HMACs run with the GIL released, so threads overlap in the core for real; their
+    answers must be those of one thread."""
+    rng = random.Random(8)
+    cases = [
+        (rng.randbytes(rng.choice([16, 20, 32, 64])), rng.randrange(0, 2**33), alg)
+        for alg in ALGORITHMS
+        for _ in range(100)
+    ]
+
+    def answers() -> list[tuple[str, int | None]]:
+        out = []
+        for secret, at, alg in cases:
+            code = totp_code(secret, at, algorithm=alg)
+            out.append((code, totp_verify(secret, code, at + 30, algorithm=alg)))
+        return out
+
+    expected = answers()
+    assert all(step == at // 30 for (_, step), (_, at, _) in zip(expected, cases, strict=True))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: answers(), range(8)))
+    assert all(r == expected for r in results)
