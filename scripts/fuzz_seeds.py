@@ -35,6 +35,11 @@ def main(root: Path) -> None:
     (fields / "seed-legacy").write_text(tw.FieldCipher.ignis_legacy("my-app-secret").encrypt("x"))
     encrypted = tw1.encrypt_claims({"sub": "u1", "email": "e@example.com"})
     (fields / "seed-claims").write_text(json.dumps(encrypted))
+    otp = root / "fuzz_totp"
+    otp.mkdir(parents=True, exist_ok=True)
+    (otp / "seed-secret").write_text(tw.base32_encode(tw.totp_secret()))
+    (otp / "seed-code").write_text(tw.hotp_code(b"12345678901234567890", 0))
+    (otp / "seed-recovery").write_text(tw.RecoveryCodeHasher.new_codes(1)[0].lower())
 
 
 if __name__ == "__main__":

@@ -132,6 +132,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.apikeys",
         "tokenward.ratelimit",
         "tokenward.access",
+        "tokenward.mfa",
     ),
     ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
     ("tokenward.authenticator", "tokenward.services"),  # services: settings → token services

@@ -18,7 +18,18 @@ from tokenward._api import (
     unverified_claims,
     unverified_header,
 )
-from tokenward._core import JWK, FieldCipher, JWKSet
+from tokenward._core import (
+    JWK,
+    FieldCipher,
+    JWKSet,
+    RecoveryCodeHasher,
+    base32_decode,
+    base32_encode,
+    hotp_code,
+    totp_code,
+    totp_secret,
+    totp_verify,
+)
 from tokenward._verifier import Verifier
 from tokenward.cognito import CognitoPool, CognitoVerifier
 from tokenward.exceptions import (
@@ -53,6 +64,7 @@ from tokenward.exceptions import (
 from tokenward.jwks import RemoteJWKS
 from tokenward.keyring import KeyRing
 from tokenward.keysource import KeySource, StaticKeys
+from tokenward.mfa import TotpVerifier, otpauth_uri
 from tokenward.principal import Principal
 
 try:
@@ -99,21 +111,30 @@ __all__ = [
     "NotAuthenticatedError",
     "Principal",
     "RateLimitError",
+    "RecoveryCodeHasher",
     "RefreshTokenError",
     "RemoteJWKS",
     "StaticKeys",
     "StoreError",
     "TokenUseError",
     "TokenwardError",
+    "TotpVerifier",
     "UnstorableValueError",
     "UnsupportedAlgorithmError",
     "Verifier",
     "__version__",
+    "base32_decode",
+    "base32_encode",
     "decode",
     "encode",
     "exceptions",
+    "hotp_code",
     "is_token_expired",
+    "otpauth_uri",
     "token_expiry",
+    "totp_code",
+    "totp_secret",
+    "totp_verify",
     "unverified_claims",
     "unverified_header",
 ]

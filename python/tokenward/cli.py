@@ -11,6 +11,7 @@
     tokenward api-key create|list|revoke            API keys in the configured store
     tokenward access check USER ENTITLEMENT RES     entitlements (and grant|revoke|parent)
     tokenward limits clear --email EMAIL            lift a login lock-out now
+    tokenward totp code SECRET [--at SECONDS]       the TOTP code of a base32 secret
 
 Exit codes: 0 ok, 1 the token was rejected (``settings check``: a variable that names no
 setting), 2 a usage or configuration error (argparse's own code for usage). ``--json`` (every
@@ -1174,3 +1175,51 @@ async def _access_action(args: argparse.Namespace, store: Any, definition: Any) 
         return EXIT_OK
     finally:
         await store.close()
+
+
+# --- totp ---------------------------------------------------------------------------------------
+
+
+@command
+def _totp(commands: Commands) -> None:
+    group = _group(commands, "totp", "one-time passwords (RFC 6238), for tests and support")
+    parser = _parser(
+        group,
+        "code",
+        "print the TOTP code of a secret",
+        "Print the TOTP code of SECRET (base32 as an authenticator app takes it: upper case,\n"
+        "no padding) at --at (Unix seconds; now by default). A SECRET of - is read from standard\n"
+        "input, so that it stays out of the shell history.",
+    )
+    parser.add_argument("secret", metavar="SECRET", help="the base32 secret, or - for stdin")
+    parser.add_argument("--at", type=int, metavar="SECONDS", help="Unix time (default: now)")
+    parser.add_argument("--digits", type=int, default=6, help="6 to 8 (default 6)")
+    parser.add_argument("--period", type=int, default=30, metavar="SECONDS", help="default 30")
+    parser.add_argument(
+        "--algorithm", choices=("SHA1", "SHA256", "SHA512"), default="SHA1", help="default SHA1"
+    )
+    parser.set_defaults(run=_run_totp_code)
+
+
+def _run_totp_code(args: argparse.Namespace) -> int:
+    text = (sys.stdin.read() if args.secret == "-" else args.secret).strip()
+    at = int(time.time()) if args.at is None else args.at
+    secret = tw.base32_decode(text)  # InvalidKeyError: exit 2
+    code = tw.totp_code(
+        secret, at, digits=args.digits, period=args.period, algorithm=args.algorithm
+    )
+    if args.json:
+        _print_json(
+            {
+                "code": code,
+                "at": at,
+                "step": at // args.period,
+                "valid_for": args.period - at % args.period,
+                "digits": args.digits,
+                "period": args.period,
+                "algorithm": args.algorithm,
+            }
+        )
+    else:
+        print(code)
+    return EXIT_OK

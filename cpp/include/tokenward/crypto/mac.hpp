@@ -34,3 +34,30 @@ class hmac_sha256 {
 [[nodiscard]] std::string to_hex(std::string_view bytes);
 
 }  // namespace tokenward::crypto
+
+namespace tokenward::crypto {
+
+// HMAC over SHA-1, SHA-256 or SHA-512 (RFC 2104), keyed once like hmac_sha256: what HOTP and TOTP
+// (RFC 4226, RFC 6238) need. SHA-1 is here for those two only, where HMAC-SHA-1 remains sound.
+enum class mac_digest { sha1, sha256, sha512 };
+
+inline constexpr std::size_t kMaxMacBytes = 64;
+
+struct mac_value {
+  std::array<unsigned char, kMaxMacBytes> bytes{};
+  std::size_t size = 0;
+};
+
+class hmac {
+ public:
+  static result<hmac> create(mac_digest digest, std::string_view key);
+  [[nodiscard]] result<mac_value> mac(std::string_view data) const;
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  hmac(ossl::mac_ctx keyed, std::size_t size) : keyed_(std::move(keyed)), size_(size) {}
+  ossl::mac_ctx keyed_;
+  std::size_t size_;
+};
+
+}  // namespace tokenward::crypto
