@@ -19,6 +19,9 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
 * a role table that does not hold together (:meth:`AuthSettings.rbac`): ``ROLES``/``SCOPES``
   that are not JSON of the right shape, a ``DEFAULT_ROLE`` or ``SUPER_ADMIN_ROLE`` that is no
   role, a role granting a scope ``SCOPES`` does not declare;
+* ``AUTH_PROVIDER=oidc`` without an issuer (``OIDC_ISSUER`` or ``OIDC_ISSUERS``) and its
+  audience (``OIDC_AUDIENCE``), or with an issuer, preset or tenant list that does not hold
+  together (docs/oidc.md);
 * ``TRUST_GATEWAY_CLAIMS=true`` with another provider than Cognito.
 * an asymmetric ``TOKEN_ALGORITHM`` without ``SIGNING_KEY_FILE`` outside development (in
   development a key is generated and kept under ``.tokenward/``).
@@ -118,8 +121,10 @@ class AuthSettings(BaseSettings):
         validate_default=True,
     )
 
-    auth_provider: Literal["custom", "cognito"] = Field(
-        default="custom", description="custom (HMAC tokens and a debug login) or cognito"
+    auth_provider: Literal["custom", "cognito", "oidc"] = Field(
+        default="custom",
+        description="custom (HMAC tokens and a debug login), cognito, or oidc (any OpenID "
+        "Connect issuer)",
     )
     auth_secret: SecretStr | None = Field(
         default=None, description="at least 32 bytes; keys every custom-provider token"
@@ -169,6 +174,43 @@ class AuthSettings(BaseSettings):
         default="access",
         description="which Cognito tokens a bearer header may carry: access (the default), id "
         "(ID tokens, which carry the user's attributes, email among them) or any",
+    )
+    # --- any OpenID Connect issuer (AUTH_PROVIDER=oidc, docs/oidc.md) ---
+    oidc_issuer: str | None = Field(
+        default=None, description="the exact 'iss' of the tokens; keys found by discovery"
+    )
+    oidc_issuers: str | None = Field(
+        default=None,
+        description="several issuers: a JSON array of issuer URLs or objects (issuer, "
+        "audience, preset, groups_claim, roles_claim, scope_claims, tenants, discovery_url, "
+        "jwks_url), or a comma-separated list of issuer URLs",
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="the audience(s) tokens must name in aud (comma-separated)"
+    )
+    oidc_preset: Literal["auth0", "okta", "keycloak", "entra", "google"] | None = Field(
+        default=None, description="the issuer's token shape: auth0, okta, keycloak, entra, google"
+    )
+    oidc_groups_claim: str | None = Field(
+        default=None,
+        description="the claim (or dotted path) holding the groups; groups unless a preset says "
+        "otherwise; empty: none",
+    )
+    oidc_roles_claim: str | None = Field(
+        default=None, description="the claim (or dotted path) holding roles, added to the groups"
+    )
+    oidc_scope_claims: str | None = Field(
+        default=None, description="the claims holding scopes, in order (scope,scp by default)"
+    )
+    oidc_tenants: str | None = Field(
+        default=None,
+        description="the tenant ids accepted by an issuer holding {tenantid} (Entra multi-tenant)",
+    )
+    oidc_discovery_url: str | None = Field(
+        default=None, description="replaces {issuer}/.well-known/openid-configuration"
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None, description="skips discovery: the issuer's key set is fetched there"
     )
     token_algorithm: Literal["HS256", "RS256", "PS256", "ES256", "EdDSA"] = Field(
         default="HS256",
@@ -366,6 +408,36 @@ class AuthSettings(BaseSettings):
         """The app client ids of ``COGNITO_APP_CLIENT_ID`` (comma- or space-separated)."""
         return [c for c in (self.cognito_app_client_id or "").replace(",", " ").split() if c]
 
+    def oidc_issuer_configs(self) -> list[Any]:
+        """The issuers of ``OIDC_ISSUER``/``OIDC_ISSUERS`` (:class:`tokenward.oidc.OidcIssuer`);
+        ConfigurationError naming the variable when they do not hold together."""
+        from tokenward.oidc import issuers_from_settings
+
+        def names(value: str | None) -> list[str]:
+            return [c for c in (value or "").replace(",", " ").split() if c]
+
+        try:
+            configs = issuers_from_settings(
+                issuer=self.oidc_issuer,
+                issuers=self.oidc_issuers,
+                audience=names(self.oidc_audience),
+                preset=self.oidc_preset,
+                groups_claim=self.oidc_groups_claim,
+                roles_claim=self.oidc_roles_claim,
+                scope_claims=names(self.oidc_scope_claims),
+                tenants=names(self.oidc_tenants),
+                discovery_url=self.oidc_discovery_url,
+                jwks_url=self.oidc_jwks_url,
+            )
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{self.var('auth_provider')}=oidc: {exc}") from None
+        if not configs:
+            raise ConfigurationError(
+                f"{self.var('auth_provider')}=oidc needs {self.var('oidc_issuer')} (or "
+                f"{self.var('oidc_issuers')}) and {self.var('oidc_audience')}"
+            )
+        return list(configs)
+
     @property
     def is_production(self) -> bool:
         return self.environment.strip().lower() in _PRODUCTION
@@ -406,6 +478,10 @@ class AuthSettings(BaseSettings):
             )
         if any(c in self.jwks_cache_control for c in "\r\n"):
             raise ConfigurationError(f"{self.var('jwks_cache_control')} must be a single line")
+        if self.auth_provider == "oidc":
+            self.oidc_issuer_configs()
+            self._check_secret_size()
+            return
         if self.auth_provider == "cognito":
             names = ("cognito_region", "cognito_user_pool_id", "cognito_app_client_id")
             missing = [self.var(n) for n in names if not (getattr(self, n) or "").strip()]

@@ -32,6 +32,7 @@ from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.router import PREFIX, build_auth_router
 from tokenward.issuer import SigningKeys, rotate
 from tokenward.keyring import KeyRing
+from tokenward.oidc import OidcProvider, OidcVerifier
 from tokenward.principal import FrozenDict, Principal, remember
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, SessionCheck
 from tokenward.ratelimit import LoginLimiter, TrustedProxies, client_address
@@ -129,6 +130,7 @@ class Auth:
         self.tokens: TokenService | None = None
         self.lifecycle: SessionLifecycle | None = None
         self.cognito: CognitoVerifier | None = None
+        self.oidc: OidcVerifier | None = None
         self.provider: AuthProvider
         custom: CustomProvider | None = None
         self.session_check: SessionCheck | None = None
@@ -169,6 +171,15 @@ class Auth:
             self.provider = custom
             self.login_path: str | None = PREFIX + "/login"
             hint = f"an access token (POST {self.login_path} returns one)"
+        elif settings.auth_provider == "oidc":  # any OpenID Connect issuer (docs/oidc.md)
+            self.oidc = OidcVerifier(
+                issuers=settings.oidc_issuer_configs(),
+                leeway=settings.leeway,
+                cache_size=settings.token_cache_size,
+            )
+            self.provider = OidcProvider(self.oidc, memo_size=settings.token_cache_size)
+            self.login_path = None
+            hint = "an access token of " + " or ".join(self.oidc.issuers) + " (Bearer <token>)"
         else:
             use = settings.cognito_token_use  # COGNITO_TOKEN_USE: access, id or any
             self.cognito = CognitoVerifier(
@@ -259,7 +270,7 @@ class Auth:
     ) -> ApiKeyService | None:
         """The API keys, or None under Cognito without ``AUTH_SECRET``: a random per-process
         key would make every key unusable on other instances and after a restart."""
-        if settings.auth_secret is None and settings.auth_provider == "cognito":
+        if settings.auth_secret is None and settings.auth_provider != "custom":
             if "auth_strategies" in settings.model_fields_set and "api_key" in settings.strategies:
                 raise ConfigurationError(
                     f"{settings.var('auth_strategies')} names api_key, which needs "
@@ -534,9 +545,15 @@ class Auth:
                 "scheme": "bearer",
                 "bearerFormat": "JWT",
                 "description": (
-                    f"A Cognito {_TOKEN_KINDS[self.settings.cognito_token_use]} of the user pool "
-                    f"{self.settings.cognito_user_pool_id} ({var('cognito_user_pool_id')}), "
-                    "or an API key (Bearer vk_…)."
+                    (
+                        f"An access token of {' or '.join(self.oidc.issuers)} "
+                        f"({var('oidc_issuer')}), "
+                        if self.oidc is not None
+                        else f"A Cognito {_TOKEN_KINDS[self.settings.cognito_token_use]} of the "
+                        f"user pool {self.settings.cognito_user_pool_id} "
+                        f"({var('cognito_user_pool_id')}), "
+                    )
+                    + "or an API key (Bearer vk_…)."
                     + routes.scope_list(routes.scope_table(self.roles))
                 ),
             }
@@ -553,6 +570,11 @@ class Auth:
                 await self.cognito.prefetch_async()
             except KeySetUnavailableError as exc:  # start anyway: requests get 503 until it works
                 _log.warning("tokenward: cannot prefetch the Cognito keys: %s", exc)
+        if self.oidc is not None:
+            try:
+                await self.oidc.prefetch_async()
+            except KeySetUnavailableError as exc:  # start anyway: requests get 503 until it works
+                _log.warning("tokenward: cannot discover the OIDC issuer's keys: %s", exc)
         await self.store.open()
         try:
             now = self._clock()
