@@ -212,6 +212,24 @@ class AuthSettings(BaseSettings):
     oidc_jwks_url: str | None = Field(
         default=None, description="skips discovery: the issuer's key set is fetched there"
     )
+    oidc_introspection_url: str | None = Field(
+        default=None,
+        description="an RFC 7662 introspection endpoint: the introspection strategy checks "
+        "opaque access tokens there",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="this resource server's client id at the introspection endpoint"
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="its client secret (HTTP Basic client authentication)"
+    )
+    oidc_introspection_cache_ttl: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="seconds an active introspection answer is kept at most (never past the "
+        "token's exp); 0: every request asks",
+    )
     token_algorithm: Literal["HS256", "RS256", "PS256", "ES256", "EdDSA"] = Field(
         default="HS256",
         description="how the custom provider signs access tokens: HS256 (AUTH_SECRET) or an "
@@ -404,6 +422,11 @@ class AuthSettings(BaseSettings):
         return _as_tuple(self.trusted_proxies)
 
     @property
+    def oidc_audience_list(self) -> list[str]:
+        """The audiences of ``OIDC_AUDIENCE`` (comma- or space-separated)."""
+        return [c for c in (self.oidc_audience or "").replace(",", " ").split() if c]
+
+    @property
     def cognito_client_ids(self) -> list[str]:
         """The app client ids of ``COGNITO_APP_CLIENT_ID`` (comma- or space-separated)."""
         return [c for c in (self.cognito_app_client_id or "").replace(",", " ").split() if c]
@@ -420,7 +443,7 @@ class AuthSettings(BaseSettings):
             configs = issuers_from_settings(
                 issuer=self.oidc_issuer,
                 issuers=self.oidc_issuers,
-                audience=names(self.oidc_audience),
+                audience=self.oidc_audience_list,
                 preset=self.oidc_preset,
                 groups_claim=self.oidc_groups_claim,
                 roles_claim=self.oidc_roles_claim,
@@ -437,6 +460,20 @@ class AuthSettings(BaseSettings):
                 f"{self.var('oidc_issuers')}) and {self.var('oidc_audience')}"
             )
         return list(configs)
+
+    def _check_introspection(self) -> None:
+        names = ("oidc_introspection_url", "oidc_client_id", "oidc_client_secret")
+        missing = [self.var(n) for n in names if getattr(self, n) is None]
+        if missing:
+            raise ConfigurationError(
+                f"the introspection strategy needs {', '.join(missing)}; list it in "
+                f"{self.var('auth_strategies')} (before jwt) to use it"
+            )
+        from tokenward.oidc import _check_url
+
+        _check_url(
+            self.var("oidc_introspection_url"), self.oidc_introspection_url, allow_http=False
+        )
 
     @property
     def is_production(self) -> bool:
@@ -462,7 +499,7 @@ class AuthSettings(BaseSettings):
         """Refuse settings that must not run; see the module docstring. Unknown ``<PREFIX>*``
         variables are not refused but warned about (:meth:`warn_unknown_variables`)."""
         self.warn_unknown_variables()
-        known = ("jwt", "api_key", "basic", "gateway")
+        known = ("jwt", "api_key", "basic", "gateway", "introspection")
         strategies = self.strategies
         unknown = [s for s in strategies if s not in known]
         if unknown or not strategies:
@@ -478,6 +515,8 @@ class AuthSettings(BaseSettings):
             )
         if any(c in self.jwks_cache_control for c in "\r\n"):
             raise ConfigurationError(f"{self.var('jwks_cache_control')} must be a single line")
+        if "introspection" in strategies or self.oidc_introspection_url:
+            self._check_introspection()
         if self.auth_provider == "oidc":
             self.oidc_issuer_configs()
             self._check_secret_size()

@@ -48,6 +48,7 @@ from tokenward.strategies import (
     BasicStrategy,
     Credentials,
     GatewayStrategy,
+    IntrospectionStrategy,
     Strategy,
 )
 from tokenward.tokens import ClientInfo, TokenPair, TokenService
@@ -212,6 +213,16 @@ class Auth:
             )
         if self.cognito is not None and settings.trust_gateway_claims:
             self.strategies["gateway"] = GatewayStrategy(self.cognito)
+        if settings.oidc_introspection_url and settings.oidc_client_secret is not None:
+            self.strategies["introspection"] = IntrospectionStrategy(
+                settings.oidc_introspection_url,
+                client_id=settings.oidc_client_id or "",
+                client_secret=settings.oidc_client_secret.get_secret_value(),
+                audience=settings.oidc_audience_list or None,
+                leeway=settings.leeway,
+                max_cache_ttl=settings.oidc_introspection_cache_ttl,
+                mapping=self.oidc.configs[0].mapping if self.oidc is not None else None,
+            )
         for name, strategy in (strategies or {}).items():
             if name in self.strategies:
                 raise ConfigurationError(f"a strategy named {name!r} exists already")
