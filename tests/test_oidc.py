@@ -5,8 +5,10 @@ mapping, several issuers at once. The issuer is a real HTTP server on loopback
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -80,6 +82,42 @@ def test_a_rotated_key_is_fetched_from_the_discovered_jwks_uri(issuer: IssuerSer
     assert oidc.verify(token)["iss"] == issuer.issuer
     assert issuer.count("/realms/shop" + DISCOVERY) == 1  # the document is not read again
     assert issuer.count("/jwks") == 2
+
+
+def test_a_burst_on_a_cold_verifier_reads_the_document_and_the_keys_once(
+    issuer: IssuerServer,
+) -> None:
+    """Concurrent first requests (coroutines, then threads on a second verifier) share one
+    discovery and one key fetch."""
+    token = issuer.sign({"aud": AUD})
+    oidc = verifier(issuer)
+
+    async def burst() -> list[dict[str, Any]]:
+        return await asyncio.gather(*(oidc.verify_async(token) for _ in range(50)))
+
+    assert all(c["sub"] == "user-1" for c in asyncio.run(burst()))
+    assert issuer.count("/realms/shop" + DISCOVERY) == 1 and issuer.count("/jwks") == 1
+    threaded = verifier(issuer)
+    barrier = threading.Barrier(16)
+
+    def one() -> str:
+        barrier.wait()
+        return str(threaded.verify(token)["sub"])
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        assert set(pool.map(lambda _: one(), range(16))) == {"user-1"}
+    assert issuer.count("/realms/shop" + DISCOVERY) == 2 and issuer.count("/jwks") == 2
+
+
+def test_one_issuer_down_does_not_stop_the_other(issuer: IssuerServer, other: IssuerServer) -> None:
+    other.discovery = "500"
+    oidc = verifier(issuer, other, retries=0)
+    with pytest.raises(KeySetUnavailableError):
+        oidc.prefetch()  # tries both, reports the one that failed
+    assert issuer.count("/jwks") == 1
+    assert oidc.verify(issuer.sign({"aud": AUD}))["iss"] == issuer.issuer
+    with pytest.raises(KeySetUnavailableError):
+        oidc.verify(other.sign({"aud": AUD}))
 
 
 def test_discovery_down_is_unavailable_never_invalid(issuer: IssuerServer) -> None:

@@ -38,6 +38,7 @@ from tokenward.exceptions import (
     InvalidClaimError,
     InvalidIssuerError,
     InvalidTokenError,
+    KeySetUnavailableError,
     MissingClaimError,
 )
 from tokenward.jwks import RemoteJWKS, _FetchError, _is_loopback
@@ -374,8 +375,8 @@ class OidcIssuer:
         object.__setattr__(self, "audience", _names(self.audience, "the audiences"))
         if not self.audience:
             raise ConfigurationError(
-                f"the OIDC issuer {issuer} needs an audience: the resource server's own "
-                "identifier, which its tokens must name in 'aud'"
+                f"the OIDC issuer {issuer} needs an audience (OIDC_AUDIENCE): the resource "
+                "server's own identifier, which its tokens must name in 'aud'"
             )
         preset = None
         if self.preset is not None:
@@ -634,14 +635,27 @@ class OidcVerifier:
     # --- keys ---------------------------------------------------------------------------------
 
     def prefetch(self) -> None:
-        """Discover and fetch every issuer's keys now (start-up); KeySetUnavailableError for the
-        first that cannot."""
+        """Discover and fetch every issuer's keys now (start-up), each whatever the others do;
+        then KeySetUnavailableError for the first that could not."""
+        failed: KeySetUnavailableError | None = None
         for source in self._sources:
-            source.prefetch()
+            try:
+                source.prefetch()
+            except KeySetUnavailableError as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     async def prefetch_async(self) -> None:
+        """:meth:`prefetch` without blocking the event loop."""
+        failed: KeySetUnavailableError | None = None
         for source in self._sources:
-            await source.prefetch_async()
+            try:
+                await source.prefetch_async()
+            except KeySetUnavailableError as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def prewarm(self) -> None:
         for source in self._sources:

@@ -600,7 +600,8 @@ class Auth:
     def _require_custom(self) -> tuple[CustomProvider, TokenService]:
         if self._custom is None or self.tokens is None:
             raise ConfigurationError(
-                f"{self.settings.var('auth_provider')}=cognito: sign-in happens at Cognito"
+                f"{self.settings.var('auth_provider')}={self.settings.auth_provider}: sign-in "
+                "happens at the identity provider"
             )
         return self._custom, self.tokens
 
