@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -187,3 +188,24 @@ def test_a_restarted_provider_rotates_its_key(tmp_path: Path) -> None:
     source = oidc.key_sets[0]
     assert source.generation >= 2
     assert getattr(source, "jwks_uri", None) == issuer + "/jwks"
+
+
+def test_an_issuer_that_differs_from_the_document_by_a_slash_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The provider's document names ``http://127.0.0.1:PORT``; configured with a trailing
+    slash, the issuer is another string: the document is refused at start (logged), no key is
+    taken from it, and the provider's tokens (whose ``iss`` has no slash) name an issuer that
+    is not configured: 401 with no fetch. (A token naming the configured issuer while the
+    document names another gets 503: test_oidc.py.)"""
+    with provider(free_port(), tmp_path / "provider.log") as issuer:
+        auth, app = make_app(issuer + "/")
+        token = id_token(issuer)
+        with caplog.at_level(logging.ERROR, logger="tokenward.jwks"):
+            with TestClient(app) as client:
+                answer = client.get("/me", headers=bearer(token))
+        assert answer.status_code == 401, answer.text
+        assert f"names the issuer '{issuer}', not the configured '{issuer}/'" in caplog.text
+        assert auth.oidc is not None
+        source = auth.oidc.key_sets[0]
+        assert getattr(source, "jwks_uri", "x") is None and source.keys is None

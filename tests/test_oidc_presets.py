@@ -144,6 +144,9 @@ def test_entra_single_tenant(keys: IssuerServer) -> None:
     other = keys.sign({"iss": issuer, "aud": ENTRA_AUD, "tid": TENANT_B, **times()})
     with pytest.raises(InvalidIssuerError):
         oidc.verify(other)
+    for odd in ("login.microsoftonline.com", "v2.0", ""):
+        with pytest.raises(InvalidIssuerError):
+            oidc.verify(keys.sign({"iss": issuer, "aud": ENTRA_AUD, "tid": odd, **times()}))
     with pytest.raises(ConfigurationError, match=r"v2\.0"):
         make(keys, f"https://sts.windows.net/{TENANT_A}/", ENTRA_AUD, "entra")
 

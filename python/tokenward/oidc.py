@@ -460,7 +460,8 @@ class _Entry:
                 raise InvalidIssuerError("the token's iss is not its tenant's issuer")
         elif config.preset == "entra":
             tenant = claims.get("tid")
-            if not isinstance(tenant, str) or f"/{tenant}/" not in config.issuer:
+            segments = urlsplit(config.issuer).path.split("/")  # "", "{tid}", "v2.0"
+            if not isinstance(tenant, str) or len(segments) < 2 or segments[1] != tenant:
                 raise InvalidIssuerError("the token's tenant is not its issuer's")
         return claims
 
