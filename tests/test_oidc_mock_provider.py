@@ -28,7 +28,7 @@ from fastapi import Depends, FastAPI  # noqa: E402
 
 import tokenward as tw  # noqa: E402
 from _fastapi_support import TestClient  # noqa: E402
-from _uvicorn_support import HOST, free_port  # noqa: E402
+from _uvicorn_support import HOST, free_port, serve  # noqa: E402
 from tokenward.fastapi import (  # noqa: E402
     Auth,
     AuthSettings,
@@ -38,6 +38,7 @@ from tokenward.fastapi import (  # noqa: E402
 )
 from tokenward.oidc import OidcIssuer, OidcVerifier  # noqa: E402
 
+TESTS = Path(__file__).resolve().parent
 CLIENT_ID = "orders-web"
 REDIRECT = "http://127.0.0.1:9/callback"  # never followed: the code is read from the redirect
 ALICE = {"sub": "alice", "email": "alice@example.com", "groups": ["admin", "staff"]}
@@ -209,3 +210,39 @@ def test_an_issuer_that_differs_from_the_document_by_a_slash_is_refused(
         assert auth.oidc is not None
         source = auth.oidc.key_sets[0]
         assert getattr(source, "jwks_uri", "x") is None and source.keys is None
+
+
+def test_a_uvicorn_app_under_auth_provider_oidc(tmp_path: Path) -> None:
+    """A real server process: with the provider down at start it starts and answers 503 (never
+    401); with the provider up, the provider's tokens are accepted over HTTP."""
+    port = free_port()
+    issuer = f"http://{HOST}:{port}"
+    log = tmp_path / "provider.log"
+    settings = {
+        "TOKENWARD_AUTH_PROVIDER": "oidc",
+        "TOKENWARD_ENVIRONMENT": "production",
+        "TOKENWARD_OIDC_ISSUER": issuer,
+        "TOKENWARD_OIDC_AUDIENCE": CLIENT_ID,
+    }
+    with provider(port, log):
+        early = id_token(issuer)
+    with serve(
+        "oidc_app:app", settings, workdir=tmp_path, app_dir=TESTS, ready_path="/health"
+    ) as app:
+        answer = httpx.get(app.base_url + "/whoami", headers=bearer(early))
+        assert answer.status_code == 503, answer.text
+        assert answer.headers.get("retry-after")
+    with provider(port, log):
+        token = id_token(issuer)
+        with serve(
+            "oidc_app:app", settings, workdir=tmp_path, app_dir=TESTS, ready_path="/health"
+        ) as app:
+            answer = httpx.get(app.base_url + "/whoami", headers=bearer(token))
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == {
+                "sub": "alice",
+                "groups": ["admin", "staff"],
+                "email": "alice@example.com",
+            }
+            assert httpx.get(app.base_url + "/admin", headers=bearer(token)).status_code == 200
+            assert httpx.get(app.base_url + "/whoami").status_code == 401
