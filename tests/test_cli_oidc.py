@@ -44,3 +44,19 @@ def test_discovery_needs_exactly_one_issuer(issuer: IssuerServer) -> None:
     result = run("verify", "a.b.c", "--issuer", issuer.issuer, "--issuer", "https://b.example")
     assert result.returncode == 2 and "exactly one --issuer" in result.stderr
     assert run("verify", "a.b.c").returncode == 2
+
+
+def test_settings_check_shows_the_oidc_issuers() -> None:
+    env = {
+        "TOKENWARD_AUTH_PROVIDER": "oidc",
+        "TOKENWARD_ENVIRONMENT": "production",
+        "TOKENWARD_OIDC_ISSUER": "https://sso.example.com/realms/shop",
+        "TOKENWARD_OIDC_AUDIENCE": "orders-api",
+        "TOKENWARD_OIDC_PRESET": "keycloak",
+    }
+    result = run("settings", "check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "TOKENWARD_OIDC_ISSUERS = ['https://sso.example.com/realms/shop']" in result.stdout
+    assert "TOKENWARD_OIDC_PRESET = keycloak" in result.stdout
+    missing = run("settings", "check", env={**env, "TOKENWARD_OIDC_AUDIENCE": ""})
+    assert missing.returncode == 2 and "OIDC_AUDIENCE" in missing.stderr

@@ -613,6 +613,12 @@ def _run_settings_check(args: argparse.Namespace) -> int:
             cognito_app_client_id=settings.cognito_app_client_id,
             cognito_token_use=settings.cognito_token_use,
         )
+    if settings.auth_provider == "oidc":
+        summary.update(
+            oidc_issuers=[c.issuer for c in settings.oidc_issuer_configs()],
+            oidc_audience=settings.oidc_audience,
+            oidc_preset=settings.oidc_preset,
+        )
     unknown = _unknown(args.prefix)  # read, but not settings: a misspelling is ignored
     if args.json:
         body = {"ok": not unknown, "prefix": args.prefix, "settings": summary}
