@@ -124,7 +124,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward._verifier",
         "tokenward.keyring",  # a key source that builds verifiers of its own tokens
     ),
-    ("tokenward.cognito", "tokenward.stores"),
+    ("tokenward.cognito", "tokenward.oidc", "tokenward.stores"),
     (
         "tokenward.sessions",
         "tokenward.tokens",

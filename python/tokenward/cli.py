@@ -298,10 +298,12 @@ def _verify(commands: Commands) -> None:
         "verify a token's signature and claims",
         "Verify TOKEN with one key source and print its claims. Exit 0 when it is good, 1 when\n"
         "it is rejected (the reason goes to stderr, or into the JSON), 2 when the keys or the\n"
-        "arguments are unusable. Without --algorithm the algorithms are those the keys name.",
+        "arguments are unusable. Without --algorithm the algorithms are those the keys name.\n"
+        "With --issuer alone (no --key, --secret-env or --jwks) the keys come from the issuer's\n"
+        "OpenID Connect discovery document ({issuer}/.well-known/openid-configuration).",
     )
     parser.add_argument("token", metavar="TOKEN", help="the token, or - to read it from stdin")
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--key", metavar="FILE", help="a JWK, a JWK set (JSON) or a PEM key or certificate"
     )
@@ -361,6 +363,18 @@ def _named_algorithms(keys: tw.JWK | tw.JWKSet) -> list[str]:
     return sorted({a for a in found if a})
 
 
+def _discovered(issuers: list[str] | None) -> tw.RemoteJWKS:
+    """The key set of the one ``--issuer``, found through OpenID Connect discovery."""
+    if not issuers or len(issuers) != 1:
+        raise UsageError(
+            "give a key source (--key, --secret-env or --jwks), or exactly one --issuer whose "
+            "keys are found through discovery"
+        )
+    from tokenward.oidc import OidcDiscovery, discovery_url
+
+    return OidcDiscovery(discovery_url(issuers[0]), issuer=issuers[0])
+
+
 def _run_verify(args: argparse.Namespace) -> int:
     token = _token_arg(args.token)
     keys: tw.JWK | tw.JWKSet | tw.RemoteJWKS
@@ -374,10 +388,16 @@ def _run_verify(args: argparse.Namespace) -> int:
             raise UsageError(f"environment variable {args.secret_env} is not set or empty")
         keys = tw.JWK.from_secret(secret)
         algorithms = algorithms or ["HS256"]
-    else:
+    elif args.jwks is not None:
         remote = tw.RemoteJWKS(args.jwks)
         keys = remote
         algorithms = algorithms or _named_algorithms(remote.get_keys())
+    else:
+        from tokenward.oidc import ASYMMETRIC_ALGORITHMS
+
+        keys = _discovered(args.issuer)
+        named = _named_algorithms(keys.get_keys())  # Entra's keys name none: the key decides
+        algorithms = algorithms or named or list(ASYMMETRIC_ALGORITHMS)
     if not algorithms:
         raise UsageError("the keys name no algorithm: give --algorithm")
     verifier = tw.Verifier(
@@ -594,6 +614,12 @@ def _run_settings_check(args: argparse.Namespace) -> int:
             cognito_user_pool_id=settings.cognito_user_pool_id,
             cognito_app_client_id=settings.cognito_app_client_id,
             cognito_token_use=settings.cognito_token_use,
+        )
+    if settings.auth_provider == "oidc":
+        summary.update(
+            oidc_issuers=[c.issuer for c in settings.oidc_issuer_configs()],
+            oidc_audience=settings.oidc_audience,
+            oidc_preset=settings.oidc_preset,
         )
     unknown = _unknown(args.prefix)  # read, but not settings: a misspelling is ignored
     if args.json:

@@ -33,6 +33,7 @@ __all__ = [
     "ExpiredTokenError",
     "HierarchyError",
     "ImmatureTokenError",
+    "IntrospectionUnavailableError",
     "InvalidApiKeyError",
     "InvalidAudienceError",
     "InvalidClaimError",
@@ -145,6 +146,12 @@ class KeySetUnavailableError(TokenwardError):
     Not the token's fault, so not an :class:`InvalidTokenError`: a server answers 503, never
     401 (which would tell a client to sign in again) and never 200.
     """
+
+
+class IntrospectionUnavailableError(KeySetUnavailableError):
+    """An RFC 7662 introspection endpoint could not say whether a token is active (down, slow,
+    an error status, our client credentials refused, an answer that is not one). As for keys
+    that cannot be had: a server answers 503, never 401."""
 
 
 class RefreshTokenError(InvalidTokenError):

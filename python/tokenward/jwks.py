@@ -435,6 +435,11 @@ class RemoteJWKS:
             time.sleep(self._backoff)
 
     def _download_sync(self) -> bytes:
+        return self._get_sync(self._url, self._max_bytes)
+
+    def _get_sync(self, url: str, max_bytes: int) -> bytes:
+        """One GET of ``url``: a 200 answer's body of at most ``max_bytes``, within the deadline
+        (a subclass fetching another document first reuses it)."""
         hx = _httpx()
         stop = time.monotonic() + self._deadline
         client = self._client
@@ -445,13 +450,13 @@ class RemoteJWKS:
                         hx.Client(verify=self._ssl, timeout=self._timeout, follow_redirects=False)
                     )
                 with client.stream(
-                    "GET", self._url, headers=self._headers, timeout=self._timeout
+                    "GET", url, headers=self._headers, timeout=self._timeout
                 ) as response:
-                    self._check_response(response)
+                    self._check_response(response, max_bytes)
                     body = bytearray()
                     for chunk in response.iter_raw():
                         body += chunk
-                        self._check_progress(body, stop)
+                        self._check_progress(body, stop, max_bytes)
                     return bytes(body)
         except hx.HTTPError as exc:
             raise _FetchError(_describe(exc), retry=True) from None
@@ -501,6 +506,10 @@ class RemoteJWKS:
             await asyncio.sleep(self._backoff)
 
     async def _download_async(self) -> bytes:
+        return await self._get_async(self._url, self._max_bytes)
+
+    async def _get_async(self, url: str, max_bytes: int) -> bytes:
+        """:meth:`_get_sync` without blocking the event loop."""
         hx = _httpx()
         stop = time.monotonic() + self._deadline
         try:
@@ -516,13 +525,13 @@ class RemoteJWKS:
                     )
                 async with asyncio.timeout(self._deadline):
                     async with client.stream(
-                        "GET", self._url, headers=self._headers, timeout=self._timeout
+                        "GET", url, headers=self._headers, timeout=self._timeout
                     ) as response:
-                        self._check_response(response)
+                        self._check_response(response, max_bytes)
                         body = bytearray()
                         async for chunk in response.aiter_raw():
                             body += chunk
-                            self._check_progress(body, stop)
+                            self._check_progress(body, stop, max_bytes)
                         return bytes(body)
         except TimeoutError:
             raise _FetchError(
@@ -533,7 +542,7 @@ class RemoteJWKS:
 
     # --- shared checks ------------------------------------------------------------------------
 
-    def _check_response(self, response: httpx.Response) -> None:
+    def _check_response(self, response: httpx.Response, max_bytes: int) -> None:
         status = response.status_code
         if status != 200:
             raise _FetchError(f"HTTP {status}", retry=status >= 500 or status == 429)
@@ -541,12 +550,12 @@ class RemoteJWKS:
         if encoding not in ("", "identity"):
             raise _FetchError(f"unrequested content-encoding {encoding!r}", retry=False)
         length = response.headers.get("content-length")
-        if length is not None and (not length.strip().isdigit() or int(length) > self._max_bytes):
-            raise _FetchError(f"the answer is over {self._max_bytes} bytes", retry=False)
+        if length is not None and (not length.strip().isdigit() or int(length) > max_bytes):
+            raise _FetchError(f"the answer is over {max_bytes} bytes", retry=False)
 
-    def _check_progress(self, body: bytearray, stop: float) -> None:
-        if len(body) > self._max_bytes:
-            raise _FetchError(f"the answer is over {self._max_bytes} bytes", retry=False)
+    def _check_progress(self, body: bytearray, stop: float, max_bytes: int) -> None:
+        if len(body) > max_bytes:
+            raise _FetchError(f"the answer is over {max_bytes} bytes", retry=False)
         if time.monotonic() > stop:
             raise _FetchError(f"no complete answer within {self._deadline:g} s", retry=True)
 

@@ -19,6 +19,9 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
 * a role table that does not hold together (:meth:`AuthSettings.rbac`): ``ROLES``/``SCOPES``
   that are not JSON of the right shape, a ``DEFAULT_ROLE`` or ``SUPER_ADMIN_ROLE`` that is no
   role, a role granting a scope ``SCOPES`` does not declare;
+* ``AUTH_PROVIDER=oidc`` without an issuer (``OIDC_ISSUER`` or ``OIDC_ISSUERS``) and its
+  audience (``OIDC_AUDIENCE``), or with an issuer, preset or tenant list that does not hold
+  together (docs/oidc.md);
 * ``TRUST_GATEWAY_CLAIMS=true`` with another provider than Cognito.
 * an asymmetric ``TOKEN_ALGORITHM`` without ``SIGNING_KEY_FILE`` outside development (in
   development a key is generated and kept under ``.tokenward/``).
@@ -118,8 +121,10 @@ class AuthSettings(BaseSettings):
         validate_default=True,
     )
 
-    auth_provider: Literal["custom", "cognito"] = Field(
-        default="custom", description="custom (HMAC tokens and a debug login) or cognito"
+    auth_provider: Literal["custom", "cognito", "oidc"] = Field(
+        default="custom",
+        description="custom (HMAC tokens and a debug login), cognito, or oidc (any OpenID "
+        "Connect issuer)",
     )
     auth_secret: SecretStr | None = Field(
         default=None, description="at least 32 bytes; keys every custom-provider token"
@@ -169,6 +174,61 @@ class AuthSettings(BaseSettings):
         default="access",
         description="which Cognito tokens a bearer header may carry: access (the default), id "
         "(ID tokens, which carry the user's attributes, email among them) or any",
+    )
+    # --- any OpenID Connect issuer (AUTH_PROVIDER=oidc, docs/oidc.md) ---
+    oidc_issuer: str | None = Field(
+        default=None, description="the exact 'iss' of the tokens; keys found by discovery"
+    )
+    oidc_issuers: str | None = Field(
+        default=None,
+        description="several issuers: a JSON array of issuer URLs or objects (issuer, "
+        "audience, preset, groups_claim, roles_claim, scope_claims, tenants, discovery_url, "
+        "jwks_url), or a comma-separated list of issuer URLs",
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="the audience(s) tokens must name in aud (comma-separated)"
+    )
+    oidc_preset: Literal["auth0", "okta", "keycloak", "entra", "google"] | None = Field(
+        default=None, description="the issuer's token shape: auth0, okta, keycloak, entra, google"
+    )
+    oidc_groups_claim: str | None = Field(
+        default=None,
+        description="the claim (or dotted path) holding the groups; groups unless a preset says "
+        "otherwise; empty: none",
+    )
+    oidc_roles_claim: str | None = Field(
+        default=None, description="the claim (or dotted path) holding roles, added to the groups"
+    )
+    oidc_scope_claims: str | None = Field(
+        default=None, description="the claims holding scopes, in order (scope,scp by default)"
+    )
+    oidc_tenants: str | None = Field(
+        default=None,
+        description="the tenant ids accepted by an issuer holding {tenantid} (Entra multi-tenant)",
+    )
+    oidc_discovery_url: str | None = Field(
+        default=None, description="replaces {issuer}/.well-known/openid-configuration"
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None, description="skips discovery: the issuer's key set is fetched there"
+    )
+    oidc_introspection_url: str | None = Field(
+        default=None,
+        description="an RFC 7662 introspection endpoint: the introspection strategy checks "
+        "opaque access tokens there",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="this resource server's client id at the introspection endpoint"
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="its client secret (HTTP Basic client authentication)"
+    )
+    oidc_introspection_cache_ttl: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="seconds an active introspection answer is kept at most (never past the "
+        "token's exp); 0: every request asks",
     )
     token_algorithm: Literal["HS256", "RS256", "PS256", "ES256", "EdDSA"] = Field(
         default="HS256",
@@ -362,9 +422,58 @@ class AuthSettings(BaseSettings):
         return _as_tuple(self.trusted_proxies)
 
     @property
+    def oidc_audience_list(self) -> list[str]:
+        """The audiences of ``OIDC_AUDIENCE`` (comma- or space-separated)."""
+        return [c for c in (self.oidc_audience or "").replace(",", " ").split() if c]
+
+    @property
     def cognito_client_ids(self) -> list[str]:
         """The app client ids of ``COGNITO_APP_CLIENT_ID`` (comma- or space-separated)."""
         return [c for c in (self.cognito_app_client_id or "").replace(",", " ").split() if c]
+
+    def oidc_issuer_configs(self) -> list[Any]:
+        """The issuers of ``OIDC_ISSUER``/``OIDC_ISSUERS`` (:class:`tokenward.oidc.OidcIssuer`);
+        ConfigurationError naming the variable when they do not hold together."""
+        from tokenward.oidc import issuers_from_settings
+
+        def names(value: str | None) -> list[str]:
+            return [c for c in (value or "").replace(",", " ").split() if c]
+
+        try:
+            configs = issuers_from_settings(
+                issuer=self.oidc_issuer,
+                issuers=self.oidc_issuers,
+                audience=self.oidc_audience_list,
+                preset=self.oidc_preset,
+                groups_claim=self.oidc_groups_claim,
+                roles_claim=self.oidc_roles_claim,
+                scope_claims=names(self.oidc_scope_claims),
+                tenants=names(self.oidc_tenants),
+                discovery_url=self.oidc_discovery_url,
+                jwks_url=self.oidc_jwks_url,
+            )
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{self.var('auth_provider')}=oidc: {exc}") from None
+        if not configs:
+            raise ConfigurationError(
+                f"{self.var('auth_provider')}=oidc needs {self.var('oidc_issuer')} (or "
+                f"{self.var('oidc_issuers')}) and {self.var('oidc_audience')}"
+            )
+        return list(configs)
+
+    def _check_introspection(self) -> None:
+        names = ("oidc_introspection_url", "oidc_client_id", "oidc_client_secret")
+        missing = [self.var(n) for n in names if getattr(self, n) is None]
+        if missing:
+            raise ConfigurationError(
+                f"the introspection strategy needs {', '.join(missing)}; list it in "
+                f"{self.var('auth_strategies')} (before jwt) to use it"
+            )
+        from tokenward.oidc import _check_url
+
+        _check_url(
+            self.var("oidc_introspection_url"), self.oidc_introspection_url, allow_http=False
+        )
 
     @property
     def is_production(self) -> bool:
@@ -390,7 +499,7 @@ class AuthSettings(BaseSettings):
         """Refuse settings that must not run; see the module docstring. Unknown ``<PREFIX>*``
         variables are not refused but warned about (:meth:`warn_unknown_variables`)."""
         self.warn_unknown_variables()
-        known = ("jwt", "api_key", "basic", "gateway")
+        known = ("jwt", "api_key", "basic", "gateway", "introspection")
         strategies = self.strategies
         unknown = [s for s in strategies if s not in known]
         if unknown or not strategies:
@@ -406,6 +515,12 @@ class AuthSettings(BaseSettings):
             )
         if any(c in self.jwks_cache_control for c in "\r\n"):
             raise ConfigurationError(f"{self.var('jwks_cache_control')} must be a single line")
+        if "introspection" in strategies or self.oidc_introspection_url:
+            self._check_introspection()
+        if self.auth_provider == "oidc":
+            self.oidc_issuer_configs()
+            self._check_secret_size()
+            return
         if self.auth_provider == "cognito":
             names = ("cognito_region", "cognito_user_pool_id", "cognito_app_client_id")
             missing = [self.var(n) for n in names if not (getattr(self, n) or "").strip()]

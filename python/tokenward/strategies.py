@@ -18,9 +18,16 @@ Nothing here imports a web framework: the FastAPI layer only builds the Credenti
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import dataclasses
+import hashlib
+import json
+import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -29,16 +36,23 @@ from tokenward._api import unverified_claims
 from tokenward.exceptions import (
     ConfigurationError,
     ExpiredTokenError,
+    ImmatureTokenError,
+    IntrospectionUnavailableError,
     InvalidApiKeyError,
+    InvalidAudienceError,
+    InvalidClaimError,
     InvalidCredentialsError,
     InvalidIssuerError,
     InvalidTokenError,
     MalformedTokenError,
     TokenwardError,
 )
-from tokenward.principal import Principal, from_cognito_claims, from_token_claims
+from tokenward.oidc import ClaimMapping, _check_url
+from tokenward.principal import Principal, from_cognito_claims, from_token_claims, remember
 
 if TYPE_CHECKING:
+    import httpx
+
     from tokenward.cognito import CognitoVerifier
     from tokenward.providers import AuthProvider
 
@@ -51,6 +65,7 @@ __all__ = [
     "Credentials",
     "GatewayStrategy",
     "GuardedAttempt",
+    "IntrospectionStrategy",
     "LoginGuard",
     "Strategy",
     "VerifierStrategy",
@@ -62,6 +77,7 @@ API_KEY_PREFIX = "vk_"
 MAX_CREDENTIAL_CHARS = 16 * 1024
 
 _NO_EVENT: Mapping[str, Any] = MappingProxyType({})
+_log = logging.getLogger("tokenward")
 
 
 # --- credentials ------------------------------------------------------------------------------
@@ -459,3 +475,214 @@ def _gateway_form(event: Mapping[str, Any]) -> Literal["http", "rest"]:
     context = event.get("requestContext")
     authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
     return "http" if isinstance(authorizer, Mapping) and "jwt" in authorizer else "rest"
+
+
+# --- opaque access tokens: RFC 7662 introspection -----------------------------------------------
+
+
+def _looks_like_jwt(token: str) -> bool:
+    return token.count(".") in (2, 4)  # a JWS (three parts) or a JWE (five)
+
+
+class IntrospectionStrategy:
+    """Opaque access tokens, checked at an OAuth 2.0 token introspection endpoint (RFC 7662).
+
+    Each token is POSTed (``token=…&token_type_hint=access_token``) to ``url`` with this
+    resource server's client credentials (HTTP Basic, RFC 7662 §2.1), through httpx. The answer
+    decides:
+
+    * ``"active": true`` — the token is good, within its ``exp``/``nbf`` (with ``leeway``), for
+      ``audience`` (one or several; checked when given: ``aud`` as a string or an array) and
+      ``issuer`` (checked when given). The Principal's subject is ``sub`` (``client_id`` for a
+      client's own token), its groups, scopes and email come from ``mapping``
+      (:class:`~tokenward.oidc.ClaimMapping`: ``scope``, ``groups``...);
+    * ``"active": false`` (or anything but ``true``) — :class:`~tokenward.InvalidTokenError`: 401;
+    * no answer, a slow one, a status other than 200, our credentials refused, a body that is not
+      a JSON object or is over ``max_bytes`` —
+      :class:`~tokenward.exceptions.IntrospectionUnavailableError`: 503, never 401.
+
+    Active answers are cached (by the token's SHA-256, never the token itself) until the token's
+    ``exp`` and never longer than ``max_cache_ttl`` seconds (0: no cache), for at most
+    ``cache_size`` tokens, the oldest leaving first: a revocation at the provider takes effect
+    here within ``max_cache_ttl``. Inactive answers are cached for ``inactive_ttl`` seconds (0 by
+    default, so not at all: a forged token is new each time, so a cache would not spare the
+    endpoint, and a revoked one is refused by the provider anyway).
+
+    A JWT-shaped bearer value is "not mine" (a JWT strategy takes it) unless ``jwts=True``; put
+    this strategy before ``jwt`` in ``AUTH_STRATEGIES``.
+    """
+
+    scheme = "bearer"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        name: str = "introspection",
+        audience: str | Sequence[str] | None = None,
+        issuer: str | None = None,
+        mapping: ClaimMapping | None = None,
+        leeway: float = 0.0,
+        max_cache_ttl: float = 60.0,
+        inactive_ttl: float = 0.0,
+        cache_size: int = 4096,
+        timeout: float = 5.0,
+        max_bytes: int = 64 * 1024,
+        jwts: bool = False,
+        allow_http: bool = False,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        hint: str | None = None,
+    ) -> None:
+        self.url = _check_url("the introspection URL", url, allow_http=allow_http)
+        if not isinstance(client_id, str) or not client_id or ":" in client_id:
+            raise ConfigurationError("the introspection client_id must be a non-empty string")
+        if not isinstance(client_secret, str) or not client_secret:
+            raise ConfigurationError("the introspection client_secret must be a non-empty string")
+        for what, value in (
+            ("leeway", leeway),
+            ("max_cache_ttl", max_cache_ttl),
+            ("inactive_ttl", inactive_ttl),
+            ("timeout", timeout),
+        ):
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise ConfigurationError(f"{what} must be a number of seconds >= 0")
+        if timeout <= 0 or inactive_ttl > max_cache_ttl:
+            raise ConfigurationError("timeout must be > 0, inactive_ttl at most max_cache_ttl")
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise ConfigurationError("cache_size must be an integer >= 0")
+        self.name = name
+        self.hint = hint or "an access token (Authorization: Bearer <token>)"
+        self.audience: tuple[str, ...] = (
+            ()
+            if audience is None
+            else (audience,)
+            if isinstance(audience, str)
+            else tuple(audience)
+        )
+        self.issuer = issuer
+        self.mapping = mapping or ClaimMapping()
+        self.leeway = float(leeway)
+        self.max_cache_ttl = float(max_cache_ttl)
+        self.inactive_ttl = float(inactive_ttl)
+        self.cache_size = cache_size
+        self.jwts = jwts
+        self._auth = (client_id, client_secret)
+        self._timeout = float(timeout)
+        self._max_bytes = max_bytes
+        self._client = client
+        self._clock = clock
+        self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+        self.requests = 0
+        """Introspection requests made (for tests and metrics)."""
+
+    def __repr__(self) -> str:
+        return f"<IntrospectionStrategy {self.name!r} {self.url!r}>"
+
+    def challenge(self, error: TokenwardError | None) -> str | None:
+        return _token_challenge(error, "access token")
+
+    async def authenticate(self, credentials: Credentials) -> Principal | None:
+        token = _bearer_of(credentials, api_key=False)
+        if token is None or (not self.jwts and _looks_like_jwt(token)):
+            return None
+        key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        now = self._clock()
+        cached = self._cache.get(key)
+        if cached is not None and now < cached[0]:
+            if cached[1] is None:
+                raise InvalidTokenError("the access token is not active")
+            return cached[1]
+        answer = await self._introspect(token)
+        now = self._clock()
+        if answer.get("active") is not True:
+            if self.inactive_ttl > 0:
+                remember(self._cache, key, (now + self.inactive_ttl, None), self.cache_size)
+            raise InvalidTokenError("the access token is not active")
+        principal, exp = self._principal(answer, now)
+        ttl = self.max_cache_ttl if exp is None else min(self.max_cache_ttl, exp - now)
+        if ttl > 0:
+            remember(self._cache, key, (now + ttl, principal), self.cache_size)
+        return principal
+
+    def _principal(self, answer: dict[str, Any], now: float) -> tuple[Principal, float | None]:
+        times: dict[str, float] = {}
+        for name in ("exp", "nbf", "iat"):
+            value = answer.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidClaimError(f"the introspection answer's {name!r} is not a time")
+            times[name] = float(value)
+        if "exp" in times and now - self.leeway >= times["exp"]:
+            raise ExpiredTokenError("the access token has expired")
+        if "nbf" in times and now + self.leeway < times["nbf"]:
+            raise ImmatureTokenError("the access token is not valid yet")
+        if self.audience:
+            aud = answer.get("aud")
+            named = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+            if not any(isinstance(a, str) and a in self.audience for a in named):
+                raise InvalidAudienceError("the access token was issued for another audience")
+        if self.issuer is not None and answer.get("iss") != self.issuer:
+            raise InvalidIssuerError("the access token is of another issuer")
+        claims = dict(answer)
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            client = claims.get("client_id")
+            if not isinstance(client, str) or not client:
+                raise InvalidClaimError("the introspection answer names no sub and no client_id")
+            claims["sub"] = client
+        principal = self.mapping.principal(claims, provider=self.name)
+        return principal, times.get("exp")
+
+    async def _introspect(self, token: str) -> dict[str, Any]:
+        try:
+            import httpx
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ConfigurationError("IntrospectionStrategy needs httpx") from None
+        self.requests += 1
+        form = {"token": token, "token_type_hint": "access_token"}
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                client = self._client
+                if client is None:
+                    client = await stack.enter_async_context(
+                        httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+                    )
+                async with asyncio.timeout(self._timeout):
+                    async with client.stream(
+                        "POST", self.url, data=form, auth=self._auth, headers=headers
+                    ) as response:
+                        status = response.status_code
+                        body = bytearray()
+                        async for chunk in response.aiter_raw():
+                            body += chunk
+                            if len(body) > self._max_bytes:
+                                raise IntrospectionUnavailableError(
+                                    f"the introspection answer is over {self._max_bytes} bytes"
+                                )
+        except TimeoutError:
+            raise IntrospectionUnavailableError(
+                f"no introspection answer within {self._timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise IntrospectionUnavailableError(
+                f"the introspection endpoint cannot be reached: {type(exc).__name__}"
+            ) from None
+        if status in (401, 403):
+            _log.error(
+                "tokenward: %s refuses this resource server's client credentials (HTTP %d)",
+                self.url,
+                status,
+            )
+        if status != 200:
+            raise IntrospectionUnavailableError(f"the introspection endpoint answered {status}")
+        try:
+            answer = json.loads(bytes(body))
+        except (UnicodeDecodeError, ValueError):
+            raise IntrospectionUnavailableError("the introspection answer is not JSON") from None
+        if not isinstance(answer, dict):
+            raise IntrospectionUnavailableError("the introspection answer is not a JSON object")
+        return answer

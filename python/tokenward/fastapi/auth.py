@@ -30,6 +30,7 @@ from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.router import PREFIX, build_auth_router
 from tokenward.issuer import SigningKeys, rotate
 from tokenward.keyring import KeyRing
+from tokenward.oidc import OidcProvider, OidcVerifier
 from tokenward.principal import FrozenDict, Principal, remember
 from tokenward.providers import AuthProvider, CognitoProvider, CustomProvider, SessionCheck
 from tokenward.ratelimit import (
@@ -51,6 +52,7 @@ from tokenward.strategies import (
     BasicStrategy,
     Credentials,
     GatewayStrategy,
+    IntrospectionStrategy,
     Strategy,
 )
 from tokenward.tokens import ClientInfo, TokenPair, TokenService
@@ -133,6 +135,7 @@ class Auth:
         self.tokens: TokenService | None = None
         self.lifecycle: SessionLifecycle | None = None
         self.cognito: CognitoVerifier | None = None
+        self.oidc: OidcVerifier | None = None
         self.provider: AuthProvider
         custom: CustomProvider | None = None
         self.session_check: SessionCheck | None = None
@@ -173,6 +176,15 @@ class Auth:
             self.provider = custom
             self.login_path: str | None = PREFIX + "/login"
             hint = f"an access token (POST {self.login_path} returns one)"
+        elif settings.auth_provider == "oidc":  # any OpenID Connect issuer (docs/oidc.md)
+            self.oidc = OidcVerifier(
+                issuers=settings.oidc_issuer_configs(),
+                leeway=settings.leeway,
+                cache_size=settings.token_cache_size,
+            )
+            self.provider = OidcProvider(self.oidc, memo_size=settings.token_cache_size)
+            self.login_path = None
+            hint = "an access token of " + " or ".join(self.oidc.issuers) + " (Bearer <token>)"
         else:
             use = settings.cognito_token_use  # COGNITO_TOKEN_USE: access, id or any
             self.cognito = CognitoVerifier(
@@ -205,6 +217,16 @@ class Auth:
             )
         if self.cognito is not None and settings.trust_gateway_claims:
             self.strategies["gateway"] = GatewayStrategy(self.cognito)
+        if settings.oidc_introspection_url and settings.oidc_client_secret is not None:
+            self.strategies["introspection"] = IntrospectionStrategy(
+                settings.oidc_introspection_url,
+                client_id=settings.oidc_client_id or "",
+                client_secret=settings.oidc_client_secret.get_secret_value(),
+                audience=settings.oidc_audience_list or None,
+                leeway=settings.leeway,
+                max_cache_ttl=settings.oidc_introspection_cache_ttl,
+                mapping=self.oidc.configs[0].mapping if self.oidc is not None else None,
+            )
         for name, strategy in (strategies or {}).items():
             if name in self.strategies:
                 raise ConfigurationError(f"a strategy named {name!r} exists already")
@@ -263,7 +285,7 @@ class Auth:
     ) -> ApiKeyService | None:
         """The API keys, or None under Cognito without ``AUTH_SECRET``: a random per-process
         key would make every key unusable on other instances and after a restart."""
-        if settings.auth_secret is None and settings.auth_provider == "cognito":
+        if settings.auth_secret is None and settings.auth_provider != "custom":
             if "auth_strategies" in settings.model_fields_set and "api_key" in settings.strategies:
                 raise ConfigurationError(
                     f"{settings.var('auth_strategies')} names api_key, which needs "
@@ -549,9 +571,15 @@ class Auth:
                 "scheme": "bearer",
                 "bearerFormat": "JWT",
                 "description": (
-                    f"A Cognito {_TOKEN_KINDS[self.settings.cognito_token_use]} of the user pool "
-                    f"{self.settings.cognito_user_pool_id} ({var('cognito_user_pool_id')}), "
-                    "or an API key (Bearer vk_…)."
+                    (
+                        f"An access token of {' or '.join(self.oidc.issuers)} "
+                        f"({var('oidc_issuer')}), "
+                        if self.oidc is not None
+                        else f"A Cognito {_TOKEN_KINDS[self.settings.cognito_token_use]} of the "
+                        f"user pool {self.settings.cognito_user_pool_id} "
+                        f"({var('cognito_user_pool_id')}), "
+                    )
+                    + "or an API key (Bearer vk_…)."
                     + routes.scope_list(routes.scope_table(self.roles))
                 ),
             }
@@ -568,6 +596,11 @@ class Auth:
                 await self.cognito.prefetch_async()
             except KeySetUnavailableError as exc:  # start anyway: requests get 503 until it works
                 _log.warning("tokenward: cannot prefetch the Cognito keys: %s", exc)
+        if self.oidc is not None:
+            try:
+                await self.oidc.prefetch_async()
+            except KeySetUnavailableError as exc:  # start anyway: requests get 503 until it works
+                _log.warning("tokenward: cannot discover the OIDC issuer's keys: %s", exc)
         await self.store.open()
         try:
             now = self._clock()
@@ -588,7 +621,8 @@ class Auth:
     def _require_custom(self) -> tuple[CustomProvider, TokenService]:
         if self._custom is None or self.tokens is None:
             raise ConfigurationError(
-                f"{self.settings.var('auth_provider')}=cognito: sign-in happens at Cognito"
+                f"{self.settings.var('auth_provider')}={self.settings.auth_provider}: sign-in "
+                "happens at the identity provider"
             )
         return self._custom, self.tokens
 
