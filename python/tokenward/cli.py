@@ -11,6 +11,7 @@
     tokenward api-key create|list|revoke            API keys in the configured store
     tokenward access check USER ENTITLEMENT RES     entitlements (and grant|revoke|parent)
     tokenward limits clear --email EMAIL            lift a login lock-out now
+    tokenward secret rotate                         a new AUTH_SECRET, and how to rotate to it
 
 Exit codes: 0 ok, 1 the token was rejected (``settings check``: a variable that names no
 setting), 2 a usage or configuration error (argparse's own code for usage). ``--json`` (every
@@ -580,6 +581,13 @@ def _run_settings_check(args: argparse.Namespace) -> int:
             if secret is None
             else f"set ({len(secret.get_secret_value().encode())} bytes)"
         ),
+        "auth_secret_previous": (  # masked: only how many, and their sizes
+            f"{len(settings.previous_secrets)} set ("
+            + ", ".join(str(len(old)) for old in settings.previous_secrets)
+            + " bytes)"
+            if settings.previous_secrets
+            else "not set"
+        ),
         "access_token_lifetime": int(settings.access_token_lifetime.total_seconds()),
         "refresh_token_lifetime": int(settings.refresh_token_lifetime.total_seconds()),
         "debug_email": settings.debug_email,
@@ -794,9 +802,8 @@ def _run_api_key(args: argparse.Namespace) -> int:
             f"{settings.var('auth_secret')} is not set: API keys are hashed under it, and the "
             "server must use the same one"
         )
-    service = ApiKeyService(
-        ApiKeyHasher(settings.auth_secret.get_secret_value()), open_store(settings.store_url)
-    )
+    hasher, previous = settings.secrets().derive(ApiKeyHasher)  # AUTH_SECRET_PREVIOUS too
+    service = ApiKeyService(hasher, open_store(settings.store_url), previous=previous)
     try:
         return asyncio.run(_api_key_action(args, service, settings.var("auth_secret")))
     except tw.StoreError as exc:
@@ -903,8 +910,8 @@ def _run_limits_clear(args: argparse.Namespace) -> int:
         )
     store = open_store(settings.store_url)
     # the key the app derives (Auth): the same counters, whatever the email's case and spaces
-    key = limiter_key(settings.auth_secret.get_secret_value().encode("utf-8"))
-    limiter = LoginLimiter(store, key=key)
+    key, previous = settings.secrets().derive(limiter_key)  # AUTH_SECRET_PREVIOUS's too
+    limiter = LoginLimiter(store, key=key, previous_keys=previous)
 
     async def clear() -> int:
         await store.open()
@@ -1028,6 +1035,78 @@ def _run_keys_rotate(args: argparse.Namespace) -> int:
         _print_json({"current": kid, "kids": keys.ring.kids, "file": str(keys.path)})
     else:
         print(f"current key: {kid} (saved to {keys.path})")
+    return EXIT_OK
+
+
+# --- secret: rotating AUTH_SECRET ----------------------------------------------------------------
+
+
+@command
+def _secret(commands: Commands) -> None:
+    group = _group(commands, "secret", "the app's AUTH_SECRET")
+    parser = _parser(
+        group,
+        "rotate",
+        "print a new random AUTH_SECRET and the steps of a rotation",
+        "Print a new random secret (32 random bytes, URL-safe base64: 43 characters) on\n"
+        "stdout and, on stderr, how to rotate <PREFIX>AUTH_SECRET to it with\n"
+        "<PREFIX>AUTH_SECRET_PREVIOUS, so that what was made under the old secret keeps working\n"
+        "until it expires. Nothing is changed: the settings are read only for their names and\n"
+        "lifetimes.",
+    )
+    _prefix_option(parser)
+    parser.set_defaults(run=_run_secret_rotate)
+
+
+def _run_secret_rotate(args: argparse.Namespace) -> int:
+    import secrets
+
+    new = secrets.token_urlsafe(32)
+    try:
+        from tokenward.settings import AuthSettings
+
+        settings: Any = AuthSettings.from_env(args.prefix)
+    except (ImportError, tw.ConfigurationError):
+        settings = None  # the steps name the defaults
+
+    def var(name: str) -> str:
+        return f"{args.prefix}{name.upper()}"
+
+    refresh = 7 * 24 * 3600 if settings is None else settings.refresh_token_lifetime
+    refresh_s = int(refresh if isinstance(refresh, int) else refresh.total_seconds())
+    listed = settings is not None and settings.auth_secret_previous is not None
+    steps = [
+        f"On every instance: set {var('auth_secret_previous')} to the current "
+        f"{var('auth_secret')}"
+        + (" followed by a comma and the secrets it lists now" if listed else "")
+        + f", and {var('auth_secret')} to the new secret; restart the instances. Everything "
+        "new is then made under the new secret, and the access and refresh tokens, API keys and "
+        "login lock-outs made under the old one keep working. (For a rolling restart in which "
+        "no instance refuses what another made, first add the new secret to "
+        f"{var('auth_secret_previous')} everywhere, {var('auth_secret')} unchanged, then swap.)",
+        f"Wait for the longest lifetime: {var('refresh_token_lifetime')} ({refresh_s} s here), "
+        "after which no refresh token made under the old secret is left (each refresh re-makes "
+        f"it under the new one); access tokens ({var('access_token_lifetime')}) and lock-outs "
+        f"({var('login_failure_window')}) end sooner.",
+        "API keys do not move to the new secret: a key made under the old one keeps working only "
+        f"while the old secret is listed in {var('auth_secret_previous')}, whatever its expiry. "
+        "Before removing it, re-issue them: `tokenward api-key list` shows every key with its "
+        "creation time; for each key created before the rotation, create its successor "
+        "(POST /v1/api-keys, or `tokenward api-key create`), switch the client to it, then "
+        "`tokenward api-key revoke ID` the old one.",
+        f"Then remove the old secret from {var('auth_secret_previous')} on every instance and "
+        "restart them.",
+        "After a leak, skip the waiting: do not list the leaked secret at all (whoever holds it "
+        "can sign tokens while it is listed); every session and API key made under it ends, and "
+        "the keys must be re-issued.",
+    ]
+    if args.json:
+        _print_json({"secret": new, "steps": steps})
+        return EXIT_OK
+    print(new)
+    print(f"A new secret for {var('auth_secret')} (above, on stdout). To rotate:", file=sys.stderr)
+    for number, step in enumerate(steps, 1):
+        print(f"  {number}. {step}", file=sys.stderr)
     return EXIT_OK
 
 

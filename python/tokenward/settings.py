@@ -11,7 +11,9 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
   ``staging``, ``prd``, ``production-eu``, a typo — refuses to start it unless
   ``ALLOW_CUSTOM_AUTH_IN_PRODUCTION`` is true (and then only with a debug password of 12
   characters or more that is not the published default in any case);
-* an ``AUTH_SECRET`` shorter than 32 bytes, or blank (white space only);
+* an ``AUTH_SECRET`` shorter than 32 bytes, or blank (white space only); the same for each
+  secret of ``AUTH_SECRET_PREVIOUS`` (comma-separated), which also must not repeat
+  ``AUTH_SECRET``, begin or end with white space, or be set without ``AUTH_SECRET``;
 * no ``AUTH_SECRET`` outside development. In development a missing secret means a random one for
   this process, and a logged warning that tokens will not survive a restart;
 * ``AUTH_PROVIDER=cognito`` without ``COGNITO_REGION``, ``COGNITO_USER_POOL_ID`` and
@@ -42,6 +44,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tokenward.authsecrets import Secrets
 from tokenward.exceptions import ConfigurationError
 from tokenward.rbac import Roles
 
@@ -123,6 +126,11 @@ class AuthSettings(BaseSettings):
     )
     auth_secret: SecretStr | None = Field(
         default=None, description="at least 32 bytes; keys every custom-provider token"
+    )
+    auth_secret_previous: SecretStr | None = Field(
+        default=None,
+        description="older secrets (comma-separated) still honoured after a rotation: tokens, API "
+        "keys and lock-outs made under them keep working while they are listed",
     )
     debug_email: str = Field(default="debug@example.com", min_length=3, max_length=320)
     debug_password: SecretStr = Field(default=SecretStr(DEFAULT_DEBUG_PASSWORD))
@@ -362,6 +370,23 @@ class AuthSettings(BaseSettings):
         return _as_tuple(self.trusted_proxies)
 
     @property
+    def previous_secrets(self) -> tuple[bytes, ...]:
+        """The secrets of ``AUTH_SECRET_PREVIOUS``, in order (UTF-8 bytes); see :meth:`check`."""
+        if self.auth_secret_previous is None:
+            return ()
+        text = self.auth_secret_previous.get_secret_value()
+        return tuple(item.encode("utf-8") for item in text.split(","))
+
+    def secrets(self, current: bytes | None = None) -> Secrets | None:
+        """``AUTH_SECRET`` (or ``current``, a per-process random secret) with the previous
+        ones; None when there is no secret."""
+        if current is None:
+            if self.auth_secret is None:
+                return None
+            current = self.auth_secret.get_secret_value().encode("utf-8")
+        return Secrets(current, self.previous_secrets)
+
+    @property
     def cognito_client_ids(self) -> list[str]:
         """The app client ids of ``COGNITO_APP_CLIENT_ID`` (comma- or space-separated)."""
         return [c for c in (self.cognito_app_client_id or "").replace(",", " ").split() if c]
@@ -415,6 +440,7 @@ class AuthSettings(BaseSettings):
                 )
             if self.auth_secret is not None:
                 self._check_secret_size()
+            self._check_previous_secrets()
             self._check_cognito_urls()
             return
         for name, (low, high) in _LIFETIME_BOUNDS.items():
@@ -454,8 +480,36 @@ class AuthSettings(BaseSettings):
                     f"{self.var('environment')}={self.environment!r} (32 bytes or more, e.g. "
                     "the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
                 )
+            self._check_previous_secrets()
             return
         self._check_secret_size()
+        self._check_previous_secrets()
+
+    def _check_previous_secrets(self) -> None:
+        """``AUTH_SECRET_PREVIOUS``: each secret as strict as ``AUTH_SECRET``, none repeated."""
+        if self.auth_secret_previous is None:
+            return
+        var = self.var("auth_secret_previous")
+        if self.auth_secret is None:
+            raise ConfigurationError(
+                f"{var} is set but {self.var('auth_secret')} is not: set the new secret there"
+            )
+        current = self.auth_secret.get_secret_value().encode("utf-8")
+        items = self.previous_secrets
+        for number, item in enumerate(items, 1):
+            where = f"{var}: secret {number} of {len(items)}"
+            if not item.strip():
+                raise ConfigurationError(f"{where} is empty or blank (white space only)")
+            if item != item.strip():
+                raise ConfigurationError(f"{where} begins or ends with white space")
+            if len(item) < MIN_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"{where} is {len(item)} bytes long; it must be at least {MIN_SECRET_BYTES}"
+                )
+            if item == current:
+                raise ConfigurationError(f"{where} is {self.var('auth_secret')} itself")
+            if item in items[: number - 1]:
+                raise ConfigurationError(f"{where} repeats an earlier one")
 
     def _check_debug_password(self) -> None:
         """Outside development the debug login is reachable by whoever finds the service: its
