@@ -570,51 +570,61 @@ def _run_settings_check(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"  - {problem}", file=sys.stderr)
         return EXIT_USAGE
-    secret = settings.auth_secret
-    summary: dict[str, Any] = {
-        "auth_provider": settings.auth_provider,
-        "environment": settings.environment,
-        "token_issuer": settings.token_issuer,
-        "store_url": _without_password(settings.store_url),
-        "auth_secret": (
-            "not set: a random secret per process"
-            if secret is None
-            else f"set ({len(secret.get_secret_value().encode())} bytes)"
-        ),
-        "auth_secret_previous": (  # masked: only how many, and their sizes
-            f"{len(settings.previous_secrets)} set ("
-            + ", ".join(str(len(old)) for old in settings.previous_secrets)
-            + " bytes)"
-            if settings.previous_secrets
-            else "not set"
-        ),
-        "access_token_lifetime": int(settings.access_token_lifetime.total_seconds()),
-        "refresh_token_lifetime": int(settings.refresh_token_lifetime.total_seconds()),
-        "debug_email": settings.debug_email,
-        "debug_groups": list(settings.groups),
-        "debug_scopes": list(settings.debug_user_scopes),
-        "token_cache_size": settings.token_cache_size,
-    }
-    if settings.auth_provider == "cognito":
-        summary.update(
-            cognito_region=settings.cognito_region,
-            cognito_user_pool_id=settings.cognito_user_pool_id,
-            cognito_app_client_id=settings.cognito_app_client_id,
-            cognito_token_use=settings.cognito_token_use,
-        )
+    from tokenward.settings import settings as registry
+
+    listed = registry()  # every setting, by group: the same list as docs/fastapi.md's table
+    summary = {item.field: _shown(settings, item) for item in listed}
     unknown = _unknown(args.prefix)  # read, but not settings: a misspelling is ignored
     if args.json:
         body = {"ok": not unknown, "prefix": args.prefix, "settings": summary}
         _print_json({**body, "unknown": unknown} if unknown else body)
     else:
         print(f"{args.prefix}* settings: {'ok' if not unknown else 'unknown variables'}")
-        for name, value in summary.items():
-            print(f"  {settings.var(name)} = {value}")
+        group = None
+        for item in listed:
+            if item.group != group:
+                group = item.group
+                print(f"  {group}:")
+            print(f"    {settings.var(item.field)} = {_as_text(summary[item.field])}")
         if unknown:
             print(f"{args.prefix}* settings: {_plural(len(unknown), 'problem')}", file=sys.stderr)
             for problem in unknown:
                 print(f"  - {problem}", file=sys.stderr)
     return EXIT_REJECTED if unknown else EXIT_OK
+
+
+def _shown(settings: Any, item: Any) -> Any:
+    """A setting's value as ``settings check`` shows it: a secret by its size only, the store's
+    location without its password, a duration in seconds."""
+    value = getattr(settings, item.field)
+    if item.field == "store_url":
+        return _without_password(value)
+    if item.field == "auth_secret_previous":  # how many, and their sizes
+        sizes = [len(old) for old in settings.previous_secrets]
+        return f"{len(sizes)} set ({', '.join(map(str, sizes))} bytes)" if sizes else "not set"
+    if item.secret:
+        if value is None:
+            return (
+                "not set: a random secret per process" if item.field == "auth_secret" else "not set"
+            )
+        return f"set ({len(value.get_secret_value().encode())} bytes)"
+    if isinstance(value, _dt.timedelta):
+        seconds = value.total_seconds()
+        return int(seconds) if seconds == int(seconds) else seconds
+    return value
+
+
+def _as_text(value: Any) -> str:
+    """A value of ``settings check`` as its variable would be written."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "(empty)"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
 
 
 def _unknown(prefix: str) -> list[str]:

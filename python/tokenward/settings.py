@@ -38,10 +38,11 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tokenward.authsecrets import Secrets
@@ -52,7 +53,10 @@ __all__ = [
     "DEFAULT_DEBUG_PASSWORD",
     "DEFAULT_PREFIX",
     "DEFAULT_TOKEN_CACHE_SIZE",
+    "SETTING_GROUPS",
     "AuthSettings",
+    "Setting",
+    "settings",
     "unknown_variables",
 ]
 
@@ -107,23 +111,37 @@ def _seconds(value: Any) -> Any:
     return value
 
 
-class AuthSettings(BaseSettings):
-    """Authentication settings. Field ``auth_secret`` is read from ``<PREFIX>AUTH_SECRET``, etc.
+# --- the settings, one class per concern ---------------------------------------------------------
+#
+# Each group is a model whose fields AuthSettings inherits: the variables keep their names
+# (<PREFIX> + the field's name) and the code reads ``settings.auth_secret`` as before. A new
+# setting is one field, with a description, in its group's class (a new group: a class with a
+# ``concern`` and one more base of AuthSettings); SETTINGS, the docs check and ``settings check``
+# follow from it. tests/test_settings_registry.py checks that docs/fastapi.md lists each one.
 
-    Durations accept whole seconds (``900``) or ISO 8601 (``PT15M``); lists accept
-    ``root,operator`` or a JSON array.
-    """
 
-    model_config = SettingsConfigDict(
-        env_prefix=DEFAULT_PREFIX,
-        case_sensitive=False,
-        extra="ignore",
-        validate_default=True,
-    )
+class ProviderSettings(BaseModel):
+    """Which provider runs, and where (development or not)."""
 
+    concern: ClassVar[str] = "provider"
     auth_provider: Literal["custom", "cognito"] = Field(
         default="custom", description="custom (HMAC tokens and a debug login) or cognito"
     )
+    environment: str = Field(
+        default="development",
+        description="development, dev, local, test or testing count as development; any other "
+        "value refuses custom auth",
+    )
+    allow_custom_auth_in_production: bool = Field(
+        default=False,
+        description="run the custom provider (and its debug login) outside development anyway",
+    )
+
+
+class SecretSettings(BaseModel):
+    """The app's secrets: AUTH_SECRET keys tokens, API-key hashes and limiter counters."""
+
+    concern: ClassVar[str] = "secrets"
     auth_secret: SecretStr | None = Field(
         default=None, description="at least 32 bytes; keys every custom-provider token"
     )
@@ -132,18 +150,55 @@ class AuthSettings(BaseSettings):
         description="older secrets (comma-separated) still honoured after a rotation: tokens, API "
         "keys and lock-outs made under them keep working while they are listed",
     )
-    debug_email: str = Field(default="debug@example.com", min_length=3, max_length=320)
-    debug_password: SecretStr = Field(default=SecretStr(DEFAULT_DEBUG_PASSWORD))
+    field_encryption_secret: SecretStr | None = Field(
+        default=None,
+        description="encrypts the non-registered claims of the custom provider's access tokens "
+        "(tw1, AES-256-GCM); at least 32 bytes; asymmetric TOKEN_ALGORITHM only",
+    )
+
+
+class DebugUserSettings(BaseModel):
+    """The custom provider's debug login."""
+
+    concern: ClassVar[str] = "debug user"
+    debug_email: str = Field(
+        default="debug@example.com",
+        min_length=3,
+        max_length=320,
+        description="the debug user's email (compared case-insensitively)",
+    )
+    debug_password: SecretStr = Field(
+        default=SecretStr(DEFAULT_DEBUG_PASSWORD),
+        description="the debug user's password; outside development 12 characters or more, "
+        "never the default",
+    )
     debug_groups: str | list[str] = Field(
         default="root,operator", description="groups of the debug user"
     )
     debug_scopes: str | list[str] = Field(
         default="", description="scopes the debug user may be granted"
     )
-    access_token_lifetime: _dt.timedelta = _dt.timedelta(minutes=15)
-    refresh_token_lifetime: _dt.timedelta = _dt.timedelta(days=7)
-    refresh_reuse_grace: _dt.timedelta = _dt.timedelta(seconds=10)
-    token_issuer: str = Field(default="tokenward", min_length=1, max_length=256)
+
+
+class TokenSettings(BaseModel):
+    """The custom provider's access tokens, their signing keys and the verified-token cache."""
+
+    concern: ClassVar[str] = "tokens"
+    token_algorithm: Literal["HS256", "RS256", "PS256", "ES256", "EdDSA"] = Field(
+        default="HS256",
+        description="how the custom provider signs access tokens: HS256 (AUTH_SECRET) or an "
+        "asymmetric algorithm whose public keys the JWKS endpoint publishes",
+    )
+    token_issuer: str = Field(
+        default="tokenward",
+        min_length=1,
+        max_length=256,
+        description="the iss of the custom provider's access tokens",
+    )
+    access_token_lifetime: _dt.timedelta = Field(
+        default=_dt.timedelta(minutes=15),
+        description="how long an access token lives (seconds or ISO 8601); 1 s to 24 h",
+    )
     leeway: float = Field(
         default=0.0,
         ge=0,
@@ -151,15 +206,142 @@ class AuthSettings(BaseSettings):
         description="seconds of clock skew allowed when checking exp, nbf and iat, for both "
         "providers (a server a little behind the issuer accepts its fresh tokens)",
     )
-    store_url: str = Field(
-        default=":memory:",
-        description="sqlite:///path.db, a file path, :memory:, or postgresql://user:pw@host/db",
+    signing_key_file: str | None = Field(
+        default=None,
+        description="the private signing keys (a JWK set or PEM, current key first) for an "
+        "asymmetric TOKEN_ALGORITHM; in development a key under .tokenward/ when unset",
     )
-    environment: str = "development"
-    allow_custom_auth_in_production: bool = False
-    cognito_region: str | None = None
-    cognito_user_pool_id: str | None = None
-    cognito_app_client_id: str | None = None
+    jwks_path: str = Field(
+        default="/.well-known/jwks.json",
+        min_length=1,
+        max_length=256,
+        pattern=r"^/",
+        description="where auth.jwks_router serves the public keys",
+    )
+    jwks_cache_control: str = Field(
+        default="public, max-age=3600, stale-while-revalidate=86400",
+        min_length=1,
+        max_length=256,
+        description="the Cache-Control of the JWKS endpoint",
+    )
+    token_cache_size: int = Field(
+        default=DEFAULT_TOKEN_CACHE_SIZE,
+        ge=0,
+        le=MAX_TOKEN_CACHE_SIZE,
+        description="verified access tokens remembered, so a token seen again skips the "
+        "signature check and the parsing (never past its exp; emptied when the keys change); "
+        "0 turns the cache off",
+    )
+
+
+class SessionSettings(BaseModel):
+    """Refresh tokens and sessions."""
+
+    concern: ClassVar[str] = "sessions"
+    refresh_token_lifetime: _dt.timedelta = Field(
+        default=_dt.timedelta(days=7),
+        description="how long each refresh token lives (sliding); 60 s to 366 days",
+    )
+    refresh_reuse_grace: _dt.timedelta = Field(
+        default=_dt.timedelta(seconds=10),
+        description="seconds in which a duplicate refresh gets the same new pair; 0 to 300",
+    )
+    max_sessions_per_user: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="live sessions per user; a new login past it ends the oldest",
+    )
+    revoke_access_tokens: bool = Field(
+        default=False,
+        description="check the session of every custom-provider access token against the store "
+        "(ending a session then stops its access tokens within SESSION_CHECK_CACHE_TTL)",
+    )
+    session_check_cache_ttl: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="seconds one instance remembers that a session is live (0 to 300)",
+    )
+
+
+class LimitSettings(BaseModel):
+    """Login and refresh rate limits, and whose client address counts."""
+
+    concern: ClassVar[str] = "limits"
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="failed logins for one user name before it is locked out",
+    )
+    login_failure_window: _dt.timedelta = Field(
+        default=_dt.timedelta(minutes=15),
+        description="the window of those failures, and the longest a lock-out lasts",
+    )
+    login_max_per_address: int = Field(
+        default=20, ge=1, le=100_000, description="login attempts per client address per minute"
+    )
+    refresh_max_per_address: int = Field(
+        default=10, ge=1, le=100_000, description="refreshes per client address per minute"
+    )
+    trusted_proxies: str | list[str] = Field(
+        default="", description="proxies whose X-Forwarded-For is believed (addresses, networks)"
+    )
+
+
+class TransportSettings(BaseModel):
+    """Where a request's credentials are read: the strategies and their headers, query, realm."""
+
+    concern: ClassVar[str] = "transports"
+    auth_strategies: str | list[str] = Field(
+        default="jwt,api_key",
+        description="what require_current_user accepts, in order: jwt, api_key, basic, gateway",
+    )
+    basic_realm: str = Field(
+        default="tokenward",
+        min_length=1,
+        max_length=128,
+        description="the realm of the HTTP Basic challenge",
+    )
+    websocket_token_query: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.~-]*$",
+        description="a query parameter (e.g. access_token) in which a WebSocket handshake may "
+        "carry its access token, for browsers, which cannot set its headers; unset or empty: "
+        "only the Authorization header counts",
+    )
+
+
+class ApiKeySettings(BaseModel):
+    """API keys."""
+
+    concern: ClassVar[str] = "api keys"
+    api_key_cache_ttl: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="seconds a checked API key is remembered: a revocation reaches every "
+        "instance within it; 0 looks every key up on every request",
+    )
+
+
+class CognitoSettings(BaseModel):
+    """The Cognito provider (AUTH_PROVIDER=cognito)."""
+
+    concern: ClassVar[str] = "cognito"
+    cognito_region: str | None = Field(
+        default=None, description="the user pool's AWS region (AUTH_PROVIDER=cognito)"
+    )
+    cognito_user_pool_id: str | None = Field(
+        default=None, description="the user pool's id (AUTH_PROVIDER=cognito)"
+    )
+    cognito_app_client_id: str | None = Field(
+        default=None,
+        description="the app client ids whose tokens are accepted, comma-separated "
+        "(AUTH_PROVIDER=cognito)",
+    )
     cognito_jwks_url: str | None = Field(
         default=None, description="overrides {issuer}/.well-known/jwks.json (emulators, tests)"
     )
@@ -178,69 +360,17 @@ class AuthSettings(BaseSettings):
         description="which Cognito tokens a bearer header may carry: access (the default), id "
         "(ID tokens, which carry the user's attributes, email among them) or any",
     )
-    token_algorithm: Literal["HS256", "RS256", "PS256", "ES256", "EdDSA"] = Field(
-        default="HS256",
-        description="how the custom provider signs access tokens: HS256 (AUTH_SECRET) or an "
-        "asymmetric algorithm whose public keys the JWKS endpoint publishes",
-    )
-    signing_key_file: str | None = Field(
-        default=None,
-        description="the private signing keys (a JWK set or PEM, current key first) for an "
-        "asymmetric TOKEN_ALGORITHM; in development a key under .tokenward/ when unset",
-    )
-    jwks_path: str = Field(
-        default="/.well-known/jwks.json", min_length=1, max_length=256, pattern=r"^/"
-    )
-    jwks_cache_control: str = Field(
-        default="public, max-age=3600, stale-while-revalidate=86400",
-        min_length=1,
-        max_length=256,
-    )
-    field_encryption_secret: SecretStr | None = Field(
-        default=None,
-        description="encrypts the non-registered claims of the custom provider's access tokens "
-        "(tw1, AES-256-GCM); at least 32 bytes; asymmetric TOKEN_ALGORITHM only",
-    )
-    api_key_cache_ttl: float = Field(
-        default=5.0,
-        ge=0,
-        le=3600,
-        description="seconds a checked API key is remembered: a revocation reaches every "
-        "instance within it; 0 looks every key up on every request",
-    )
-    max_sessions_per_user: int = Field(
-        default=50,
-        ge=1,
-        le=10_000,
-        description="live sessions per user; a new login past it ends the oldest",
-    )
-    revoke_access_tokens: bool = Field(
+    trust_gateway_claims: bool = Field(
         default=False,
-        description="check the session of every custom-provider access token against the store "
-        "(ending a session then stops its access tokens within SESSION_CHECK_CACHE_TTL)",
+        description="Cognito only: accept the claims an API Gateway JWT authorizer verified "
+        "(requestContext.authorizer.jwt.claims) as the identity",
     )
-    session_check_cache_ttl: float = Field(default=5.0, ge=0, le=300)
-    login_max_failures: int = Field(default=5, ge=1, le=1000)
-    login_failure_window: _dt.timedelta = _dt.timedelta(minutes=15)
-    login_max_per_address: int = Field(default=20, ge=1, le=100_000)
-    refresh_max_per_address: int = Field(default=10, ge=1, le=100_000)
-    trusted_proxies: str | list[str] = Field(
-        default="", description="proxies whose X-Forwarded-For is believed (addresses, networks)"
-    )
-    auth_strategies: str | list[str] = Field(
-        default="jwt,api_key",
-        description="what require_current_user accepts, in order: jwt, api_key, basic, gateway",
-    )
-    basic_realm: str = Field(default="tokenward", min_length=1, max_length=128)
-    websocket_token_query: str | None = Field(
-        default=None,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_.~-]*$",
-        description="a query parameter (e.g. access_token) in which a WebSocket handshake may "
-        "carry its access token, for browsers, which cannot set its headers; unset or empty: "
-        "only the Authorization header counts",
-    )
-    # --- roles, scopes and gateway claims (docs/authorization.md) ---
+
+
+class AuthorizationSettings(BaseModel):
+    """Roles and scopes (docs/authorization.md)."""
+
+    concern: ClassVar[str] = "authorization"
     roles: dict[str, list[str] | dict[str, Any]] | None = Field(
         default=None,
         description='JSON: each role (a group) and the scopes it grants, {"viewer": ["a.read"]}, '
@@ -257,18 +387,44 @@ class AuthSettings(BaseSettings):
     super_admin_role: str | None = Field(
         default=None, description="the role that holds every declared scope"
     )
-    trust_gateway_claims: bool = Field(
-        default=False,
-        description="Cognito only: accept the claims an API Gateway JWT authorizer verified "
-        "(requestContext.authorizer.jwt.claims) as the identity",
+
+
+class StoreSettings(BaseModel):
+    """Where sessions, API keys and counters are kept."""
+
+    concern: ClassVar[str] = "store"
+    store_url: str = Field(
+        default=":memory:",
+        description="sqlite:///path.db, a file path, :memory:, or postgresql://user:pw@host/db",
     )
-    token_cache_size: int = Field(
-        default=DEFAULT_TOKEN_CACHE_SIZE,
-        ge=0,
-        le=MAX_TOKEN_CACHE_SIZE,
-        description="verified access tokens remembered, so a token seen again skips the "
-        "signature check and the parsing (never past its exp; emptied when the keys change); "
-        "0 turns the cache off",
+
+
+class AuthSettings(
+    BaseSettings,
+    ProviderSettings,
+    SecretSettings,
+    DebugUserSettings,
+    TokenSettings,
+    SessionSettings,
+    LimitSettings,
+    TransportSettings,
+    ApiKeySettings,
+    CognitoSettings,
+    AuthorizationSettings,
+    StoreSettings,
+):
+    """Authentication settings. Field ``auth_secret`` is read from ``<PREFIX>AUTH_SECRET``, etc.
+    The fields are declared by concern in the bases (:data:`SETTING_GROUPS`; :func:`settings`).
+
+    Durations accept whole seconds (``900``) or ISO 8601 (``PT15M``); lists accept
+    ``root,operator`` or a JSON array.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=DEFAULT_PREFIX,
+        case_sensitive=False,
+        extra="ignore",
+        validate_default=True,
     )
 
     _prefix: str | None = PrivateAttr(default=None)
@@ -619,6 +775,50 @@ class AuthSettings(BaseSettings):
             self.var("auth_secret"),
             self.var("auth_secret"),
         )
+
+
+SETTING_GROUPS: tuple[type[BaseModel], ...] = tuple(
+    base for base in AuthSettings.__mro__ if "concern" in vars(base)
+)
+"""The groups of settings, in order (the bases of :class:`AuthSettings` that have a ``concern``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: its field, group, default and description (for docs and ``settings check``)."""
+
+    field: str
+    group: str
+    default: Any
+    description: str
+    secret: bool
+
+    def variable(self, prefix: str = DEFAULT_PREFIX) -> str:
+        """Its environment variable under ``prefix``: ``TOKENWARD_AUTH_SECRET``."""
+        return f"{prefix}{self.field.upper()}"
+
+
+def settings() -> tuple[Setting, ...]:
+    """Every setting, group by group in :data:`SETTING_GROUPS`' order, each group's in the order
+    its class declares them: the one list the docs and ``tokenward settings check`` use."""
+    found: list[Setting] = []
+    for group in SETTING_GROUPS:
+        concern = str(vars(group)["concern"])
+        for name in group.__annotations__:
+            info = AuthSettings.model_fields.get(name)
+            if info is None:  # the concern ClassVar
+                continue
+            default = info.get_default(call_default_factory=True)
+            found.append(
+                Setting(
+                    field=name,
+                    group=concern,
+                    default=None if isinstance(default, SecretStr) else default,
+                    description=info.description or "",
+                    secret=info.annotation is SecretStr or SecretStr in get_args(info.annotation),
+                )
+            )
+    return tuple(found)
 
 
 def unknown_variables(
