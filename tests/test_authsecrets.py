@@ -268,6 +268,8 @@ def test_hs256_access_tokens_made_under_a_previous_secret_verify_until_they_expi
         rotated.check(made[name], now=T0 + 1)
     with pytest.raises(InvalidSignatureError):
         rotated.verify(made["C"], now=T0 + 1)
+    with pytest.raises(InvalidSignatureError):
+        rotated.check(made["C"], now=T0 + 1)
     with pytest.raises(ExpiredTokenError):
         rotated.verify(made["A"], now=T0 + 120)
     with pytest.raises(InvalidSignatureError):
