@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tokenward.settings import SETTING_GROUPS, AuthSettings, settings
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "fastapi.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 TABLE_HEADER = "| variable (after the prefix) | default | meaning |"
 
 # The variables (after the prefix) before the settings were grouped, plus AUTH_SECRET_PREVIOUS.
@@ -28,16 +28,16 @@ TRUSTED_PROXIES AUTH_STRATEGIES BASIC_REALM WEBSOCKET_TOKEN_QUERY ROLES SCOPES D
 SUPER_ADMIN_ROLE TRUST_GATEWAY_CLAIMS TOKEN_CACHE_SIZE AUTH_SECRET_PREVIOUS""".split()
 
 
-def documented() -> list[str]:
-    """The variables the settings table of docs/fastapi.md names (a row may name several)."""
-    text = DOCS.read_text(encoding="utf-8")
-    start = text.index(TABLE_HEADER)
+def documented(path: Path) -> list[str]:
+    """The variables the settings tables of one page name (a row may name several): the tables
+    whose header is TABLE_HEADER (docs/fastapi.md's; a guide such as docs/oidc.md may have one)."""
+    text = path.read_text(encoding="utf-8")
     names: list[str] = []
-    for line in text[start:].splitlines()[2:]:
-        if not line.startswith("|"):
-            break
-        first = line.split("|")[1]
-        names += re.findall(r"`([A-Z0-9_]+)`", first)
+    for table in text.split(TABLE_HEADER)[1:]:
+        for line in table.splitlines()[2:]:
+            if not line.startswith("|"):
+                break
+            names += re.findall(r"`([A-Z0-9_]+)`", line.split("|")[1])
     return names
 
 
@@ -80,13 +80,17 @@ def test_the_variable_names_did_not_change() -> None:
 
 
 def test_docs_list_every_setting_and_no_other() -> None:
-    """docs/fastapi.md's settings table names each registered variable once, and nothing that
-    is not a setting: adding a setting without documenting it fails here."""
-    names = documented()
+    """The settings tables of docs/ (docs/fastapi.md's, and a guide's of the same form) name
+    each registered variable, and nothing that is not a setting: adding a setting without
+    documenting it fails here."""
+    pages = {path.name: documented(path) for path in sorted(DOCS.glob("*.md"))}
+    assert pages["fastapi.md"], "docs/fastapi.md has no settings table"
+    names = {name for found in pages.values() for name in found}
     known = {item.variable("") for item in settings()}
-    assert sorted(set(names) - known) == [], "documented but not a setting"
-    assert sorted(known - set(names)) == [], "a setting missing from docs/fastapi.md"
-    assert len(names) == len(set(names)), "documented twice"
+    assert sorted(names - known) == [], "documented but not a setting"
+    assert sorted(known - names) == [], "a setting missing from docs/fastapi.md's table"
+    for page, found in pages.items():
+        assert len(found) == len(set(found)), f"documented twice in docs/{page}"
 
 
 def test_settings_check_shows_every_setting_by_group() -> None:
