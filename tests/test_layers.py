@@ -117,6 +117,7 @@ def test_no_import_cycle_under_the_package() -> None:
 LAYERS: list[tuple[str, ...]] = [
     ("tokenward._core", "tokenward.exceptions", "tokenward.keysource"),
     (
+        "tokenward.authsecrets",  # AUTH_SECRET and AUTH_SECRET_PREVIOUS
         "tokenward.principal",
         "tokenward.rbac",
         "tokenward._api",

@@ -16,6 +16,12 @@ take the same steps (one cache or store look-up, one HMAC and comparison), so th
 The store keeps a check value of the hashing key (a random probe and its keyed hash, written by
 the first creation): a creation under another ``AUTH_SECRET`` is refused
 (:class:`~tokenward.ConfigurationError`) instead of minting a key no server would accept.
+
+Secret rotation (``AUTH_SECRET_PREVIOUS``): ``previous`` hashers, one per older secret, check a
+key the current hasher does not match, so keys made under an older secret keep working while that
+secret is listed (new keys are always hashed under the current one). A check value made under a
+previous secret is accepted and replaced by one under the current secret when the store can
+(``replace_api_key_check``).
 """
 
 from __future__ import annotations
@@ -137,10 +143,12 @@ class ApiKeyService:
         touch_interval: float = DEFAULT_TOUCH_INTERVAL,
         clock: Callable[[], float] = time.time,
         check_secret: bool = True,
+        previous: Sequence[ApiKeyHasher] = (),
     ) -> None:
         if cache_ttl < 0 or touch_interval < 0:
             raise ConfigurationError("the API-key cache TTL and touch interval are >= 0")
         self.hasher = hasher
+        self.previous = tuple(previous)  # under AUTH_SECRET_PREVIOUS, tried after ``hasher``
         self.store = store
         self.cache_ttl = float(cache_ttl)
         self.touch_interval = float(touch_interval)
@@ -173,9 +181,17 @@ class ApiKeyService:
         if claim is None:
             return True
         probe, _ = self.hasher.new_key()
-        stored, stored_hash = await claim(probe, self.hasher.hash(probe), now=self._clock())
+        probe_hash = self.hasher.hash(probe)
+        stored, stored_hash = await claim(probe, probe_hash, now=self._clock())
         if not self.hasher.matches(stored, stored_hash):
-            return False
+            if not any(old.matches(stored, stored_hash) for old in self.previous):
+                return False
+            # Made under a previous secret (a rotation): record the current one from now on;
+            # of several instances doing so at once, the first wins, the others find it done.
+            replace = getattr(self.store, "replace_api_key_check", None)
+            if replace is not None:
+                await replace(stored_hash, probe, probe_hash, now=self._clock())
+                _log.info("tokenward: the store's API-key check value now names AUTH_SECRET")
         self._secret_checked = True
         return True
 
@@ -300,6 +316,15 @@ class ApiKeyService:
         except StoreError as exc:  # the key was proven good; last_used_at can wait
             _log.warning("tokenward: cannot record an API key's last use: %s", exc)
 
+    def _matches(self, key: str, stored: str) -> bool:
+        """Whether ``key`` hashes to ``stored`` under the current secret or a previous one."""
+        if self.hasher.matches(key, stored):
+            return True
+        found = False
+        for old in self.previous:  # every one, whatever matches: a miss costs the same
+            found = old.matches(key, stored) or found
+        return found
+
     async def authenticate(self, key: str) -> Principal:
         """The principal of a valid key (its owner as at creation, the key's scopes and groups);
         :class:`~tokenward.InvalidApiKeyError` for a wrong, expired or revoked one."""
@@ -308,10 +333,10 @@ class ApiKeyService:
         now = self._clock()
         record = await self._record(ApiKeyHasher.prefix_of(key), now)
         # An HMAC is computed and compared even when the prefix is unknown (against a hash no
-        # key has), so both cost the same; an empty hash would return before hashing.
-        if not self.hasher.matches(key, record.key_hash if record is not None else _NO_HASH) or (
-            record is None
-        ):
+        # key has), so both cost the same; an empty hash would return before hashing. So is one
+        # per previous secret (AUTH_SECRET_PREVIOUS) when the current one does not match.
+        stored = record.key_hash if record is not None else _NO_HASH
+        if not self._matches(key, stored) or record is None:
             raise InvalidApiKeyError("unknown", "the API key is not known")
         if record.revoked_at is not None:
             raise InvalidApiKeyError("revoked", "the API key was revoked")

@@ -12,6 +12,7 @@
     tokenward access check USER ENTITLEMENT RES     entitlements (and grant|revoke|parent)
     tokenward limits clear --email EMAIL            lift a login lock-out now
     tokenward totp code SECRET [--at SECONDS]       the TOTP code of a base32 secret
+    tokenward secret rotate                         a new AUTH_SECRET, and how to rotate to it
 
 Exit codes: 0 ok, 1 the token was rejected (``settings check``: a variable that names no
 setting), 2 a usage or configuration error (argparse's own code for usage). ``--json`` (every
@@ -590,50 +591,63 @@ def _run_settings_check(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"  - {problem}", file=sys.stderr)
         return EXIT_USAGE
-    secret = settings.auth_secret
-    summary: dict[str, Any] = {
-        "auth_provider": settings.auth_provider,
-        "environment": settings.environment,
-        "token_issuer": settings.token_issuer,
-        "store_url": _without_password(settings.store_url),
-        "auth_secret": (
-            "not set: a random secret per process"
-            if secret is None
-            else f"set ({len(secret.get_secret_value().encode())} bytes)"
-        ),
-        "access_token_lifetime": int(settings.access_token_lifetime.total_seconds()),
-        "refresh_token_lifetime": int(settings.refresh_token_lifetime.total_seconds()),
-        "debug_email": settings.debug_email,
-        "debug_groups": list(settings.groups),
-        "debug_scopes": list(settings.debug_user_scopes),
-        "token_cache_size": settings.token_cache_size,
-    }
-    if settings.auth_provider == "cognito":
-        summary.update(
-            cognito_region=settings.cognito_region,
-            cognito_user_pool_id=settings.cognito_user_pool_id,
-            cognito_app_client_id=settings.cognito_app_client_id,
-            cognito_token_use=settings.cognito_token_use,
-        )
-    if settings.auth_provider == "oidc":
-        summary.update(
-            oidc_issuers=[c.issuer for c in settings.oidc_issuer_configs()],
-            oidc_audience=settings.oidc_audience,
-            oidc_preset=settings.oidc_preset,
-        )
+    from tokenward.settings import settings as registry
+
+    listed = registry()  # every setting, by group: the same list as docs/fastapi.md's table
+    summary = {item.field: _shown(settings, item) for item in listed}
+    if settings.auth_provider == "oidc":  # the issuers OIDC_ISSUER and OIDC_ISSUERS give
+        summary["oidc_issuers"] = [c.issuer for c in settings.oidc_issuer_configs()]
     unknown = _unknown(args.prefix)  # read, but not settings: a misspelling is ignored
     if args.json:
         body = {"ok": not unknown, "prefix": args.prefix, "settings": summary}
         _print_json({**body, "unknown": unknown} if unknown else body)
     else:
         print(f"{args.prefix}* settings: {'ok' if not unknown else 'unknown variables'}")
-        for name, value in summary.items():
-            print(f"  {settings.var(name)} = {value}")
+        group = None
+        for item in listed:
+            if item.group != group:
+                group = item.group
+                print(f"  {group}:")
+            print(f"    {settings.var(item.field)} = {_as_text(summary[item.field])}")
         if unknown:
             print(f"{args.prefix}* settings: {_plural(len(unknown), 'problem')}", file=sys.stderr)
             for problem in unknown:
                 print(f"  - {problem}", file=sys.stderr)
     return EXIT_REJECTED if unknown else EXIT_OK
+
+
+def _shown(settings: Any, item: Any) -> Any:
+    """A setting's value as ``settings check`` shows it: a secret by its size only, the store's
+    location without its password, a duration in seconds."""
+    value = getattr(settings, item.field)
+    if item.field == "store_url":
+        return _without_password(value)
+    if item.field == "auth_secret_previous":  # how many, and their sizes
+        sizes = [len(old) for old in settings.previous_secrets]
+        return f"{len(sizes)} set ({', '.join(map(str, sizes))} bytes)" if sizes else "not set"
+    if item.secret:
+        if value is None:
+            return (
+                "not set: a random secret per process" if item.field == "auth_secret" else "not set"
+            )
+        return f"set ({len(value.get_secret_value().encode())} bytes)"
+    if isinstance(value, _dt.timedelta):
+        seconds = value.total_seconds()
+        return int(seconds) if seconds == int(seconds) else seconds
+    return value
+
+
+def _as_text(value: Any) -> str:
+    """A value of ``settings check`` as its variable would be written."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "(empty)"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
 
 
 def _unknown(prefix: str) -> list[str]:
@@ -821,9 +835,8 @@ def _run_api_key(args: argparse.Namespace) -> int:
             f"{settings.var('auth_secret')} is not set: API keys are hashed under it, and the "
             "server must use the same one"
         )
-    service = ApiKeyService(
-        ApiKeyHasher(settings.auth_secret.get_secret_value()), open_store(settings.store_url)
-    )
+    hasher, previous = settings.secrets().derive(ApiKeyHasher)  # AUTH_SECRET_PREVIOUS too
+    service = ApiKeyService(hasher, open_store(settings.store_url), previous=previous)
     try:
         return asyncio.run(_api_key_action(args, service, settings.var("auth_secret")))
     except tw.StoreError as exc:
@@ -930,8 +943,8 @@ def _run_limits_clear(args: argparse.Namespace) -> int:
         )
     store = open_store(settings.store_url)
     # the key the app derives (Auth): the same counters, whatever the email's case and spaces
-    key = limiter_key(settings.auth_secret.get_secret_value().encode("utf-8"))
-    limiter = LoginLimiter(store, key=key)
+    key, previous = settings.secrets().derive(limiter_key)  # AUTH_SECRET_PREVIOUS's too
+    limiter = LoginLimiter(store, key=key, previous_keys=previous)
 
     async def clear() -> int:
         await store.open()
@@ -1055,6 +1068,78 @@ def _run_keys_rotate(args: argparse.Namespace) -> int:
         _print_json({"current": kid, "kids": keys.ring.kids, "file": str(keys.path)})
     else:
         print(f"current key: {kid} (saved to {keys.path})")
+    return EXIT_OK
+
+
+# --- secret: rotating AUTH_SECRET ----------------------------------------------------------------
+
+
+@command
+def _secret(commands: Commands) -> None:
+    group = _group(commands, "secret", "the app's AUTH_SECRET")
+    parser = _parser(
+        group,
+        "rotate",
+        "print a new random AUTH_SECRET and the steps of a rotation",
+        "Print a new random secret (32 random bytes, URL-safe base64: 43 characters) on\n"
+        "stdout and, on stderr, how to rotate <PREFIX>AUTH_SECRET to it with\n"
+        "<PREFIX>AUTH_SECRET_PREVIOUS, so that what was made under the old secret keeps working\n"
+        "until it expires. Nothing is changed: the settings are read only for their names and\n"
+        "lifetimes.",
+    )
+    _prefix_option(parser)
+    parser.set_defaults(run=_run_secret_rotate)
+
+
+def _run_secret_rotate(args: argparse.Namespace) -> int:
+    import secrets
+
+    new = secrets.token_urlsafe(32)
+    try:
+        from tokenward.settings import AuthSettings
+
+        settings: Any = AuthSettings.from_env(args.prefix)
+    except (ImportError, tw.ConfigurationError):
+        settings = None  # the steps name the defaults
+
+    def var(name: str) -> str:
+        return f"{args.prefix}{name.upper()}"
+
+    refresh = 7 * 24 * 3600 if settings is None else settings.refresh_token_lifetime
+    refresh_s = int(refresh if isinstance(refresh, int) else refresh.total_seconds())
+    listed = settings is not None and settings.auth_secret_previous is not None
+    steps = [
+        f"On every instance: set {var('auth_secret_previous')} to the current "
+        f"{var('auth_secret')}"
+        + (" followed by a comma and the secrets it lists now" if listed else "")
+        + f", and {var('auth_secret')} to the new secret; restart the instances. Everything "
+        "new is then made under the new secret, and the access and refresh tokens, API keys and "
+        "login lock-outs made under the old one keep working. (For a rolling restart in which "
+        "no instance refuses what another made, first add the new secret to "
+        f"{var('auth_secret_previous')} everywhere, {var('auth_secret')} unchanged, then swap.)",
+        f"Wait for the longest lifetime: {var('refresh_token_lifetime')} ({refresh_s} s here), "
+        "after which no refresh token made under the old secret is left (each refresh re-makes "
+        f"it under the new one); access tokens ({var('access_token_lifetime')}) and lock-outs "
+        f"({var('login_failure_window')}) end sooner.",
+        "API keys do not move to the new secret: a key made under the old one keeps working only "
+        f"while the old secret is listed in {var('auth_secret_previous')}, whatever its expiry. "
+        "Before removing it, re-issue them: `tokenward api-key list` shows every key with its "
+        "creation time; for each key created before the rotation, create its successor "
+        "(POST /v1/api-keys, or `tokenward api-key create`), switch the client to it, then "
+        "`tokenward api-key revoke ID` the old one.",
+        f"Then remove the old secret from {var('auth_secret_previous')} on every instance and "
+        "restart them.",
+        "After a leak, skip the waiting: do not list the leaked secret at all (whoever holds it "
+        "can sign tokens while it is listed); every session and API key made under it ends, and "
+        "the keys must be re-issued.",
+    ]
+    if args.json:
+        _print_json({"secret": new, "steps": steps})
+        return EXIT_OK
+    print(new)
+    print(f"A new secret for {var('auth_secret')} (above, on stdout). To rotate:", file=sys.stderr)
+    for number, step in enumerate(steps, 1):
+        print(f"  {number}. {step}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,12 +46,14 @@ class SigningKeys:
     path: Path | None = None
 
 
-def build_signing_keys(settings: AuthSettings, tokens: DebugTokens) -> SigningKeys:
+def build_signing_keys(
+    settings: AuthSettings, tokens: DebugTokens, previous: Sequence[DebugTokens] = ()
+) -> SigningKeys:
     """The access-token issuer the settings ask for; ConfigurationError naming the variable when
-    the keys cannot be had."""
+    the keys cannot be had. ``previous`` check HS256 tokens signed under older secrets."""
     algorithm = settings.token_algorithm
     if algorithm == "HS256":
-        return SigningKeys(DebugAccessTokens(tokens))
+        return SigningKeys(DebugAccessTokens(tokens, previous))
     lifetime = settings.access_token_lifetime.total_seconds()
     if settings.signing_key_file is not None:
         path = Path(settings.signing_key_file)

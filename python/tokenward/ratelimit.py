@@ -20,6 +20,11 @@ attempt whose check raised keeps its place, as a failure). User names are kept o
 hashes in the counters' keys. An unknown user name and a wrong password take the same path, so
 the answer and its timing do not tell them apart.
 
+Secret rotation (``AUTH_SECRET_PREVIOUS``): the hashes are keyed with :func:`limiter_key` of the
+current secret; ``previous_keys`` (the same of each previous secret) name where failures were
+counted before the rotation. They are read (not written) and count against ``max_failures`` until
+their window ends, so rotating the secret does not lift a lock-out.
+
 :func:`client_address` picks the address to count by one rule that gives no client a say,
 whatever the server did with ``X-Forwarded-For`` beforehand: the socket's peer; behind a
 trusted proxy, the right-most ``X-Forwarded-For`` entry that is not a trusted proxy (the first
@@ -209,6 +214,7 @@ class LoginLimiter:
         address_window: float = DEFAULT_ADDRESS_WINDOW,
         refresh_per_address: int = DEFAULT_REFRESH_PER_ADDRESS,
         clock: Callable[[], float] = time.time,
+        previous_keys: Sequence[bytes] = (),
     ) -> None:
         for name, value in (
             ("max_failures", max_failures),
@@ -221,6 +227,7 @@ class LoginLimiter:
             raise ConfigurationError("rate-limit windows must be positive")
         self.counters = counters
         self._key = bytes(key)
+        self._previous = tuple(bytes(k) for k in previous_keys if bytes(k) != self._key)
         self.max_failures = int(max_failures)
         self.failure_window = float(failure_window)
         self.max_per_address = int(max_per_address)
@@ -228,9 +235,27 @@ class LoginLimiter:
         self.refresh_per_address = int(refresh_per_address)
         self._clock = clock
 
-    def _user_key(self, username: str) -> str:
+    def _user_key(self, username: str, key: bytes | None = None) -> str:
         name = username.strip().casefold().encode("utf-8", "surrogatepass")
-        return "login-failures:" + hmac.new(self._key, name, hashlib.sha256).hexdigest()[:40]
+        digest = hmac.new(self._key if key is None else key, name, hashlib.sha256).hexdigest()
+        return "login-failures:" + digest[:40]
+
+    async def _earlier(self, username: str, now: float) -> tuple[int, float]:
+        """The user name's failures counted under the previous secrets' keys, and when enough
+        of them will have expired to leave a place (``now`` when there is one already)."""
+        counters = []
+        for key in self._previous:
+            counter = await self.counters.peek(self._user_key(username, key), now=now)
+            if counter is not None and counter.count > 0:
+                counters.append(counter)
+        total = sum(c.count for c in counters)
+        free_at = now
+        for counter in sorted(counters, key=lambda c: c.reset_at):
+            if total < self.max_failures:
+                break
+            total -= counter.count
+            free_at = counter.reset_at
+        return sum(c.count for c in counters), free_at
 
     async def _per_address(self, kind: str, address: str | None, limit: int) -> None:
         if address is None:
@@ -251,8 +276,13 @@ class LoginLimiter:
         await self._per_address("login", address, self.max_per_address)
         now = self._clock()
         key = self._user_key(username)
+        earlier, free_at = (0, now) if not self._previous else await self._earlier(username, now)
+        if earlier >= self.max_failures:
+            raise RateLimitError(
+                "Too many failed sign-in attempts for this account.", retry_after=free_at - now
+            )
         reservation = await self.counters.reserve(
-            key, limit=self.max_failures, window=self.failure_window, now=now
+            key, limit=self.max_failures - earlier, window=self.failure_window, now=now
         )
         if not reservation.granted:
             raise RateLimitError(
@@ -264,10 +294,13 @@ class LoginLimiter:
     async def clear(self, username: str) -> int:
         """Forget the user name's failures, lifting its lock-out now (``tokenward limits
         clear``); returns how many attempts its window held (0: none)."""
-        key = self._user_key(username)
-        counter = await self.counters.peek(key, now=self._clock())
-        await self.counters.clear(key)
-        return 0 if counter is None else counter.count
+        held = 0
+        for secret_key in (self._key, *self._previous):  # the previous secrets' counters too
+            key = self._user_key(username, secret_key)
+            counter = await self.counters.peek(key, now=self._clock())
+            await self.counters.clear(key)
+            held += 0 if counter is None else counter.count
+        return held
 
     async def check_refresh(self, address: str | None) -> None:
         """Before a refresh: RateLimitError past ``refresh_per_address`` per window."""

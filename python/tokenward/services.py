@@ -24,7 +24,7 @@ from tokenward.settings import AuthSettings
 from tokenward.stores import Store
 from tokenward.tokens import TokenService
 
-__all__ = ["signing_keys", "token_service"]
+__all__ = ["previous_tokens", "signing_keys", "token_service"]
 
 
 def signing_keys(settings: AuthSettings, secret: bytes | str) -> tuple[DebugTokens, SigningKeys]:
@@ -37,7 +37,16 @@ def signing_keys(settings: AuthSettings, secret: bytes | str) -> tuple[DebugToke
         leeway=settings.leeway,
         cache_size=settings.token_cache_size,
     )
-    return tokens, build_signing_keys(settings, tokens)
+    return tokens, build_signing_keys(settings, tokens, previous_tokens(settings))
+
+
+def previous_tokens(settings: AuthSettings) -> tuple[DebugTokens, ...]:
+    """A ``DebugTokens`` under each ``AUTH_SECRET_PREVIOUS`` (a secret rotation), which check
+    the HS256 access tokens and find the refresh tokens made before it."""
+    return tuple(
+        DebugTokens(old, issuer=settings.token_issuer, leeway=settings.leeway)
+        for old in settings.previous_secrets
+    )
 
 
 def token_service(
@@ -63,5 +72,6 @@ def token_service(
         max_sessions=settings.max_sessions_per_user,
         lifecycle=lifecycle,
         clock=clock,
+        previous=previous_tokens(settings),
     )
     return service, keys

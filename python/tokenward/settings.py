@@ -11,7 +11,9 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
   ``staging``, ``prd``, ``production-eu``, a typo — refuses to start it unless
   ``ALLOW_CUSTOM_AUTH_IN_PRODUCTION`` is true (and then only with a debug password of 12
   characters or more that is not the published default in any case);
-* an ``AUTH_SECRET`` shorter than 32 bytes, or blank (white space only);
+* an ``AUTH_SECRET`` shorter than 32 bytes, or blank (white space only); the same for each
+  secret of ``AUTH_SECRET_PREVIOUS`` (comma-separated), which also must not repeat
+  ``AUTH_SECRET``, begin or end with white space, or be set without ``AUTH_SECRET``;
 * no ``AUTH_SECRET`` outside development. In development a missing secret means a random one for
   this process, and a logged warning that tokens will not survive a restart;
 * ``AUTH_PROVIDER=cognito`` without ``COGNITO_REGION``, ``COGNITO_USER_POOL_ID`` and
@@ -39,12 +41,14 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tokenward.authsecrets import Secrets
 from tokenward.exceptions import ConfigurationError
 from tokenward.rbac import Roles
 
@@ -52,7 +56,10 @@ __all__ = [
     "DEFAULT_DEBUG_PASSWORD",
     "DEFAULT_PREFIX",
     "DEFAULT_TOKEN_CACHE_SIZE",
+    "SETTING_GROUPS",
     "AuthSettings",
+    "Setting",
+    "settings",
     "unknown_variables",
 ]
 
@@ -107,40 +114,96 @@ def _seconds(value: Any) -> Any:
     return value
 
 
-class AuthSettings(BaseSettings):
-    """Authentication settings. Field ``auth_secret`` is read from ``<PREFIX>AUTH_SECRET``, etc.
+# --- the settings, one class per concern ---------------------------------------------------------
+#
+# Each group is a model whose fields AuthSettings inherits: the variables keep their names
+# (<PREFIX> + the field's name) and the code reads ``settings.auth_secret`` as before. A new
+# setting is one field, with a description, in its group's class (a new group: a class with a
+# ``concern`` and one more base of AuthSettings); SETTINGS, the docs check and ``settings check``
+# follow from it. tests/test_settings_registry.py checks that docs/fastapi.md lists each one.
 
-    Durations accept whole seconds (``900``) or ISO 8601 (``PT15M``); lists accept
-    ``root,operator`` or a JSON array.
-    """
 
-    model_config = SettingsConfigDict(
-        env_prefix=DEFAULT_PREFIX,
-        case_sensitive=False,
-        extra="ignore",
-        validate_default=True,
-    )
+class ProviderSettings(BaseModel):
+    """Which provider runs, and where (development or not)."""
 
+    concern: ClassVar[str] = "provider"
     auth_provider: Literal["custom", "cognito", "oidc"] = Field(
         default="custom",
         description="custom (HMAC tokens and a debug login), cognito, or oidc (any OpenID "
         "Connect issuer)",
     )
+    environment: str = Field(
+        default="development",
+        description="development, dev, local, test or testing count as development; any other "
+        "value refuses custom auth",
+    )
+    allow_custom_auth_in_production: bool = Field(
+        default=False,
+        description="run the custom provider (and its debug login) outside development anyway",
+    )
+
+
+class SecretSettings(BaseModel):
+    """The app's secrets: AUTH_SECRET keys tokens, API-key hashes and limiter counters."""
+
+    concern: ClassVar[str] = "secrets"
     auth_secret: SecretStr | None = Field(
         default=None, description="at least 32 bytes; keys every custom-provider token"
     )
-    debug_email: str = Field(default="debug@example.com", min_length=3, max_length=320)
-    debug_password: SecretStr = Field(default=SecretStr(DEFAULT_DEBUG_PASSWORD))
+    auth_secret_previous: SecretStr | None = Field(
+        default=None,
+        description="older secrets (comma-separated) still honoured after a rotation: tokens, API "
+        "keys and lock-outs made under them keep working while they are listed",
+    )
+    field_encryption_secret: SecretStr | None = Field(
+        default=None,
+        description="encrypts the non-registered claims of the custom provider's access tokens "
+        "(tw1, AES-256-GCM); at least 32 bytes; asymmetric TOKEN_ALGORITHM only",
+    )
+
+
+class DebugUserSettings(BaseModel):
+    """The custom provider's debug login."""
+
+    concern: ClassVar[str] = "debug user"
+    debug_email: str = Field(
+        default="debug@example.com",
+        min_length=3,
+        max_length=320,
+        description="the debug user's email (compared case-insensitively)",
+    )
+    debug_password: SecretStr = Field(
+        default=SecretStr(DEFAULT_DEBUG_PASSWORD),
+        description="the debug user's password; outside development 12 characters or more, "
+        "never the default",
+    )
     debug_groups: str | list[str] = Field(
         default="root,operator", description="groups of the debug user"
     )
     debug_scopes: str | list[str] = Field(
         default="", description="scopes the debug user may be granted"
     )
-    access_token_lifetime: _dt.timedelta = _dt.timedelta(minutes=15)
-    refresh_token_lifetime: _dt.timedelta = _dt.timedelta(days=7)
-    refresh_reuse_grace: _dt.timedelta = _dt.timedelta(seconds=10)
-    token_issuer: str = Field(default="tokenward", min_length=1, max_length=256)
+
+
+class TokenSettings(BaseModel):
+    """The custom provider's access tokens, their signing keys and the verified-token cache."""
+
+    concern: ClassVar[str] = "tokens"
+    token_algorithm: Literal["HS256", "RS256", "PS256", "ES256", "EdDSA"] = Field(
+        default="HS256",
+        description="how the custom provider signs access tokens: HS256 (AUTH_SECRET) or an "
+        "asymmetric algorithm whose public keys the JWKS endpoint publishes",
+    )
+    token_issuer: str = Field(
+        default="tokenward",
+        min_length=1,
+        max_length=256,
+        description="the iss of the custom provider's access tokens",
+    )
+    access_token_lifetime: _dt.timedelta = Field(
+        default=_dt.timedelta(minutes=15),
+        description="how long an access token lives (seconds or ISO 8601); 1 s to 24 h",
+    )
     leeway: float = Field(
         default=0.0,
         ge=0,
@@ -148,15 +211,142 @@ class AuthSettings(BaseSettings):
         description="seconds of clock skew allowed when checking exp, nbf and iat, for both "
         "providers (a server a little behind the issuer accepts its fresh tokens)",
     )
-    store_url: str = Field(
-        default=":memory:",
-        description="sqlite:///path.db, a file path, :memory:, or postgresql://user:pw@host/db",
+    signing_key_file: str | None = Field(
+        default=None,
+        description="the private signing keys (a JWK set or PEM, current key first) for an "
+        "asymmetric TOKEN_ALGORITHM; in development a key under .tokenward/ when unset",
     )
-    environment: str = "development"
-    allow_custom_auth_in_production: bool = False
-    cognito_region: str | None = None
-    cognito_user_pool_id: str | None = None
-    cognito_app_client_id: str | None = None
+    jwks_path: str = Field(
+        default="/.well-known/jwks.json",
+        min_length=1,
+        max_length=256,
+        pattern=r"^/",
+        description="where auth.jwks_router serves the public keys",
+    )
+    jwks_cache_control: str = Field(
+        default="public, max-age=3600, stale-while-revalidate=86400",
+        min_length=1,
+        max_length=256,
+        description="the Cache-Control of the JWKS endpoint",
+    )
+    token_cache_size: int = Field(
+        default=DEFAULT_TOKEN_CACHE_SIZE,
+        ge=0,
+        le=MAX_TOKEN_CACHE_SIZE,
+        description="verified access tokens remembered, so a token seen again skips the "
+        "signature check and the parsing (never past its exp; emptied when the keys change); "
+        "0 turns the cache off",
+    )
+
+
+class SessionSettings(BaseModel):
+    """Refresh tokens and sessions."""
+
+    concern: ClassVar[str] = "sessions"
+    refresh_token_lifetime: _dt.timedelta = Field(
+        default=_dt.timedelta(days=7),
+        description="how long each refresh token lives (sliding); 60 s to 366 days",
+    )
+    refresh_reuse_grace: _dt.timedelta = Field(
+        default=_dt.timedelta(seconds=10),
+        description="seconds in which a duplicate refresh gets the same new pair; 0 to 300",
+    )
+    max_sessions_per_user: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="live sessions per user; a new login past it ends the oldest",
+    )
+    revoke_access_tokens: bool = Field(
+        default=False,
+        description="check the session of every custom-provider access token against the store "
+        "(ending a session then stops its access tokens within SESSION_CHECK_CACHE_TTL)",
+    )
+    session_check_cache_ttl: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="seconds one instance remembers that a session is live (0 to 300)",
+    )
+
+
+class LimitSettings(BaseModel):
+    """Login and refresh rate limits, and whose client address counts."""
+
+    concern: ClassVar[str] = "limits"
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="failed logins for one user name before it is locked out",
+    )
+    login_failure_window: _dt.timedelta = Field(
+        default=_dt.timedelta(minutes=15),
+        description="the window of those failures, and the longest a lock-out lasts",
+    )
+    login_max_per_address: int = Field(
+        default=20, ge=1, le=100_000, description="login attempts per client address per minute"
+    )
+    refresh_max_per_address: int = Field(
+        default=10, ge=1, le=100_000, description="refreshes per client address per minute"
+    )
+    trusted_proxies: str | list[str] = Field(
+        default="", description="proxies whose X-Forwarded-For is believed (addresses, networks)"
+    )
+
+
+class TransportSettings(BaseModel):
+    """Where a request's credentials are read: the strategies and their headers, query, realm."""
+
+    concern: ClassVar[str] = "transports"
+    auth_strategies: str | list[str] = Field(
+        default="jwt,api_key",
+        description="what require_current_user accepts, in order: jwt, api_key, basic, gateway",
+    )
+    basic_realm: str = Field(
+        default="tokenward",
+        min_length=1,
+        max_length=128,
+        description="the realm of the HTTP Basic challenge",
+    )
+    websocket_token_query: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.~-]*$",
+        description="a query parameter (e.g. access_token) in which a WebSocket handshake may "
+        "carry its access token, for browsers, which cannot set its headers; unset or empty: "
+        "only the Authorization header counts",
+    )
+
+
+class ApiKeySettings(BaseModel):
+    """API keys."""
+
+    concern: ClassVar[str] = "api keys"
+    api_key_cache_ttl: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="seconds a checked API key is remembered: a revocation reaches every "
+        "instance within it; 0 looks every key up on every request",
+    )
+
+
+class CognitoSettings(BaseModel):
+    """The Cognito provider (AUTH_PROVIDER=cognito)."""
+
+    concern: ClassVar[str] = "cognito"
+    cognito_region: str | None = Field(
+        default=None, description="the user pool's AWS region (AUTH_PROVIDER=cognito)"
+    )
+    cognito_user_pool_id: str | None = Field(
+        default=None, description="the user pool's id (AUTH_PROVIDER=cognito)"
+    )
+    cognito_app_client_id: str | None = Field(
+        default=None,
+        description="the app client ids whose tokens are accepted, comma-separated "
+        "(AUTH_PROVIDER=cognito)",
+    )
     cognito_jwks_url: str | None = Field(
         default=None, description="overrides {issuer}/.well-known/jwks.json (emulators, tests)"
     )
@@ -175,7 +365,17 @@ class AuthSettings(BaseSettings):
         description="which Cognito tokens a bearer header may carry: access (the default), id "
         "(ID tokens, which carry the user's attributes, email among them) or any",
     )
-    # --- any OpenID Connect issuer (AUTH_PROVIDER=oidc, docs/oidc.md) ---
+    trust_gateway_claims: bool = Field(
+        default=False,
+        description="Cognito only: accept the claims an API Gateway JWT authorizer verified "
+        "(requestContext.authorizer.jwt.claims) as the identity",
+    )
+
+
+class OidcSettings(BaseModel):
+    """Any OpenID Connect issuer (AUTH_PROVIDER=oidc, docs/oidc.md)."""
+
+    concern: ClassVar[str] = "oidc"
     oidc_issuer: str | None = Field(
         default=None, description="the exact 'iss' of the tokens; keys found by discovery"
     )
@@ -230,69 +430,12 @@ class AuthSettings(BaseSettings):
         description="seconds an active introspection answer is kept at most (never past the "
         "token's exp); 0: every request asks",
     )
-    token_algorithm: Literal["HS256", "RS256", "PS256", "ES256", "EdDSA"] = Field(
-        default="HS256",
-        description="how the custom provider signs access tokens: HS256 (AUTH_SECRET) or an "
-        "asymmetric algorithm whose public keys the JWKS endpoint publishes",
-    )
-    signing_key_file: str | None = Field(
-        default=None,
-        description="the private signing keys (a JWK set or PEM, current key first) for an "
-        "asymmetric TOKEN_ALGORITHM; in development a key under .tokenward/ when unset",
-    )
-    jwks_path: str = Field(
-        default="/.well-known/jwks.json", min_length=1, max_length=256, pattern=r"^/"
-    )
-    jwks_cache_control: str = Field(
-        default="public, max-age=3600, stale-while-revalidate=86400",
-        min_length=1,
-        max_length=256,
-    )
-    field_encryption_secret: SecretStr | None = Field(
-        default=None,
-        description="encrypts the non-registered claims of the custom provider's access tokens "
-        "(tw1, AES-256-GCM); at least 32 bytes; asymmetric TOKEN_ALGORITHM only",
-    )
-    api_key_cache_ttl: float = Field(
-        default=5.0,
-        ge=0,
-        le=3600,
-        description="seconds a checked API key is remembered: a revocation reaches every "
-        "instance within it; 0 looks every key up on every request",
-    )
-    max_sessions_per_user: int = Field(
-        default=50,
-        ge=1,
-        le=10_000,
-        description="live sessions per user; a new login past it ends the oldest",
-    )
-    revoke_access_tokens: bool = Field(
-        default=False,
-        description="check the session of every custom-provider access token against the store "
-        "(ending a session then stops its access tokens within SESSION_CHECK_CACHE_TTL)",
-    )
-    session_check_cache_ttl: float = Field(default=5.0, ge=0, le=300)
-    login_max_failures: int = Field(default=5, ge=1, le=1000)
-    login_failure_window: _dt.timedelta = _dt.timedelta(minutes=15)
-    login_max_per_address: int = Field(default=20, ge=1, le=100_000)
-    refresh_max_per_address: int = Field(default=10, ge=1, le=100_000)
-    trusted_proxies: str | list[str] = Field(
-        default="", description="proxies whose X-Forwarded-For is believed (addresses, networks)"
-    )
-    auth_strategies: str | list[str] = Field(
-        default="jwt,api_key",
-        description="what require_current_user accepts, in order: jwt, api_key, basic, gateway",
-    )
-    basic_realm: str = Field(default="tokenward", min_length=1, max_length=128)
-    websocket_token_query: str | None = Field(
-        default=None,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_.~-]*$",
-        description="a query parameter (e.g. access_token) in which a WebSocket handshake may "
-        "carry its access token, for browsers, which cannot set its headers; unset or empty: "
-        "only the Authorization header counts",
-    )
-    # --- roles, scopes and gateway claims (docs/authorization.md) ---
+
+
+class AuthorizationSettings(BaseModel):
+    """Roles and scopes (docs/authorization.md)."""
+
+    concern: ClassVar[str] = "authorization"
     roles: dict[str, list[str] | dict[str, Any]] | None = Field(
         default=None,
         description='JSON: each role (a group) and the scopes it grants, {"viewer": ["a.read"]}, '
@@ -309,18 +452,45 @@ class AuthSettings(BaseSettings):
     super_admin_role: str | None = Field(
         default=None, description="the role that holds every declared scope"
     )
-    trust_gateway_claims: bool = Field(
-        default=False,
-        description="Cognito only: accept the claims an API Gateway JWT authorizer verified "
-        "(requestContext.authorizer.jwt.claims) as the identity",
+
+
+class StoreSettings(BaseModel):
+    """Where sessions, API keys and counters are kept."""
+
+    concern: ClassVar[str] = "store"
+    store_url: str = Field(
+        default=":memory:",
+        description="sqlite:///path.db, a file path, :memory:, or postgresql://user:pw@host/db",
     )
-    token_cache_size: int = Field(
-        default=DEFAULT_TOKEN_CACHE_SIZE,
-        ge=0,
-        le=MAX_TOKEN_CACHE_SIZE,
-        description="verified access tokens remembered, so a token seen again skips the "
-        "signature check and the parsing (never past its exp; emptied when the keys change); "
-        "0 turns the cache off",
+
+
+class AuthSettings(
+    BaseSettings,
+    ProviderSettings,
+    SecretSettings,
+    DebugUserSettings,
+    TokenSettings,
+    SessionSettings,
+    LimitSettings,
+    TransportSettings,
+    ApiKeySettings,
+    CognitoSettings,
+    OidcSettings,
+    AuthorizationSettings,
+    StoreSettings,
+):
+    """Authentication settings. Field ``auth_secret`` is read from ``<PREFIX>AUTH_SECRET``, etc.
+    The fields are declared by concern in the bases (:data:`SETTING_GROUPS`; :func:`settings`).
+
+    Durations accept whole seconds (``900``) or ISO 8601 (``PT15M``); lists accept
+    ``root,operator`` or a JSON array.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=DEFAULT_PREFIX,
+        case_sensitive=False,
+        extra="ignore",
+        validate_default=True,
     )
 
     _prefix: str | None = PrivateAttr(default=None)
@@ -427,6 +597,23 @@ class AuthSettings(BaseSettings):
         return [c for c in (self.oidc_audience or "").replace(",", " ").split() if c]
 
     @property
+    def previous_secrets(self) -> tuple[bytes, ...]:
+        """The secrets of ``AUTH_SECRET_PREVIOUS``, in order (UTF-8 bytes); see :meth:`check`."""
+        if self.auth_secret_previous is None:
+            return ()
+        text = self.auth_secret_previous.get_secret_value()
+        return tuple(item.encode("utf-8") for item in text.split(","))
+
+    def secrets(self, current: bytes | None = None) -> Secrets | None:
+        """``AUTH_SECRET`` (or ``current``, a per-process random secret) with the previous
+        ones; None when there is no secret."""
+        if current is None:
+            if self.auth_secret is None:
+                return None
+            current = self.auth_secret.get_secret_value().encode("utf-8")
+        return Secrets(current, self.previous_secrets)
+
+    @property
     def cognito_client_ids(self) -> list[str]:
         """The app client ids of ``COGNITO_APP_CLIENT_ID`` (comma- or space-separated)."""
         return [c for c in (self.cognito_app_client_id or "").replace(",", " ").split() if c]
@@ -530,6 +717,7 @@ class AuthSettings(BaseSettings):
                 )
             if self.auth_secret is not None:
                 self._check_secret_size()
+            self._check_previous_secrets()
             self._check_cognito_urls()
             return
         for name, (low, high) in _LIFETIME_BOUNDS.items():
@@ -569,8 +757,36 @@ class AuthSettings(BaseSettings):
                     f"{self.var('environment')}={self.environment!r} (32 bytes or more, e.g. "
                     "the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
                 )
+            self._check_previous_secrets()
             return
         self._check_secret_size()
+        self._check_previous_secrets()
+
+    def _check_previous_secrets(self) -> None:
+        """``AUTH_SECRET_PREVIOUS``: each secret as strict as ``AUTH_SECRET``, none repeated."""
+        if self.auth_secret_previous is None:
+            return
+        var = self.var("auth_secret_previous")
+        if self.auth_secret is None:
+            raise ConfigurationError(
+                f"{var} is set but {self.var('auth_secret')} is not: set the new secret there"
+            )
+        current = self.auth_secret.get_secret_value().encode("utf-8")
+        items = self.previous_secrets
+        for number, item in enumerate(items, 1):
+            where = f"{var}: secret {number} of {len(items)}"
+            if not item.strip():
+                raise ConfigurationError(f"{where} is empty or blank (white space only)")
+            if item != item.strip():
+                raise ConfigurationError(f"{where} begins or ends with white space")
+            if len(item) < MIN_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"{where} is {len(item)} bytes long; it must be at least {MIN_SECRET_BYTES}"
+                )
+            if item == current:
+                raise ConfigurationError(f"{where} is {self.var('auth_secret')} itself")
+            if item in items[: number - 1]:
+                raise ConfigurationError(f"{where} repeats an earlier one")
 
     def _check_debug_password(self) -> None:
         """Outside development the debug login is reachable by whoever finds the service: its
@@ -680,6 +896,50 @@ class AuthSettings(BaseSettings):
             self.var("auth_secret"),
             self.var("auth_secret"),
         )
+
+
+SETTING_GROUPS: tuple[type[BaseModel], ...] = tuple(
+    base for base in AuthSettings.__mro__ if "concern" in vars(base)
+)
+"""The groups of settings, in order (the bases of :class:`AuthSettings` that have a ``concern``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: its field, group, default and description (for docs and ``settings check``)."""
+
+    field: str
+    group: str
+    default: Any
+    description: str
+    secret: bool
+
+    def variable(self, prefix: str = DEFAULT_PREFIX) -> str:
+        """Its environment variable under ``prefix``: ``TOKENWARD_AUTH_SECRET``."""
+        return f"{prefix}{self.field.upper()}"
+
+
+def settings() -> tuple[Setting, ...]:
+    """Every setting, group by group in :data:`SETTING_GROUPS`' order, each group's in the order
+    its class declares them: the one list the docs and ``tokenward settings check`` use."""
+    found: list[Setting] = []
+    for group in SETTING_GROUPS:
+        concern = str(vars(group)["concern"])
+        for name in group.__annotations__:
+            info = AuthSettings.model_fields.get(name)
+            if info is None:  # the concern ClassVar
+                continue
+            default = info.get_default(call_default_factory=True)
+            found.append(
+                Setting(
+                    field=name,
+                    group=concern,
+                    default=None if isinstance(default, SecretStr) else default,
+                    description=info.description or "",
+                    secret=info.annotation is SecretStr or SecretStr in get_args(info.annotation),
+                )
+            )
+    return tuple(found)
 
 
 def unknown_variables(

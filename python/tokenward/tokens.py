@@ -26,12 +26,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tokenward._core import DebugTokens, FieldCipher
-from tokenward.exceptions import ConfigurationError, InvalidClaimError, RefreshTokenError
+from tokenward.exceptions import (
+    ConfigurationError,
+    InvalidClaimError,
+    InvalidSignatureError,
+    RefreshTokenError,
+)
 from tokenward.principal import Principal, split_scopes
 from tokenward.sessions import SessionLifecycle
 from tokenward.stores import RefreshSession, RotateOutcome, SessionInfo, Store
@@ -166,16 +171,50 @@ class AccessTokenIssuer(Protocol):
 
 
 class DebugAccessTokens:
-    """HS256 access tokens under the app's secret: the native ``DebugTokens``, as before."""
+    """HS256 access tokens under the app's secret: the native ``DebugTokens``, as before.
+
+    ``previous`` (``DebugTokens`` under each ``AUTH_SECRET_PREVIOUS``) check a token whose
+    signature the current secret refuses, so the tokens signed before a rotation keep working
+    until they expire; new tokens are signed under the current secret only."""
 
     algorithm = "HS256"
 
-    def __init__(self, tokens: DebugTokens) -> None:
+    def __init__(self, tokens: DebugTokens, previous: Sequence[DebugTokens] = ()) -> None:
         self.tokens = tokens
+        self.previous = tuple(previous)
+        if self.previous:
+            self.verify = self._verify_any
+            self.check = self._check_any
+            return
         # verify(token, now=...) and check(...) are the native calls themselves: no Python
         # frame between.
         self.verify = tokens.verify_access
         self.check = tokens.check_access
+
+    def _verify_any(self, token: str | bytes, *, now: float | None = None) -> dict[str, Any]:
+        """The claims under the first secret whose signature matches (current first)."""
+        try:
+            return self.tokens.verify_access(token, now=now)
+        except InvalidSignatureError:
+            for old in self.previous[:-1]:
+                try:
+                    return old.verify_access(token, now=now)
+                except InvalidSignatureError:
+                    continue
+            return self.previous[-1].verify_access(token, now=now)
+
+    def _check_any(self, token: str | bytes, *, now: float | None = None) -> None:
+        """:meth:`_verify_any` without the claims (the current secret's cache still serves)."""
+        try:
+            self.tokens.check_access(token, now=now)
+        except InvalidSignatureError:
+            for old in self.previous[:-1]:
+                try:
+                    old.check_access(token, now=now)
+                    return
+                except InvalidSignatureError:
+                    continue
+            self.previous[-1].check_access(token, now=now)
 
     def issue(
         self, who: Principal, *, iat: int, lifetime: int, jti: str | None, sid: str | None
@@ -310,7 +349,9 @@ class TokenService:
     user a refresh mints for, from what the session recorded and the scope its login asked for:
     the custom provider re-reads the debug user's groups and scopes from the settings there.
     ``access`` makes the access tokens (HS256 through ``tokens`` when None); ``tokens`` always
-    makes the refresh tokens and their hashes. ``lifecycle`` is the
+    makes the refresh tokens and their hashes; ``previous`` (``DebugTokens`` under each
+    ``AUTH_SECRET_PREVIOUS``) find a refresh token stored before a secret rotation, whose
+    successor is then hashed under the current secret. ``lifecycle`` is the
     :class:`~tokenward.sessions.SessionLifecycle` every session this service ends goes through
     (logout, reuse detection, the user's own ending of sessions, the ``max_sessions`` cap), so
     that its listeners hear of each at once; one over ``store`` with nobody listening when None.
@@ -329,13 +370,16 @@ class TokenService:
         reidentify: Callable[[Principal, str | None], Principal] | None = None,
         lifecycle: SessionLifecycle | None = None,
         clock: Callable[[], float] = time.time,
+        previous: Sequence[DebugTokens] = (),
     ) -> None:
         if access_lifetime <= 0 or refresh_lifetime <= 0:
             raise ConfigurationError("token lifetimes must be positive")
         if reuse_grace < 0:
             raise ConfigurationError("the refresh reuse grace window must not be negative")
         self.tokens = tokens
-        self.access = DebugAccessTokens(tokens) if access is None else access
+        # AUTH_SECRET_PREVIOUS: refresh tokens hashed under an older secret are still found.
+        self.previous = tuple(previous)
+        self.access = DebugAccessTokens(tokens, self.previous) if access is None else access
         self.store = store
         self.access_lifetime = int(access_lifetime)
         self.refresh_lifetime = int(refresh_lifetime)
@@ -448,13 +492,16 @@ class TokenService:
         successor = self.tokens.successor_refresh_token(refresh_token)
         successor_hash = self.tokens.refresh_token_hash(successor)
         jti = DebugTokens.random_id(16)
-        result = await self.store.rotate_refresh_session(
-            token_hash,
-            successor_hash=successor_hash,
-            successor_jti=jti,
-            now=now,
-            expires_at=now + self.refresh_lifetime,
-        )
+        for tokens in (self.tokens, *self.previous):  # current secret first, then previous ones
+            result = await self.store.rotate_refresh_session(
+                token_hash if tokens is self.tokens else tokens.refresh_token_hash(refresh_token),
+                successor_hash=successor_hash,
+                successor_jti=jti,
+                now=now,
+                expires_at=now + self.refresh_lifetime,
+            )
+            if result.outcome is not RotateOutcome.UNKNOWN:
+                break
         session = result.session
         if result.outcome is RotateOutcome.ROTATED and session is not None:
             access = self.issue_access(
@@ -510,9 +557,10 @@ class TokenService:
         the token is not known."""
         if not DebugTokens.is_refresh_token(refresh_token):
             return None
-        session = await self.store.get_refresh_session(
-            self.tokens.refresh_token_hash(refresh_token)
-        )
+        for tokens in (self.tokens, *self.previous):
+            session = await self.store.get_refresh_session(tokens.refresh_token_hash(refresh_token))
+            if session is not None:
+                break
         if session is None:
             return None
         await self.lifecycle.end_family(session.family_id)

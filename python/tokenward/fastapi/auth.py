@@ -148,6 +148,7 @@ class Auth:
         self.limiter = LoginLimiter(
             self.store,
             key=limiter_key(secret),
+            previous_keys=[limiter_key(old) for old in settings.previous_secrets],
             max_failures=settings.login_max_failures,
             failure_window=settings.login_failure_window.total_seconds(),
             max_per_address=settings.login_max_per_address,
@@ -302,6 +303,7 @@ class Auth:
             cache_ttl=settings.api_key_cache_ttl,
             clock=clock,
             check_secret=settings.auth_secret is not None,
+            previous=[ApiKeyHasher(old) for old in settings.previous_secrets],
         )
 
     @classmethod

@@ -312,7 +312,13 @@ class ApiKeyStore(Protocol):
         key, never one: it is in no key table) and its keyed hash. Writes ``(probe,
         probe_hash)`` when the store has none yet, once (of concurrent first calls one pair
         wins); returns the stored pair. A hasher that does not match it hashes under another
-        ``AUTH_SECRET`` than the one that made the store's keys."""
+        ``AUTH_SECRET`` than the one that made the store's keys.
+
+        A store may also have ``replace_api_key_check(old_probe_hash, probe, probe_hash, *,
+        now) -> bool`` (optional; the SQLite and PostgreSQL stores do): one conditional write
+        replacing the pair only while its hash is still ``old_probe_hash``, True when it wrote.
+        After a secret rotation the check value made under ``AUTH_SECRET_PREVIOUS`` is replaced
+        by one under the new ``AUTH_SECRET`` through it."""
 
 
 @runtime_checkable

@@ -699,6 +699,19 @@ class PostgresStore:
 
         return await self._transaction(work)
 
+    async def replace_api_key_check(
+        self, old_probe_hash: str, probe: str, probe_hash: str, *, now: float
+    ) -> bool:
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "UPDATE tokenward_api_key_check SET probe = %s, probe_hash = %s, created_at = %s"
+                " WHERE id = 1 AND probe_hash = %s",
+                (probe, probe_hash, now, old_probe_hash),
+            )
+            return cur.rowcount == 1
+
+        return await self._transaction(work)
+
     # --- counters -----------------------------------------------------------------------------
 
     async def hit(self, key: str, *, window: float, now: float, amount: int = 1) -> Counter:

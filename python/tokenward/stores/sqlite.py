@@ -547,6 +547,19 @@ class SQLiteStore:
 
         return await self._run(lambda conn: self._write(conn, lambda: work(conn)))
 
+    async def replace_api_key_check(
+        self, old_probe_hash: str, probe: str, probe_hash: str, *, now: float
+    ) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE tokenward_api_key_check SET probe = ?, probe_hash = ?, created_at = ?"
+                " WHERE id = 1 AND probe_hash = ?",
+                (probe, probe_hash, now, old_probe_hash),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(lambda conn: self._write(conn, lambda: work(conn)))
+
     # --- counters -----------------------------------------------------------------------------
 
     async def hit(self, key: str, *, window: float, now: float, amount: int = 1) -> Counter:
