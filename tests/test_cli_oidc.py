@@ -56,7 +56,7 @@ def test_settings_check_shows_the_oidc_issuers() -> None:
     }
     result = run("settings", "check", env=env)
     assert result.returncode == 0, result.stderr
-    assert "TOKENWARD_OIDC_ISSUERS = ['https://sso.example.com/realms/shop']" in result.stdout
+    assert "TOKENWARD_OIDC_ISSUERS = https://sso.example.com/realms/shop\n" in result.stdout
     assert "TOKENWARD_OIDC_PRESET = keycloak" in result.stdout
     missing = run("settings", "check", env={**env, "TOKENWARD_OIDC_AUDIENCE": ""})
     assert missing.returncode == 2 and "OIDC_AUDIENCE" in missing.stderr

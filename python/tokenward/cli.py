@@ -595,8 +595,6 @@ def _run_settings_check(args: argparse.Namespace) -> int:
 
     listed = registry()  # every setting, by group: the same list as docs/fastapi.md's table
     summary = {item.field: _shown(settings, item) for item in listed}
-    if settings.auth_provider == "oidc":  # the issuers OIDC_ISSUER and OIDC_ISSUERS give
-        summary["oidc_issuers"] = [c.issuer for c in settings.oidc_issuer_configs()]
     unknown = _unknown(args.prefix)  # read, but not settings: a misspelling is ignored
     if args.json:
         body = {"ok": not unknown, "prefix": args.prefix, "settings": summary}
@@ -622,6 +620,9 @@ def _shown(settings: Any, item: Any) -> Any:
     value = getattr(settings, item.field)
     if item.field == "store_url":
         return _without_password(value)
+    if item.field == "oidc_issuers" and settings.auth_provider == "oidc":
+        # every issuer OIDC_ISSUER and OIDC_ISSUERS name, as the provider reads them
+        return [c.issuer for c in settings.oidc_issuer_configs()]
     if item.field == "auth_secret_previous":  # how many, and their sizes
         sizes = [len(old) for old in settings.previous_secrets]
         return f"{len(sizes)} set ({', '.join(map(str, sizes))} bytes)" if sizes else "not set"
