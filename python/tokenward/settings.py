@@ -20,6 +20,7 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
   that are not JSON of the right shape, a ``DEFAULT_ROLE`` or ``SUPER_ADMIN_ROLE`` that is no
   role, a role granting a scope ``SCOPES`` does not declare;
 * ``TRUST_GATEWAY_CLAIMS=true`` with another provider than Cognito.
+* a ``memory://`` ``STORE_URL`` (per process, lost on restart) outside development.
 * an asymmetric ``TOKEN_ALGORITHM`` without ``SIGNING_KEY_FILE`` outside development (in
   development a key is generated and kept under ``.tokenward/``).
 
@@ -145,7 +146,8 @@ class AuthSettings(BaseSettings):
     )
     store_url: str = Field(
         default=":memory:",
-        description="sqlite:///path.db, a file path, :memory:, or postgresql://user:pw@host/db",
+        description="sqlite:///path.db, a file path, :memory:, postgresql://user:pw@host/db, "
+        "or memory:// (development only)",
     )
     environment: str = "development"
     allow_custom_auth_in_production: bool = False
@@ -403,6 +405,14 @@ class AuthSettings(BaseSettings):
             raise ConfigurationError(
                 f"{self.var('trust_gateway_claims')}=true needs {self.var('auth_provider')}"
                 f"=cognito: gateway claims are Cognito claims (it is {self.auth_provider!r})"
+            )
+        if self.store_url.strip().lower().startswith("memory://") and not self.is_development:
+            raise ConfigurationError(
+                f"{self.var('store_url')}={self.store_url.strip()!r} keeps sessions, API keys and "
+                "counters in this process only (lost on restart, unseen by other workers): it "
+                f"runs only when {self.var('environment')} names development, and "
+                f"{self.var('environment')}={self.environment!r} does not; use sqlite:/// or "
+                "postgresql://"
             )
         if any(c in self.jwks_cache_control for c in "\r\n"):
             raise ConfigurationError(f"{self.var('jwks_cache_control')} must be a single line")

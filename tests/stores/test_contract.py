@@ -1,6 +1,6 @@
-"""The store contract: every test runs on SQLite and on PostgreSQL (the ``backend`` fixture).
-Rotation is :func:`tokenward.rotation.rotate` over each store's one primitive,
-``spend_refresh_session``."""
+"""The store contract: every test runs on SQLite, on PostgreSQL and on the memory store (the
+``backend`` fixture). Rotation is :func:`tokenward.rotation.rotate` over each store's one
+primitive, ``spend_refresh_session``: the memory store has no rotation logic of its own."""
 
 from __future__ import annotations
 
