@@ -35,7 +35,7 @@ from tokenward.exceptions import (
 from tokenward.principal import Principal
 from tokenward.ratelimit import LoginLimiter, limiter_key
 from tokenward.settings import AuthSettings
-from tokenward.stores import Store
+from tokenward.stores import Store, open_store
 from tokenward.stores.sqlite import SQLiteStore
 from tokenward.tokens import DebugAccessTokens, TokenService
 
@@ -170,7 +170,7 @@ def pg_server() -> Any:
         yield server
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "memory"])
 def test_the_store_key_check_moves_to_the_current_secret(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -182,6 +182,11 @@ def test_the_store_key_check_moves_to_the_current_secret(
 
         def make() -> Store:
             return SQLiteStore(path)
+    elif backend == "memory":
+        name = f"memory://{tmp_path.name}"  # one database, shared by the stores of this name
+
+        def make() -> Store:
+            return open_store(name)
     else:
         pytest.importorskip("psycopg")
         from tokenward.stores.postgres import PostgresStore

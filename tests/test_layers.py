@@ -128,6 +128,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tokenward.cognito", "tokenward.oidc", "tokenward.stores"),
     (
         "tokenward.sessions",
+        "tokenward.rotation",  # refresh rotation and reuse detection, over any store
         "tokenward.tokens",
         "tokenward.settings",
         "tokenward.apikeys",
@@ -191,6 +192,7 @@ def test_nothing_below_fastapi_imports_fastapi() -> None:
         "tokenward.providers",
         "tokenward.tokens",
         "tokenward.sessions",
+        "tokenward.rotation",  # refresh rotation and reuse detection, over any store
         "tokenward.apikeys",
         "tokenward.ratelimit",
         "tokenward.issuer",

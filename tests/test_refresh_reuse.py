@@ -1,5 +1,6 @@
 """REFRESH_REUSE_GRACE=0 under real uvicorn: a burst of concurrent refreshes of one token, on
-SQLite (one instance) and on PostgreSQL (two instances sharing the database)."""
+SQLite and on the in-memory store (one instance), and on PostgreSQL (two instances sharing the
+database)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ async def _burst(servers: list[Server], token: str, size: int) -> list[httpx.Res
             await client.aclose()
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "memory"])
 def test_zero_grace_lets_exactly_one_of_a_burst_through(
     request: pytest.FixtureRequest, tmp_path: Path, kind: str
 ) -> None:
@@ -67,6 +68,9 @@ def test_zero_grace_lets_exactly_one_of_a_burst_through(
     if kind == "postgres":
         url = request.getfixturevalue("pg_url")
         names = ["a", "b"]
+    elif kind == "memory":  # one process: the in-memory store has no rotation logic of its own
+        url = "memory://"
+        names = ["a"]
     else:
         url = f"sqlite:///{tmp_path / 'reuse.db'}"
         names = ["a"]

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 import tokenward as tw
+from tokenward import rotation
 from tokenward.principal import Principal
 from tokenward.stores import RotateOutcome
 from tokenward.stores.sqlite import SQLiteStore
@@ -488,7 +489,8 @@ def test_rotation_outcome_is_recorded(service: TokenService, tokens: DebugTokens
     async def scenario() -> None:
         first = await service.start(WHO)
         await service.refresh(first.refresh_token)
-        result = await service.store.rotate_refresh_session(
+        result = await rotation.rotate(
+            service.store,
             tokens.refresh_token_hash(first.refresh_token),
             successor_hash="x",
             successor_jti="y",

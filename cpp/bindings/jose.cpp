@@ -249,7 +249,7 @@ void bind_jose(py::module_& m) {
                           "A compiled verification policy, safe to share between threads. verify() releases the GIL.")
       .def(py::init([](py::handle keys, py::handle algorithms, py::handle issuer, py::handle audience, double leeway,
                        py::handle require, const std::optional<std::string>& typ, std::size_t max_token_size,
-                       py::handle cipher, std::size_t cache_size) {
+                       py::handle cipher, std::size_t cache_size, bool access_token) {
              verifier_options opts;
              if (PyUnicode_Check(algorithms.ptr())) throw py::type_error("algorithms must be a list of names, not a str");
              for (const auto& name : strings_arg(algorithms, "algorithms")) opts.algorithms.push_back(alg_arg(name));
@@ -266,6 +266,7 @@ void bind_jose(py::module_& m) {
                raise(errc::configuration, "max_token_size must be between 64 bytes and 16 MiB");
              }
              opts.limits.max_token_bytes = max_token_size;
+             opts.access_token = access_token;
              if (!cipher.is_none()) {
                if (!py::isinstance<field_cipher>(cipher)) throw py::type_error("field_cipher must be a FieldCipher");
                opts.field_cipher = cipher.cast<std::shared_ptr<field_cipher>>();
@@ -292,7 +293,7 @@ void bind_jose(py::module_& m) {
            py::arg("keys"), py::kw_only(), py::arg("algorithms"), py::arg("issuer") = py::none(),
            py::arg("audience") = py::none(), py::arg("leeway") = 0.0, py::arg("require") = py::tuple(),
            py::arg("typ") = py::none(), py::arg("max_token_size") = 65536, py::arg("field_cipher") = py::none(),
-           py::arg("cache_size") = 0)
+           py::arg("cache_size") = 0, py::arg("access_token") = false)
       .def(
           "verify",
           [](const py_verifier& self, py::handle token, std::optional<double> now) -> py::object {

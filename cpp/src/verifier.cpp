@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "tokenward/access_claims.hpp"
+
 namespace tokenward {
 
 double verifier::now_seconds() noexcept {
@@ -113,12 +115,14 @@ result<json_doc> verifier::checked_claims(std::string_view token, double now, co
 
 result<json_doc> verifier::verify_doc(std::string_view token, double now) const {
   if (opts_.field_cipher) return make_error(errc::configuration, "a verifier with a field cipher must use verify()");
-  return checked_claims(token, now, opts_.claims);
+  auto claims = checked_claims(token, now, opts_.claims);
+  if (claims && opts_.access_token) TW_TRY(check_access_claims(claims->root()));
+  return claims;
 }
 
 result<json> verifier::verify(std::string_view token, double now) const {
   if (!opts_.field_cipher) {
-    auto claims = checked_claims(token, now, opts_.claims);
+    auto claims = verify_doc(token, now);
     if (!claims) return claims.err();
     return to_json(claims->root());
   }
@@ -133,6 +137,13 @@ result<json> verifier::verify(std::string_view token, double now) const {
   if (!plain) return plain.err();
   for (const auto& name : opts_.claims.required) {
     if (!plain->contains(name)) return make_error(errc::missing_claim, "missing required claim '" + name.substr(0, 64) + "'");
+  }
+  if (opts_.access_token) {
+    // The rules read the decrypted members: the same parse the clear path checks.
+    auto doc = json_doc::parse(plain->dump(), json_limits{opts_.limits.max_token_bytes, opts_.limits.max_depth},
+                               "JWT claims");
+    if (!doc) return doc.err();
+    TW_TRY(check_access_claims(doc->root()));
   }
   return plain;
 }

@@ -60,6 +60,7 @@ class Verifier:
         max_token_size: int = 65536,
         field_cipher: FieldCipher | None = None,
         cache_size: int = 0,
+        access_token: bool = False,
     ) -> None: ...
     def verify(self, token: str | bytes, *, now: float | None = None) -> dict[str, Any]: ...
     def _try_verify(

@@ -32,7 +32,9 @@ class Verifier(_core.Verifier):
     ``keys`` is a JWK, a JWKSet, or a :class:`~tokenward.KeySource` (a
     :class:`~tokenward.RemoteJWKS`, a :class:`~tokenward.KeyRing`, your own). Other arguments are
     those of the native verifier: ``algorithms`` (required), ``issuer``, ``audience``,
-    ``leeway``, ``require``, ``typ``, ``max_token_size``, ``field_cipher``, ``cache_size``.
+    ``leeway``, ``require``, ``typ``, ``max_token_size``, ``field_cipher``, ``cache_size``, and
+    ``access_token`` (check the claims rules of tokenward's own access tokens, in the native core:
+    ``token_use`` "access", ``sub``, ``jti``, ``email``, ``scope``, ``cognito:groups``).
     ``verify`` releases the GIL while it checks a token; ``verify_async`` never blocks the event
     loop on I/O.
     """
@@ -52,6 +54,7 @@ class Verifier(_core.Verifier):
         max_token_size: int = 65536,
         field_cipher: FieldCipher | None = None,
         cache_size: int = 0,
+        access_token: bool = False,
     ) -> None:
         native: JWK | JWKSet | _core.JWKSCache | None
         if isinstance(keys, JWK | JWKSet):
@@ -74,6 +77,7 @@ class Verifier(_core.Verifier):
             max_token_size=max_token_size,
             field_cipher=field_cipher,
             cache_size=cache_size,
+            access_token=access_token,
         )
 
     @property

@@ -25,6 +25,7 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
   audience (``OIDC_AUDIENCE``), or with an issuer, preset or tenant list that does not hold
   together (docs/oidc.md);
 * ``TRUST_GATEWAY_CLAIMS=true`` with another provider than Cognito.
+* a ``memory://`` ``STORE_URL`` (per process, lost on restart) outside development.
 * an asymmetric ``TOKEN_ALGORITHM`` without ``SIGNING_KEY_FILE`` outside development (in
   development a key is generated and kept under ``.tokenward/``).
 
@@ -460,7 +461,8 @@ class StoreSettings(BaseModel):
     concern: ClassVar[str] = "store"
     store_url: str = Field(
         default=":memory:",
-        description="sqlite:///path.db, a file path, :memory:, or postgresql://user:pw@host/db",
+        description="sqlite:///path.db, a file path, :memory:, postgresql://user:pw@host/db, "
+        "or memory:// (development only)",
     )
 
 
@@ -699,6 +701,14 @@ class AuthSettings(
             raise ConfigurationError(
                 f"{self.var('trust_gateway_claims')}=true needs {self.var('auth_provider')}"
                 f"=cognito: gateway claims are Cognito claims (it is {self.auth_provider!r})"
+            )
+        if self.store_url.strip().lower().startswith("memory://") and not self.is_development:
+            raise ConfigurationError(
+                f"{self.var('store_url')}={self.store_url.strip()!r} keeps sessions, API keys and "
+                "counters in this process only (lost on restart, unseen by other workers): it "
+                f"runs only when {self.var('environment')} names development, and "
+                f"{self.var('environment')}={self.environment!r} does not; use sqlite:/// or "
+                "postgresql://"
             )
         if any(c in self.jwks_cache_control for c in "\r\n"):
             raise ConfigurationError(f"{self.var('jwks_cache_control')} must be a single line")

@@ -13,6 +13,9 @@ stored only as an HMAC (always ``DebugTokens``). This module adds the session lo
   short grace window, where a duplicate of the same refresh gets the very same new pair, so two
   tabs refreshing at once do not sign the user out.
 
+Those two decisions (rotation and reuse detection) are made in :mod:`tokenward.rotation`, once
+for every store; a store only spends a token atomically.
+
 A family is a *session*: the store records when it started and was last refreshed, and the
 client's address and user agent at the login (:class:`ClientInfo`). Access tokens carry the
 session's id as ``sid``. A user can list their sessions and end them; at most ``max_sessions``
@@ -33,13 +36,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from tokenward._core import DebugTokens, FieldCipher
 from tokenward.exceptions import (
     ConfigurationError,
-    InvalidClaimError,
     InvalidSignatureError,
     RefreshTokenError,
 )
 from tokenward.principal import Principal, split_scopes
+from tokenward.rotation import RefreshRotation
 from tokenward.sessions import SessionLifecycle
-from tokenward.stores import RefreshSession, RotateOutcome, SessionInfo, Store
+from tokenward.stores import RefreshSession, SessionInfo, Store
 
 if TYPE_CHECKING:
     from tokenward.keyring import KeyRing
@@ -264,6 +267,7 @@ class RingAccessTokens:
             typ=ACCESS_TOKEN_TYP,
             field_cipher=field_cipher,
             cache_size=cache_size,
+            access_token=True,  # the claims rules of DebugTokens.verify_access, in the core
         )
 
     def __repr__(self) -> str:
@@ -300,26 +304,7 @@ class RingAccessTokens:
         return self.ring.sign(claims, {"typ": ACCESS_TOKEN_TYP})
 
     def verify(self, token: str | bytes, *, now: float) -> dict[str, Any]:
-        claims = self.verifier.verify(token, now=now)
-        _check_access_claims(claims)
-        return claims
-
-
-def _check_access_claims(claims: dict[str, Any]) -> None:
-    """What ``DebugTokens.verify_access`` checks past the verifier, for the ring's tokens."""
-    if claims.get("token_use") != "access":
-        raise InvalidClaimError("not an access token (token_use is not 'access')")
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
-        raise InvalidClaimError("'sub' must be a non-empty string")
-    if not isinstance(claims.get("jti"), str):
-        raise InvalidClaimError("'jti' must be a string")
-    for name in ("email", "scope"):
-        if name in claims and not isinstance(claims[name], str):
-            raise InvalidClaimError(f"'{name}' must be a string")
-    groups = claims.get("cognito:groups", [])
-    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-        raise InvalidClaimError("'cognito:groups' must be an array of strings")
+        return self.verifier.verify(token, now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +368,6 @@ class TokenService:
         self.store = store
         self.access_lifetime = int(access_lifetime)
         self.refresh_lifetime = int(refresh_lifetime)
-        self.reuse_grace = float(reuse_grace)
         if max_sessions < 1:
             raise ConfigurationError("max_sessions must be at least 1")
         self.max_sessions = int(max_sessions)
@@ -391,7 +375,14 @@ class TokenService:
         if lifecycle is not None and lifecycle.store is not store:
             raise ConfigurationError("the session life cycle must work on the service's store")
         self.lifecycle = SessionLifecycle(store, clock=clock) if lifecycle is None else lifecycle
+        self.rotation = RefreshRotation(self.lifecycle, reuse_grace=reuse_grace, clock=clock)
         self._clock = clock
+
+    @property
+    def reuse_grace(self) -> float:
+        """The refresh reuse grace window in seconds (the rotation's, see
+        :mod:`tokenward.rotation`)."""
+        return self.rotation.reuse_grace
 
     # --- access tokens ------------------------------------------------------------------------
 
@@ -492,61 +483,31 @@ class TokenService:
         successor = self.tokens.successor_refresh_token(refresh_token)
         successor_hash = self.tokens.refresh_token_hash(successor)
         jti = DebugTokens.random_id(16)
-        for tokens in (self.tokens, *self.previous):  # current secret first, then previous ones
-            result = await self.store.rotate_refresh_session(
-                token_hash if tokens is self.tokens else tokens.refresh_token_hash(refresh_token),
-                successor_hash=successor_hash,
-                successor_jti=jti,
-                now=now,
-                expires_at=now + self.refresh_lifetime,
-            )
-            if result.outcome is not RotateOutcome.UNKNOWN:
-                break
-        session = result.session
-        if result.outcome is RotateOutcome.ROTATED and session is not None:
-            access = self.issue_access(
-                self._who(session), iat=int(now), jti=jti, sid=session.family_id
-            )
-            return TokenPair(access, successor, self.access_lifetime)
-        if result.outcome is RotateOutcome.SPENT and session is not None:
-            # The clock again, now that the store has answered: ``now`` was read before the row
-            # lock, so a duplicate that waited for the rotation it duplicates could seem to come
-            # before it. The rotation has committed by now, so the time since it is measured.
-            return await self._duplicate(session, successor, successor_hash, self._clock())
-        if result.outcome is RotateOutcome.REVOKED:
-            raise RefreshTokenError("revoked", "the refresh token was revoked")
-        if result.outcome is RotateOutcome.EXPIRED:
-            raise RefreshTokenError("expired", "the refresh token has expired")
-        raise RefreshTokenError("unknown", "the refresh token is not known")
-
-    async def _duplicate(
-        self, session: RefreshSession, successor: str, successor_hash: str, now: float
-    ) -> TokenPair:
-        """A spent token came back: the same pair within the grace window (less than
-        ``reuse_grace`` seconds after the rotation; never when it is 0), else revoke all."""
-        spent_at = session.spent_at if session.spent_at is not None else 0.0
-        if (
-            self.reuse_grace > 0
-            and now - spent_at < self.reuse_grace
-            and session.successor_hash == successor_hash
-            and session.successor_jti is not None
-        ):
-            current = await self.store.get_refresh_session(successor_hash)
-            if current is not None and current.is_live(now):
-                iat = int(spent_at)
-                access = self.issue_access(
-                    self._who(session), iat=iat, jti=session.successor_jti, sid=session.family_id
+        # The current secret's hash first, then each previous secret's (AUTH_SECRET_PREVIOUS).
+        candidates = (token_hash, *(t.refresh_token_hash(refresh_token) for t in self.previous))
+        for index, candidate in enumerate(candidates):
+            try:
+                rotation = await self.rotation.refresh(
+                    candidate,
+                    successor_hash=successor_hash,
+                    successor_jti=jti,
+                    now=now,
+                    expires_at=now + self.refresh_lifetime,
                 )
-                expires_in = max(0, iat + self.access_lifetime - int(now))
-                return TokenPair(access, successor, expires_in)
-        revoked = await self.lifecycle.end_family(session.family_id)
-        _log.warning(
-            "tokenward: a spent refresh token was presented again; revoked its family "
-            "(subject %r, %d live sessions)",
-            session.subject,
-            revoked,
+                break
+            except RefreshTokenError as exc:
+                if exc.reason != "unknown" or index == len(candidates) - 1:
+                    raise
+        session = rotation.session
+        iat = int(rotation.issued_at)
+        access = self.issue_access(
+            self._who(session), iat=iat, jti=rotation.jti, sid=session.family_id
         )
-        raise RefreshTokenError("reused", "the refresh token was already used")
+        if rotation.duplicate:  # the pair of the rotation it duplicates, as it was then
+            expires_in = max(0, iat + self.access_lifetime - int(rotation.seen_at))
+        else:
+            expires_in = self.access_lifetime
+        return TokenPair(access, successor, expires_in)
 
     async def revoke(self, refresh_token: str) -> bool:
         """Logout: revoke the family of ``refresh_token``. False when the token is not known."""

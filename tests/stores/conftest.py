@@ -1,10 +1,11 @@
-"""Fixtures of the store tests: ``backend``, which runs a contract test once on SQLite and once on
-PostgreSQL (the session's throwaway server, tests/conftest.py), each time on a fresh, empty
-database."""
+"""Fixtures of the store tests: ``backend``, which runs a contract test once on SQLite, once on
+PostgreSQL (the session's throwaway server, tests/conftest.py) and once on the in-memory store
+(``memory://``), each time on a fresh, empty database."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +40,13 @@ class Backend:
         return asyncio.run(main())
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "memory":
+        from tokenward.stores.memory import MemoryStore
+
+        name = f"contract-{uuid.uuid4().hex}"  # one database, shared by the test's stores
+        return Backend("memory", lambda **kw: MemoryStore(name, **kw))
     if request.param == "sqlite":
         from tokenward.stores.sqlite import SQLiteStore
 

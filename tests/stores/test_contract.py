@@ -1,4 +1,6 @@
-"""The store contract: every test runs on SQLite and on PostgreSQL (the ``backend`` fixture)."""
+"""The store contract: every test runs on SQLite, on PostgreSQL and on the memory store (the
+``backend`` fixture). Rotation is :func:`tokenward.rotation.rotate` over each store's one
+primitive, ``spend_refresh_session``: the memory store has no rotation logic of its own."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tokenward import rotation
 from tokenward.principal import Principal
 from tokenward.stores import (
     ApiKeyRecord,
@@ -72,8 +75,8 @@ async def login(
 
 
 async def rotate(store: Store, old: str, new: str, now: float, lifetime: float = HOUR) -> Any:
-    return await store.rotate_refresh_session(
-        old, successor_hash=new, successor_jti="j-" + new, now=now, expires_at=now + lifetime
+    return await rotation.rotate(
+        store, old, successor_hash=new, successor_jti="j-" + new, now=now, expires_at=now + lifetime
     )
 
 
@@ -654,11 +657,11 @@ def test_unstorable_strings_are_the_inputs_fault(backend: Backend, bad: str) -> 
             except UnstorableValueError:
                 continue
             assert found in (None, False, 0, []), (what, found)
-        rotation = store.rotate_refresh_session(
-            bad, successor_hash="h2", successor_jti="j2", now=NOW, expires_at=NOW + HOUR
+        attempt = rotation.rotate(
+            store, bad, successor_hash="h2", successor_jti="j2", now=NOW, expires_at=NOW + HOUR
         )
         with contextlib.suppress(UnstorableValueError):
-            assert (await rotation).outcome is RotateOutcome.UNKNOWN
+            assert (await attempt).outcome is RotateOutcome.UNKNOWN
         writes = {
             "identity": lambda: store.add_refresh_session(
                 token("h9", "f9", identity={"requested_scope": bad})

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from tests.pg_server import PostgresServer
 
-from tokenward import ConfigurationError
+from tokenward import ConfigurationError, rotation
 from tokenward.stores import RefreshSession, RotateOutcome, StoreError
 from tokenward.stores.postgres import MIGRATION_LOCK, SCHEMA_VERSION, PostgresStore
 
@@ -210,13 +210,18 @@ def test_statement_timeout(pg_url: str) -> None:
         holder = lock_row(pg_url, "h1")
         try:
             with pytest.raises(StoreError, match="statement timeout"):
-                await store.rotate_refresh_session(
-                    "h1", successor_hash="h2", successor_jti="j", now=NOW, expires_at=NOW + 60
+                await rotation.rotate(
+                    store,
+                    "h1",
+                    successor_hash="h2",
+                    successor_jti="j",
+                    now=NOW,
+                    expires_at=NOW + 60,
                 )
         finally:
             holder.close()
-        result = await store.rotate_refresh_session(
-            "h1", successor_hash="h2", successor_jti="j", now=NOW, expires_at=NOW + 60
+        result = await rotation.rotate(
+            store, "h1", successor_hash="h2", successor_jti="j", now=NOW, expires_at=NOW + 60
         )
         assert result.outcome is RotateOutcome.ROTATED
         await store.close()
@@ -233,15 +238,20 @@ def test_operation_timeout(pg_url: str) -> None:
         holder = lock_row(pg_url, "h1")
         try:
             with pytest.raises(StoreError, match=r"no answer within 2 s"):
-                await store.rotate_refresh_session(
-                    "h1", successor_hash="h2", successor_jti="j", now=NOW, expires_at=NOW + 60
+                await rotation.rotate(
+                    store,
+                    "h1",
+                    successor_hash="h2",
+                    successor_jti="j",
+                    now=NOW,
+                    expires_at=NOW + 60,
                 )
         finally:
             holder.close()
         # the one pooled connection was cancelled cleanly or replaced: the store works
         assert await store.get_refresh_session("h2") is None
-        result = await store.rotate_refresh_session(
-            "h1", successor_hash="h2", successor_jti="j", now=NOW, expires_at=NOW + 60
+        result = await rotation.rotate(
+            store, "h1", successor_hash="h2", successor_jti="j", now=NOW, expires_at=NOW + 60
         )
         assert result.outcome is RotateOutcome.ROTATED
         await store.close()
@@ -284,14 +294,19 @@ def test_store_error_while_down_and_recovery(own_server: PostgresServer) -> None
             with pytest.raises(StoreError):
                 await store.hit("k", window=60, now=NOW)
             with pytest.raises(StoreError):
-                await store.rotate_refresh_session(
-                    "h1", successor_hash="h2", successor_jti="j", now=NOW, expires_at=NOW + 60
+                await rotation.rotate(
+                    store,
+                    "h1",
+                    successor_hash="h2",
+                    successor_jti="j",
+                    now=NOW,
+                    expires_at=NOW + 60,
                 )
         finally:
             own_server.start()
         assert await eventually(lambda: store.get_refresh_session("h1")) == token()
-        result = await store.rotate_refresh_session(
-            "h1", successor_hash="h2", successor_jti="j", now=NOW, expires_at=NOW + 60
+        result = await rotation.rotate(
+            store, "h1", successor_hash="h2", successor_jti="j", now=NOW, expires_at=NOW + 60
         )
         assert result.outcome is RotateOutcome.ROTATED  # nothing was half-written while down
         await store.close()

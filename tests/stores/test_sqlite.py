@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tokenward import ConfigurationError
+from tokenward import ConfigurationError, rotation
 from tokenward.stores import (
     ApiKeyRecord,
     Counter,
@@ -244,8 +244,13 @@ def test_migration_from_version_1(db: Path) -> None:
         assert f2 is not None
         assert f2.revoked_at == NOW + 5
         assert [s.id for s in await store.list_sessions("u1", now=NOW + 20)] == ["f1"]
-        result = await store.rotate_refresh_session(
-            "h2", successor_hash="h4", successor_jti="j4", now=NOW + 30, expires_at=NOW + 3630
+        result = await rotation.rotate(
+            store,
+            "h2",
+            successor_hash="h4",
+            successor_jti="j4",
+            now=NOW + 30,
+            expires_at=NOW + 3630,
         )
         assert result.outcome is RotateOutcome.ROTATED
         f1 = await store.get_session("f1")

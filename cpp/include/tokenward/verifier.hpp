@@ -25,6 +25,9 @@ struct verifier_options {
   jws::limits limits;
   // Decrypts the payload's encrypted members after the signature and the claims have passed.
   std::shared_ptr<const tokenward::field_cipher> field_cipher;
+  // The claims rules of tokenward's own access tokens (access_claims.hpp), checked last (after
+  // decryption): the custom provider's tokens, HS256 or signed by a key ring.
+  bool access_token = false;
 };
 
 class verifier {

@@ -5,7 +5,9 @@ A store is a small async interface (:class:`Store`, the union of :class:`Refresh
 keys, never the secrets. :func:`open_store` turns a location (``STORE_URL``) into a store, picking
 the backend by URL scheme: SQLite (:class:`tokenward.stores.sqlite.SQLiteStore`, one instance)
 or PostgreSQL (:class:`tokenward.stores.postgres.PostgresStore`, any number of instances; needs
-``pip install 'tokenward[postgres]'``). :func:`register_store` adds a backend of your own.
+``pip install 'tokenward[postgres]'``), or in memory (``memory://``,
+:class:`tokenward.stores.memory.MemoryStore`: one process, for tests and development, lost on
+restart). :func:`register_store` adds a backend of your own.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tokenward.stores.base import (
     RotateOutcome,
     RotateResult,
     SessionInfo,
+    SpendResult,
     Store,
     UnstorableValueError,
     unstorable,
@@ -53,6 +56,7 @@ __all__ = [
     "RotateOutcome",
     "RotateResult",
     "SessionInfo",
+    "SpendResult",
     "Store",
     "StoreError",
     "StoreFactory",
@@ -81,6 +85,12 @@ def _sqlite(url: str) -> Store:
     return SQLiteStore(rest[1:])
 
 
+def _memory(url: str) -> Store:
+    from tokenward.stores.memory import MemoryStore
+
+    return MemoryStore(url.split("://", 1)[1])
+
+
 def _postgres(url: str) -> Store:
     from tokenward.stores.postgres import PostgresStore  # ConfigurationError without psycopg
 
@@ -92,6 +102,7 @@ _factories: dict[str, StoreFactory] = {
     "sqlite": _sqlite,
     "postgresql": _postgres,
     "postgres": _postgres,
+    "memory": _memory,
 }
 
 
@@ -111,6 +122,8 @@ def open_store(url: str) -> Store:
     * ``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``sqlite://:memory:``, a plain file
       path, or ``:memory:``: SQLite;
     * ``postgresql://user:password@host:5432/db`` (or ``postgres://``, any libpq URL): PostgreSQL;
+    * ``memory://`` (a database of its own) or ``memory://NAME`` (shared by the process's stores
+      of that name): in this process's memory, for tests and single-process development;
     * any scheme given to :func:`register_store`.
 
     ConfigurationError for an empty location or an unknown scheme (the message names the known

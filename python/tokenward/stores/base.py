@@ -47,6 +47,7 @@ __all__ = [
     "RotateOutcome",
     "RotateResult",
     "SessionInfo",
+    "SpendResult",
     "Store",
     "StoreError",
     "UnstorableValueError",
@@ -89,7 +90,8 @@ class RefreshSession:
 
 
 class RotateOutcome(enum.Enum):
-    """What :meth:`RefreshSessionStore.rotate_refresh_session` found and did."""
+    """What a rotation found and did (decided by :func:`tokenward.rotation.rotate` from what
+    :meth:`RefreshSessionStore.spend_refresh_session` returned)."""
 
     ROTATED = "rotated"  # the session was live: it is now spent and its successor exists
     SPENT = "spent"  # the session had been rotated before (a duplicate or a reuse)
@@ -102,6 +104,14 @@ class RotateOutcome(enum.Enum):
 class RotateResult:
     outcome: RotateOutcome
     session: RefreshSession | None  # the presented session as it was before the call
+
+
+@dataclass(frozen=True, slots=True)
+class SpendResult:
+    """What :meth:`RefreshSessionStore.spend_refresh_session` found and did."""
+
+    session: RefreshSession | None  # the token as it was before the call; None: no such hash
+    spent: bool  # whether this call spent it (it was live) and inserted its successor
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +243,7 @@ class RefreshSessionStore(Protocol):
     async def get_refresh_session(self, token_hash: str) -> RefreshSession | None:
         """The refresh token with this hash, or None."""
 
-    async def rotate_refresh_session(
+    async def spend_refresh_session(
         self,
         token_hash: str,
         *,
@@ -241,12 +251,15 @@ class RefreshSessionStore(Protocol):
         successor_jti: str,
         now: float,
         expires_at: float,
-    ) -> RotateResult:
-        """In one transaction: if the token is live, mark it spent at ``now``, insert its
-        successor (same family, subject and identity, issued at ``now``, expiring at
-        ``expires_at``) and set the session's ``last_used_at`` and ``expires_at``. Otherwise
-        change nothing and say why. Of concurrent rotations of one token, exactly one is
-        ROTATED; the others see it SPENT."""
+    ) -> SpendResult:
+        """A compare-and-set, in one transaction: when the token is live at ``now``
+        (:meth:`RefreshSession.is_live`), mark it spent at ``now`` with ``successor_hash`` and
+        ``successor_jti``, insert its successor (same family, subject and identity, issued at
+        ``now``, expiring at ``expires_at``) and set the session's ``last_used_at`` and
+        ``expires_at``; otherwise change nothing. Returns the token as it was before the call and
+        whether it was spent. Of concurrent calls on one token at most one spends it; each of the
+        others returns the token as this one left it. A store decides nothing else: what a spend
+        that did not happen means (and reuse detection) is :mod:`tokenward.rotation`'s."""
 
     async def revoke_refresh_family(self, family_id: str, *, now: float) -> int:
         """Revoke every token of a family and its session; returns how many tokens were still
@@ -315,7 +328,7 @@ class ApiKeyStore(Protocol):
         ``AUTH_SECRET`` than the one that made the store's keys.
 
         A store may also have ``replace_api_key_check(old_probe_hash, probe, probe_hash, *,
-        now) -> bool`` (optional; the SQLite and PostgreSQL stores do): one conditional write
+        now) -> bool`` (optional; the SQLite, PostgreSQL and memory stores do): one conditional write
         replacing the pair only while its hash is still ``old_probe_hash``, True when it wrote.
         After a secret rotation the check value made under ``AUTH_SECRET_PREVIOUS`` is replaced
         by one under the new ``AUTH_SECRET`` through it."""

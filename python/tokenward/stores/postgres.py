@@ -40,9 +40,8 @@ from tokenward.stores.base import (
     Resource,
     ResourceChain,
     RoleAssignment,
-    RotateOutcome,
-    RotateResult,
     SessionInfo,
+    SpendResult,
     StoreError,
     UnstorableValueError,
     _chains_from_rows,
@@ -446,7 +445,7 @@ class PostgresStore:
 
         return await self._run(work)
 
-    async def rotate_refresh_session(
+    async def spend_refresh_session(
         self,
         token_hash: str,
         *,
@@ -454,23 +453,17 @@ class PostgresStore:
         successor_jti: str,
         now: float,
         expires_at: float,
-    ) -> RotateResult:
-        async def work(conn: _Conn) -> RotateResult:
+    ) -> SpendResult:
+        async def work(conn: _Conn) -> SpendResult:
             cur = await conn.execute(
                 f"SELECT {_TOKEN_COLUMNS} FROM tokenward_refresh_sessions"  # noqa: S608
                 " WHERE token_hash = %s FOR UPDATE",
                 (token_hash,),
             )
             row = await cur.fetchone()
-            if row is None:
-                return RotateResult(RotateOutcome.UNKNOWN, None)
-            old = _token(row)
-            if old.revoked_at is not None:
-                return RotateResult(RotateOutcome.REVOKED, old)
-            if old.spent_at is not None:
-                return RotateResult(RotateOutcome.SPENT, old)
-            if now >= old.expires_at:
-                return RotateResult(RotateOutcome.EXPIRED, old)
+            old = None if row is None else _token(row)
+            if old is None or not old.is_live(now):
+                return SpendResult(old, spent=False)
             await conn.execute(
                 "UPDATE tokenward_refresh_sessions SET spent_at = %s, successor_hash = %s,"
                 " successor_jti = %s WHERE token_hash = %s",
@@ -491,7 +484,7 @@ class PostgresStore:
                 "UPDATE tokenward_sessions SET last_used_at = %s, expires_at = %s WHERE id = %s",
                 (now, expires_at, old.family_id),
             )
-            return RotateResult(RotateOutcome.ROTATED, old)
+            return SpendResult(old, spent=True)
 
         return await self._transaction(work)
 

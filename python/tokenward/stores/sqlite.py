@@ -40,9 +40,8 @@ from tokenward.stores.base import (
     Resource,
     ResourceChain,
     RoleAssignment,
-    RotateOutcome,
-    RotateResult,
     SessionInfo,
+    SpendResult,
     StoreError,
     UnstorableValueError,
     _chains_from_rows,
@@ -287,7 +286,7 @@ class SQLiteStore:
     async def get_refresh_session(self, token_hash: str) -> RefreshSession | None:
         return await self._run(lambda conn: self._select(conn, token_hash))
 
-    async def rotate_refresh_session(
+    async def spend_refresh_session(
         self,
         token_hash: str,
         *,
@@ -295,17 +294,11 @@ class SQLiteStore:
         successor_jti: str,
         now: float,
         expires_at: float,
-    ) -> RotateResult:
-        def work(conn: sqlite3.Connection) -> RotateResult:
-            old = self._select(conn, token_hash)
-            if old is None:
-                return RotateResult(RotateOutcome.UNKNOWN, None)
-            if old.revoked_at is not None:
-                return RotateResult(RotateOutcome.REVOKED, old)
-            if old.spent_at is not None:
-                return RotateResult(RotateOutcome.SPENT, old)
-            if now >= old.expires_at:
-                return RotateResult(RotateOutcome.EXPIRED, old)
+    ) -> SpendResult:
+        def work(conn: sqlite3.Connection) -> SpendResult:
+            old = self._select(conn, token_hash)  # under BEGIN IMMEDIATE: the write lock is ours
+            if old is None or not old.is_live(now):
+                return SpendResult(old, spent=False)
             conn.execute(
                 "UPDATE tokenward_refresh_sessions SET spent_at = ?, successor_hash = ?,"
                 " successor_jti = ? WHERE token_hash = ?",
@@ -326,7 +319,7 @@ class SQLiteStore:
                 "UPDATE tokenward_sessions SET last_used_at = ?, expires_at = ? WHERE id = ?",
                 (now, expires_at, old.family_id),
             )
-            return RotateResult(RotateOutcome.ROTATED, old)
+            return SpendResult(old, spent=True)
 
         return await self._run(lambda conn: self._write(conn, lambda: work(conn)))
 
