@@ -14,6 +14,9 @@ Routes:
     DELETE /v1/projects/{id}         root only
     GET    /v1/reports               needs the scope reports:read
     GET    /v1/status                public on purpose (public(): the route report says so)
+    GET    /session                  a page signing in with cookie sessions
+                                     (TOKENWARD_COOKIE_SESSIONS=true, its origin in
+                                     TOKENWARD_ALLOWED_ORIGINS; docs/fastapi.md)
 the auth router: POST /v1/auth/login, /v1/auth/refresh, /v1/auth/logout; GET /v1/auth/me;
 GET/DELETE /v1/auth/sessions; and the API keys: POST/GET /v1/api-keys, DELETE /v1/api-keys/{id}
 (an API key, ``Authorization: Bearer vk_…``, works wherever an access token does, but holds
@@ -23,9 +26,11 @@ that may delete projects; and it cannot manage keys or sessions).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Security
+from fastapi.responses import HTMLResponse
 
 from tokenward.fastapi import (
     Auth,
@@ -68,6 +73,12 @@ def _project(project_id: str) -> dict[str, Any]:
 @app.get("/v1/status", tags=["public"], dependencies=[Depends(public())])
 async def status() -> dict[str, str]:
     return {"service": "tokenward example"}
+
+
+@app.get("/session", include_in_schema=False, dependencies=[Depends(public())])
+async def session_page() -> HTMLResponse:
+    """A page that signs in with cookie sessions and calls the API with fetch (no CDN)."""
+    return HTMLResponse((Path(__file__).parent / "session.html").read_text(encoding="utf-8"))
 
 
 @app.get("/v1/health", tags=["public"], dependencies=[Depends(public())])

@@ -97,12 +97,14 @@ def serve(
     timeout: float = 60.0,
     drop: tuple[str, ...] = ("TOKENWARD_",),
     args: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[Server]:
     """``uvicorn <app>`` (``module:attribute`` in ``app_dir``) on a free port of 127.0.0.1,
     working directory ``workdir``, environment this process's without the variables starting with
     one of ``drop``, plus ``settings`` (and the tokenward these tests import first on PYTHONPATH).
     Its output goes to ``workdir/uvicorn-<name>.log`` (``name``: the module's, unless given).
-    ``args`` go to uvicorn after the others (``--forwarded-allow-ips=*``...).
+    ``args`` go to uvicorn after the others (``--forwarded-allow-ips=*``...). ``port``: a port
+    chosen beforehand (with :func:`free_port`), when the settings must name the server's origin.
 
     Yields once GET ``ready_path`` answers 200; fails the test, with the log, when the process
     exits or does not answer within ``timeout`` seconds. Stopped when the block ends, however it
@@ -111,7 +113,7 @@ def serve(
     label = name or app.split(":", 1)[0]
     what = f"uvicorn {app}" + (f" ({name})" if name else "")
     log = workdir / f"uvicorn-{label}.log"
-    port = free_port()
+    port = free_port() if port is None else port
     command = [sys.executable, "-m", "uvicorn", app, "--app-dir", str(app_dir)]
     command += ["--host", HOST, "--port", str(port), "--no-access-log", *args]
     with log.open("wb") as out:

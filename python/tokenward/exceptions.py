@@ -28,6 +28,7 @@ __all__ = [
     "AuthenticationError",
     "AuthorizationError",
     "ConfigurationError",
+    "CsrfError",
     "DecryptionError",
     "DuplicateKeyError",
     "ExpiredTokenError",
@@ -253,3 +254,14 @@ class RateLimitError(TokenwardError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(-(-retry_after // 1)))  # whole seconds, rounded up
+
+
+class CsrfError(TokenwardError):
+    """A request authenticated by a cookie that fails the CSRF rule (docs/security.md): a
+    state-changing one without an ``Origin`` (or ``Referer``) in ``ALLOWED_ORIGINS`` or without
+    ``X-Tokenward-CSRF: 1``; or a cookie login or WebSocket handshake from an origin not listed.
+    ``missing`` names each piece that was missing. A server answers 403."""
+
+    def __init__(self, missing: tuple[str, ...]) -> None:
+        super().__init__("cross-site request refused: it lacks " + " and ".join(missing))
+        self.missing = tuple(missing)

@@ -318,6 +318,47 @@ class TransportSettings(BaseModel):
         "carry its access token, for browsers, which cannot set its headers; unset or empty: "
         "only the Authorization header counts",
     )
+    api_key_header: bool = Field(
+        default=False,
+        description="also read an API key (vk_…) from the X-API-Key header; Authorization wins",
+    )
+    cookie_sessions: bool = Field(
+        default=False,
+        description="login and refresh also set the tokens as HttpOnly cookies, and the access "
+        "cookie authenticates requests (state-changing ones CSRF-checked against "
+        "ALLOWED_ORIGINS)",
+    )
+    cookie_access_name: str = Field(
+        default="tw_access",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="the name of the access-token cookie (COOKIE_SESSIONS)",
+    )
+    cookie_refresh_name: str = Field(
+        default="tw_refresh",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="the name of the refresh-token cookie, sent to the auth routes only",
+    )
+    allowed_origins: str | list[str] = Field(
+        default="",
+        description="origins (https://app.example.com) whose pages may send state-changing "
+        "requests a cookie authenticates, sign in with cookies, and open cookie WebSockets",
+    )
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        origins = _names(value)
+        for origin in origins:
+            parts = urlsplit(str(origin))
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+            if parts.query or parts.fragment or "@" in parts.netloc:
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+        return origins
 
 
 class ApiKeySettings(BaseModel):

@@ -8,9 +8,7 @@ import contextlib
 import logging
 import secrets
 import time
-import urllib.parse
 from collections.abc import AsyncIterator, Callable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 from fastapi import APIRouter
@@ -22,7 +20,7 @@ from tokenward.apikeys import ApiKeyService
 from tokenward.authenticator import Authenticator
 from tokenward.cognito import CognitoVerifier
 from tokenward.exceptions import ConfigurationError, KeySetUnavailableError, TokenwardError
-from tokenward.fastapi import errors, routes
+from tokenward.fastapi import errors, routes, transports
 from tokenward.fastapi.api_keys import build_api_keys_router
 from tokenward.fastapi.dependencies import StrategySpec, install_on_app, require_current_user
 from tokenward.fastapi.jwks_router import build_jwks_router
@@ -60,33 +58,8 @@ from tokenward.tokens import ClientInfo, TokenPair, TokenService
 __all__ = ["Auth"]
 
 _log = logging.getLogger("tokenward")
-_NO_EVENT: Mapping[str, Any] = MappingProxyType({})
 _COGNITO_SCOPES = ("openid", "email", "profile")  # what the hosted UI's Authorize asks for
 _TOKEN_KINDS = {"access": "access token", "id": "ID token", "any": "access or ID token"}
-
-
-def _authorization(scope: Mapping[str, Any]) -> str | None:
-    """The request's first ``Authorization`` header, read from the ASGI scope (names there are
-    lower-case bytes, as Starlette's ``Headers`` also relies on), without building ``Headers``."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return value.decode("latin-1")  # type: ignore[no-any-return]
-    return None
-
-
-def _query_bearer(scope: Mapping[str, Any], name: str) -> str | None:
-    """The access token a WebSocket handshake carries in the query parameter ``name``
-    (``WEBSOCKET_TOKEN_QUERY``), as an ``Authorization`` value; None when it is absent, empty,
-    given twice, or an API key (a long-lived key does not belong in a URL, which logs keep)."""
-    query: bytes = scope.get("query_string") or b""
-    found: list[str] = [
-        value
-        for key, value in urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-        if key == name
-    ]
-    if len(found) != 1 or not found[0] or found[0].startswith("vk_"):
-        return None
-    return "Bearer " + found[0]
 
 
 def _required_scopes(schema: Mapping[str, Any]) -> list[str]:
@@ -142,7 +115,8 @@ class Auth:
         self._signing: SigningKeys | None = None  # the custom provider's access-token keys
         self._jwks_router: APIRouter | None = None
         self._proxies = TrustedProxies(settings.proxies)
-        self._token_query = settings.websocket_token_query or None  # WebSocket handshakes only
+        # Where credentials are read: Authorization, X-API-Key, cookies, WebSocket handshakes.
+        self.transports = transports.from_settings(settings, self.address, PREFIX)
         self._warned_unverified = False
         secret = self._secret(settings)
         self.limiter = LoginLimiter(
@@ -250,6 +224,7 @@ class Auth:
             sessions=self.tokens,
             guard=self.limiter,
             client=self.client,
+            cookies=self.transports.cookies,
         )
         self._api_keys_router: APIRouter | None = None
 
@@ -418,14 +393,8 @@ class Auth:
         return ClientInfo(self.address(request), request.headers.get("user-agent"))
 
     def credentials(self, request: HTTPConnection) -> Credentials:
-        """What the request presents: the Authorization header, the client's address, and the
-        serverless event (API Gateway) when there is one. A WebSocket handshake without the
-        header may carry an access token in the ``WEBSOCKET_TOKEN_QUERY`` parameter instead."""
-        scope = request.scope
-        header = _authorization(scope)
-        if header is None and self._token_query is not None and scope["type"] == "websocket":
-            header = _query_bearer(scope, self._token_query)
-        return Credentials(header, self.address(request), scope.get("aws.event") or _NO_EVENT)
+        """What the request presents, read by the app's transports (fastapi/transports.py)."""
+        return self.transports.credentials(request)
 
     def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
         """What ``principal`` may do: its credential's scopes, then those its roles grant

@@ -7,6 +7,7 @@ exception                              status  headers
 ``InvalidTokenError`` (and subclasses) 401     ``WWW-Authenticate: Bearer error="invalid_token"``
 ``InvalidCredentialsError``            401     the strategies' challenges
 ``AuthorizationError``                 403     ``Bearer error="insufficient_scope"``
+``CsrfError``                          403     (the detail names what the request lacks)
 ``RateLimitError``                     429     ``Retry-After``
 ``UnstorableValueError``               422
 ``KeySetUnavailableError``, ``StoreError``,
@@ -35,6 +36,7 @@ from fastapi.responses import JSONResponse
 from tokenward.exceptions import (
     AuthenticationError,
     AuthorizationError,
+    CsrfError,
     ExpiredTokenError,
     InvalidApiKeyError,
     InvalidTokenError,
@@ -179,6 +181,9 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
                 )
             },
         )
+    if isinstance(exc, CsrfError):
+        detail = "Cross-site request refused: it needs " + " and ".join(exc.missing) + "."
+        return HTTPException(status.HTTP_403_FORBIDDEN, detail=detail)
     if isinstance(exc, RateLimitError):
         return HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,

@@ -36,6 +36,7 @@ from tokenward.exceptions import InvalidCredentialsError, TokenwardError
 from tokenward.fastapi import errors
 from tokenward.fastapi.dependencies import public
 from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
+from tokenward.fastapi.transports import CookieSession
 from tokenward.ratelimit import LoginLimiter
 from tokenward.stores.base import unstorable
 from tokenward.tokens import ClientInfo, TokenPair, TokenService, device_name
@@ -213,8 +214,9 @@ def _unprocessable_json(reason: str) -> HTTPException:
     )
 
 
-async def _read_fields(request: Request) -> tuple[dict[str, Any], bool]:
-    """The body as a dict of fields, and whether it came as a form."""
+async def _read_fields(request: Request, empty: bool = False) -> tuple[dict[str, Any], bool]:
+    """The body as a dict of fields, and whether it came as a form (``empty``: an empty JSON
+    body is ``{}``, for a refresh or logout whose token is in a cookie)."""
     media_type = request.headers.get("content-type", _JSON).split(";", 1)[0].strip().lower()
     body = await _read_body(request)
     try:
@@ -237,7 +239,7 @@ async def _read_fields(request: Request) -> tuple[dict[str, Any], bool]:
         return fields, True
     if media_type in (_JSON, "") or media_type.endswith("+json"):
         try:
-            data = decode_json(text) if text.strip() else None
+            data = decode_json(text) if text.strip() else ({} if empty else None)
         except json.JSONDecodeError:
             raise errors.bad_request("The body is not valid JSON.") from None
         except ValueError as exc:
@@ -353,12 +355,15 @@ def build_auth_router(
     guard: LoginLimiter | None = None,
     client: Callable[[Request], ClientInfo] | None = None,
     prefix: str = PREFIX,
+    cookies: CookieSession | None = None,
 ) -> APIRouter:
     """The auth router: ``/me`` (checked by ``current_user``), and — when ``signin`` and
     ``sessions`` are given (the custom provider) — ``/login``, ``/refresh``, ``/logout`` and
     ``/sessions``. ``guard`` rate-limits logins and refreshes; ``client`` says where a request
     comes from (address, user agent). Sessions end through ``sessions``' life cycle, which tells
-    the session check (``REVOKE_ACCESS_TOKENS``) at once."""
+    the session check (``REVOKE_ACCESS_TOKENS``) at once. ``cookies`` (``COOKIE_SESSIONS``):
+    login and refresh also set the tokens as cookies, refresh and logout read the refresh cookie
+    when the body has no token, and logout clears them."""
     router = APIRouter(prefix=prefix, tags=["auth"], route_class=NoStoreRoute)
     login_path = prefix + "/login"
 
@@ -380,6 +385,13 @@ def build_auth_router(
         return router
     rotation = sessions
 
+    def _with_cookie(data: dict[str, Any], request: Request) -> dict[str, Any]:
+        """``data`` with the refresh cookie's token when the body sent none (CSRF-checked)."""
+        if cookies is None or data.get("refresh_token") is not None:
+            return data
+        token = cookies.refresh_token(request.scope)
+        return data if token is None else {**data, "refresh_token": token}
+
     def where(request: Request) -> ClientInfo:
         if client is not None:
             return client(request)
@@ -394,7 +406,12 @@ def build_auth_router(
         openapi_extra=_body_doc(LoginRequest, _PASSWORD_FORM_SCHEMA),
         responses=_error_doc(400, 401, 413, 415, 422, 429, 503),
     )
-    async def login(request: Request) -> TokenResponse:
+    async def login(request: Request, response: Response) -> TokenResponse:
+        if cookies is not None:  # a login that sets cookies: another site's form may not
+            try:
+                cookies.check_login(request.scope)
+            except TokenwardError as exc:
+                raise fail(exc) from None
         data, is_form = await _read_fields(request)
         if is_form:
             _grant_type(data, "password")
@@ -418,6 +435,8 @@ def build_auth_router(
                 raise InvalidCredentialsError("Incorrect email or password.")
         except TokenwardError as exc:
             raise fail(exc) from None
+        if cookies is not None:
+            cookies.write_login(response, pair, request)
         return TokenResponse(**pair.to_json())
 
     @router.post(
@@ -428,17 +447,19 @@ def build_auth_router(
         openapi_extra=_body_doc(RefreshRequest, _REFRESH_FORM_SCHEMA),
         responses=_error_doc(400, 401, 413, 415, 422, 429, 503),
     )
-    async def refresh(request: Request) -> TokenResponse:
-        data, is_form = await _read_fields(request)
+    async def refresh(request: Request, response: Response) -> TokenResponse:
+        data, is_form = await _read_fields(request, empty=cookies is not None)
         if is_form:
             _grant_type(data, "refresh_token")
-        body = _validate(RefreshRequest, data)
         try:
+            token = _validate(RefreshRequest, _with_cookie(data, request)).refresh_token
             if guard is not None:
                 await guard.check_refresh(where(request).address)
-            pair = await rotation.refresh(body.refresh_token)
+            pair = await rotation.refresh(token)
         except TokenwardError as exc:
             raise fail(exc) from None
+        if cookies is not None:
+            cookies.write_login(response, pair, request)
         return TokenResponse(**pair.to_json())
 
     @router.post(
@@ -451,13 +472,16 @@ def build_auth_router(
         responses=_error_doc(400, 413, 415, 422, 503),
     )
     async def logout(request: Request) -> Response:
-        data, _ = await _read_fields(request)
-        body = _validate(RefreshRequest, data)
+        data, _ = await _read_fields(request, empty=cookies is not None)
+        answer = Response(status_code=status.HTTP_204_NO_CONTENT)
         try:
+            body = _validate(RefreshRequest, _with_cookie(data, request))
             await rotation.end_session_of(body.refresh_token)
         except TokenwardError as exc:
             raise fail(exc) from None
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
+        if cookies is not None:
+            cookies.write_logout(answer, request)
+        return answer
 
     @router.get(
         "/sessions",

@@ -328,8 +328,9 @@ class ApiKeyStore(Protocol):
         ``AUTH_SECRET`` than the one that made the store's keys.
 
         A store may also have ``replace_api_key_check(old_probe_hash, probe, probe_hash, *,
-        now) -> bool`` (optional; the SQLite, PostgreSQL and memory stores do): one conditional write
-        replacing the pair only while its hash is still ``old_probe_hash``, True when it wrote.
+        now) -> bool`` (optional; the SQLite, PostgreSQL and memory stores do): one conditional
+        write replacing the pair only while its hash is still ``old_probe_hash``, True when it
+        wrote.
         After a secret rotation the check value made under ``AUTH_SECRET_PREVIOUS`` is replaced
         by one under the new ``AUTH_SECRET`` through it."""
 
