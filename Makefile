@@ -106,10 +106,11 @@ wheels: $(BIN)/python system-deps
 
 # The whole suite on each supported interpreter that is present, each in its own venv
 # (.venv-3.11, .venv-3.12, .venv-3.13) with tokenward built for it; `make test` stays on
-# $(PYTHON). A missing interpreter is skipped with a notice. See scripts/test-pythons.sh.
+# $(PYTHON). A missing interpreter is skipped with a notice. QUICK=1 runs the quick subset
+# instead (what .ci/run runs on the other interpreters); see scripts/test-pythons.sh.
 .PHONY: test-pythons
 test-pythons: system-deps browser-deps
-	bash scripts/test-pythons.sh
+	bash scripts/test-pythons.sh $(if $(QUICK),--quick)
 
 clean:
 	rm -rf build build-* dist $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache

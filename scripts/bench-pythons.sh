@@ -31,12 +31,18 @@ while read -r version python; do
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install -q --upgrade pip
   fi
-  echo "building tokenward for Python $version with the bench extra (log: $venv/install.log)"
-  if ! "$venv/bin/python" -m pip install -v -C cmake.define.TOKENWARD_WERROR=ON ".[bench]" \
-    > "$venv/install.log" 2>&1; then
-    tail -n 40 "$venv/install.log"
-    failed+=("$version")
-    continue
+  # Rebuilt only when a source changed since the last good install (as `make install` does).
+  stamp="$venv/.tokenward-installed"
+  if [ ! -e "$stamp" ] || [ -n "$(find pyproject.toml CMakeLists.txt cpp python -type f -newer "$stamp" \
+    ! -name '*.so' ! -name '*.pyc' ! -path '*/__pycache__/*' | head -n 1)" ]; then
+    echo "building tokenward for Python $version with the bench extra (log: $venv/install.log)"
+    if ! "$venv/bin/python" -m pip install -v -C cmake.define.TOKENWARD_WERROR=ON ".[bench]" \
+      > "$venv/install.log" 2>&1; then
+      tail -n 40 "$venv/install.log"
+      failed+=("$version")
+      continue
+    fi
+    touch "$stamp"
   fi
   [ -d build/pyjwt-2.10/jwt ] ||
     "$venv/bin/python" -m pip install -q --no-deps --target build/pyjwt-2.10 "pyjwt==2.10.1"
