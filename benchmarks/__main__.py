@@ -1,6 +1,7 @@
 """Run the side-by-side verification benchmark and print µs per verify with ratios.
 
     python -m benchmarks [--quick] [--algorithms HS256,RS256] [--output PATH] [--no-e2e]
+                         [--verify-only]
 
 Every library verifies the same token with the same key (signature, iss, aud) and returns a dict,
 one after another in this process. Beside them: the raw-OpenSSL floor (benchmarks/native/floor.cpp,
@@ -54,6 +55,7 @@ DISTRIBUTIONS = {
     "authlib": "Authlib",
     "python-jose": "python-jose",
     "oxyjwt": "oxyjwt",
+    "ryjwt": "ryjwt",
     "webtoken": "webtoken",
     "clasp-jwt": "clasp-jwt",
     "pyjwt-rs": "pyjwt-rs",
@@ -277,12 +279,18 @@ def _section(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    verify, rat = report["verify_us"], report["ratios"]
-    out: list[dict[str, Any]] = []
-
+def _adder(out: list[dict[str, Any]]) -> Callable[..., None]:
     def add(name: str, goal: str, value: float | None, met: bool | None, detail: str = "") -> None:
         out.append({"target": name, "goal": goal, "value": value, "met": met, "detail": detail})
+
+    return add
+
+
+def verify_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The targets the verify table alone decides (all that a --verify-only run has)."""
+    rat = report["ratios"]
+    out: list[dict[str, Any]] = []
+    add = _adder(out)
 
     if "HS256" in rat:
         v = rat["HS256"].get("pyjwt_over_tokenward")
@@ -302,6 +310,13 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             None if v is None else v <= 1.0,
             str(row.get("fastest_peer") or ""),
         )
+    return out
+
+
+def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    verify = report["verify_us"]
+    out = verify_targets(report)
+    add = _adder(out)
     jwks = report.get("jwks_parse", {})
     v = jwks.get("us_per_parse")
     add(
@@ -360,12 +375,38 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def fastapi_peers() -> dict[str, Any]:
+    """The FastAPI peers section: each peer's dependency and tokenward's under the same uvicorn."""
+    fp = _section(
+        "FastAPI peers (same uvicorn set-up; server CPU µs per request over /open)",
+        lambda: e2e.peers_e2e(seconds=3, rounds=3),
+    )
+    for name, r in fp.get("peers", {}).items():
+        extra, base = r.get("protected_extra_server_cpu_us"), r.get("open_server_cpu_us")
+        if extra is None:
+            print(f"  {name:<44} {r.get('error', 'n/a')}")
+        else:
+            print(f"  {name:<44} +{extra:7.1f} µs (/open {base:.1f} µs)")
+    return fp
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="few iterations (smoke run)")
     parser.add_argument("--algorithms", default=",".join(DEFAULT_ALGORITHMS))
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "latest.json"))
     parser.add_argument("--no-e2e", action="store_true", help="skip the FastAPI end-to-end run")
+    parser.add_argument(
+        "--verify-only",
+        action="store_true",
+        help="only the verify table (floor, tokenward, peers) and its targets; what `make bench` "
+        "runs on the other interpreters (scripts/bench-pythons.sh)",
+    )
+    parser.add_argument(
+        "--fastapi-peers",
+        action="store_true",
+        help="with --verify-only: also the FastAPI peers section (uvicorn; about 5 minutes)",
+    )
     args = parser.parse_args(argv)
     quick: bool = args.quick
     rounds, min_time = (1, 0.001) if quick else (7, 0.2)
@@ -397,6 +438,13 @@ def main(argv: list[str] | None = None) -> int:
             "tokenward::jwk::from_json_text",
         },
     }
+
+    if args.verify_only:
+        report["verify_only"] = True
+        if args.fastapi_peers and not quick:
+            report["fastapi_peers"] = fastapi_peers()
+        report["targets"] = verify_targets(report)
+        return _finish(report, args.output, started)
 
     n_keys = 3 if quick else 10
     jwks = _section(
@@ -536,27 +584,23 @@ def main(argv: list[str] | None = None) -> int:
             api_keys.print_lookup_table(lookup["configurations"])
     report["api_key_lookup"] = lookup
     if not (quick or args.no_e2e):
-        fp = _section(
-            "FastAPI peers (same uvicorn set-up; server CPU µs per request over /open)",
-            lambda: e2e.peers_e2e(seconds=3, rounds=3),
-        )
-        for name, r in fp.get("peers", {}).items():
-            extra, base = r.get("protected_extra_server_cpu_us"), r.get("open_server_cpu_us")
-            if extra is None:
-                print(f"  {name:<44} {r.get('error', 'n/a')}")
-            else:
-                print(f"  {name:<44} +{extra:7.1f} µs (/open {base:.1f} µs)")
-        report["fastapi_peers"] = fp
+        report["fastapi_peers"] = fastapi_peers()
 
     report["targets"] = targets(report)
-    print("\nTargets (ratios from this run):")
+    return _finish(report, args.output, started)
+
+
+def _finish(report: dict[str, Any], output: str, started: float) -> int:
+    """Prints the targets, writes the report to `output`."""
+    print(f"\nTargets (ratios from this run, Python {report['machine']['python']}):")
     for t in report["targets"]:
         mark = {True: "met", False: "NOT met", None: "n/a"}[t["met"]]
         value = f"{t['value']:.3f}" if isinstance(t["value"], float) else ""
         print(f"  {t['target']:<36} {t['goal']:<30} {value:>8}  {mark}  {t['detail']}".rstrip())
 
     report["seconds"] = round(time.time() - started, 1)
-    out = Path(args.output)
+    report["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {out} ({report['seconds']} s)")

@@ -475,6 +475,8 @@ PEER_CASES = (
     ("pyjwt", "RS256"),
     ("oxyjwt", "HS256"),
     ("oxyjwt", "RS256"),
+    ("ryjwt", "HS256"),
+    ("ryjwt", "RS256"),
     ("authx", "HS256"),
     ("fastapi-cloudauth", "RS256"),
     ("fastapi-users", "HS256"),
@@ -483,6 +485,7 @@ PEER_CASES = (
 _PEER_MODULES = {
     "pyjwt": ("jwt",),
     "oxyjwt": ("oxyjwt",),
+    "ryjwt": ("ryjwt",),  # Python 3.12+
     "authx": ("authx",),
     "fastapi-cloudauth": ("fastapi_cloudauth", "jose", "requests"),
     "fastapi-users": ("fastapi_users", "fastapi_users_db_sqlalchemy", "aiosqlite"),

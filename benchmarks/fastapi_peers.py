@@ -6,12 +6,13 @@
 ``/open`` has no dependency and ``/protected`` the peer's, both answering the same small JSON
 as :mod:`benchmarks.fastapi_app`. ``BENCH_PEER`` picks the peer:
 
-``pyjwt``, ``oxyjwt``
+``pyjwt``, ``oxyjwt``, ``ryjwt``
     a dependency written by hand the way FastAPI's security tutorial writes one: the Bearer token
     from ``OAuth2PasswordBearer``, decoded with the library (signature, ``exp``, ``iss``, and
     ``aud`` for HS256 or ``token_use``/``client_id`` for a Cognito access token), the user looked
     up by ``sub`` in a dict, a pydantic model returned, and a second dependency refusing a
-    disabled user;
+    disabled user (ryjwt, Python 3.12+ only, with its key object holding the algorithm and
+    ``decode`` given ``issuer`` and ``audience`` per call);
 ``authx``
     authx's ``access_token_required`` dependency (HS256, a token authx issued itself);
 ``fastapi-cloudauth``
@@ -42,7 +43,7 @@ from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
 
 BODY = {"status": "ok", "service": "tokenward-bench"}
-PEERS = ("pyjwt", "oxyjwt", "authx", "fastapi-cloudauth", "fastapi-users")
+PEERS = ("pyjwt", "oxyjwt", "ryjwt", "authx", "fastapi-cloudauth", "fastapi-users")
 DEBUG_SUB = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"  # realistic_claims()'s sub
 
 
@@ -67,6 +68,15 @@ def _decoder(peer: str, algorithm: str, jwk: dict[str, Any]) -> Callable[..., di
 
         key: Any = jwt.PyJWK.from_dict(jwk, algorithm=algorithm).key
         return lambda token, **kw: jwt.decode(token, key, algorithms=[algorithm], **kw)
+    if peer == "ryjwt":
+        import ryjwt
+
+        if jwk["kty"] == "oct":
+            key = ryjwt.SecretKey(_secret(jwk), algorithms=[algorithm])
+        else:
+            key = ryjwt.PublicKey.from_jwks({"keys": [jwk]}, algorithms=[algorithm])
+        decode: Callable[..., dict[str, Any]] = key.decode
+        return decode
     import oxyjwt
 
     key = (

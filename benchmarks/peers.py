@@ -33,18 +33,23 @@ Verify = Callable[[], dict[str, Any]]
 #: Capacity of tokenward's verified-token cache wherever the benchmark turns it on.
 CACHE_SIZE = 10_000
 
-#: Peers the ``bench`` extra cannot install on this project's reference machine (Python 3.11,
-#: x86_64 Linux), with the reason; shown instead of a bare "not installed".
+#: Peers the ``bench`` extra cannot install on this project's reference machine (x86_64 Linux;
+#: Python 3.11, 3.12 and 3.13), with the reason; shown instead of a bare "not installed".
 NOT_INSTALLED_REASONS = {
     "pyjwt-2.10": (
         "not installed: `make bench` puts PyJWT 2.10 into build/pyjwt-2.10 "
         "(pip install --no-deps --target build/pyjwt-2.10 'pyjwt==2.10.1')"
     ),
     "pyjwt-rs": (
-        "not installable: PyPI has no wheel for CPython 3.11 on x86_64 Linux, only an sdist, "
-        "and building it (maturin/cargo) needs crates.io, unreachable from the bench machine"
+        "not installable: PyPI has no wheel for CPython 3.11, 3.12 or 3.13 on x86_64 Linux, only "
+        "an sdist, and building it (maturin/cargo) needs crates.io, unreachable from the bench "
+        "machine"
     ),
 }
+if sys.version_info < (3, 12):
+    NOT_INSTALLED_REASONS["ryjwt"] = (
+        "not installable on Python 3.11: ryjwt requires Python 3.12+ (`make bench` runs it on 3.12)"
+    )
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,6 +259,24 @@ def oxyjwt_verify(case: Case) -> Verify | None:
     return lambda: oxyjwt.decode(token, key, algorithms=alg, issuer=ISSUER, audience=AUDIENCE)
 
 
+def ryjwt_verify(case: Case) -> Verify | None:
+    """ryjwt: a Rust core (PyO3) with one key object per configuration; audience and issuer set on
+    the key, the public key from PEM, claims parsed with jiter (msgspec is not installed)."""
+    if not _installed("ryjwt"):
+        return None
+    import ryjwt  # type: ignore[import-not-found]
+
+    alg = [case.algorithm]
+    key: Any
+    if case.key.key_type == "oct":
+        key = ryjwt.SecretKey(_secret(case), algorithms=alg, audience=AUDIENCE, issuer=ISSUER)
+    else:
+        key = ryjwt.PublicKey(public_pem(case), algorithms=alg, audience=AUDIENCE, issuer=ISSUER)
+    token = case.token
+    decode = key.decode
+    return lambda: decode(token)
+
+
 def webtoken_verify(case: Case) -> Verify | None:
     """webtoken: a Rust core behind PyJWT's decode(); the key parsed once as its PyJWK."""
     if not _installed("webtoken"):
@@ -428,6 +451,7 @@ PEERS: dict[str, Callable[[Case], Verify | None]] = {
     "pyjwt": pyjwt_verify,
     "pyjwt-2.10": pyjwt_old_verify,
     "oxyjwt": oxyjwt_verify,
+    "ryjwt": ryjwt_verify,
     "webtoken": webtoken_verify,
     "clasp-jwt": clasp_verify,
     "joserfc": joserfc_verify,
