@@ -118,6 +118,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tokenward._core", "tokenward.exceptions", "tokenward.keysource"),
     (
         "tokenward.principal",
+        "tokenward.caches",  # the per-token memos (PrincipalMemo, ViewMemo) and their rules
         "tokenward.rbac",
         "tokenward._api",
         "tokenward.jwks",
@@ -134,7 +135,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.access",
     ),
     ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
-    ("tokenward.authenticator", "tokenward.services"),  # services: settings → token services
+    ("tokenward.authenticator", "tokenward.services"),  # services: the service graph
     ("tokenward.fastapi",),
     ("tokenward", "tokenward.cli"),  # the public API's re-exports, and the command line on top
 ]
@@ -182,6 +183,7 @@ def test_nothing_below_fastapi_imports_fastapi() -> None:
     [
         "tokenward",
         "tokenward.principal",
+        "tokenward.caches",
         "tokenward.stores",
         "tokenward.stores.sqlite",
         "tokenward.strategies",

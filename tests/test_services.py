@@ -27,7 +27,7 @@ AUTH = Path(__file__).resolve().parents[1] / "python" / "tokenward" / "fastapi" 
 def _settings(tmp_path: Path, **values: object) -> AuthSettings:
     values.setdefault("auth_secret", SECRET)
     values.setdefault("store_url", f"sqlite:///{tmp_path / 'graph.sqlite3'}")
-    return AuthSettings(**values)  # type: ignore[arg-type]
+    return AuthSettings.from_env(prefix="TOKENWARD_TEST_ISOLATED_", **values)
 
 
 def test_auth_takes_every_service_from_the_graph(tmp_path: Path) -> None:

@@ -23,11 +23,11 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from tokenward.caches import PrincipalMemo
 from tokenward.cognito import CognitoVerifier
 from tokenward.exceptions import InvalidTokenError
 from tokenward.principal import (
     Principal,
-    PrincipalMemo,
     from_cognito_claims,
     from_token_claims,
     split_scopes,
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 DEFAULT_MEMO_SIZE = 1024
-"""Principals a provider remembers by token (:class:`~tokenward.principal.PrincipalMemo`)."""
+"""Principals a provider remembers by token (:class:`~tokenward.caches.PrincipalMemo`)."""
 
 
 def debug_subject(email: str) -> str:
@@ -75,7 +75,7 @@ class CognitoProvider:
 
     Key fetches await; a key set that cannot be had raises KeySetUnavailableError (503).
     ``memo_size`` tokens keep the Principal made from them (every token is still verified on
-    every request; see :class:`~tokenward.principal.PrincipalMemo`); 0 turns that off."""
+    every request; see :class:`~tokenward.caches.PrincipalMemo`); 0 turns that off."""
 
     name = "cognito"
 

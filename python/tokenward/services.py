@@ -374,6 +374,32 @@ class Services:
             found = self._authenticators[names, mode] = Authenticator(chosen, mode)
         return found
 
+    def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
+        """What ``principal`` may do: its credential's scopes, then those its roles grant
+        (:meth:`tokenward.rbac.Roles.effective_scopes`). An API key's are exactly those it was
+        given: its owner's roles do not widen a key made narrow on purpose."""
+        if principal.credential_type == "api_key" or not self.roles.roles:
+            return principal.scopes
+        return self.roles.effective_scopes(principal)
+
+    def require_custom(self) -> tuple[CustomProvider, TokenService]:
+        """The custom provider and its token service; ConfigurationError under Cognito."""
+        provider, tokens = self.custom_provider, self.tokens
+        if provider is None or tokens is None:
+            raise ConfigurationError(
+                f"{self.settings.var('auth_provider')}=cognito: sign-in happens at Cognito"
+            )
+        return provider, tokens
+
+    def require_api_keys(self) -> ApiKeyService:
+        """The API keys; ConfigurationError when they are off (Cognito without the secret)."""
+        if self.api_keys is None:
+            raise ConfigurationError(
+                f"API keys need {self.settings.var('auth_secret')} (32 bytes or more): their "
+                "hashes are keyed with it, and every instance must share it"
+            )
+        return self.api_keys
+
     def missing(self, name: str) -> str:
         """Why the strategy ``name`` is not available here, and how to get it."""
         how = {

@@ -19,7 +19,8 @@ from starlette.requests import HTTPConnection
 
 from tokenward.access import AccessDefinition
 from tokenward.authenticator import Authenticator
-from tokenward.exceptions import ConfigurationError, TokenwardError
+from tokenward.caches import ViewMemo
+from tokenward.exceptions import TokenwardError
 from tokenward.fastapi import errors, routes
 from tokenward.fastapi.api_keys import build_api_keys_router
 from tokenward.fastapi.dependencies import StrategySpec, install_on_app, require_current_user
@@ -28,8 +29,7 @@ from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.openapi import install_openapi
 from tokenward.fastapi.router import PREFIX, build_auth_router
 from tokenward.keyring import KeyRing
-from tokenward.principal import FrozenDict, Principal, remember
-from tokenward.providers import CustomProvider
+from tokenward.principal import Principal
 from tokenward.ratelimit import UNVERIFIED, TrustedProxies, client_address
 from tokenward.services import Services, build_services
 from tokenward.settings import DEFAULT_PREFIX, AuthSettings
@@ -119,21 +119,22 @@ class Auth:
         self.default_strategies = graph.default_strategies
         self.roles = graph.roles
         self.login_path: str | None = graph.login_path
-        self._custom = graph.custom_provider
         self._proxies = TrustedProxies(settings.proxies)
         self._token_query = settings.websocket_token_query or None  # WebSocket handshakes only
         self._warned_unverified = False
         # What application code raises is answered as for this provider (no refresh route to
         # point at under Cognito).
         self._exception_handler = errors.exception_handler_for(self.login_path)
-        self._roles_grant = bool(self.roles.roles)
-        self._users: dict[int, tuple[Principal, CurrentUser]] = {}
-        self._users_capacity = settings.token_cache_size
+        self.effective_scopes = graph.effective_scopes  # its credential's, then its roles'
+        self.views = ViewMemo(self._view, settings.token_cache_size)
+        self.current_user: Callable[[Principal], CurrentUser] = self.views.view
+        """The FastAPI view of a Principal, holding its effective scopes: made once per shared
+        Principal and handed to every request that proves it (:mod:`tokenward.caches`, 3.)."""
         self.default_authenticator = graph.authenticator(self.default_strategies, "any")
         """The strategies of ``AUTH_STRATEGIES`` (``require_current_user``'s), in ``any`` mode."""
         self.router: APIRouter = build_auth_router(
             current_user=require_current_user,
-            signin=self._custom,
+            signin=graph.custom_provider,
             sessions=self.tokens,
             guard=self.limiter,
             client=self.client,
@@ -145,14 +146,9 @@ class Auth:
     def api_keys_router(self) -> APIRouter:
         """``/v1/api-keys``: ``app.include_router(auth.api_keys_router)``. ConfigurationError
         when API keys are off (Cognito without ``AUTH_SECRET``)."""
-        if self.api_keys is None:
-            raise ConfigurationError(
-                f"API keys need {self.settings.var('auth_secret')} (32 bytes or more): their "
-                "hashes are keyed with it, and every instance must share it"
-            )
         if self._api_keys_router is None:
             self._api_keys_router = build_api_keys_router(
-                service=self.api_keys,
+                service=self.services.require_api_keys(),
                 current_user=require_current_user,
                 effective_scopes=self.effective_scopes,
             )
@@ -238,34 +234,6 @@ class Auth:
             header = _query_bearer(scope, self._token_query)
         return Credentials(header, self.address(request), scope.get("aws.event") or _NO_EVENT)
 
-    def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
-        """What ``principal`` may do: its credential's scopes, then those its roles grant
-        (:meth:`tokenward.rbac.Roles.effective_scopes`). An API key's are exactly those it was
-        given: its owner's roles do not widen a key made narrow on purpose."""
-        if principal.credential_type == "api_key":
-            return principal.scopes
-        return tuple(self.roles.effective_scopes(principal))
-
-    def current_user(self, principal: Principal) -> CurrentUser:
-        """The FastAPI view of ``principal``, holding its effective scopes.
-
-        A CurrentUser is immutable, so the view of a Principal the provider remembers for its
-        token (one whose claims are a FrozenDict, see PrincipalMemo) is made once and handed to
-        every request that proves the same Principal, up to ``TOKEN_CACHE_SIZE`` of them. The
-        Principal was checked on this request already: this saves building, never checking."""
-        found = self._users.get(id(principal))
-        if found is not None and found[0] is principal:
-            return found[1]
-        # As effective_scopes(), without its calls when no role grants anything.
-        if principal.credential_type == "api_key" or not self._roles_grant:
-            user = CurrentUser.from_principal(principal, principal.scopes)
-        else:
-            user = CurrentUser.from_principal(principal, self.roles.effective_scopes(principal))
-        if type(principal.claims) is FrozenDict:
-            # Keyed by identity, holding the Principal: its id cannot be reused while it is here.
-            remember(self._users, id(principal), (principal, user), self._users_capacity)
-        return user
-
     # --- app wiring ---------------------------------------------------------------------------
 
     def install(self, app: Any) -> None:
@@ -276,15 +244,7 @@ class Auth:
         register the exception handler too (FastAPI takes handlers only before the app runs)."""
         install_on_app(app, self)
         self.check_routes(app)
-        if getattr(app, "middleware_stack", None) is None:
-            app.add_exception_handler(TokenwardError, self._exception_handler)
-        elif TokenwardError not in getattr(app, "exception_handlers", {TokenwardError: None}):
-            _log.info(
-                "tokenward: the app was running before auth.install(app), so a TokenwardError "
-                "raised by application code (AuthorizationError...) would be a 500: call "
-                "auth.install(app) right after creating the app, or pass "
-                "FastAPI(exception_handlers=auth.exception_handlers)"
-            )
+        errors.register_exception_handler(app, self._exception_handler)
         install_openapi(app, self.settings, self.roles, self.login_path)
 
     @property
@@ -298,6 +258,9 @@ class Auth:
         that asks for a scope the app does not declare (when ``SCOPES`` declares them)."""
         scopes_var = self.settings.var("scopes")
         routes.check_routes(app, self.strategies, self.services.missing, self.roles, scopes_var)
+
+    def _view(self, principal: Principal) -> CurrentUser:
+        return CurrentUser.from_principal(principal, self.effective_scopes(principal))
 
     def route_report(self, app: Any) -> list[routes.RouteInfo]:
         """Every API route of ``app`` and whether (and how) it is protected."""
@@ -318,24 +281,16 @@ class Auth:
 
     # --- the custom provider's operations, for apps and tests ---------------------------------
 
-    def _require_custom(self) -> tuple[CustomProvider, TokenService]:
-        if self._custom is None or self.tokens is None:
-            raise ConfigurationError(
-                f"{self.settings.var('auth_provider')}=cognito: sign-in happens at Cognito"
-            )
-        return self._custom, self.tokens
-
     async def login(self, email: str, password: str, scope: str | None = None) -> TokenPair | None:
         """A new token pair for valid debug credentials; None otherwise."""
-        custom, _ = self._require_custom()
-        return await custom.login(email, password, scope)
+        return await self.services.require_custom()[0].login(email, password, scope)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate a refresh token; raises :class:`tokenward.RefreshTokenError`."""
-        return await self._require_custom()[1].refresh(refresh_token)
+        return await self.services.require_custom()[1].refresh(refresh_token)
 
     async def logout(self, refresh_token: str) -> bool:
         """Revoke the family of a refresh token; False when the token is not known. As the
         logout route, it ends the session through the session life cycle, so with
         ``REVOKE_ACCESS_TOKENS`` its access tokens are refused here at once."""
-        return await self._require_custom()[1].revoke(refresh_token)
+        return await self.services.require_custom()[1].revoke(refresh_token)
