@@ -2,6 +2,7 @@
 
     python -m benchmarks.callgrind_request                    # custom provider (HS256)
     python -m benchmarks.callgrind_request --provider cognito --requests 2000
+    python -m benchmarks.callgrind_request --api-key         # Bearer vk_… instead of a token
 
 The app of :mod:`benchmarks.fastapi_app` is called through ASGI in this process (no server, as
 ``benchmarks.e2e --in-process`` does) under ``valgrind --tool=callgrind``. After a warm-up, each
@@ -39,7 +40,7 @@ def _marker() -> None:
     os.getppid()
 
 
-async def _inside(provider: str, requests: int, warm_up: int) -> None:
+async def _inside(provider: str, requests: int, warm_up: int, api_key: bool) -> None:
     from benchmarks.e2e import DEBUG_EMAIL, DEBUG_PASSWORD, _asgi_get, provider_setup
     from benchmarks.fastapi_app import create_app
     from tokenward.fastapi import Auth, AuthSettings
@@ -59,6 +60,12 @@ async def _inside(provider: str, requests: int, warm_up: int) -> None:
                     pair = await auth.login(DEBUG_EMAIL, DEBUG_PASSWORD)
                     assert pair is not None
                     token = pair.access_token
+                if api_key:
+                    from tokenward.principal import Principal
+
+                    assert auth.api_keys is not None
+                    owner = Principal(subject="bench-owner", credential_type="access_token")
+                    token = (await auth.api_keys.create(owner, name="bench")).key
                 for name, path in SECTIONS:
                     for _ in range(warm_up):
                         status = await _asgi_get(apps[name], path, token)
@@ -78,7 +85,7 @@ def _totals(path: Path) -> int:
     raise RuntimeError(f"no totals in {path}")
 
 
-def measure(provider: str, requests: int, warm_up: int) -> dict[str, Any]:
+def measure(provider: str, requests: int, warm_up: int, api_key: bool = False) -> dict[str, Any]:
     """Run this module under callgrind and read its dumps."""
     with tempfile.TemporaryDirectory(prefix="tokenward-cg-out-") as out:
         command = [
@@ -96,6 +103,7 @@ def measure(provider: str, requests: int, warm_up: int) -> dict[str, Any]:
             str(requests),
             "--warm-up",
             str(warm_up),
+            *(["--api-key"] if api_key else []),
         ]
         subprocess.run(command, check=True, capture_output=True, env=os.environ.copy())
         dumps = sorted(
@@ -107,6 +115,7 @@ def measure(provider: str, requests: int, warm_up: int) -> dict[str, Any]:
     per = {f"{name} {path}": n / requests for (name, path), n in zip(SECTIONS, counts, strict=True)}
     return {
         "provider": provider,
+        "credential": "api_key" if api_key else "access_token",
         "requests": requests,
         "instructions_per_request": per,
         "protected_minus_dependency_only_same_position": per["app /protected"]
@@ -121,12 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--provider", default="custom", choices=("custom", "cognito"))
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--warm-up", type=int, default=200)
+    parser.add_argument("--api-key", action="store_true", help="send an API key (Bearer vk_…)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.inside:
-        asyncio.run(_inside(args.provider, args.requests, args.warm_up))
+        asyncio.run(_inside(args.provider, args.requests, args.warm_up, args.api_key))
         return 0
-    print(json.dumps(measure(args.provider, args.requests, args.warm_up), indent=2))
+    result = measure(args.provider, args.requests, args.warm_up, args.api_key)
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -114,3 +114,29 @@ def test_one_request_checks_its_credentials_once_for_several_dependencies() -> N
     assert info is not None
     assert info["hits"] + info["misses"] == 2  # once per request, not once per dependency
     assert all(memo and None in memo for memo in seen_scopes)
+
+
+def test_requests_with_the_same_api_key_share_its_principal_and_user() -> None:
+    """An API key's record is served from the service's cache for ``API_KEY_CACHE_TTL``; the
+    Principal made from it is shared by those requests (and so is its CurrentUser). A fresh
+    record (the TTL passed, or the cache off) makes a fresh Principal."""
+    import asyncio
+
+    async def run(ttl: float) -> tuple[Principal, Principal, Any, Any]:
+        _, auth = make_app(api_key_cache_ttl=ttl)
+        assert auth.api_keys is not None
+        await auth.store.open()
+        try:
+            owner = Principal(subject="owner-1", credential_type="access_token")
+            made = await auth.api_keys.create(owner, name="ci")
+            first = await auth.api_keys.authenticate(made.key)
+            second = await auth.api_keys.authenticate(made.key)
+            return first, second, auth.current_user(first), auth.current_user(second)
+        finally:
+            await auth.store.close()
+
+    first, second, user1, user2 = asyncio.run(run(30))
+    assert first is second and first.shared and user1 is user2
+    assert user1.credential_type == "api_key" and user1.principal is first
+    first, second, user1, user2 = asyncio.run(run(0))
+    assert first is not second and not first.shared and user1 is not user2

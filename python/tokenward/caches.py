@@ -22,6 +22,10 @@ scopes a route asks for) runs on every request.
    the token text fixes: the same text always maps to the same Principal. The kept Principal
    is marked ``shared`` and holds a frozen copy of the claims (:func:`~tokenward.principal.freeze`),
    so no request can change what the next one sees. Bounded, the oldest leaving first.
+   The API-key service does the same for a key: while it serves the key's record from its
+   cache (``API_KEY_CACHE_TTL``; the key's hash is checked on every request), the Principal
+   made from that record object is kept with it and marked ``shared``; a record read again
+   from the store makes a new one.
 
 3. :class:`ViewMemo` (``Auth.current_user``; ``TOKEN_CACHE_SIZE`` entries). Keeps the view
    (the FastAPI ``CurrentUser``) made from a Principal, keyed by the Principal's identity and
