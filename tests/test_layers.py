@@ -119,6 +119,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "tokenward.authsecrets",  # AUTH_SECRET and AUTH_SECRET_PREVIOUS
         "tokenward.principal",
+        "tokenward.caches",  # the per-token memos (PrincipalMemo, ViewMemo) and their rules
         "tokenward.rbac",
         "tokenward._api",
         "tokenward.jwks",
@@ -137,7 +138,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.mfa",
     ),
     ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
-    ("tokenward.authenticator", "tokenward.services"),  # services: settings → token services
+    ("tokenward.authenticator", "tokenward.services"),  # services: the service graph
     ("tokenward.fastapi",),
     ("tokenward", "tokenward.cli"),  # the public API's re-exports, and the command line on top
 ]
@@ -185,6 +186,7 @@ def test_nothing_below_fastapi_imports_fastapi() -> None:
     [
         "tokenward",
         "tokenward.principal",
+        "tokenward.caches",
         "tokenward.stores",
         "tokenward.stores.sqlite",
         "tokenward.strategies",

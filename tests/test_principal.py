@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from tokenward.caches import PrincipalMemo
 from tokenward.exceptions import InvalidClaimError
 from tokenward.principal import (
     EMPTY_CLAIMS,
     FrozenDict,
     FrozenList,
     Principal,
-    PrincipalMemo,
     freeze,
     from_token_claims,
 )

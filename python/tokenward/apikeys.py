@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from tokenward._core import ApiKeyHasher, DebugTokens
+from tokenward.caches import remember
 from tokenward.exceptions import (
     AuthorizationError,
     ConfigurationError,
@@ -160,6 +161,9 @@ class ApiKeyService:
             collections.OrderedDict()
         )
         self._touched: dict[str, float] = {}
+        # The Principal of each cached record (by the record's identity, holding it), shared by
+        # the requests the record serves: tokenward.caches' rules for a shared Principal.
+        self._principals: dict[int, tuple[ApiKeyRecord, Principal]] = {}
         # Off for a per-process random secret (development without AUTH_SECRET): its keys die
         # with the process, and the check value it wrote would refuse the next process's.
         self._secret_checked = not check_secret
@@ -343,7 +347,10 @@ class ApiKeyService:
         if record.expires_at is not None and now >= record.expires_at:
             raise InvalidApiKeyError("expired", "the API key has expired")
         await self._touch(record, now)
-        return Principal(
+        found = self._principals.get(id(record))
+        if found is not None and found[0] is record:
+            return found[1]
+        principal = Principal(
             subject=record.owner_subject,
             credential_type="api_key",
             email=record.owner_email,
@@ -352,3 +359,7 @@ class ApiKeyService:
             provider="api_key",
             credential_id=record.id,
         )
+        if self.cache_ttl > 0:  # the record is served again until the TTL passes
+            object.__setattr__(principal, "shared", True)
+            remember(self._principals, id(record), (record, principal), _CACHE_ENTRIES)
+        return principal

@@ -496,12 +496,10 @@ def _run_debug_token(args: argparse.Namespace) -> int:
     if lifetime <= 0:
         raise UsageError("--lifetime must be positive")
     from tokenward.principal import Principal
-    from tokenward.services import signing_keys
+    from tokenward.services import Services
 
-    # The keys the app signs with (TOKEN_ALGORITHM, SIGNING_KEY_FILE), built as Auth builds them.
-    keys = _with_dev_key_notice(
-        settings, lambda: signing_keys(settings, settings.auth_secret.get_secret_value())[1]
-    )
+    # The keys the app signs with (TOKEN_ALGORITHM, SIGNING_KEY_FILE), from the app's graph.
+    keys = _with_dev_key_notice(settings, lambda: Services(settings, warn=False).signing)
     email = settings.debug_email if args.email is None else args.email
     who = Principal(
         subject=_debug_subject(settings.debug_email) if args.sub is None else args.sub,
@@ -826,9 +824,7 @@ def _key_json(record: Any) -> dict[str, Any]:
 def _run_api_key(args: argparse.Namespace) -> int:
     import asyncio
 
-    from tokenward._core import ApiKeyHasher
-    from tokenward.apikeys import ApiKeyService
-    from tokenward.stores import open_store
+    from tokenward.services import Services
 
     settings = _load_settings(args.prefix)
     if settings.auth_secret is None:
@@ -836,8 +832,7 @@ def _run_api_key(args: argparse.Namespace) -> int:
             f"{settings.var('auth_secret')} is not set: API keys are hashed under it, and the "
             "server must use the same one"
         )
-    hasher, previous = settings.secrets().derive(ApiKeyHasher)  # AUTH_SECRET_PREVIOUS too
-    service = ApiKeyService(hasher, open_store(settings.store_url), previous=previous)
+    service = Services(settings, warn=False).api_keys  # hashed as the app hashes them
     try:
         return asyncio.run(_api_key_action(args, service, settings.var("auth_secret")))
     except tw.StoreError as exc:
@@ -933,8 +928,7 @@ def _limits(commands: Commands) -> None:
 def _run_limits_clear(args: argparse.Namespace) -> int:
     import asyncio
 
-    from tokenward.ratelimit import LoginLimiter, limiter_key
-    from tokenward.stores import open_store
+    from tokenward.services import Services
 
     settings = _load_settings(args.prefix)
     if settings.auth_secret is None:
@@ -942,10 +936,9 @@ def _run_limits_clear(args: argparse.Namespace) -> int:
             f"{settings.var('auth_secret')} is not set: a server without it keys its counters "
             "under a random secret of its own, which a restart replaces (lifting every lock-out)"
         )
-    store = open_store(settings.store_url)
-    # the key the app derives (Auth): the same counters, whatever the email's case and spaces
-    key, previous = settings.secrets().derive(limiter_key)  # AUTH_SECRET_PREVIOUS's too
-    limiter = LoginLimiter(store, key=key, previous_keys=previous)
+    # the app's limiter (the service graph): the same counters, whatever the email's case
+    services = Services(settings, warn=False)
+    store, limiter = services.store, services.limiter
 
     async def clear() -> int:
         await store.open()
@@ -992,7 +985,7 @@ def _with_dev_key_notice(settings: Any, build: Callable[[], Any]) -> Any:
 
 
 def _signing_keys(args: argparse.Namespace) -> Any:
-    from tokenward.services import signing_keys
+    from tokenward.services import Services
 
     settings = _load_settings(args.prefix)
     if settings.auth_provider != "custom":
@@ -1000,15 +993,9 @@ def _signing_keys(args: argparse.Namespace) -> Any:
             f"{settings.var('auth_provider')}={settings.auth_provider}: the issuer's keys are "
             "the identity provider's, not this app's"
         )
-    secret = settings.auth_secret
-    # Without AUTH_SECRET only the HS256 tokens would differ, and they have no key ring.
-    random_secret = os.urandom(32)
-    keys = _with_dev_key_notice(
-        settings,
-        lambda: signing_keys(
-            settings, random_secret if secret is None else secret.get_secret_value()
-        )[1],
-    )
+    # Without AUTH_SECRET only the HS256 tokens would differ (a random secret), and they have
+    # no key ring.
+    keys = _with_dev_key_notice(settings, lambda: Services(settings, warn=False).signing)
     if keys.ring is None:
         raise UsageError(
             f"{settings.var('token_algorithm')}=HS256: access tokens are signed with "
@@ -1205,6 +1192,7 @@ def _resource_arg(text: str) -> tuple[str, str]:
 def _run_access(args: argparse.Namespace) -> int:
     import asyncio
 
+    from tokenward.services import Services
     from tokenward.stores import AccessStore, open_store
 
     definition = None
@@ -1214,8 +1202,10 @@ def _run_access(args: argparse.Namespace) -> int:
         definition = _import_app(args.definition, args.app_dir)
         if not isinstance(definition, AccessDefinition):
             raise UsageError(f"{args.definition!r} is not an access definition (define_access())")
-    url = args.store or _load_settings(args.prefix).store_url
-    store = open_store(url)
+    if args.store:
+        store = open_store(args.store)
+    else:  # the app's store (the service graph)
+        store = Services(_load_settings(args.prefix), warn=False).store
     if not isinstance(store, AccessStore):
         raise UsageError(f"the store {type(store).__name__} keeps no role assignments")
     try:

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from tokenward import _core
 from tokenward._api import unverified_claims, unverified_header
 from tokenward._verifier import Verifier
+from tokenward.caches import PrincipalMemo
 from tokenward.exceptions import (
     ConfigurationError,
     InvalidClaimError,
@@ -42,7 +43,7 @@ from tokenward.exceptions import (
     MissingClaimError,
 )
 from tokenward.jwks import RemoteJWKS, _FetchError, _is_loopback
-from tokenward.principal import Principal, PrincipalMemo
+from tokenward.principal import Principal
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",

@@ -4,6 +4,8 @@ Strategies (access tokens, API keys, HTTP Basic, gateway claims) produce a Princ
 services (sessions, API keys, rate limits, roles) read it; ``tokenward.fastapi.CurrentUser`` is a
 view of it. Nothing here imports a web framework.
 
+The caches of Principals (and of views of them) live in :mod:`tokenward.caches`.
+
 Two claim mappers turn verified claims into a Principal: :func:`from_token_claims` for
 tokenward's own access tokens and :func:`from_cognito_claims` for a Cognito user pool's. Both
 read groups from ``cognito:groups`` and scopes from the space-separated ``scope`` claim, and both
@@ -14,10 +16,10 @@ refuse a groups claim that holds anything but strings: dropping the odd entries 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from tokenward.exceptions import InvalidClaimError
 
@@ -28,11 +30,9 @@ __all__ = [
     "FrozenDict",
     "FrozenList",
     "Principal",
-    "PrincipalMemo",
     "freeze",
     "from_cognito_claims",
     "from_token_claims",
-    "remember",
     "split_scopes",
 ]
 
@@ -63,6 +63,11 @@ class Principal:
     claims: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, compare=False, repr=False)
     session_id: str | None = None
     credential_id: str | None = field(default=None, compare=False)
+    shared: bool = field(default=False, init=False, compare=False, repr=False)
+    """Whether this Principal is shared by every request that sends its token: set by the
+    :class:`~tokenward.caches.PrincipalMemo` that keeps it (see :mod:`tokenward.caches`), and
+    what lets a view of it be cached too. A new Principal (``dataclasses.replace`` included) is
+    not shared."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.subject, str) or not self.subject:
@@ -218,68 +223,3 @@ def freeze(value: Any) -> Any:
     if kind is list or kind is tuple:
         return FrozenList(freeze(v) for v in value)
     return value
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-def remember(entries: dict[K, V], key: K, value: V, capacity: int) -> None:
-    """``entries[key] = value`` in a dict of at most ``capacity`` entries (0: none), the oldest
-    leaving first. Safe beside other threads doing the same (the GIL keeps each step whole)."""
-    if not capacity:
-        return
-    while len(entries) >= capacity:
-        try:
-            del entries[next(iter(entries))]
-        except (KeyError, RuntimeError, StopIteration):  # another thread got there first
-            break
-    entries[key] = value
-
-
-class PrincipalMemo:
-    """The Principals already made from verified tokens, by token text, so that a token seen
-    again skips the claim mapping.
-
-    It saves work, never a check: a provider asks it only after the token verified again on this
-    request (signature or verified-token cache, ``exp``, issuer...), and the same token text
-    always maps to the same Principal. A memoised Principal is shared by every request that sends
-    its token, so its ``claims`` are frozen all the way down (:func:`freeze`: they compare
-    equal to the token's JSON, but cannot change). At most ``capacity`` tokens are kept
-    (the oldest leaves first); ``capacity=0`` keeps none. The mapper must depend on the claims
-    alone (the built-in ones do), which is why only the providers' own mappers use it.
-    """
-
-    __slots__ = ("_entries", "capacity", "get")
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 0:
-            raise ValueError("capacity must be 0 or more")
-        self.capacity = capacity
-        self._entries: dict[str, Principal] = {}
-        self.get: Callable[[str], Principal | None] = self._entries.get
-        """``get(token)``: the Principal made before for ``token``, or None (a dict look-up,
-        no Python frame: the provider asks it first on every request)."""
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def principal(
-        self,
-        token: str,
-        claims: Mapping[str, Any],
-        mapper: Callable[[Mapping[str, Any]], Principal],
-    ) -> Principal:
-        """The Principal of ``token``, whose verified claims are ``claims``: the one made
-        before, or ``mapper(claims)`` holding a frozen copy of them (and kept)."""
-        found = self._entries.get(token)
-        if found is not None:
-            return found
-        principal = mapper(claims)
-        # Shared from now on: the Principal keeps a frozen copy, never the caller's dict.
-        object.__setattr__(principal, "claims", freeze(claims))
-        remember(self._entries, token, principal, self.capacity)
-        return principal
-
-    def clear(self) -> None:
-        self._entries.clear()

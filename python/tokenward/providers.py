@@ -23,11 +23,11 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from tokenward.caches import PrincipalMemo
 from tokenward.cognito import CognitoVerifier
 from tokenward.exceptions import InvalidTokenError
 from tokenward.principal import (
     Principal,
-    PrincipalMemo,
     from_cognito_claims,
     from_token_claims,
     split_scopes,
@@ -38,10 +38,17 @@ from tokenward.tokens import ClientInfo, TokenPair, TokenService
 if TYPE_CHECKING:
     from tokenward.settings import AuthSettings
 
-__all__ = ["AuthProvider", "CognitoProvider", "CustomProvider", "SessionCheck", "debug_subject"]
+__all__ = [
+    "AuthProvider",
+    "CognitoProvider",
+    "CustomProvider",
+    "DebugUser",
+    "SessionCheck",
+    "debug_subject",
+]
 
 DEFAULT_MEMO_SIZE = 1024
-"""Principals a provider remembers by token (:class:`~tokenward.principal.PrincipalMemo`)."""
+"""Principals a provider remembers by token (:class:`~tokenward.caches.PrincipalMemo`)."""
 
 
 def debug_subject(email: str) -> str:
@@ -68,7 +75,7 @@ class CognitoProvider:
 
     Key fetches await; a key set that cannot be had raises KeySetUnavailableError (503).
     ``memo_size`` tokens keep the Principal made from them (every token is still verified on
-    every request; see :class:`~tokenward.principal.PrincipalMemo`); 0 turns that off."""
+    every request; see :class:`~tokenward.caches.PrincipalMemo`); 0 turns that off."""
 
     name = "cognito"
 
@@ -136,57 +143,23 @@ class SessionCheck:
         self._seen[session_id] = (False, self._clock())
 
 
-class CustomProvider:
-    """tokenward's own tokens, and one debug user whose credentials come from the settings.
+class DebugUser:
+    """The custom provider's one debug user, read from the settings (``DEBUG_EMAIL``,
+    ``DEBUG_PASSWORD``, ``DEBUG_GROUPS``, ``DEBUG_SCOPES``). It needs nothing but the settings,
+    so it is built before the :class:`~tokenward.tokens.TokenService` whose refreshes it
+    re-identifies (:meth:`reidentify` is handed to the service at construction)."""
 
-    ``session_check`` (``REVOKE_ACCESS_TOKENS``) makes every access token's session count;
-    ``memo_size`` is as for :class:`CognitoProvider`."""
-
-    name = "custom"
-
-    def __init__(
-        self,
-        service: TokenService,
-        settings: AuthSettings,
-        *,
-        session_check: SessionCheck | None = None,
-        memo_size: int = DEFAULT_MEMO_SIZE,
-    ) -> None:
-        self.service = service
-        self.session_check = session_check
-        self.memo = PrincipalMemo(memo_size)
-        self._mapper = functools.partial(from_token_claims, provider=self.name)
+    def __init__(self, settings: AuthSettings) -> None:
         self._settings = settings
-        self._email = settings.debug_email
+        self.email = settings.debug_email
         self._email_digest = _digest(settings.debug_email.strip().casefold())
         self._password_digest = _digest(settings.debug_password.get_secret_value())
-        self._sub = debug_subject(self._email)
-
-    @property
-    def issuers(self) -> tuple[str, ...]:
-        """The issuer of its tokens (``TOKEN_ISSUER``)."""
-        return (self.service.tokens.issuer,)
-
-    @property
-    def subject(self) -> str:
-        """The debug user's subject (a UUID derived from its email)."""
-        return self._sub
-
-    async def authenticate(self, token: str) -> Principal:
-        principal = self.memo.get(token)
-        if principal is not None:
-            self.service.check_access(token)  # still checked: only the claims are not rebuilt
-        else:
-            claims = self.service.verify_access(token)
-            principal = self.memo.principal(token, claims, self._mapper)
-        if self.session_check is not None:
-            await self.session_check.check(principal)
-        return principal
+        self.subject = debug_subject(self.email)
 
     def reidentify(self, who: Principal, requested_scope: str | None) -> Principal:
         """The user a refresh mints for: the debug user is read again from the settings (a
         changed group or scope takes effect at the next refresh); anyone else as recorded."""
-        if who.subject != self._sub:
+        if who.subject != self.subject:
             return who
         return dataclasses.replace(self.identity(requested_scope), session_id=who.session_id)
 
@@ -204,13 +177,62 @@ class CustomProvider:
         requested = split_scopes(requested_scope)
         scopes = allowed if not requested else tuple(s for s in requested if s in allowed)
         return Principal(
-            subject=self._sub,
+            subject=self.subject,
             credential_type="access_token",
-            email=self._email,
+            email=self.email,
             groups=self._settings.groups,
             scopes=scopes,
-            provider=self.name,
+            provider=CustomProvider.name,
         )
+
+
+class CustomProvider:
+    """tokenward's own tokens, and one debug user whose credentials come from the settings.
+
+    ``session_check`` (``REVOKE_ACCESS_TOKENS``) makes every access token's session count;
+    ``memo_size`` is as for :class:`CognitoProvider`; ``user`` is the debug user (built from
+    ``settings`` when None: pass the one whose ``reidentify`` the service was given)."""
+
+    name = "custom"
+
+    def __init__(
+        self,
+        service: TokenService,
+        settings: AuthSettings,
+        *,
+        session_check: SessionCheck | None = None,
+        memo_size: int = DEFAULT_MEMO_SIZE,
+        user: DebugUser | None = None,
+    ) -> None:
+        self.service = service
+        self.session_check = session_check
+        self.memo = PrincipalMemo(memo_size)
+        self._mapper = functools.partial(from_token_claims, provider=self.name)
+        self.user = DebugUser(settings) if user is None else user
+        self.reidentify = self.user.reidentify
+        self.check_credentials = self.user.check_credentials
+        self.identity = self.user.identity
+
+    @property
+    def issuers(self) -> tuple[str, ...]:
+        """The issuer of its tokens (``TOKEN_ISSUER``)."""
+        return (self.service.tokens.issuer,)
+
+    @property
+    def subject(self) -> str:
+        """The debug user's subject (a UUID derived from its email)."""
+        return self.user.subject
+
+    async def authenticate(self, token: str) -> Principal:
+        principal = self.memo.get(token)
+        if principal is not None:
+            self.service.check_access(token)  # still checked: only the claims are not rebuilt
+        else:
+            claims = self.service.verify_access(token)
+            principal = self.memo.principal(token, claims, self._mapper)
+        if self.session_check is not None:
+            await self.session_check.check(principal)
+        return principal
 
     async def login(
         self,

@@ -1,30 +1,88 @@
-"""The custom provider's token services, built from the settings in one place.
+"""The service graph: every service of one app, built from the settings in one place.
 
-:class:`~tokenward.fastapi.Auth` and the command line (``tokenward debug-token``, ``jwks``,
-``keys rotate``) both build them here, so that a token the CLI mints is one the app accepts:
-the same secret, issuer, leeway, ``TOKEN_ALGORITHM`` and signing keys.
+:class:`~tokenward.fastapi.Auth` and the command line (``tokenward debug-token``, ``api-key``,
+``jwks``, ``keys rotate``, ``limits clear``, ``access``) both take their services from
+:class:`Services`, so they cannot drift: a token the CLI mints is one the app accepts (the same
+secret, issuer, leeway, ``TOKEN_ALGORITHM`` and signing keys), an API key the CLI makes hashes
+as the app's, a lock-out the CLI clears is the counter the app counts.
 
-* :func:`signing_keys`: the native ``DebugTokens`` (HS256 access tokens, refresh tokens and their
-  hashes) and the access-token issuer ``TOKEN_ALGORITHM`` asks for (:mod:`tokenward.issuer`);
-* :func:`token_service`: the :class:`~tokenward.tokens.TokenService` over a store, signing its
-  access tokens with those keys.
+What is built, and from what (each node gets its collaborators when it is constructed; nothing
+is patched in afterwards)::
 
-Framework-free: nothing here imports FastAPI.
+    settings ─▶ secret ─┬─▶ limiter (LoginLimiter on the store, keyed by limiter_key(secret))
+       (and AUTH_SECRET_PREVIOUS: the older keys and hashers of a rotation, beside each)
+                        ├─▶ api_keys (ApiKeyService: ApiKeyHasher(secret) on the store)
+                        └─▶ signing (DebugTokens + TOKEN_ALGORITHM's issuer / key ring)
+    settings ─▶ store (STORE_URL, or the one given)
+    store ─▶ lifecycle (SessionLifecycle) ─▶ session_check (REVOKE_ACCESS_TOKENS, listens)
+    settings ─▶ debug_user ─┐
+    signing, store, lifecycle, debug_user.reidentify ─▶ tokens (TokenService)
+    tokens, session_check, debug_user ─▶ provider (CustomProvider)   │ or, under Cognito,
+    settings ─▶ cognito (CognitoVerifier) ─▶ provider (CognitoProvider)   │ or, under OIDC,
+    settings ─▶ oidc (OidcVerifier: discovery, several issuers) ─▶ provider (OidcProvider)
+    provider, api_keys, limiter (+ basic, gateway, the app's own) ─▶ strategies
+
+Each node is built the first time it is asked for and then kept (the CLI asks only for what
+its command needs; :func:`build_services` asks for all of them, as an app starting must, so
+that a bad setting fails start-up). Framework-free: nothing here imports FastAPI.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Literal
 
-from tokenward._core import DebugTokens
-from tokenward.issuer import SigningKeys, build_signing_keys
+from tokenward._core import ApiKeyHasher, DebugTokens
+from tokenward.apikeys import ApiKeyService
+from tokenward.authenticator import Authenticator, Mode
+from tokenward.cognito import CognitoVerifier
+from tokenward.exceptions import ConfigurationError, KeySetUnavailableError
+from tokenward.issuer import SigningKeys, build_signing_keys, rotate
+from tokenward.keyring import KeyRing
+from tokenward.oidc import OidcProvider, OidcVerifier
+from tokenward.principal import Principal
+from tokenward.providers import (
+    AuthProvider,
+    CognitoProvider,
+    CustomProvider,
+    DebugUser,
+    SessionCheck,
+)
+from tokenward.ratelimit import LoginLimiter, limiter_key
+from tokenward.rbac import Roles
 from tokenward.sessions import SessionLifecycle
 from tokenward.settings import AuthSettings
-from tokenward.stores import Store
+from tokenward.stores import Store, open_store
+from tokenward.strategies import (
+    AccessTokenStrategy,
+    ApiKeyStrategy,
+    BasicCheck,
+    BasicStrategy,
+    GatewayStrategy,
+    IntrospectionStrategy,
+    Strategy,
+)
 from tokenward.tokens import TokenService
 
-__all__ = ["previous_tokens", "signing_keys", "token_service"]
+__all__ = [
+    "TOKEN_KINDS",
+    "Services",
+    "build_services",
+    "previous_tokens",
+    "signing_keys",
+    "token_service",
+]
+
+_log = logging.getLogger("tokenward")
+
+TOKEN_KINDS = {"access": "access token", "id": "ID token", "any": "access or ID token"}
+"""``COGNITO_TOKEN_USE`` → what the pool's tokens are called in messages and OpenAPI."""
+
+BUILT_IN_STRATEGIES = ("jwt", "api_key", "basic", "gateway")
 
 
 def signing_keys(settings: AuthSettings, secret: bytes | str) -> tuple[DebugTokens, SigningKeys]:
@@ -56,22 +114,440 @@ def token_service(
     clock: Callable[[], float] = time.time,
     *,
     lifecycle: SessionLifecycle | None = None,
+    reidentify: Callable[[Principal, str | None], Principal] | None = None,
+    keys: tuple[DebugTokens, SigningKeys] | None = None,
 ) -> tuple[TokenService, SigningKeys]:
     """The custom provider's :class:`TokenService` on ``store`` (lifetimes, reuse grace and
-    session limit from the settings) and the signing keys its access tokens use; ``lifecycle``
-    is the one every session ends through (the app's, which its session check listens to; a
-    new one on ``store`` when None)."""
-    tokens, keys = signing_keys(settings, secret)
+    session limit from the settings) and the signing keys its access tokens use (``keys``, or
+    new ones from ``secret``); ``lifecycle`` is the one every session ends through (a new one
+    on ``store`` when None); ``reidentify`` gives the user a refresh mints for."""
+    tokens, signing = signing_keys(settings, secret) if keys is None else keys
     service = TokenService(
         tokens,
         store,
-        access=keys.access,
+        access=signing.access,
         access_lifetime=int(settings.access_token_lifetime.total_seconds()),
         refresh_lifetime=int(settings.refresh_token_lifetime.total_seconds()),
         reuse_grace=settings.refresh_reuse_grace.total_seconds(),
         max_sessions=settings.max_sessions_per_user,
+        reidentify=reidentify,
         lifecycle=lifecycle,
         clock=clock,
         previous=previous_tokens(settings),
     )
-    return service, keys
+    return service, signing
+
+
+class Services:
+    """The services of one app (see the module's drawing), each built on first use and kept.
+
+    ``store`` replaces the one ``STORE_URL`` names; ``clock`` is every service's clock (tests);
+    ``basic`` turns on the ``"basic"`` strategy; ``strategies`` adds named strategies;
+    ``login_path`` is where the custom provider's tokens come from (for the 401's hint);
+    ``warn=False`` leaves out the start-up warnings (a CLI command is not an app starting).
+    The settings are not checked here: :func:`build_services` does, as ``Auth`` does.
+    """
+
+    def __init__(
+        self,
+        settings: AuthSettings,
+        *,
+        store: Store | None = None,
+        clock: Callable[[], float] = time.time,
+        basic: BasicCheck | None = None,
+        strategies: Mapping[str, Strategy] | None = None,
+        login_path: str | None = None,
+        warn: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._store = store
+        self._basic = basic
+        self._extra = dict(strategies or {})
+        self.login_path = login_path if settings.auth_provider == "custom" else None
+        self._warn = warn
+        self._authenticators: dict[tuple[tuple[str | Strategy, ...], Mode], Authenticator] = {}
+
+    def __repr__(self) -> str:
+        return f"<Services provider={self.settings.auth_provider!r}>"
+
+    @property
+    def custom(self) -> bool:
+        """Whether the custom provider issues the tokens (else Cognito or an OIDC issuer)."""
+        return self.settings.auth_provider == "custom"
+
+    @functools.cached_property
+    def store(self) -> Store:
+        """The store ``STORE_URL`` names (not opened: ``await store.open()``), or the one given."""
+        return open_store(self.settings.store_url) if self._store is None else self._store
+
+    @functools.cached_property
+    def secret(self) -> bytes:
+        """``AUTH_SECRET``; without it a random one for this process: under the custom provider
+        (development only: the settings check refuses it elsewhere) with a warning that tokens
+        will not survive a restart; under Cognito it keys only the limiter's counter names."""
+        settings = self.settings
+        if settings.auth_secret is None:
+            if self.custom and self._warn:
+                settings.warn_random_secret()
+            return secrets.token_bytes(32)
+        return settings.auth_secret.get_secret_value().encode("utf-8")
+
+    @functools.cached_property
+    def limiter(self) -> LoginLimiter:
+        """The login limiter (``LOGIN_MAX_FAILURES``...) on the store, its counters keyed by the
+        secret."""
+        settings = self.settings
+        return LoginLimiter(
+            self.store,
+            key=limiter_key(self.secret),
+            previous_keys=[limiter_key(old) for old in settings.previous_secrets],
+            max_failures=settings.login_max_failures,
+            failure_window=settings.login_failure_window.total_seconds(),
+            max_per_address=settings.login_max_per_address,
+            refresh_per_address=settings.refresh_max_per_address,
+            clock=self.clock,
+        )
+
+    @functools.cached_property
+    def api_keys(self) -> ApiKeyService | None:
+        """The API keys, or None under Cognito without ``AUTH_SECRET``: a random per-process
+        key would make every key unusable on other instances and after a restart."""
+        settings = self.settings
+        if settings.auth_secret is None and not self.custom:
+            if "auth_strategies" in settings.model_fields_set and "api_key" in settings.strategies:
+                raise ConfigurationError(
+                    f"{settings.var('auth_strategies')} names api_key, which needs "
+                    f"{settings.var('auth_secret')} (32 bytes or more, the same on every instance)"
+                )
+            if self._warn:
+                _log.warning(
+                    "tokenward: API keys are off: %s is not set (Bearer vk_… is refused)",
+                    settings.var("auth_secret"),
+                )
+            return None
+        return ApiKeyService(
+            ApiKeyHasher(self.secret),
+            self.store,
+            cache_ttl=settings.api_key_cache_ttl,
+            clock=self.clock,
+            check_secret=settings.auth_secret is not None,
+            previous=[ApiKeyHasher(old) for old in settings.previous_secrets],
+        )
+
+    # --- the custom provider ------------------------------------------------------------------
+
+    @functools.cached_property
+    def keys(self) -> tuple[DebugTokens, SigningKeys] | None:
+        """The native tokens and ``TOKEN_ALGORITHM``'s signing keys (None under Cognito)."""
+        return signing_keys(self.settings, self.secret) if self.custom else None
+
+    @property
+    def signing(self) -> SigningKeys | None:
+        """The access tokens' signing keys (None under Cognito)."""
+        keys = self.keys
+        return None if keys is None else keys[1]
+
+    @property
+    def key_ring(self) -> KeyRing | None:
+        """The ring that signs the access tokens; None for HS256 and for Cognito."""
+        signing = self.signing
+        return None if signing is None else signing.ring
+
+    @functools.cached_property
+    def lifecycle(self) -> SessionLifecycle | None:
+        """The one life cycle every session ends through (None under Cognito)."""
+        return SessionLifecycle(self.store, clock=self.clock) if self.custom else None
+
+    @functools.cached_property
+    def session_check(self) -> SessionCheck | None:
+        """``REVOKE_ACCESS_TOKENS``: the session check, listening to the life cycle."""
+        lifecycle = self.lifecycle
+        if lifecycle is None or not self.settings.revoke_access_tokens:
+            return None
+        return SessionCheck(lifecycle, ttl=self.settings.session_check_cache_ttl, clock=self.clock)
+
+    @functools.cached_property
+    def debug_user(self) -> DebugUser | None:
+        """The custom provider's debug user (None under Cognito)."""
+        return DebugUser(self.settings) if self.custom else None
+
+    @functools.cached_property
+    def tokens(self) -> TokenService | None:
+        """The custom provider's token service (None under Cognito): its refreshes
+        re-identify through the debug user, its sessions end through :attr:`lifecycle`."""
+        if self.keys is None or self.debug_user is None:
+            return None
+        service, _ = token_service(
+            self.settings,
+            self.store,
+            self.secret,
+            self.clock,
+            lifecycle=self.lifecycle,
+            reidentify=self.debug_user.reidentify,
+            keys=self.keys,
+        )
+        return service
+
+    # --- Cognito ------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def cognito(self) -> CognitoVerifier | None:
+        """The user pool's verifier (None unless ``AUTH_PROVIDER=cognito``)."""
+        if self.settings.auth_provider != "cognito":
+            return None
+        settings = self.settings
+        use = settings.cognito_token_use  # COGNITO_TOKEN_USE: access, id or any
+        token_use: Literal["access", "id"] | None = None if use == "any" else use
+        return CognitoVerifier(
+            settings.cognito_region,
+            settings.cognito_user_pool_id,
+            client_ids=settings.cognito_client_ids,
+            jwks_url=settings.cognito_jwks_url,
+            issuer=settings.cognito_issuer,
+            cache_size=settings.token_cache_size,
+            trust_gateway=settings.trust_gateway_claims,
+            leeway=settings.leeway,
+            token_use=token_use,
+        )
+
+    # --- any OpenID Connect issuer (docs/oidc.md) ---------------------------------------------
+
+    @functools.cached_property
+    def oidc(self) -> OidcVerifier | None:
+        """The issuers' verifier (None unless ``AUTH_PROVIDER=oidc``)."""
+        if self.settings.auth_provider != "oidc":
+            return None
+        settings = self.settings
+        return OidcVerifier(
+            issuers=settings.oidc_issuer_configs(),
+            leeway=settings.leeway,
+            cache_size=settings.token_cache_size,
+        )
+
+    # --- the provider and the strategies ------------------------------------------------------
+
+    @functools.cached_property
+    def provider(self) -> AuthProvider:
+        """The provider of ``AUTH_PROVIDER``: custom, Cognito or OIDC, never two."""
+        size = self.settings.token_cache_size
+        if self.custom and self._warn:
+            self.settings.warn_custom_auth()
+        if self.tokens is not None:
+            return CustomProvider(
+                self.tokens,
+                self.settings,
+                session_check=self.session_check,
+                memo_size=size,
+                user=self.debug_user,
+            )
+        if self.oidc is not None:
+            return OidcProvider(self.oidc, memo_size=size)
+        assert self.cognito is not None
+        return CognitoProvider(self.cognito, memo_size=size)
+
+    @property
+    def custom_provider(self) -> CustomProvider | None:
+        """The provider when it is the custom one (sign-in, refresh, logout)."""
+        provider = self.provider
+        return provider if isinstance(provider, CustomProvider) else None
+
+    @property
+    def hint(self) -> str:
+        """What a 401 says to send."""
+        if self.custom:
+            where = f" (POST {self.login_path} returns one)" if self.login_path else ""
+            return f"an access token{where}"
+        if self.oidc is not None:
+            return "an access token of " + " or ".join(self.oidc.issuers) + " (Bearer <token>)"
+        kind = TOKEN_KINDS[self.settings.cognito_token_use]
+        return f"a Cognito {kind} (Authorization: Bearer <token>)"
+
+    @functools.cached_property
+    def strategies(self) -> dict[str, Strategy]:
+        """The named strategies: ``jwt`` (the provider's tokens), ``api_key`` (when API keys
+        are on), ``basic`` (with a check), ``gateway`` (``TRUST_GATEWAY_CLAIMS``), then the
+        app's own (a name taken already: ConfigurationError)."""
+        found: dict[str, Strategy] = {"jwt": AccessTokenStrategy(self.provider, hint=self.hint)}
+        if self.api_keys is not None:
+            found["api_key"] = ApiKeyStrategy(self.api_keys)
+        if self._basic is not None:
+            found["basic"] = BasicStrategy(
+                self._basic, realm=self.settings.basic_realm, guard=self.limiter
+            )
+        if self.cognito is not None and self.settings.trust_gateway_claims:
+            found["gateway"] = GatewayStrategy(self.cognito)
+        settings = self.settings
+        if settings.oidc_introspection_url and settings.oidc_client_secret is not None:
+            found["introspection"] = IntrospectionStrategy(
+                settings.oidc_introspection_url,
+                client_id=settings.oidc_client_id or "",
+                client_secret=settings.oidc_client_secret.get_secret_value(),
+                audience=settings.oidc_audience_list or None,
+                leeway=settings.leeway,
+                max_cache_ttl=settings.oidc_introspection_cache_ttl,
+                mapping=self.oidc.configs[0].mapping if self.oidc is not None else None,
+            )
+        for name, strategy in self._extra.items():
+            if name in found:
+                raise ConfigurationError(f"a strategy named {name!r} exists already")
+            found[name] = strategy
+        return found
+
+    @functools.cached_property
+    def default_strategies(self) -> tuple[str, ...]:
+        """``AUTH_STRATEGIES`` as this app has them (``api_key`` only when API keys are on;
+        ``gateway`` first under ``TRUST_GATEWAY_CLAIMS``)."""
+        names = tuple(
+            n for n in self.settings.strategies if n != "api_key" or self.api_keys is not None
+        )
+        if "gateway" in self.strategies:
+            names = tuple(dict.fromkeys(("gateway", *names)))
+        return names
+
+    @functools.cached_property
+    def roles(self) -> Roles:
+        """``ROLES``, ``SCOPES``... (checked by ``settings.check()``)."""
+        return self.settings.rbac()
+
+    def authenticator(self, names: tuple[str | Strategy, ...], mode: Mode) -> Authenticator:
+        """The authenticator of ``names`` (strategy names or Strategy objects) in ``mode``, made
+        once per (names, mode) and kept; ConfigurationError for a name not available here."""
+        found = self._authenticators.get((names, mode))
+        if found is None:
+            chosen: list[Strategy] = []
+            for item in names:
+                if isinstance(item, str):
+                    strategy = self.strategies.get(item)
+                    if strategy is None:
+                        raise ConfigurationError(self.missing(item))
+                    item = strategy
+                chosen.append(item)
+            found = self._authenticators[names, mode] = Authenticator(chosen, mode)
+        return found
+
+    def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
+        """What ``principal`` may do: its credential's scopes, then those its roles grant
+        (:meth:`tokenward.rbac.Roles.effective_scopes`). An API key's are exactly those it was
+        given: its owner's roles do not widen a key made narrow on purpose."""
+        if principal.credential_type == "api_key" or not self.roles.roles:
+            return principal.scopes
+        return self.roles.effective_scopes(principal)
+
+    def require_custom(self) -> tuple[CustomProvider, TokenService]:
+        """The custom provider and its token service; ConfigurationError under another provider."""
+        provider, tokens = self.custom_provider, self.tokens
+        if provider is None or tokens is None:
+            raise ConfigurationError(
+                f"{self.settings.var('auth_provider')}={self.settings.auth_provider}: sign-in "
+                "happens at the identity provider"
+            )
+        return provider, tokens
+
+    def require_api_keys(self) -> ApiKeyService:
+        """The API keys; ConfigurationError when they are off (Cognito without the secret)."""
+        if self.api_keys is None:
+            raise ConfigurationError(
+                f"API keys need {self.settings.var('auth_secret')} (32 bytes or more): their "
+                "hashes are keyed with it, and every instance must share it"
+            )
+        return self.api_keys
+
+    def missing(self, name: str) -> str:
+        """Why the strategy ``name`` is not available here, and how to get it."""
+        how = {
+            "basic": "pass Auth(settings, basic=check)",
+            "gateway": f"set {self.settings.var('trust_gateway_claims')}=true (Cognito only)",
+            "api_key": "API keys need the api_key strategy",
+        }.get(name, "pass it in Auth(settings, strategies={...})")
+        return f"the strategy {name!r} is not available in this app: {how}"
+
+    def published_ring(self) -> KeyRing:
+        """The ring whose public keys ``JWKS_PATH`` publishes; ConfigurationError when there is
+        nothing to publish (HS256 or Cognito), so an app including the route does not start."""
+        var = self.settings.var
+        if self.key_ring is not None:
+            return self.key_ring
+        if self.signing is None:
+            raise ConfigurationError(
+                f"{var('auth_provider')}={self.settings.auth_provider}: the identity provider "
+                "publishes its own keys; auth.jwks_router serves the custom provider's"
+            )
+        raise ConfigurationError(
+            f"{var('token_algorithm')}=HS256 signs with a shared secret: there is no "
+            f"public key to publish; set {var('token_algorithm')} to ES256, EdDSA, RS256 "
+            "or PS256 for a JWKS endpoint"
+        )
+
+    def rotate_keys(self) -> str:
+        """Rotate the signing keys (:func:`tokenward.issuer.rotate`); returns the new kid."""
+        signing = self.signing
+        if signing is None or signing.ring is None:
+            raise ConfigurationError(
+                f"no key ring to rotate: {self.settings.var('token_algorithm')} must be "
+                "asymmetric (custom provider)"
+            )
+        return rotate(signing)
+
+    async def start(self) -> None:
+        """What an app does at start-up: fetch the Cognito keys (a failure is logged: requests
+        get 503 until they come), open the store (raising if it cannot), drop expired sessions
+        and counters, and say when ``AUTH_SECRET`` is not the one the API keys were made with."""
+        if self.cognito is not None:
+            try:
+                await self.cognito.prefetch_async()
+            except KeySetUnavailableError as exc:
+                _log.warning("tokenward: cannot prefetch the Cognito keys: %s", exc)
+        if self.oidc is not None:
+            try:
+                await self.oidc.prefetch_async()
+            except KeySetUnavailableError as exc:  # start anyway: requests get 503 until it works
+                _log.warning("tokenward: cannot discover the OIDC issuer's keys: %s", exc)
+        await self.store.open()
+        try:
+            now = self.clock()
+            await self.store.purge_refresh_sessions(before=now)
+            await self.store.purge_counters(before=now)
+            if self.api_keys is not None and not await self.api_keys.verify_secret():
+                _log.error(
+                    "tokenward: %s is not the one the store's API keys were made with: every "
+                    "key is refused here, and creating keys is refused (503)",
+                    self.settings.var("auth_secret"),
+                )
+        except BaseException:
+            await self.store.close()
+            raise
+
+    async def stop(self) -> None:
+        """What an app does at shutdown: close the store."""
+        await self.store.close()
+
+
+def build_services(
+    settings: AuthSettings,
+    *,
+    store: Store | None = None,
+    clock: Callable[[], float] = time.time,
+    basic: BasicCheck | None = None,
+    strategies: Mapping[str, Strategy] | None = None,
+    login_path: str | None = None,
+) -> Services:
+    """Every service of an app, built now: the settings checked (ConfigurationError for any
+    they refuse), then the store, limiter, provider, API keys and strategies, in the order
+    ``Auth`` has always built them (so the start-up warnings come in the same order)."""
+    settings.check()
+    services = Services(
+        settings,
+        store=store,
+        clock=clock,
+        basic=basic,
+        strategies=strategies,
+        login_path=login_path,
+    )
+    services.store  # noqa: B018 - built now, in this order
+    services.limiter  # noqa: B018
+    services.provider  # noqa: B018
+    services.strategies  # noqa: B018
+    services.default_strategies  # noqa: B018
+    services.roles  # noqa: B018
+    return services

@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from tokenward._api import unverified_claims
+from tokenward.caches import remember
 from tokenward.exceptions import (
     ConfigurationError,
     ExpiredTokenError,
@@ -48,7 +49,7 @@ from tokenward.exceptions import (
     TokenwardError,
 )
 from tokenward.oidc import ClaimMapping, _check_url
-from tokenward.principal import Principal, from_cognito_claims, from_token_claims, remember
+from tokenward.principal import Principal, from_cognito_claims, from_token_claims
 
 if TYPE_CHECKING:
     import httpx

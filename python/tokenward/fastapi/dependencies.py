@@ -42,6 +42,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 
 from tokenward.authenticator import Authenticator, Mode
+from tokenward.caches import REQUEST_MEMO_KEY
 from tokenward.exceptions import (
     AuthorizationError,
     ConfigurationError,
@@ -81,7 +82,7 @@ _APP_ATTR = "_tokenward_auth"
 # Where a request keeps the users its credentials were checked for, so that several dependencies
 # of one request (require_groups beside require_current_user, say) check them once: a key of the
 # ASGI scope, which lives exactly as long as the request.
-_SCOPE_USERS = "tokenward.users"
+_SCOPE_USERS = REQUEST_MEMO_KEY  # its rules: tokenward.caches (4.)
 
 # What a dependency asks the Auth for: None (the app's default strategies) or the strategies
 # and mode given to authenticate(...).

@@ -289,6 +289,20 @@ exception_handler = exception_handler_for(LOGIN_PATH)
 """The handler of an app with tokenward's own sign-in routes (custom provider)."""
 
 
+def register_exception_handler(app: Any, handler: Callable[..., Any]) -> None:
+    """Answer a TokenwardError that application code raises with ``handler``; an app already
+    running takes no handler any more, which is logged (``Auth.install`` calls it)."""
+    if getattr(app, "middleware_stack", None) is None:
+        app.add_exception_handler(TokenwardError, handler)
+    elif TokenwardError not in getattr(app, "exception_handlers", {TokenwardError: None}):
+        _log.info(
+            "tokenward: the app was running before auth.install(app), so a TokenwardError "
+            "raised by application code (AuthorizationError...) would be a 500: call "
+            "auth.install(app) right after creating the app, or pass "
+            "FastAPI(exception_handlers=auth.exception_handlers)"
+        )
+
+
 WS_POLICY_VIOLATION = 1008
 WS_TRY_AGAIN_LATER = 1013
 _MAX_CLOSE_REASON = 123  # bytes of UTF-8 a close frame's reason may hold (RFC 6455 §5.5)

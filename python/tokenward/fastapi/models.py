@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -53,17 +52,17 @@ class CurrentUser(BaseModel):
     ) -> CurrentUser:
         """The view of ``principal``; ``scopes`` replaces its own (the effective scopes).
 
-        Built as :meth:`model_construct` builds a model whose every field is given (the values
-        come from a verified Principal, so there is nothing to validate), without its per-field
-        alias and default look-ups: this runs on every authenticated request."""
+        Built through pydantic's public API without validation (the values come from a
+        verified Principal, so there is nothing to validate): a copy of a prototype with every
+        field replaced (:meth:`~pydantic.BaseModel.model_copy`, cheaper per call than
+        :meth:`~pydantic.BaseModel.model_construct`, which looks up each field's alias and
+        default), then the Principal in its private attribute. Runs once per token while the
+        token's Principal is remembered (:mod:`tokenward.caches`), else once per request."""
         claims = principal.claims
         if type(claims) is not FrozenDict:  # a memoised Principal's claims are frozen already
             claims = freeze(claims)
-        user = _new(cls)
-        _set(
-            user,
-            "__dict__",
-            {
+        user = _prototype(cls).model_copy(
+            update={
                 "sub": principal.subject,
                 "email": principal.email,
                 "groups": FrozenList(principal.groups),
@@ -71,11 +70,9 @@ class CurrentUser(BaseModel):
                 "provider": principal.provider,
                 "credential_type": principal.credential_type,
                 "claims": claims,
-            },
+            }
         )
-        _set_fields_set(user, set(_FIELD_NAMES))
-        _set_extra(user, None)
-        _set_private(user, {"_principal": principal})
+        user._principal = principal
         return user
 
     @property
@@ -102,21 +99,16 @@ class CurrentUser(BaseModel):
         return all(s in self.scopes for s in scopes)
 
 
-_FIELD_NAMES = frozenset(CurrentUser.model_fields)
-# What from_principal stores into, bound once: BaseModel's own slots (pydantic 2 keeps a model's
-# state in them) and object's constructor and setter, so no look-up happens per request.
-_new = object.__new__
-_set = object.__setattr__
+_PROTOTYPES: dict[type[CurrentUser], CurrentUser] = {}
 
 
-def _slot_setter(name: str) -> Callable[[Any, Any], None]:
-    descriptor: Any = vars(BaseModel)[name]
-    return descriptor.__set__  # type: ignore[no-any-return]
-
-
-_set_fields_set = _slot_setter("__pydantic_fields_set__")
-_set_extra = _slot_setter("__pydantic_extra__")
-_set_private = _slot_setter("__pydantic_private__")
+def _prototype(cls: type[CurrentUser]) -> CurrentUser:
+    """A user of ``cls`` with every field set (``model_fields_set`` is all of them in its
+    copies), the template :meth:`CurrentUser.from_principal` copies."""
+    found = _PROTOTYPES.get(cls)
+    if found is None:
+        found = _PROTOTYPES[cls] = cls.model_construct(_fields_set=set(cls.model_fields), sub="")
+    return found
 
 
 class LoginRequest(BaseModel):

@@ -8,11 +8,12 @@ OpenAPI document (401/403/503 answers, optional auth, the provider's flow and sc
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from fastapi import routing as _fastapi_routing
 
+from tokenward.exceptions import ConfigurationError
 from tokenward.fastapi.dependencies import (
     OptionalCurrentUser,
     RequireCurrentUser,
@@ -22,6 +23,7 @@ from tokenward.rbac import Roles
 
 __all__ = [
     "RouteInfo",
+    "check_routes",
     "document",
     "iter_routes",
     "route_report",
@@ -153,6 +155,25 @@ def undeclared_scopes(app: Any, roles: Roles) -> str | None:
                 f"{', '.join(missing)}, which the app does not declare"
             )
     return None
+
+
+def check_routes(
+    app: Any,
+    available: Container[str],
+    missing: Callable[[str], str],
+    roles: Roles,
+    scopes_var: str,
+) -> None:
+    """Fail start-up (ConfigurationError) for a route of ``app`` naming a built-in strategy not
+    in ``available`` (``missing(name)`` says why), or asking for a scope ``roles`` does not
+    declare (when ``SCOPES``, named ``scopes_var``, declares them)."""
+    for _, info in iter_routes(app):
+        for name in info.strategies:
+            if name not in available and name in ("jwt", "api_key", "basic", "gateway"):
+                raise ConfigurationError(f"{info.path}: {missing(name)}")
+    problem = undeclared_scopes(app, roles)
+    if problem:
+        raise ConfigurationError(f"{problem}; declare it in {scopes_var}")
 
 
 def scope_table(roles: Roles, extra: Iterable[str] = ()) -> dict[str, str]:
