@@ -123,6 +123,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.jwks",
         "tokenward._verifier",
         "tokenward.keyring",  # a key source that builds verifiers of its own tokens
+        "tokenward.passwords",  # Argon2id hashes and the password policy
     ),
     ("tokenward.cognito", "tokenward.stores"),
     (

@@ -66,5 +66,6 @@ void bind_jose(py::module_& m);
 void bind_field_cipher(py::module_& m);
 void bind_debug_tokens(py::module_& m);
 void bind_api_keys(py::module_& m);
+void bind_passwords(py::module_& m);  // password.cpp: Argon2id, OneTimeTokens
 
 }  // namespace tokenward::bindings

@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   tokenward::bindings::bind_api_keys(m);
   tokenward::bindings::bind_jwks_cache(m);
   tokenward::bindings::bind_key_ring(m);
+  tokenward::bindings::bind_passwords(m);
 }

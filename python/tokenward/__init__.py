@@ -18,7 +18,7 @@ from tokenward._api import (
     unverified_claims,
     unverified_header,
 )
-from tokenward._core import JWK, FieldCipher, JWKSet
+from tokenward._core import JWK, FieldCipher, JWKSet, OneTimeTokens
 from tokenward._verifier import Verifier
 from tokenward.cognito import CognitoPool, CognitoVerifier
 from tokenward.exceptions import (
@@ -42,6 +42,7 @@ from tokenward.exceptions import (
     MalformedTokenError,
     MissingClaimError,
     NotAuthenticatedError,
+    PasswordHashError,
     RateLimitError,
     RefreshTokenError,
     StoreError,
@@ -49,10 +50,12 @@ from tokenward.exceptions import (
     TokenwardError,
     UnstorableValueError,
     UnsupportedAlgorithmError,
+    WeakPasswordError,
 )
 from tokenward.jwks import RemoteJWKS
 from tokenward.keyring import KeyRing
 from tokenward.keysource import KeySource, StaticKeys
+from tokenward.passwords import PasswordHasher, PasswordPolicy
 from tokenward.principal import Principal
 
 try:
@@ -97,6 +100,10 @@ __all__ = [
     "MalformedTokenError",
     "MissingClaimError",
     "NotAuthenticatedError",
+    "OneTimeTokens",
+    "PasswordHashError",
+    "PasswordHasher",
+    "PasswordPolicy",
     "Principal",
     "RateLimitError",
     "RefreshTokenError",
@@ -108,6 +115,7 @@ __all__ = [
     "UnstorableValueError",
     "UnsupportedAlgorithmError",
     "Verifier",
+    "WeakPasswordError",
     "__version__",
     "decode",
     "encode",
