@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import access, api_keys, e2e, extras, key_sources
+from benchmarks import access, api_keys, e2e, extras, key_sources, passwords
 from benchmarks.floor import FloorUnavailable, ensure_floor, run_floor
 from benchmarks.peers import (
     NOT_INSTALLED_REASONS,
@@ -523,6 +523,17 @@ def main(argv: list[str] | None = None) -> int:
         if "stores" in entitlements:
             access.print_table(entitlements["stores"])
     report["access"] = entitlements
+    if quick:
+        pw: dict[str, Any] = {"skipped": "skipped in quick mode"}
+        print(f"\nPassword hashing: {pw['skipped']}")
+    else:
+        pw = _section(
+            "Password hashing, Argon2id through libsodium (python -m benchmarks.passwords)",
+            passwords.run,
+        )
+        if "costs" in pw:
+            passwords.print_table(pw)
+    report["passwords"] = pw
     if not (quick or args.no_e2e):
         fp = _section(
             "FastAPI peers (same uvicorn set-up; server CPU µs per request over /open)",
