@@ -4,6 +4,9 @@ NFKC normalisation, and the GIL released while hashing."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import sys
 import threading
 import unicodedata
@@ -13,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import argon2
 import pytest
 from argon2.low_level import Type, hash_secret
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 import tokenward as tw
@@ -351,3 +356,80 @@ def test_the_gil_is_released_while_hashing_and_verifying(
     assert _steps_of_another_thread_during(lambda: hasher.hash("gil test password")) > 0
     assert _steps_of_another_thread_during(lambda: hasher.verify(phc, "gil test password")) > 0
     assert _steps_of_another_thread_during(lambda: hasher.verify_dummy("gil test")) > 0
+
+
+# --- the stored-hash grammar against a model ------------------------------------------------------
+
+_PHC = re.compile(
+    r"\$argon2id\$v=19\$m=(0|[1-9][0-9]{0,9}),t=(0|[1-9][0-9]{0,9}),p=(0|[1-9][0-9]{0,9})"
+    r"\$([A-Za-z0-9+/]*)\$([A-Za-z0-9+/]*)"
+)
+
+
+def _b64_bytes(text: str) -> int | None:
+    """Bytes of canonical unpadded standard base64, or None."""
+    if len(text) % 4 == 1:
+        return None
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except binascii.Error:
+        return None
+    return len(raw) if base64.b64encode(raw).decode().rstrip("=") == text else None
+
+
+def model_accepts(phc: str) -> bool:
+    """The grammar and bounds of docs/accounts.md, written independently of the C++ parser."""
+    match = _PHC.fullmatch(phc)
+    if match is None or len(phc) > 127:
+        return False
+    m, t, p = (int(g) for g in match.group(1, 2, 3))
+    salt, digest = _b64_bytes(match.group(4)), _b64_bytes(match.group(5))
+    return (
+        salt is not None
+        and 8 <= salt <= 64
+        and digest is not None
+        and 16 <= digest <= 64
+        and 1 <= p <= 16
+        and 1 <= t <= 32
+        and 8 * p <= m <= 4 * 1024 * 1024
+    )
+
+
+_PIECES = st.sampled_from(
+    ["$", "=", ",", "0", "1", "9", "16", "17", "32", "33", "m", "t", "p", "v", "+", "/", "A", "Q",
+     "a", "z", "_", "-", "==", "AAAA", "argon2id", "argon2i", "19", "4194304", "4194305"]
+)  # fmt: skip
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from([KNOWN_CFFI[1], KNOWN_CFFI_P4[1], KNOWN_PWDLIB[1]]))
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(text)))
+        cut = draw(st.integers(0, 3))
+        text = text[:at] + draw(st.one_of(st.just(""), _PIECES)) + text[at + cut :]
+    return text
+
+
+@st.composite
+def _structured(draw: st.DrawFn) -> str:
+    num = st.one_of(st.integers(0, 40), st.integers(0, 5_000_000), st.sampled_from(["01", "007"]))
+    m, t, p = draw(num), draw(num), draw(num)
+    salt = base64.b64encode(draw(st.binary(min_size=0, max_size=70))).decode().rstrip("=")
+    digest = base64.b64encode(draw(st.binary(min_size=0, max_size=70))).decode().rstrip("=")
+    return f"$argon2id$v=19$m={m},t={t},p={p}${salt}${digest}"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_mutated(), _structured()))
+def test_the_parser_accepts_exactly_the_documented_grammar(phc: str) -> None:
+    """needs_rehash parses (ours, then libsodium's) without hashing: it raises PasswordHashError
+    exactly when the model refuses the string, and libsodium reads every string we accept."""
+    hasher = _core.Argon2id(**CHEAP)
+    try:
+        hasher.needs_rehash(phc)
+        accepted = True
+    except tw.PasswordHashError as exc:
+        assert "libsodium could not read it" not in str(exc), phc
+        accepted = False
+    assert accepted == model_accepts(phc), phc
