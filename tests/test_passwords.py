@@ -220,6 +220,8 @@ def test_a_hash_that_is_not_str_is_a_type_error(hasher: PasswordHasher) -> None:
         (0, 0),
         (-1, 64 << 20),
         (2, -5),
+        (2**64, 64 << 20),
+        (2, 2**64),
     ],
 )
 def test_parameters_out_of_bounds_are_refused(opslimit: int, memlimit: int) -> None:

@@ -90,8 +90,9 @@ class PasswordHasher:
             raise ConfigurationError("opslimit must be an int")
         if isinstance(memlimit, bool) or not isinstance(memlimit, int):
             raise ConfigurationError("memlimit must be an int")
-        if opslimit < 0 or memlimit < 0:
-            raise ConfigurationError("opslimit and memlimit must be positive")
+        if not (0 <= opslimit < 2**32 and 0 <= memlimit < 2**63):
+            # the native bounds (2 to 32 passes, 19 MiB to 4 GiB) give the precise message
+            raise ConfigurationError("opslimit and memlimit are out of range")
         self._native = Argon2id(opslimit=opslimit, memlimit=memlimit)
         self._accept_unnormalized = bool(accept_unnormalized)
 
