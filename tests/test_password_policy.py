@@ -138,3 +138,27 @@ def test_without_zxcvbn_the_common_check_is_a_configuration_error() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_a_weak_password_is_a_422_that_lists_the_rules() -> None:
+    """Through the one exception mapper (tokenward.fastapi.errors), as a route that checks a new
+    password would raise it: 422 with every broken rule, the password not echoed."""
+    pytest.importorskip("fastapi")
+    from fastapi import FastAPI
+
+    from _fastapi_support import TestClient
+    from tokenward.fastapi.errors import exception_handler
+
+    app = FastAPI(exception_handlers={tw.TokenwardError: exception_handler})
+
+    @app.post("/password")
+    def set_password(password: str) -> None:
+        PasswordPolicy(require_digit=True).check(password)
+
+    with TestClient(app) as client:
+        weak = client.post("/password", params={"password": "dragon"})
+        assert weak.status_code == 422
+        detail = weak.json()["detail"]
+        assert "at least 8 characters" in detail and "a digit" in detail and "common" in detail
+        assert "dragon" not in detail
+        assert client.post("/password", params={"password": "dragon-fly-42"}).status_code == 200
