@@ -193,6 +193,7 @@ def test_nothing_below_fastapi_imports_fastapi() -> None:
         "tokenward.apikeys",
         "tokenward.ratelimit",
         "tokenward.issuer",
+        "tokenward.passwords",
         "tokenward.cli",
     ],
 )
