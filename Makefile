@@ -114,7 +114,7 @@ fuzz: $(BIN)/python system-deps
 	  -DPython_EXECUTABLE=$(abspath $(BIN)/python) -DTOKENWARD_BUILD_MODULE=OFF -DTOKENWARD_BUILD_FUZZERS=ON
 	cmake --build build-fuzz
 	$(BIN)/python scripts/fuzz_seeds.py build-fuzz/corpus
-	for t in fuzz_token fuzz_jwk fuzz_json fuzz_field_cipher fuzz_jwks_cache; do \
+	for t in fuzz_token fuzz_jwk fuzz_json fuzz_field_cipher fuzz_jwks_cache fuzz_password_hash; do \
 	  mkdir -p build-fuzz/corpus/$$t && \
 	  build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 build-fuzz/corpus/$$t || exit 1; \
 	done

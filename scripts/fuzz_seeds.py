@@ -35,6 +35,12 @@ def main(root: Path) -> None:
     (fields / "seed-legacy").write_text(tw.FieldCipher.ignis_legacy("my-app-secret").encrypt("x"))
     encrypted = tw1.encrypt_claims({"sub": "u1", "email": "e@example.com"})
     (fields / "seed-claims").write_text(json.dumps(encrypted))
+    hashes = root / "fuzz_password_hash"
+    hashes.mkdir(parents=True, exist_ok=True)
+    (hashes / "seed-argon2id").write_text(tw.PasswordHasher(memlimit=19 << 20).hash("password"))
+    (hashes / "seed-reset-token").write_text(
+        tw.OneTimeTokens("s" * 32, "reset-password").issue()[0]
+    )
 
 
 if __name__ == "__main__":
