@@ -62,6 +62,7 @@ def test_composition_knobs() -> None:
     assert policy.broken_rules("Aab!") == ("no_digit",)
     assert policy.broken_rules("Aa12") == ("no_symbol",)
     assert policy.broken_rules("Aa1 ") == ()  # a space counts as a symbol
+    assert PasswordPolicy(reject_common=False).broken_rules("\ud800" * 8) == ("invalid_characters",)
     assert policy.broken_rules("Ää٣—") == ()  # non-ASCII letters, an Arabic-Indic digit, a dash
 
 

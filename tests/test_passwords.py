@@ -287,8 +287,9 @@ def test_a_lone_surrogate_matches_nothing(hasher: PasswordHasher) -> None:
     phc = hasher.hash("ordinary password")
     assert not hasher.verify(phc, "\ud800abc")
     assert hasher.verify_dummy("\ud800") is False
-    with pytest.raises(tw.WeakPasswordError):
+    with pytest.raises(tw.WeakPasswordError) as info:
         hasher.hash("\ud800 password")
+    assert info.value.rules == ("invalid_characters",)
 
 
 def test_verify_dummy_never_matches(hasher: PasswordHasher) -> None:

@@ -258,8 +258,8 @@ class RateLimitError(TokenwardError):
 class WeakPasswordError(TokenwardError, ValueError):
     """A new password is refused: ``rules`` names every rule of the password policy it breaks
     (``too_short``, ``too_long``, ``no_uppercase``, ``no_lowercase``, ``no_digit``,
-    ``no_symbol``, ``common``), so a form can show them all at once. A server answers 422. The
-    message never repeats the password."""
+    ``no_symbol``, ``common``, ``invalid_characters``), so a form can show them all at once. A
+    server answers 422. The message never repeats the password."""
 
     def __init__(self, message: str, *, rules: tuple[str, ...] = ()) -> None:
         super().__init__(message)

@@ -62,6 +62,15 @@ def normalize_password(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
 
 
+def _has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (it then has no UTF-8 form)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _too_long(password: str) -> WeakPasswordError:
     return WeakPasswordError(
         f"the password is longer than {MAX_PASSWORD_BYTES} bytes of UTF-8", rules=("too_long",)
@@ -115,6 +124,11 @@ class PasswordHasher:
         normal = normalize_password(password)
         if len(normal.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
             raise _too_long(normal)
+        if _has_surrogate(normal):
+            raise WeakPasswordError(
+                "the password holds a lone surrogate, which is not text",
+                rules=("invalid_characters",),
+            )
         return self._native.hash(normal)
 
     def _candidates(self, password: str) -> tuple[str, ...]:
@@ -200,6 +214,7 @@ _RULE_TEXT = {
     "no_digit": "a digit",
     "no_symbol": "a symbol or punctuation mark",
     "common": "not one of the most common passwords",
+    "invalid_characters": "only Unicode text (no lone surrogates)",
 }
 
 
@@ -292,6 +307,8 @@ class PasswordPolicy:
             broken.append("no_symbol")
         if self.reject_common and normal.casefold() in common_passwords():
             broken.append("common")
+        if _has_surrogate(normal):
+            broken.append("invalid_characters")
         return tuple(broken)
 
     def check(self, password: str) -> None:
