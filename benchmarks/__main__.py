@@ -523,17 +523,6 @@ def main(argv: list[str] | None = None) -> int:
         if "stores" in entitlements:
             access.print_table(entitlements["stores"])
     report["access"] = entitlements
-    if quick:
-        pw: dict[str, Any] = {"skipped": "skipped in quick mode"}
-        print(f"\nPassword hashing: {pw['skipped']}")
-    else:
-        pw = _section(
-            "Password hashing, Argon2id through libsodium (python -m benchmarks.passwords)",
-            passwords.run,
-        )
-        if "costs" in pw:
-            passwords.print_table(pw)
-    report["passwords"] = pw
     if not (quick or args.no_e2e):
         fp = _section(
             "FastAPI peers (same uvicorn set-up; server CPU µs per request over /open)",
@@ -546,6 +535,18 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"  {name:<44} +{extra:7.1f} µs (/open {base:.1f} µs)")
         report["fastapi_peers"] = fp
+
+    if quick:
+        pw: dict[str, Any] = {"skipped": "skipped in quick mode"}
+        print(f"\nPassword hashing: {pw['skipped']}")
+    else:
+        pw = _section(
+            "Password hashing, Argon2id through libsodium (python -m benchmarks.passwords)",
+            passwords.run,
+        )
+        if "costs" in pw:
+            passwords.print_table(pw)
+    report["passwords"] = pw
 
     report["targets"] = targets(report)
     print("\nTargets (ratios from this run):")

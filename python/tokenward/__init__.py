@@ -18,7 +18,7 @@ from tokenward._api import (
     unverified_claims,
     unverified_header,
 )
-from tokenward._core import JWK, FieldCipher, JWKSet, OneTimeTokens
+from tokenward._core import JWK, FieldCipher, JWKSet
 from tokenward._verifier import Verifier
 from tokenward.cognito import CognitoPool, CognitoVerifier
 from tokenward.exceptions import (
@@ -55,7 +55,7 @@ from tokenward.exceptions import (
 from tokenward.jwks import RemoteJWKS
 from tokenward.keyring import KeyRing
 from tokenward.keysource import KeySource, StaticKeys
-from tokenward.passwords import PasswordHasher, PasswordPolicy
+from tokenward.passwords import OneTimeTokens, PasswordHasher, PasswordPolicy
 from tokenward.principal import Principal
 
 try:

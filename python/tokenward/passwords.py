@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tokenward._core import Argon2id
+from tokenward._core import Argon2id, OneTimeTokens
 from tokenward.exceptions import ConfigurationError, WeakPasswordError
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "OPSLIMIT_INTERACTIVE",
     "OPSLIMIT_MODERATE",
     "OPSLIMIT_SENSITIVE",
+    "OneTimeTokens",
     "PasswordHasher",
     "PasswordPolicy",
     "common_passwords",
