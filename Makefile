@@ -141,3 +141,6 @@ fuzz: $(BIN)/python system-deps
 	  mkdir -p build-fuzz/corpus/$$t && \
 	  build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 build-fuzz/corpus/$$t || exit 1; \
 	done
+	# stored password hashes are at most 127 characters: short inputs only
+	mkdir -p build-fuzz/corpus/fuzz_password_hash && build-fuzz/fuzz_password_hash \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=256 -print_final_stats=1 build-fuzz/corpus/fuzz_password_hash

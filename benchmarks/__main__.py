@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import access, api_keys, e2e, extras, key_sources
+from benchmarks import access, api_keys, e2e, extras, key_sources, passwords
 from benchmarks.floor import FloorUnavailable, ensure_floor, run_floor
 from benchmarks.peers import (
     NOT_INSTALLED_REASONS,
@@ -585,6 +585,18 @@ def main(argv: list[str] | None = None) -> int:
     report["api_key_lookup"] = lookup
     if not (quick or args.no_e2e):
         report["fastapi_peers"] = fastapi_peers()
+
+    if quick:
+        pw: dict[str, Any] = {"skipped": "skipped in quick mode"}
+        print(f"\nPassword hashing: {pw['skipped']}")
+    else:
+        pw = _section(
+            "Password hashing, Argon2id through libsodium (python -m benchmarks.passwords)",
+            passwords.run,
+        )
+        if "costs" in pw:
+            passwords.print_table(pw)
+    report["passwords"] = pw
 
     report["targets"] = targets(report)
     return _finish(report, args.output, started)

@@ -17,6 +17,12 @@ def main(root: Path) -> None:
     fields = root / "fuzz_field_cipher"
     for d in (tokens, keys, texts, fields):
         d.mkdir(parents=True, exist_ok=True)
+    hashes = root / "fuzz_password_hash"
+    hashes.mkdir(parents=True, exist_ok=True)
+    (hashes / "seed-argon2id").write_text(tw.PasswordHasher(memlimit=19 << 20).hash("password"))
+    (hashes / "seed-reset-token").write_text(
+        tw.OneTimeTokens("s" * 32, "reset-password").issue()[0]
+    )
     claims = {"iss": "https://issuer.example", "aud": "api", "exp": int(time.time()) + 60}
     for alg in tw.ALGORITHMS:
         key = tw.JWK.generate(alg)

@@ -26,6 +26,8 @@ EXPECTED: dict[str, type[Exception]] = {
     "configuration": exceptions.ConfigurationError,
     "internal": exceptions.TokenwardError,
     "decryption_failed": exceptions.DecryptionError,
+    "bad_password_hash": exceptions.PasswordHashError,
+    "password_rejected": exceptions.WeakPasswordError,
 }
 
 TOKEN_FAULTS = {

@@ -125,6 +125,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.jwks",
         "tokenward._verifier",
         "tokenward.keyring",  # a key source that builds verifiers of its own tokens
+        "tokenward.passwords",  # Argon2id hashes and the password policy
     ),
     ("tokenward.cognito", "tokenward.oidc", "tokenward.stores"),
     (
@@ -198,6 +199,7 @@ def test_nothing_below_fastapi_imports_fastapi() -> None:
         "tokenward.apikeys",
         "tokenward.ratelimit",
         "tokenward.issuer",
+        "tokenward.passwords",
         "tokenward.cli",
     ],
 )

@@ -31,6 +31,8 @@ constexpr const char* exception_name(errc code) noexcept {
     case errc::configuration: return "ConfigurationError";
     case errc::internal: return "TokenwardError";
     case errc::decryption_failed: return "DecryptionError";
+    case errc::bad_password_hash: return "PasswordHashError";
+    case errc::password_rejected: return "WeakPasswordError";
     case errc::errc_count: break;
   }
   return nullptr;

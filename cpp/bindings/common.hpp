@@ -63,6 +63,7 @@ inline py::bytes to_bytes(const std::string& s) { return {s.data(), s.size()}; }
 
 // One function per concern, each in its own file; module.cpp calls them in order.
 void bind_jose(py::module_& m);
+void bind_passwords(py::module_& m);  // password.cpp: Argon2id, OneTimeTokens
 void bind_field_cipher(py::module_& m);
 void bind_debug_tokens(py::module_& m);
 void bind_api_keys(py::module_& m);

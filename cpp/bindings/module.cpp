@@ -10,6 +10,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   m.def("_error_classes", &tokenward::bindings::error_classes,
         "TEST ONLY: {errc name: exception class} for every native error code.");
   tokenward::bindings::bind_jose(m);
+  tokenward::bindings::bind_passwords(m);
   tokenward::bindings::bind_field_cipher(m);
   tokenward::bindings::bind_debug_tokens(m);
   tokenward::bindings::bind_api_keys(m);

@@ -35,6 +35,8 @@ std::string_view code_name(errc e) noexcept {
     case errc::configuration: return "configuration";
     case errc::internal: return "internal";
     case errc::decryption_failed: return "decryption_failed";
+    case errc::bad_password_hash: return "bad_password_hash";
+    case errc::password_rejected: return "password_rejected";
     case errc::errc_count: break;
   }
   return "unknown";

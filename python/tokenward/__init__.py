@@ -53,6 +53,7 @@ from tokenward.exceptions import (
     MalformedTokenError,
     MissingClaimError,
     NotAuthenticatedError,
+    PasswordHashError,
     RateLimitError,
     RefreshTokenError,
     StoreError,
@@ -60,11 +61,13 @@ from tokenward.exceptions import (
     TokenwardError,
     UnstorableValueError,
     UnsupportedAlgorithmError,
+    WeakPasswordError,
 )
 from tokenward.jwks import RemoteJWKS
 from tokenward.keyring import KeyRing
 from tokenward.keysource import KeySource, StaticKeys
 from tokenward.mfa import TotpVerifier, otpauth_uri
+from tokenward.passwords import OneTimeTokens, PasswordHasher, PasswordPolicy
 from tokenward.principal import Principal
 
 try:
@@ -109,6 +112,10 @@ __all__ = [
     "MalformedTokenError",
     "MissingClaimError",
     "NotAuthenticatedError",
+    "OneTimeTokens",
+    "PasswordHashError",
+    "PasswordHasher",
+    "PasswordPolicy",
     "Principal",
     "RateLimitError",
     "RecoveryCodeHasher",
@@ -122,6 +129,7 @@ __all__ = [
     "UnstorableValueError",
     "UnsupportedAlgorithmError",
     "Verifier",
+    "WeakPasswordError",
     "__version__",
     "base32_decode",
     "base32_encode",

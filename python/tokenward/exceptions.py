@@ -18,6 +18,11 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
 * :class:`HierarchyError` (also a :class:`ValueError`): a change of the resource hierarchy that
   would make a resource its own ancestor.
 * :class:`RateLimitError` (429): too many attempts; ``retry_after`` says for how long.
+* :class:`WeakPasswordError` (422, also a :class:`ValueError`): a new password the policy
+  refuses; ``rules`` names every rule it breaks.
+* :class:`PasswordHashError`: a stored password hash that is not an Argon2id PHC string tokenward
+  can check (corrupt, or another scheme such as bcrypt). The stored data's fault, not the
+  client's: never a 401 for the caller to retry, and never a 500 either (see docs/accounts.md).
 
 The FastAPI layer maps this tree to HTTP answers in one place (``tokenward.fastapi.errors``).
 """
@@ -48,6 +53,7 @@ __all__ = [
     "MalformedTokenError",
     "MissingClaimError",
     "NotAuthenticatedError",
+    "PasswordHashError",
     "RateLimitError",
     "RefreshTokenError",
     "StoreError",
@@ -55,6 +61,7 @@ __all__ = [
     "TokenwardError",
     "UnstorableValueError",
     "UnsupportedAlgorithmError",
+    "WeakPasswordError",
 ]
 
 
@@ -265,3 +272,21 @@ class CsrfError(TokenwardError):
     def __init__(self, missing: tuple[str, ...]) -> None:
         super().__init__("cross-site request refused: it lacks " + " and ".join(missing))
         self.missing = tuple(missing)
+
+
+class WeakPasswordError(TokenwardError, ValueError):
+    """A new password is refused: ``rules`` names every rule of the password policy it breaks
+    (``too_short``, ``too_long``, ``no_uppercase``, ``no_lowercase``, ``no_digit``,
+    ``no_symbol``, ``common``, ``invalid_characters``), so a form can show them all at once. A
+    server answers 422. The message never repeats the password."""
+
+    def __init__(self, message: str, *, rules: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.rules = tuple(rules)
+
+
+class PasswordHashError(TokenwardError):
+    """A stored password hash cannot be checked: it is not an Argon2id ``$argon2id$v=19$...``
+    PHC string within tokenward's bounds (corrupt, truncated, or another scheme such as bcrypt).
+    The stored record is at fault, not the password typed: code that signs users in treats the
+    account as one that cannot sign in with a password and logs the account id."""

@@ -31,6 +31,9 @@ enum class errc {
   internal,                // OpenSSL failed where it should not (allocation, ...)
   // the token's fault again (appended to keep the numbering of the codes above)
   decryption_failed,       // an encrypted field did not decrypt: tampered, truncated, wrong or unknown key
+  // passwords (appended too)
+  bad_password_hash,       // a stored password hash is not an Argon2id PHC string within bounds
+  password_rejected,       // a password the hasher refuses to hash (longer than its bound)
   // Not a code: the number of codes. A new code goes just above, and then the binding layer's
   // table of exception classes (cpp/bindings/common.cpp) fails to compile until it names one.
   errc_count,

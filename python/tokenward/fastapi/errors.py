@@ -10,6 +10,7 @@ exception                              status  headers
 ``CsrfError``                          403     (the detail names what the request lacks)
 ``RateLimitError``                     429     ``Retry-After``
 ``UnstorableValueError``               422
+``WeakPasswordError``                  422     (the body names every broken rule)
 ``KeySetUnavailableError``, ``StoreError``,
 any other ``TokenwardError``           503     ``Retry-After``
 =====================================  ======  ===============================================
@@ -48,6 +49,7 @@ from tokenward.exceptions import (
     TokenUseError,
     TokenwardError,
     UnstorableValueError,
+    WeakPasswordError,
 )
 from tokenward.strategies import bearer_challenge
 
@@ -195,6 +197,9 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
             422,
             detail="A value holds a NUL character or a lone surrogate, which no store can keep.",
         )
+    if isinstance(exc, WeakPasswordError):  # the message lists the rules, never the password
+        text = str(exc)
+        return HTTPException(422, detail=text[:1].upper() + text[1:] + ".")
     if isinstance(exc, KeySetUnavailableError):
         _log.warning("tokenward: verification keys unavailable: %s", exc)
         return unavailable("Token verification")
