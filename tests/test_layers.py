@@ -124,6 +124,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.jwks",
         "tokenward._verifier",
         "tokenward.keyring",  # a key source that builds verifiers of its own tokens
+        "tokenward.users",  # email normalisation, shared by the account code above the stores
     ),
     ("tokenward.cognito", "tokenward.oidc", "tokenward.stores"),
     (
