@@ -125,6 +125,10 @@ def test_bad_records_are_refused_before_anything_is_written(backend: Backend) ->
             await store.create_user(user("u1", "a@example.com", groups="staff"))
         with pytest.raises(ValueError):
             await store.create_user(user("u1", "a@example.com", attributes={"x": [1]}))
+        with pytest.raises(ValueError):
+            await store.create_user(user("u1", "a@example.com", attributes={"x": float("nan")}))
+        with pytest.raises(ValueError):
+            await store.update_user("u1", now=NOW, attributes={"x": float("inf")})
         for bad in ("a\x00b", "a\ud800b"):
             with pytest.raises(UnstorableValueError):
                 await store.create_user(user("u1", f"{bad}@example.com"))

@@ -20,6 +20,7 @@ caller, so that a store never reads a clock of its own.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -635,8 +636,12 @@ def _check_attributes(attributes: object) -> dict[str, AttributeValue]:
     if not isinstance(attributes, dict):
         raise ValueError("a user's attributes are a dict")
     for key, value in attributes.items():
-        if not isinstance(key, str) or not isinstance(value, str | int | float | bool | None):
-            raise ValueError("a user's attributes map strings to JSON scalars")
+        if (
+            not isinstance(key, str)
+            or not isinstance(value, str | int | float | bool | None)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            raise ValueError("a user's attributes map strings to JSON scalars (finite numbers)")
         _refuse([key, value if isinstance(value, str) else None], "a user's attributes")
     return dict(attributes)
 
