@@ -22,7 +22,7 @@ from tokenward.issuer import SigningKeys, build_signing_keys
 from tokenward.sessions import SessionLifecycle
 from tokenward.settings import AuthSettings
 from tokenward.stores import Store
-from tokenward.tokens import TokenService
+from tokenward.tokens import ExtraClaims, TokenService
 
 __all__ = ["previous_tokens", "signing_keys", "token_service"]
 
@@ -56,11 +56,13 @@ def token_service(
     clock: Callable[[], float] = time.time,
     *,
     lifecycle: SessionLifecycle | None = None,
+    extra_claims: ExtraClaims | None = None,
 ) -> tuple[TokenService, SigningKeys]:
     """The custom provider's :class:`TokenService` on ``store`` (lifetimes, reuse grace and
     session limit from the settings) and the signing keys its access tokens use; ``lifecycle``
     is the one every session ends through (the app's, which its session check listens to; a
-    new one on ``store`` when None)."""
+    new one on ``store`` when None); ``extra_claims`` adds claims to its access tokens (the
+    access set of ``ACCESS_SET_IN_TOKEN``)."""
     tokens, keys = signing_keys(settings, secret)
     service = TokenService(
         tokens,
@@ -73,5 +75,6 @@ def token_service(
         lifecycle=lifecycle,
         clock=clock,
         previous=previous_tokens(settings),
+        extra_claims=extra_claims,
     )
     return service, keys

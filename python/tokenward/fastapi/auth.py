@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from starlette.requests import HTTPConnection
 
 from tokenward._core import ApiKeyHasher
-from tokenward.access import AccessDefinition
+from tokenward.access import AccessDefinition, access_set_claims
 from tokenward.apikeys import ApiKeyService
 from tokenward.authenticator import Authenticator
 from tokenward.cognito import CognitoVerifier
@@ -139,7 +139,14 @@ class Auth:
                 )
             # TokenService and TOKEN_ALGORITHM's signing keys: the CLI builds them there too.
             self.tokens, self._signing = token_service(
-                settings, self.store, secret, clock, lifecycle=self.lifecycle
+                settings,
+                self.store,
+                secret,
+                clock,
+                lifecycle=self.lifecycle,
+                extra_claims=(  # ACCESS_SET_IN_TOKEN: the access set in every access token
+                    access_set_claims(access, self.store) if settings.access_set_in_token else None
+                ),
             )
             custom = CustomProvider(
                 self.tokens,
