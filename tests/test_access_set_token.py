@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Security
 
 import tokenward as tw
 from _fastapi_support import SECRET, TestClient, bearer, login
@@ -24,7 +24,8 @@ from tokenward.access import (
     encode_access_set,
 )
 from tokenward.exceptions import ConfigurationError
-from tokenward.fastapi import Auth, AuthSettings, require_entitlement
+from tokenward.fastapi import Auth, AuthSettings, CurrentUser, require_entitlement
+from tokenward.fastapi.dependencies import require_current_user
 from tokenward.principal import Principal, from_token_claims
 from tokenward.stores.sqlite import SQLiteStore
 from tokenward.tokens import (
@@ -245,6 +246,10 @@ def make(tmp_path: Path, *, access: Any = ACCESS, **values: Any) -> tuple[TestCl
     async def delete(id: str) -> dict[str, str]:
         return {"deleted": id}
 
+    @app.get("/acl")
+    async def acl(user: Annotated[CurrentUser, Security(require_current_user)]) -> Any:
+        return user.claims.get(ACCESS_SET_CLAIM)
+
     return TestClient(app), auth
 
 
@@ -267,6 +272,7 @@ def test_the_app_puts_the_set_in_tokens_and_still_checks_the_store(
         acl = auth.tokens.verify_access(token)[ACCESS_SET_CLAIM]
         assert decode_access_set(acl, ACCESS).can("project:delete")
         assert client.portal.call(access_set_is_current, acl, sub, ACCESS, store)
+        assert client.get("/acl", headers=bearer(token)).json() == acl  # user.claims
         assert client.delete("/projects/p1", headers=bearer(token)).status_code == 200
         # A revoke: the old token still says project:delete, but it is stale and the
         # dependency checks the store, not the token.
