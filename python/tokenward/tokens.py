@@ -174,12 +174,13 @@ def _check_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
             )
         out[name] = value
     try:
-        size = len(json.dumps(out, separators=(",", ":"), ensure_ascii=False, allow_nan=False))
-    except (TypeError, ValueError) as exc:
+        text = json.dumps(out, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        size = len(text.encode())
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError (a lone surrogate) included
         raise ConfigurationError(f"extra claims must be JSON values: {exc}") from None
     if size > MAX_EXTRA_CLAIMS_BYTES:
         raise ConfigurationError(
-            f"the extra claims take {size} characters as JSON, more than {MAX_EXTRA_CLAIMS_BYTES}"
+            f"the extra claims take {size} bytes as JSON, more than {MAX_EXTRA_CLAIMS_BYTES}"
         )
     return out
 

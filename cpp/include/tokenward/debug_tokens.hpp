@@ -1,8 +1,10 @@
 // Tokens of tokenward's own ("custom") auth provider, for local development and debug logins.
 //
 // Access tokens are HS256 JWTs (header typ "at+jwt", RFC 9068) carrying iss, sub, email,
-// cognito:groups, scope, iat, exp, jti and token_use "access". Refresh tokens are not JWTs at all:
-// "twr_" followed by 256 random bits in base64url, so neither kind can pass as the other.
+// cognito:groups, scope, iat, exp, jti, sid and token_use "access", plus any extra claims the
+// caller adds (under names none of those, see is_reserved_access_claim). Refresh tokens are
+// not JWTs at all: "twr_" followed by 256 random bits in base64url, so neither kind can pass as
+// the other.
 //
 // Every key comes from the one configured secret through HKDF-SHA256 (RFC 5869) with a label per
 // purpose, so the signing key, the key that hashes refresh tokens for storage and the key that
