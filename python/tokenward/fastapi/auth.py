@@ -75,6 +75,7 @@ class Auth:
             basic=basic,
             strategies=strategies,
             login_path=PREFIX + "/login",
+            access=access,
         )
         graph = self.services
         self.settings = settings
