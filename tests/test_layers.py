@@ -126,6 +126,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward._verifier",
         "tokenward.keyring",  # a key source that builds verifiers of its own tokens
         "tokenward.passwords",  # Argon2id hashes and the password policy
+        "tokenward.users",  # email normalisation, shared by the account code above the stores
     ),
     ("tokenward.cognito", "tokenward.oidc", "tokenward.stores"),
     (

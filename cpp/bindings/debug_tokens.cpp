@@ -75,7 +75,7 @@ void bind_debug_tokens(py::module_& m) {
           "issue_access",
           [](const py_debug_tokens& self, const std::string& sub, const std::optional<std::string>& email,
              py::handle groups, py::handle scopes, std::int64_t lifetime, std::optional<std::int64_t> iat,
-             const std::optional<std::string>& jti, const std::optional<std::string>& sid) {
+             const std::optional<std::string>& jti, const std::optional<std::string>& sid, py::handle extra) {
             debug_identity who;
             who.sub = sub;
             who.sid = sid.value_or("");
@@ -87,16 +87,27 @@ void bind_debug_tokens(py::module_& m) {
                 raise(errc::configuration, "a scope must be a non-empty string without spaces");
               }
             }
+            json extra_claims;  // null: none; converted here, under the GIL
+            if (!extra.is_none()) {
+              if (!is_mapping(extra)) throw py::type_error("extra must be a mapping of claim names to JSON values");
+              extra_claims = from_py(extra);
+            }
             const std::int64_t issued =
                 iat.value_or(static_cast<std::int64_t>(std::floor(verifier::now_seconds())));
             py::gil_scoped_release nogil;
-            return unwrap(self.t->issue_access(who, issued, lifetime, jti.value_or("")));
+            return unwrap(self.t->issue_access(who, issued, lifetime, jti.value_or(""), extra_claims));
           },
           py::arg("sub"), py::kw_only(), py::arg("email") = py::none(), py::arg("groups") = py::tuple(),
           py::arg("scopes") = py::tuple(), py::arg("lifetime"), py::arg("iat") = py::none(),
-          py::arg("jti") = py::none(), py::arg("sid") = py::none(),
-          "Mint an access token. The same sub/email/groups/scopes/lifetime/iat/jti/sid give the same "
-          "token; sid names the session (refresh-token family) it belongs to.")
+          py::arg("jti") = py::none(), py::arg("sid") = py::none(), py::arg("extra") = py::none(),
+          "Mint an access token. The same sub/email/groups/scopes/lifetime/iat/jti/sid/extra give the "
+          "same token; sid names the session (refresh-token family) it belongs to. extra (a mapping) "
+          "adds claims of the caller's own: a name the token sets itself (iss, sub, aud, exp, nbf, "
+          "iat, jti, sid, token_use, scope, groups, email, cognito:groups, client_id, auth_time, typ) "
+          "or more than 4096 bytes of JSON is a ConfigurationError.")
+      .def_static(
+          "is_reserved_claim", [](std::string_view name) { return is_reserved_access_claim(name); },
+          py::arg("name"), "Whether an access token sets claim `name` itself (extra claims may not).")
       .def(
           "verify_access",
           [](const py_debug_tokens& self, py::handle token, std::optional<double> now) {

@@ -35,7 +35,18 @@ std::string join_scopes(const std::vector<std::string>& scopes) {
   return out;
 }
 
+constexpr std::array<std::string_view, 16> kReservedClaims = {
+    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "token_use", "scope", "groups", "email", "cognito:groups",
+    "client_id", "auth_time", "typ"};
+
 }  // namespace
+
+bool is_reserved_access_claim(std::string_view name) noexcept {
+  for (const auto reserved : kReservedClaims) {
+    if (name == reserved) return true;
+  }
+  return false;
+}
 
 debug_tokens::debug_tokens(debug_token_options opts, jwk signing_key, std::shared_ptr<verifier> v, secret_bytes hash_key,
                            secret_bytes successor_key)
@@ -87,7 +98,16 @@ result<std::shared_ptr<const debug_tokens>> debug_tokens::create_random(debug_to
 }
 
 result<std::string> debug_tokens::issue_access(const debug_identity& who, std::int64_t iat, std::int64_t lifetime,
-                                               std::string_view jti) const {
+                                               std::string_view jti, const json& extra) const {
+  if (!extra.is_null()) {
+    if (!extra.is_object()) return make_error(errc::configuration, "extra claims must be a JSON object");
+    for (const auto& [name, value] : extra.items()) {
+      if (name.empty()) return make_error(errc::configuration, "an extra claim needs a name");
+      if (is_reserved_access_claim(name)) {
+        return make_error(errc::configuration, "the claim '" + name + "' is reserved: an access token sets it itself");
+      }
+    }
+  }
   if (who.sub.empty()) return make_error(errc::configuration, "an access token needs a subject");
   if (lifetime <= 0 || lifetime > kMaxLifetime) {
     return make_error(errc::configuration, "the access token lifetime must be between 1 second and 10 years");
@@ -112,6 +132,20 @@ result<std::string> debug_tokens::issue_access(const debug_identity& who, std::i
   claims["jti"] = std::move(id);
   if (!who.sid.empty()) claims["sid"] = who.sid;
   claims["token_use"] = "access";
+  if (extra.is_object()) {
+    std::string extra_text;
+    try {
+      extra_text = extra.dump(-1, ' ', false, json::error_handler_t::strict);
+    } catch (const json::exception&) {
+      return make_error(errc::configuration, "extra claims must be valid UTF-8");
+    }
+    if (extra_text.size() > kMaxExtraClaimsBytes) {
+      return make_error(errc::configuration, "the extra claims take " + std::to_string(extra_text.size()) +
+                                                 " bytes as JSON, more than " +
+                                                 std::to_string(kMaxExtraClaimsBytes));
+    }
+    for (const auto& [name, value] : extra.items()) claims[name] = value;
+  }
   json header = json::object();
   header["alg"] = "HS256";
   header["typ"] = std::string(kAccessTokenTyp);
@@ -121,7 +155,13 @@ result<std::string> debug_tokens::issue_access(const debug_identity& who, std::i
   } catch (const json::exception&) {
     return make_error(errc::configuration, "access token claims must be valid UTF-8");
   }
-  return jws::encode(header, payload, alg::HS256, signing_key_);
+  auto token = jws::encode(header, payload, alg::HS256, signing_key_);
+  if (token && token->size() > opts_.max_token_bytes) {
+    return make_error(errc::configuration, "the access token would take " + std::to_string(token->size()) +
+                                               " bytes, more than the " + std::to_string(opts_.max_token_bytes) +
+                                               " a verifier accepts");
+  }
+  return token;
 }
 
 result<json_doc> debug_tokens::verify_access(std::string_view token, double now) const {

@@ -19,27 +19,6 @@ constexpr std::array<purpose_entry, 2> kPurposes{{
     {"reset-password", "twr_"},
 }};
 
-constexpr std::size_t kHashHexChars = crypto::kSha256Bytes * 2;
-
-bool hex_to_mac(std::string_view hex, crypto::sha256_mac& out) noexcept {
-  if (hex.size() != kHashHexChars) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const int hi = nibble(hex[2 * i]);
-    const int lo = nibble(hex[2 * i + 1]);
-    if ((hi | lo) < 0) return false;
-    out[i] = static_cast<unsigned char>((hi << 4) | lo);
-  }
-  return true;
-}
-
-std::string_view as_text(const crypto::sha256_mac& m) noexcept {
-  return {reinterpret_cast<const char*>(m.data()), m.size()};
-}
 
 }  // namespace
 
@@ -90,15 +69,15 @@ result<std::string> one_time_tokens::hash(std::string_view token) const {
   }
   auto m = mac_.mac(token);
   if (!m) return m.err();
-  return crypto::to_hex(as_text(*m));
+  return crypto::to_hex(crypto::mac_text(*m));
 }
 
 bool one_time_tokens::matches(std::string_view token, std::string_view token_hash) const {
   crypto::sha256_mac expected{};
-  if (!hex_to_mac(token_hash, expected) || !is_token(token)) return false;
+  if (!crypto::mac_from_hex(token_hash, expected) || !is_token(token)) return false;
   auto m = mac_.mac(token);
   if (!m) return false;
-  return crypto::equal_constant_time(as_text(*m), as_text(expected));
+  return crypto::equal_constant_time(crypto::mac_text(*m), crypto::mac_text(expected));
 }
 
 }  // namespace tokenward

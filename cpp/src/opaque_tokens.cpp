@@ -9,30 +9,8 @@
 namespace tokenward {
 namespace {
 
-constexpr std::size_t kHashHexChars = crypto::kSha256Bytes * 2;
 
 error not_a_key() { return make_error(errc::malformed, "not an API key (expected 'vk_' and 43 base64url characters)"); }
-
-// 64 lowercase hex digits into bytes; false for anything else.
-bool hex_to_mac(std::string_view hex, crypto::sha256_mac& out) noexcept {
-  if (hex.size() != kHashHexChars) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const int hi = nibble(hex[2 * i]);
-    const int lo = nibble(hex[2 * i + 1]);
-    if ((hi | lo) < 0) return false;
-    out[i] = static_cast<unsigned char>((hi << 4) | lo);
-  }
-  return true;
-}
-
-std::string_view as_text(const crypto::sha256_mac& m) noexcept {
-  return {reinterpret_cast<const char*>(m.data()), m.size()};
-}
 
 }  // namespace
 
@@ -79,15 +57,15 @@ result<crypto::sha256_mac> api_key_hasher::raw_hash(std::string_view key) const 
 result<std::string> api_key_hasher::hash(std::string_view key) const {
   auto m = raw_hash(key);
   if (!m) return m.err();
-  return crypto::to_hex(as_text(*m));
+  return crypto::to_hex(crypto::mac_text(*m));
 }
 
 bool api_key_hasher::matches(std::string_view key, std::string_view key_hash) const {
   crypto::sha256_mac expected{};
-  if (!hex_to_mac(key_hash, expected)) return false;
+  if (!crypto::mac_from_hex(key_hash, expected)) return false;
   auto m = raw_hash(key);
   if (!m) return false;
-  return crypto::equal_constant_time(as_text(*m), as_text(expected));
+  return crypto::equal_constant_time(crypto::mac_text(*m), crypto::mac_text(expected));
 }
 
 }  // namespace tokenward

@@ -9,32 +9,9 @@
 namespace tokenward {
 namespace {
 
-constexpr std::size_t kHashHexChars = crypto::kSha256Bytes * 2;
 constexpr std::size_t kGroupChars = 4;
 
 bool is_base32_char(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'); }
-
-// 64 lowercase hex digits into bytes; false for anything else (the text of a stored hash is no
-// secret, so this may stop early).
-bool hex_to_mac(std::string_view hex, crypto::sha256_mac& out) noexcept {
-  if (hex.size() != kHashHexChars) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const int hi = nibble(hex[2 * i]);
-    const int lo = nibble(hex[2 * i + 1]);
-    if ((hi | lo) < 0) return false;
-    out[i] = static_cast<unsigned char>((hi << 4) | lo);
-  }
-  return true;
-}
-
-std::string_view as_text(const crypto::sha256_mac& m) noexcept {
-  return {reinterpret_cast<const char*>(m.data()), m.size()};
-}
 
 error not_a_code() {
   return make_error(errc::malformed, "not a recovery code (expected 16 characters A-Z and 2-7, dashes and spaces aside)");
@@ -96,7 +73,7 @@ result<std::string> recovery_code_hasher::hash(std::string_view code) const {
   if (!canonical) return not_a_code();
   auto m = mac_.mac(*canonical);
   if (!m) return m.err();
-  return crypto::to_hex(as_text(*m));
+  return crypto::to_hex(crypto::mac_text(*m));
 }
 
 result<std::optional<std::size_t>> recovery_code_hasher::find(std::string_view code,
@@ -109,8 +86,8 @@ result<std::optional<std::size_t>> recovery_code_hasher::find(std::string_view c
   std::size_t index = 0;
   for (std::size_t i = 0; i < hashes.size(); ++i) {
     crypto::sha256_mac stored{};
-    const bool parsed = hex_to_mac(hashes[i], stored);
-    const bool equal = crypto::equal_constant_time(as_text(*m), as_text(stored));
+    const bool parsed = crypto::mac_from_hex(hashes[i], stored);
+    const bool equal = crypto::equal_constant_time(crypto::mac_text(*m), crypto::mac_text(stored));
     const std::size_t hit = std::size_t{0} - static_cast<std::size_t>(parsed && equal);
     index = (index & ~hit) | (i & hit & ~found);  // the first match wins
     found |= hit;

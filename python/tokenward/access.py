@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import inspect
 import json
 import re
@@ -55,6 +56,7 @@ from types import MappingProxyType
 from typing import Any
 
 from tokenward.exceptions import AuthorizationError, ConfigurationError
+from tokenward.principal import Principal
 from tokenward.stores.base import (
     MAX_BULK_RESOURCES,
     AccessStore,
@@ -64,6 +66,7 @@ from tokenward.stores.base import (
 )
 
 __all__ = [
+    "ACCESS_SET_CLAIM",
     "HIERARCHY_DENIED",
     "PLAN_REQUIRED",
     "REASONS",
@@ -77,12 +80,16 @@ __all__ = [
     "Entity",
     "Plan",
     "PlanOf",
+    "access_set_claims",
+    "access_set_is_current",
     "compute_access_set",
     "decode_access_set",
     "define_access",
     "encode_access_set",
     "parse_resource",
 ]
+
+ACCESS_SET_CLAIM = "acl"  # the access-token claim ACCESS_SET_IN_TOKEN=true adds
 
 PLAN_REQUIRED = "plan_required"  # the entitlement needs a plan the resource's owner is not on
 ROLE_REQUIRED = "role_required"  # the user holds none of its roles there (directly or inherited)
@@ -516,6 +523,14 @@ class AccessContext:
                 out[(ent.name, resource)] = await self._decide(ent, resource, chains[resource])
         return out
 
+    async def is_current(self, encoded: object, *, plan: str | None = None) -> bool:
+        """Whether ``encoded`` (an access set from a token's ``acl`` claim, say) is still this
+        user's set: see :func:`access_set_is_current`. Advisory, like the set: a change is
+        still checked with :meth:`authorize`."""
+        return await access_set_is_current(
+            encoded, self.user_id, self.access, self.store, plan=plan
+        )
+
     async def can_all(
         self, checks: Iterable[tuple[str, Resource]]
     ) -> dict[tuple[str, Resource], bool]:
@@ -648,3 +663,67 @@ def decode_access_set(encoded: object, access: AccessDefinition) -> AccessSet:
     if result.hash != given_hash:
         raise ValueError("the access set's hash does not match (stale or altered)")
     return result
+
+
+def _given_hash(encoded: object) -> str | None:
+    if isinstance(encoded, Mapping) and encoded.get("v") == 1:
+        given = encoded.get("h")
+        return given if isinstance(given, str) else None
+    return None
+
+
+async def access_set_is_current(
+    encoded: object,
+    user_id: str,
+    access: AccessDefinition,
+    store: AccessStore,
+    *,
+    plan: str | None = None,
+) -> bool:
+    """Whether an encoded access set (:func:`encode_access_set`, e.g. the ``acl`` claim of an
+    access token) is the one :func:`compute_access_set` gives the user now: its hash is the
+    current one. False for a stale set (a role granted or revoked since, another definition or
+    plan), and for anything that is not an encoded set or whose hash does not match its own
+    content. One store query."""
+    given = _given_hash(encoded)
+    if given is None:
+        return False
+    try:
+        decode_access_set(encoded, access)
+    except ValueError:
+        return False
+    current = await compute_access_set(user_id, access, store, plan=plan)
+    return hmac.compare_digest(current.hash, given)
+
+
+def access_set_claims(
+    access: AccessDefinition | None,
+    store: object,
+    *,
+    plan_of_user: Callable[[str], str | Awaitable[str | None] | None] | None = None,
+    claim: str = ACCESS_SET_CLAIM,
+) -> Callable[[Principal], Awaitable[dict[str, Any]]]:
+    """``async (who) -> {claim: encoded set}``: the user's access set (``who.subject`` is the
+    user id) for their access tokens, the :class:`~tokenward.tokens.TokenService`'s
+    ``extra_claims`` when ``ACCESS_SET_IN_TOKEN=true``. ``plan_of_user`` gives a user's plan
+    (for plan-gated entitlements; may be a coroutine function). The set is advisory: tell a
+    stale one with :func:`access_set_is_current`, and check every change again."""
+    if not isinstance(access, AccessDefinition):
+        raise ConfigurationError(
+            "ACCESS_SET_IN_TOKEN=true needs an access definition: Auth(settings, access=...)"
+        )
+    if not isinstance(store, AccessStore):
+        raise ConfigurationError(
+            f"{type(store).__name__} keeps no role assignments (not an AccessStore)"
+        )
+    definition, assignments = access, store  # narrowed, for the closure
+
+    async def claims(who: Principal) -> dict[str, Any]:
+        plan = None
+        if plan_of_user is not None:
+            found = plan_of_user(who.subject)
+            plan = await found if inspect.isawaitable(found) else found
+        computed = await compute_access_set(who.subject, definition, assignments, plan=plan)
+        return {claim: encode_access_set(computed)}
+
+    return claims

@@ -9,6 +9,8 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
 * :class:`KeySetUnavailableError` sits outside it too: the keys to check a token with cannot be
   had right now (a remote key set is unreachable), so the answer is 503, not 401.
 * :class:`StoreError` (503): the database behind sessions, API keys or counters failed.
+* :class:`DuplicateUserError` (also a :class:`ValueError`): a user store already holds a user
+  with that email.
 * :class:`UnstorableValueError` (422, also a :class:`ValueError`): a value no store can hold (a
   NUL character, a lone surrogate) was handed to one: the input's fault, not the database's.
 * :class:`AuthenticationError` (401): no credentials, or credentials that are not a token (a
@@ -36,6 +38,7 @@ __all__ = [
     "CsrfError",
     "DecryptionError",
     "DuplicateKeyError",
+    "DuplicateUserError",
     "ExpiredTokenError",
     "HierarchyError",
     "ImmatureTokenError",
@@ -189,6 +192,13 @@ class DuplicateKeyError(StoreError):
     """A store was given an API key whose prefix (or id) another key has. A :class:`StoreError`,
     so code that only cares whether the write happened treats it like any other failure; code
     that mints keys catches it and draws a new prefix."""
+
+
+class DuplicateUserError(TokenwardError, ValueError):
+    """A user store was asked to create a user whose (normalised) email, or id, another user
+    has. Not a :class:`StoreError`: the database works, the email is taken. What a client sees
+    (409, or the same answer as a new account when email verification hides who has one) is
+    the sign-up route's decision."""
 
 
 class UnstorableValueError(TokenwardError, ValueError):

@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from typing import Literal
 
 from tokenward._core import ApiKeyHasher, DebugTokens
+from tokenward.access import AccessDefinition, access_set_claims
 from tokenward.apikeys import ApiKeyService
 from tokenward.authenticator import Authenticator, Mode
 from tokenward.cognito import CognitoVerifier
@@ -66,7 +67,7 @@ from tokenward.strategies import (
     IntrospectionStrategy,
     Strategy,
 )
-from tokenward.tokens import TokenService
+from tokenward.tokens import ExtraClaims, TokenService
 
 __all__ = [
     "TOKEN_KINDS",
@@ -116,11 +117,13 @@ def token_service(
     lifecycle: SessionLifecycle | None = None,
     reidentify: Callable[[Principal, str | None], Principal] | None = None,
     keys: tuple[DebugTokens, SigningKeys] | None = None,
+    extra_claims: ExtraClaims | None = None,
 ) -> tuple[TokenService, SigningKeys]:
     """The custom provider's :class:`TokenService` on ``store`` (lifetimes, reuse grace and
     session limit from the settings) and the signing keys its access tokens use (``keys``, or
     new ones from ``secret``); ``lifecycle`` is the one every session ends through (a new one
-    on ``store`` when None); ``reidentify`` gives the user a refresh mints for."""
+    on ``store`` when None); ``reidentify`` gives the user a refresh mints for;
+    ``extra_claims`` adds claims to its access tokens (``ACCESS_SET_IN_TOKEN``'s access set)."""
     tokens, signing = signing_keys(settings, secret) if keys is None else keys
     service = TokenService(
         tokens,
@@ -134,6 +137,7 @@ def token_service(
         lifecycle=lifecycle,
         clock=clock,
         previous=previous_tokens(settings),
+        extra_claims=extra_claims,
     )
     return service, signing
 
@@ -144,7 +148,9 @@ class Services:
     ``store`` replaces the one ``STORE_URL`` names; ``clock`` is every service's clock (tests);
     ``basic`` turns on the ``"basic"`` strategy; ``strategies`` adds named strategies;
     ``login_path`` is where the custom provider's tokens come from (for the 401's hint);
-    ``warn=False`` leaves out the start-up warnings (a CLI command is not an app starting).
+    ``warn=False`` leaves out the start-up warnings (a CLI command is not an app starting);
+    ``access`` is the entitlements' definition (``ACCESS_SET_IN_TOKEN`` puts its access set in
+    the custom provider's access tokens).
     The settings are not checked here: :func:`build_services` does, as ``Auth`` does.
     """
 
@@ -158,8 +164,10 @@ class Services:
         strategies: Mapping[str, Strategy] | None = None,
         login_path: str | None = None,
         warn: bool = True,
+        access: AccessDefinition | None = None,
     ) -> None:
         self.settings = settings
+        self._access = access
         self.clock = clock
         self._store = store
         self._basic = basic
@@ -286,6 +294,11 @@ class Services:
             lifecycle=self.lifecycle,
             reidentify=self.debug_user.reidentify,
             keys=self.keys,
+            extra_claims=(  # ACCESS_SET_IN_TOKEN: the access set in every access token
+                access_set_claims(self._access, self.store)
+                if self.settings.access_set_in_token
+                else None
+            ),
         )
         return service
 
@@ -531,6 +544,7 @@ def build_services(
     basic: BasicCheck | None = None,
     strategies: Mapping[str, Strategy] | None = None,
     login_path: str | None = None,
+    access: AccessDefinition | None = None,
 ) -> Services:
     """Every service of an app, built now: the settings checked (ConfigurationError for any
     they refuse), then the store, limiter, provider, API keys and strategies, in the order
@@ -543,6 +557,7 @@ def build_services(
         basic=basic,
         strategies=strategies,
         login_path=login_path,
+        access=access,
     )
     services.store  # noqa: B018 - built now, in this order
     services.limiter  # noqa: B018

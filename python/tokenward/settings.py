@@ -494,6 +494,12 @@ class AuthorizationSettings(BaseModel):
     super_admin_role: str | None = Field(
         default=None, description="the role that holds every declared scope"
     )
+    access_set_in_token: bool = Field(
+        default=False,
+        description="add the user's access set (entitlements of Auth(access=...)) to the "
+        "custom provider's access tokens as the 'acl' claim, with its hash; advisory, the "
+        "server checks every change again",
+    )
 
 
 class StoreSettings(BaseModel):

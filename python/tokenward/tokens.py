@@ -26,10 +26,11 @@ through the service's :class:`~tokenward.sessions.SessionLifecycle`, which tells
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -52,6 +53,7 @@ __all__ = [
     "ClientInfo",
     "DebugAccessTokens",
     "DebugTokens",
+    "ExtraClaims",
     "RefreshTokenError",
     "RingAccessTokens",
     "TokenPair",
@@ -147,6 +149,42 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 ACCESS_TOKEN_TYP = "at+jwt"
+MAX_EXTRA_CLAIMS_BYTES = 4096  # the native DebugTokens' bound too (kMaxExtraClaimsBytes)
+
+ExtraClaims = Callable[[Principal], Awaitable[Mapping[str, Any] | None]]
+"""``async (who) -> claims``: claims of the app's own to add to ``who``'s access tokens at a
+login and at each refresh (None or an empty mapping: none)."""
+
+
+def _check_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Extra access-token claims as a plain dict: ConfigurationError for a name the token sets
+    itself (:meth:`DebugTokens.is_reserved_claim`, the same list as the native issuer) or more
+    than MAX_EXTRA_CLAIMS_BYTES of JSON."""
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise TypeError("extra must be a mapping of claim names to JSON values")
+    out: dict[str, Any] = {}
+    for name, value in extra.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError("an extra claim needs a non-empty name")
+        if DebugTokens.is_reserved_claim(name):
+            raise ConfigurationError(
+                f"the claim {name!r} is reserved: an access token sets it itself"
+            )
+        out[name] = value
+    try:
+        text = json.dumps(out, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        size = len(text.encode())
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError (a lone surrogate) included
+        raise ConfigurationError(f"extra claims must be JSON values: {exc}") from None
+    if size > MAX_EXTRA_CLAIMS_BYTES:
+        raise ConfigurationError(
+            f"the extra claims take {size} bytes as JSON, more than {MAX_EXTRA_CLAIMS_BYTES}"
+        )
+    return out
+
+
 _ACCESS_CLAIMS = ("exp", "iat", "sub", "jti", "token_use")
 _MAX_LIFETIME = 10 * 366 * 24 * 3600
 _MAX_TIME = 1 << 40
@@ -156,7 +194,8 @@ _MAX_TIME = 1 << 40
 class AccessTokenIssuer(Protocol):
     """Makes and checks the custom provider's access tokens; :class:`TokenService` does not care
     how. ``issue`` signs the claims of ``who`` (``iss``, ``sub``, ``email``, ``cognito:groups``,
-    ``scope``, ``iat``, ``exp = iat + lifetime``, ``jti``, ``sid``, ``token_use: access``);
+    ``scope``, ``iat``, ``exp = iat + lifetime``, ``jti``, ``sid``, ``token_use: access``) and
+    the ``extra`` claims (ConfigurationError for a name among those or a registered one);
     ``verify`` returns them for a valid token (header ``typ: at+jwt``; ``iss``, ``exp``, ``iat``,
     ``sub``, ``jti`` and ``token_use == "access"`` checked) or raises
     :class:`~tokenward.InvalidTokenError`. An issuer may also have ``check(token, *, now)``:
@@ -167,7 +206,14 @@ class AccessTokenIssuer(Protocol):
     def algorithm(self) -> str: ...
 
     def issue(
-        self, who: Principal, *, iat: int, lifetime: int, jti: str | None, sid: str | None
+        self,
+        who: Principal,
+        *,
+        iat: int,
+        lifetime: int,
+        jti: str | None,
+        sid: str | None,
+        extra: Mapping[str, Any] | None = None,
     ) -> str: ...
 
     def verify(self, token: str | bytes, *, now: float) -> dict[str, Any]: ...
@@ -220,7 +266,14 @@ class DebugAccessTokens:
             self.previous[-1].check_access(token, now=now)
 
     def issue(
-        self, who: Principal, *, iat: int, lifetime: int, jti: str | None, sid: str | None
+        self,
+        who: Principal,
+        *,
+        iat: int,
+        lifetime: int,
+        jti: str | None,
+        sid: str | None,
+        extra: Mapping[str, Any] | None = None,
     ) -> str:
         return self.tokens.issue_access(
             who.subject,
@@ -231,6 +284,7 @@ class DebugAccessTokens:
             iat=iat,
             jti=jti,
             sid=sid,
+            extra=extra or None,
         )
 
     verify: Callable[..., dict[str, Any]]
@@ -278,8 +332,16 @@ class RingAccessTokens:
         return self.ring.algorithm
 
     def issue(
-        self, who: Principal, *, iat: int, lifetime: int, jti: str | None, sid: str | None
+        self,
+        who: Principal,
+        *,
+        iat: int,
+        lifetime: int,
+        jti: str | None,
+        sid: str | None,
+        extra: Mapping[str, Any] | None = None,
     ) -> str:
+        added = _check_extra(extra)
         if not who.subject:
             raise ConfigurationError("an access token needs a subject")
         if not 0 < lifetime <= _MAX_LIFETIME:
@@ -299,6 +361,7 @@ class RingAccessTokens:
         if sid:
             claims["sid"] = sid
         claims["token_use"] = "access"
+        claims.update(added)
         if self.field_cipher is not None:
             claims = self.field_cipher.encrypt_claims(claims)
         return self.ring.sign(claims, {"typ": ACCESS_TOKEN_TYP})
@@ -340,6 +403,11 @@ class TokenService:
     :class:`~tokenward.sessions.SessionLifecycle` every session this service ends goes through
     (logout, reuse detection, the user's own ending of sessions, the ``max_sessions`` cap), so
     that its listeners hear of each at once; one over ``store`` with nobody listening when None.
+    ``extra_claims`` (optional, :data:`ExtraClaims`) gives claims of the app's own for the user
+    a login or a refresh mints for (the access set of ``ACCESS_SET_IN_TOKEN``, say); it is
+    asked again at every refresh, a duplicate inside the grace window included, so the new
+    access token carries what is current then (the same bytes as the first answer while the
+    claims have not changed).
     """
 
     def __init__(
@@ -356,6 +424,7 @@ class TokenService:
         lifecycle: SessionLifecycle | None = None,
         clock: Callable[[], float] = time.time,
         previous: Sequence[DebugTokens] = (),
+        extra_claims: ExtraClaims | None = None,
     ) -> None:
         if access_lifetime <= 0 or refresh_lifetime <= 0:
             raise ConfigurationError("token lifetimes must be positive")
@@ -377,6 +446,7 @@ class TokenService:
         self.lifecycle = SessionLifecycle(store, clock=clock) if lifecycle is None else lifecycle
         self.rotation = RefreshRotation(self.lifecycle, reuse_grace=reuse_grace, clock=clock)
         self._clock = clock
+        self.extra_claims = extra_claims
 
     @property
     def reuse_grace(self) -> float:
@@ -393,14 +463,21 @@ class TokenService:
         iat: int | None = None,
         jti: str | None = None,
         sid: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> str:
+        """An access token for ``who`` with ``extra`` claims (see :class:`AccessTokenIssuer`);
+        :meth:`start` and :meth:`refresh` pass what ``extra_claims`` gives."""
         return self._access.issue(
             who,
             iat=int(self._clock()) if iat is None else iat,
             lifetime=self.access_lifetime,
             jti=jti,
             sid=sid if sid is not None else who.session_id,
+            extra=extra or None,
         )
+
+    async def _extra(self, who: Principal) -> Mapping[str, Any] | None:
+        return None if self.extra_claims is None else await self.extra_claims(who)
 
     def verify_access(self, token: str | bytes) -> dict[str, Any]:
         """The claims of a valid access token; :class:`InvalidTokenError` otherwise."""
@@ -433,6 +510,7 @@ class TokenService:
     ) -> TokenPair:
         """A login: a new session (refresh-token family) and a first pair. The user's oldest
         live sessions beyond ``max_sessions`` end in the same transaction."""
+        extra = await self._extra(who)  # before the session starts: a failure starts none
         now = self._clock()
         refresh = DebugTokens.new_refresh_token()
         family = DebugTokens.random_id(16)
@@ -464,7 +542,9 @@ class TokenService:
             )
             self.lifecycle.ended(ended)
         return TokenPair(
-            self.issue_access(who, iat=int(now), sid=family), refresh, self.access_lifetime
+            self.issue_access(who, iat=int(now), sid=family, extra=extra),
+            refresh,
+            self.access_lifetime,
         )
 
     def _who(self, session: RefreshSession) -> Principal:
@@ -500,8 +580,9 @@ class TokenService:
                     raise
         session = rotation.session
         iat = int(rotation.issued_at)
+        who = self._who(session)
         access = self.issue_access(
-            self._who(session), iat=iat, jti=rotation.jti, sid=session.family_id
+            who, iat=iat, jti=rotation.jti, sid=session.family_id, extra=await self._extra(who)
         )
         if rotation.duplicate:  # the pair of the rotation it duplicates, as it was then
             expires_in = max(0, iat + self.access_lifetime - int(rotation.seen_at))

@@ -164,7 +164,7 @@ def test_malformed_resources_and_names_are_refused(backend: Backend, resource: o
 
 
 def test_a_version_2_sqlite_file_gains_the_access_tables(tmp_path: Path) -> None:
-    """A file at versions 1 and 2 is migrated to 4; versions not recorded are applied even
+    """A file at versions 1 and 2 is migrated to 5; versions not recorded are applied even
     when a higher one is (so a version 3 added later reaches files already at 4)."""
     from tokenward.stores._sqlite_schema import MIGRATIONS
     from tokenward.stores.sqlite import SQLiteStore
@@ -183,13 +183,13 @@ def test_a_version_2_sqlite_file_gains_the_access_tables(tmp_path: Path) -> None
         store = SQLiteStore(path)
         try:
             assert await store.assign_role("u1", "owner", ORG)
-            assert await store.schema_version() == 4
+            assert await store.schema_version() == 5
         finally:
             await store.close()
 
     asyncio.run(scenario())
     versions = sqlite3.connect(path).execute("SELECT version FROM tokenward_schema_version")
-    assert sorted(v for (v,) in versions) == [1, 2, 3, 4]
+    assert sorted(v for (v,) in versions) == [1, 2, 3, 4, 5]
 
 
 def test_a_version_merged_below_the_highest_is_still_applied(
@@ -212,7 +212,7 @@ def test_a_version_merged_below_the_highest_is_still_applied(
         assert await store.assign_role("u1", "owner", ORG)
         return await store.schema_version()  # type: ignore[attr-defined, no-any-return]
 
-    assert backend.run(versions) == 4
+    assert backend.run(versions) == 5
     merged = tuple(sorted((*getattr(schema, name), (3, (table,)))))
     monkeypatch.setattr(schema, name, merged)
 
@@ -237,4 +237,4 @@ def test_a_version_merged_below_the_highest_is_still_applied(
         return await store._run(work)  # type: ignore[no-any-return]
 
     found = backend.run(recorded)
-    assert 3 in found and found[-1] == 4
+    assert 3 in found and found[-1] == 5

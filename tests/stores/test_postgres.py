@@ -35,14 +35,14 @@ def test_schema_is_created_once(pg_url: str) -> None:
     async def scenario() -> None:
         store = PostgresStore(pg_url)
         await store.open()
-        assert await store.schema_version() == SCHEMA_VERSION == 4
+        assert await store.schema_version() == SCHEMA_VERSION == 5
         await store.close()
         again = PostgresStore(pg_url)
         await again.open()
         await again.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2, 3, 4]
+    assert versions(pg_url) == [2, 3, 4, 5]
     with psycopg.connect(pg_url) as conn:
         tables = {
             r[0]
@@ -59,6 +59,8 @@ def test_schema_is_created_once(pg_url: str) -> None:
         "tokenward_api_keys",
         "tokenward_api_key_check",
         "tokenward_counters",
+        "tokenward_users",
+        "tokenward_user_tokens",
     }
 
 
@@ -93,7 +95,7 @@ def test_concurrent_open_migrates_once(pg_url: str) -> None:
                 await s.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2, 3, 4]
+    assert versions(pg_url) == [2, 3, 4, 5]
 
 
 def test_migration_from_version_2_leaves_keys_in_no_group(pg_url: str) -> None:
@@ -121,7 +123,7 @@ def test_migration_from_version_2_leaves_keys_in_no_group(pg_url: str) -> None:
         await store.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2, 3, 4]
+    assert versions(pg_url) == [2, 3, 4, 5]
 
 
 _OPEN_IN_A_PROCESS = """
@@ -153,8 +155,8 @@ def test_two_processes_open_a_fresh_database_at_once(pg_url: str) -> None:
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        assert out.strip() == "4"
-    assert versions(pg_url) == [2, 3, 4]
+        assert out.strip() == "5"
+    assert versions(pg_url) == [2, 3, 4, 5]
 
 
 def test_migration_waits_for_the_advisory_lock(pg_url: str) -> None:

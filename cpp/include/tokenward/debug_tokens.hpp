@@ -1,8 +1,10 @@
 // Tokens of tokenward's own ("custom") auth provider, for local development and debug logins.
 //
 // Access tokens are HS256 JWTs (header typ "at+jwt", RFC 9068) carrying iss, sub, email,
-// cognito:groups, scope, iat, exp, jti and token_use "access". Refresh tokens are not JWTs at all:
-// "twr_" followed by 256 random bits in base64url, so neither kind can pass as the other.
+// cognito:groups, scope, iat, exp, jti, sid and token_use "access", plus any extra claims the
+// caller adds (under names none of those, see is_reserved_access_claim). Refresh tokens are
+// not JWTs at all: "twr_" followed by 256 random bits in base64url, so neither kind can pass as
+// the other.
 //
 // Every key comes from the one configured secret through HKDF-SHA256 (RFC 5869) with a label per
 // purpose, so the signing key, the key that hashes refresh tokens for storage and the key that
@@ -32,6 +34,12 @@ namespace tokenward {
 inline constexpr std::size_t kMinDebugSecretBytes = 32;
 inline constexpr std::string_view kRefreshTokenPrefix = "twr_";
 inline constexpr std::string_view kAccessTokenTyp = "at+jwt";
+// The most an access token's extra claims may take, serialised as JSON.
+inline constexpr std::size_t kMaxExtraClaimsBytes = 4096;
+
+// Whether `name` is a claim an access token sets itself (or a registered one): extra claims may
+// not use it.
+[[nodiscard]] bool is_reserved_access_claim(std::string_view name) noexcept;
 
 // Who an access token is for. `scopes` become the space-separated "scope" claim.
 struct debug_identity {
@@ -57,9 +65,11 @@ class debug_tokens {
 
   // Mints an access token issued at `iat` (whole seconds) that lives `lifetime` seconds. An empty
   // `jti` means a fresh random one; passing the jti and iat of an earlier token re-creates it
-  // byte for byte.
+  // byte for byte. `extra` (a JSON object, or null for none) adds claims of the caller's own: a
+  // reserved name (is_reserved_access_claim), more than kMaxExtraClaimsBytes, or a token past
+  // max_token_bytes is errc::configuration.
   [[nodiscard]] result<std::string> issue_access(const debug_identity& who, std::int64_t iat, std::int64_t lifetime,
-                                                 std::string_view jti) const;
+                                                 std::string_view jti, const json& extra = nullptr) const;
   // Signature, typ, issuer, time claims, then token_use == "access" and the claim types.
   [[nodiscard]] result<json_doc> verify_access(std::string_view token, double now) const;
 

@@ -105,4 +105,20 @@ std::string to_hex(std::string_view bytes) {
   return out;
 }
 
+bool mac_from_hex(std::string_view hex, sha256_mac& out) noexcept {
+  if (hex.size() != out.size() * 2) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = nibble(hex[2 * i]);
+    const int lo = nibble(hex[2 * i + 1]);
+    if ((hi | lo) < 0) return false;
+    out[i] = static_cast<unsigned char>((hi << 4) | lo);
+  }
+  return true;
+}
+
 }  // namespace tokenward::crypto

@@ -28,7 +28,6 @@ from tokenward.fastapi.openapi import install_openapi
 from tokenward.fastapi.router import PREFIX, build_auth_router
 from tokenward.keyring import KeyRing
 from tokenward.principal import Principal
-from tokenward.ratelimit import UNVERIFIED, TrustedProxies, client_address
 from tokenward.services import Services, build_services
 from tokenward.settings import DEFAULT_PREFIX, AuthSettings
 from tokenward.stores import Store
@@ -76,6 +75,7 @@ class Auth:
             basic=basic,
             strategies=strategies,
             login_path=PREFIX + "/login",
+            access=access,
         )
         graph = self.services
         self.settings = settings
@@ -93,10 +93,10 @@ class Auth:
         self.default_strategies = graph.default_strategies
         self.roles = graph.roles
         self.login_path: str | None = graph.login_path
-        self._proxies = TrustedProxies(settings.proxies)
         # Where credentials are read: Authorization, X-API-Key, cookies, WebSocket handshakes.
-        self.transports = transports.from_settings(settings, self.address, PREFIX)
-        self._warned_unverified = False
+        self.transports = transports.from_settings(settings, PREFIX)
+        self.address: Callable[[HTTPConnection], str | None] = self.transports.address
+        """The client's address as the limits count it (TRUSTED_PROXIES; transports.py)."""
         # What application code raises is answered as for this provider (no refresh route to
         # point at under Cognito).
         self._exception_handler = errors.exception_handler_for(self.login_path)
@@ -171,30 +171,6 @@ class Auth:
         if spec is None:
             return self.default_authenticator
         return self.services.authenticator(*spec)
-
-    def address(self, request: HTTPConnection) -> str | None:
-        """The client's address as the limits count it (:func:`tokenward.ratelimit.client_address`):
-        the socket's peer, or behind a proxy listed in ``TRUSTED_PROXIES`` the right-most
-        untrusted ``X-Forwarded-For`` entry, or ``"unverified"`` when the server took the peer
-        from ``X-Forwarded-For`` with no trusted proxy vouching for it."""
-        scope = request.scope
-        client = scope.get("client")
-        peer = client[0] if client else None
-        forwarded = [
-            v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"
-        ]
-        address = client_address(peer, forwarded, self._proxies)
-        if address == UNVERIFIED and not self._warned_unverified:
-            self._warned_unverified = True
-            _log.warning(
-                "tokenward: the server took a client address from X-Forwarded-For that no proxy "
-                "in %s vouches for; such requests are counted together as %r. List your "
-                "proxies in %s, and give uvicorn the same in --forwarded-allow-ips.",
-                self.settings.var("trusted_proxies"),
-                UNVERIFIED,
-                self.settings.var("trusted_proxies"),
-            )
-        return address
 
     def client(self, request: HTTPConnection) -> ClientInfo:
         """Where a login comes from: the address and the user agent."""

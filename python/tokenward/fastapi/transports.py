@@ -40,6 +40,7 @@ from starlette.requests import HTTPConnection, cookie_parser
 from starlette.responses import Response
 
 from tokenward.exceptions import CsrfError, InvalidApiKeyError
+from tokenward.ratelimit import UNVERIFIED, TrustedProxies, client_address
 from tokenward.settings import AuthSettings
 from tokenward.strategies import API_KEY_PREFIX, Credentials, bearer_challenge
 from tokenward.tokens import TokenPair
@@ -344,6 +345,37 @@ class WebSocketAuth:
         return header
 
 
+class ClientAddress:
+    """The client's address as the limits count it (:func:`tokenward.ratelimit.client_address`):
+    the socket's peer, or behind a proxy listed in ``TRUSTED_PROXIES`` the right-most untrusted
+    ``X-Forwarded-For`` entry, or ``"unverified"`` when the server took the peer from
+    ``X-Forwarded-For`` with no trusted proxy vouching for it (said once in the log)."""
+
+    def __init__(self, proxies: TrustedProxies, variable: str) -> None:
+        self._proxies = proxies
+        self._variable = variable  # TRUSTED_PROXIES under the app's prefix, for the warning
+        self._warned = False
+
+    def __call__(self, request: HTTPConnection) -> str | None:
+        scope = request.scope
+        client = scope.get("client")
+        forwarded = [
+            v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"
+        ]
+        address = client_address(client[0] if client else None, forwarded, self._proxies)
+        if address == UNVERIFIED and not self._warned:
+            self._warned = True
+            _log.warning(
+                "tokenward: the server took a client address from X-Forwarded-For that no proxy "
+                "in %s vouches for; such requests are counted together as %r. List your "
+                "proxies in %s, and give uvicorn the same in --forwarded-allow-ips.",
+                self._variable,
+                UNVERIFIED,
+                self._variable,
+            )
+        return address
+
+
 class Transports:
     """The app's transports, in order, with what a :class:`Credentials` needs besides the
     credential: the client's address (``address``) and the serverless event (API Gateway)."""
@@ -357,6 +389,8 @@ class Transports:
         token_query: str | None = None,
     ) -> None:
         self._address = address
+        self.address = address
+        """The client's address as the limits count it (:class:`ClientAddress`)."""
         self.bearer = BearerHeader()
         self.api_key_header = ApiKeyHeader() if api_key_header else None
         self.cookies = cookies
@@ -393,12 +427,12 @@ class Transports:
         return Credentials(header, self._address(request), scope.get("aws.event") or _NO_EVENT)
 
 
-def from_settings(
-    settings: AuthSettings, address: Callable[[HTTPConnection], str | None], auth_prefix: str
-) -> Transports:
+def from_settings(settings: AuthSettings, auth_prefix: str) -> Transports:
     """The transports the settings ask for: ``API_KEY_HEADER``, ``COOKIE_SESSIONS`` (with
     ``COOKIE_ACCESS_NAME``, ``COOKIE_REFRESH_NAME``, ``ALLOWED_ORIGINS``, the token lifetimes;
-    the refresh cookie scoped to ``auth_prefix``) and ``WEBSOCKET_TOKEN_QUERY``."""
+    the refresh cookie scoped to ``auth_prefix``) and ``WEBSOCKET_TOKEN_QUERY``; the client's
+    address from ``TRUSTED_PROXIES``."""
+    address = ClientAddress(TrustedProxies(settings.proxies), settings.var("trusted_proxies"))
     cookies = None
     if settings.cookie_sessions:
         origins = settings.allowed_origins

@@ -24,6 +24,7 @@ from tokenward.stores.base import (
     Counter,
     CounterStore,
     DuplicateKeyError,
+    DuplicateUserError,
     RefreshSession,
     RefreshSessionStore,
     Reservation,
@@ -36,6 +37,8 @@ from tokenward.stores.base import (
     SpendResult,
     Store,
     UnstorableValueError,
+    UserRecord,
+    UserStore,
     unstorable,
 )
 
@@ -47,6 +50,7 @@ __all__ = [
     "Counter",
     "CounterStore",
     "DuplicateKeyError",
+    "DuplicateUserError",
     "RefreshSession",
     "RefreshSessionStore",
     "Reservation",
@@ -61,6 +65,8 @@ __all__ = [
     "StoreError",
     "StoreFactory",
     "UnstorableValueError",
+    "UserRecord",
+    "UserStore",
     "open_store",
     "register_store",
     "unstorable",

@@ -11,6 +11,9 @@ version in ``tokenward_schema_version`` (one row per applied version). A fresh f
 * 4: role assignments on resources (``tokenward_role_assignments``) and the resource hierarchy
   as a closure table (``tokenward_resource_closure``: one row per ancestor of each resource,
   with its distance; no row for a resource and itself).
+* 5: accounts (``tokenward_users``, unique by normalised email; groups, roles and attributes
+  as JSON text) and their single-use verification and reset tokens (``tokenward_user_tokens``,
+  by hash).
 
 A version is applied when it is not recorded yet, whatever the highest recorded one is, so a
 file migrated before an intermediate version existed still gets it.
@@ -22,7 +25,7 @@ import sqlite3
 
 from tokenward.exceptions import ConfigurationError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _V1 = (
     """CREATE TABLE tokenward_refresh_sessions (
@@ -115,7 +118,38 @@ _V4 = (
     " ON tokenward_resource_closure (ancestor_type, ancestor_id)",
 )
 
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
+_V5 = (
+    """CREATE TABLE tokenward_users (
+        id              TEXT PRIMARY KEY,
+        email           TEXT NOT NULL UNIQUE,
+        password_hash   TEXT,
+        created_at      REAL NOT NULL,
+        updated_at      REAL NOT NULL,
+        email_verified  INTEGER NOT NULL DEFAULT 0,
+        disabled        INTEGER NOT NULL DEFAULT 0,
+        user_groups     TEXT NOT NULL DEFAULT '[]',
+        user_roles      TEXT NOT NULL DEFAULT '[]',
+        last_sign_in_at REAL,
+        attributes      TEXT NOT NULL DEFAULT '{}'
+    )""",
+    """CREATE TABLE tokenward_user_tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL,
+        purpose    TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
+    "CREATE INDEX tokenward_user_tokens_user ON tokenward_user_tokens (user_id, purpose)",
+    "CREATE INDEX tokenward_user_tokens_expiry ON tokenward_user_tokens (expires_at)",
+)
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, _V1),
+    (2, _V2),
+    (3, _V3),
+    (4, _V4),
+    (5, _V5),
+)
 
 
 def current_version(conn: sqlite3.Connection) -> int:

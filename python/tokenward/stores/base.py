@@ -7,6 +7,8 @@ A store is split by concern, so that a piece of tokenward can ask for only what 
 * :class:`CounterStore`: fixed-window counters for rate limits;
 * :class:`AccessStore`: role assignments on resources and the resource hierarchy (a closure
   table), for :mod:`tokenward.access`; the SQLite and PostgreSQL stores implement it too;
+* :class:`UserStore`: accounts (:class:`UserRecord`, unique by normalised email) and their
+  single-use verification and reset tokens (by hash); every backend implements it too;
 * :class:`Store`: all three, plus ``open``/``close``; what a backend implements.
 
 Every method is atomic (one transaction or one statement) and raises :class:`StoreError` when the
@@ -18,13 +20,15 @@ caller, so that a store never reads a clock of its own.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from tokenward.exceptions import (
     DuplicateKeyError,
+    DuplicateUserError,
     HierarchyError,
     StoreError,
     UnstorableValueError,
@@ -32,12 +36,15 @@ from tokenward.exceptions import (
 
 __all__ = [
     "MAX_BULK_RESOURCES",
+    "MAX_USER_PAGE",
+    "UNSET",
     "AccessStore",
     "ApiKeyRecord",
     "ApiKeyStore",
     "Counter",
     "CounterStore",
     "DuplicateKeyError",
+    "DuplicateUserError",
     "RefreshSession",
     "RefreshSessionStore",
     "Reservation",
@@ -51,6 +58,8 @@ __all__ = [
     "Store",
     "StoreError",
     "UnstorableValueError",
+    "UserRecord",
+    "UserStore",
     "unstorable",
 ]
 
@@ -534,3 +543,229 @@ def _check_hit(window: float, amount: int) -> None:
         raise ValueError("a counter window must be positive")
     if amount < 0:
         raise ValueError("a counter amount must not be negative")
+
+
+# --- users -------------------------------------------------------------------------------------
+
+MAX_USER_PAGE = 1000  # the most users one UserStore.list_users call returns
+MAX_PURPOSE = 64  # characters of a user token's purpose
+
+AttributeValue = str | int | float | bool | None
+"""What a user's ``attributes`` may hold: flat JSON scalars (allow-listed sign-up fields)."""
+
+
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+UNSET = _Unset.UNSET
+"""The default of :meth:`UserStore.update_user`'s arguments: leave the field as it is (so that
+``password_hash=None`` can clear a hash)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """An account as stored.
+
+    ``email`` is normalised by the caller (:func:`tokenward.users.normalize_email`: trimmed,
+    NFKC, case-folded) before it reaches a store, and unique; a store compares it as given.
+    ``password_hash`` is a PHC string (``$argon2id$v=19$…``) or None (no password: the account
+    signs in another way, or not yet). ``attributes`` holds the allow-listed fields a client gave
+    at sign-up (flat JSON scalars); ``groups``, ``roles``, ``email_verified`` and ``disabled`` are
+    only ever set by the server.
+    """
+
+    id: str
+    email: str
+    password_hash: str | None
+    created_at: float
+    updated_at: float
+    email_verified: bool = False
+    disabled: bool = False
+    groups: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    last_sign_in_at: float | None = None
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
+
+
+# The columns of users, in the order both SQL stores select them.
+_USER_COLUMNS = (
+    "id, email, password_hash, created_at, updated_at, email_verified, disabled, user_groups,"
+    " user_roles, last_sign_in_at, attributes"
+)
+
+
+def _user_from_row(
+    row: Sequence[Any],
+    groups: tuple[str, ...],
+    roles: tuple[str, ...],
+    attributes: Any,
+) -> UserRecord:
+    """The UserRecord of a row selected as ``_USER_COLUMNS``, with its list and JSON columns
+    decoded by the store (attributes that are not a dict count as empty)."""
+    return UserRecord(
+        id=row[0],
+        email=row[1],
+        password_hash=row[2],
+        created_at=row[3],
+        updated_at=row[4],
+        email_verified=bool(row[5]),
+        disabled=bool(row[6]),
+        groups=groups,
+        roles=roles,
+        last_sign_in_at=row[9],
+        attributes=dict(attributes) if isinstance(attributes, dict) else {},
+    )
+
+
+def _refuse(values: Sequence[str | None], where: str) -> None:
+    for value in values:
+        if value is not None and unstorable(value):
+            raise UnstorableValueError(f"{where}: a string with a NUL or a lone surrogate")
+
+
+def _check_names(names: Sequence[str], what: str) -> tuple[str, ...]:
+    if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"a user's {what} are a sequence of non-empty strings")
+    out = tuple(dict.fromkeys(names))
+    _refuse(out, f"a user's {what}")
+    return out
+
+
+def _check_attributes(attributes: object) -> dict[str, AttributeValue]:
+    if not isinstance(attributes, dict):
+        raise ValueError("a user's attributes are a dict")
+    for key, value in attributes.items():
+        if (
+            not isinstance(key, str)
+            or not isinstance(value, str | int | float | bool | None)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            raise ValueError("a user's attributes map strings to JSON scalars (finite numbers)")
+        _refuse([key, value if isinstance(value, str) else None], "a user's attributes")
+    return dict(attributes)
+
+
+def _check_new_user(user: UserRecord) -> UserRecord:
+    """The checks every backend's ``create_user`` makes before it writes: ValueError for an
+    empty id or email, malformed groups, roles or attributes; UnstorableValueError for a string
+    no store holds. Returns the record with its groups and roles as tuples without repeats."""
+    for what, value in (("id", user.id), ("email", user.email)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"a user's {what} is a non-empty string")
+    if user.password_hash is not None and not isinstance(user.password_hash, str):
+        raise ValueError("a user's password hash is a string or None")
+    _refuse([user.id, user.email, user.password_hash], "a user")
+    return replace(
+        user,
+        groups=_check_names(user.groups, "groups"),
+        roles=_check_names(user.roles, "roles"),
+        attributes=_check_attributes(user.attributes),
+    )
+
+
+def _check_update(
+    password_hash: str | _Unset | None,
+    groups: Sequence[str] | None,
+    roles: Sequence[str] | None,
+    attributes: dict[str, AttributeValue] | None,
+) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None, dict[str, AttributeValue] | None]:
+    """The checks every backend's ``update_user`` makes; the checked groups, roles and
+    attributes back (None: unchanged)."""
+    if not isinstance(password_hash, _Unset):
+        if password_hash is not None and not isinstance(password_hash, str):
+            raise ValueError("a user's password hash is a string or None")
+        _refuse([password_hash], "a user's password hash")
+    return (
+        None if groups is None else _check_names(groups, "groups"),
+        None if roles is None else _check_names(roles, "roles"),
+        None if attributes is None else _check_attributes(attributes),
+    )
+
+
+def _check_page(limit: int, after: str | None) -> None:
+    if not 1 <= limit <= MAX_USER_PAGE:
+        raise ValueError(f"a page of users holds 1 to {MAX_USER_PAGE}, not {limit}")
+    if after is not None:
+        _refuse([after], "a page cursor")
+
+
+def _check_user_token(token_hash: str, user_id: str, purpose: str) -> None:
+    if not token_hash or not user_id:
+        raise ValueError("a user token needs a hash and a user id")
+    if not 0 < len(purpose) <= MAX_PURPOSE:
+        raise ValueError(f"a user token's purpose is 1 to {MAX_PURPOSE} characters")
+    _refuse([token_hash, user_id, purpose], "a user token")
+
+
+def _lookup_ok(*values: str | None) -> bool:
+    """Whether a look-up by these values can find anything: a string no store holds names
+    nothing, so the look-up answers None/False without asking the database."""
+    return not any(v is not None and unstorable(v) for v in values)
+
+
+@runtime_checkable
+class UserStore(Protocol):
+    """Accounts, and the single-use tokens that verify an email or reset a password.
+
+    Emails reach a store normalised (:func:`tokenward.users.normalize_email`) and are unique
+    as given. Tokens are stored only as hashes (the caller hashes them, as API keys); each has a
+    ``purpose`` (``"verify-email"``, ``"reset-password"``) and is consumed once, for that
+    purpose only, before it expires. A look-up with a string no store can hold (a NUL, a lone
+    surrogate) finds nothing; a write with one raises :class:`UnstorableValueError`.
+    """
+
+    async def create_user(self, user: UserRecord) -> UserRecord:
+        """Insert ``user``; :class:`DuplicateUserError` (nothing written) when its email or id
+        is taken. ValueError for an empty id or email or malformed groups, roles or attributes.
+        Returns the record as stored."""
+
+    async def get_user(self, user_id: str) -> UserRecord | None:
+        """The user with this id (disabled or not), or None."""
+
+    async def get_user_by_email(self, email: str) -> UserRecord | None:
+        """The user with this (normalised) email, or None."""
+
+    async def list_users(self, *, limit: int = 100, after: str | None = None) -> list[UserRecord]:
+        """At most ``limit`` (1 to :data:`MAX_USER_PAGE`) users, by id in code-point order,
+        starting after the id ``after`` (None: from the first). The last id of a page is the
+        ``after`` of the next; a page shorter than ``limit`` is the last."""
+
+    async def update_user(
+        self,
+        user_id: str,
+        *,
+        now: float,
+        password_hash: str | _Unset | None = UNSET,
+        email_verified: bool | None = None,
+        disabled: bool | None = None,
+        groups: Sequence[str] | None = None,
+        roles: Sequence[str] | None = None,
+        attributes: dict[str, AttributeValue] | None = None,
+    ) -> UserRecord | None:
+        """Change the fields given (``UNSET``/None leave one as it is; ``password_hash=None``
+        removes the hash) and set ``updated_at = now``, in one statement. Returns the user as
+        it is now, or None when there is no such user."""
+
+    async def record_sign_in(self, user_id: str, *, now: float) -> bool:
+        """Set ``last_sign_in_at = now``; False when there is no such user."""
+
+    async def add_user_token(
+        self, token_hash: str, *, user_id: str, purpose: str, expires_at: float, now: float
+    ) -> None:
+        """Store a single-use token by its hash; :class:`DuplicateKeyError` when the hash is
+        taken. ValueError for an empty hash or user id or a purpose not of 1 to
+        :data:`MAX_PURPOSE` characters."""
+
+    async def consume_user_token(self, token_hash: str, *, purpose: str, now: float) -> str | None:
+        """In one atomic step: when a token with this hash and ``purpose`` exists and has not
+        expired at ``now`` (``now < expires_at``), delete it and return its user id; otherwise
+        change nothing and return None. Of concurrent calls on one token exactly one succeeds.
+        A token asked for under another purpose stays as it is."""
+
+    async def delete_user_tokens(self, user_id: str, *, purpose: str | None = None) -> int:
+        """Delete the user's tokens (of ``purpose``, or all); returns how many (so a reset
+        link mailed earlier stops working once the password is changed)."""
+
+    async def purge_user_tokens(self, *, before: float) -> int:
+        """Delete tokens that expired at or before ``before``; returns how many."""

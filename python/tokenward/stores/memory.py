@@ -1,7 +1,8 @@
 """The in-memory store (``memory://``): for tests and single-process development.
 
 It implements every protocol the SQL stores do (refresh tokens and sessions, API keys with their
-groups and the key check, counters with reservations, the :class:`~tokenward.stores.AccessStore`)
+groups and the key check, counters with reservations, the :class:`~tokenward.stores.AccessStore`,
+the :class:`~tokenward.stores.UserStore`)
 on plain dictionaries, and nothing more: refresh rotation and reuse detection are decided above
 every store (:mod:`tokenward.rotation`); this store only offers the primitives.
 
@@ -26,9 +27,12 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from tokenward.stores.base import (
+    UNSET,
     ApiKeyRecord,
+    AttributeValue,
     Counter,
     DuplicateKeyError,
+    DuplicateUserError,
     RefreshSession,
     Reservation,
     Resource,
@@ -38,13 +42,20 @@ from tokenward.stores.base import (
     SpendResult,
     StoreError,
     UnstorableValueError,
+    UserRecord,
     _check_grant,
     _check_hit,
+    _check_new_user,
+    _check_page,
     _check_parent,
     _check_reserve,
     _check_resources,
     _check_start_session,
+    _check_update,
+    _check_user_token,
     _cycle,
+    _lookup_ok,
+    _Unset,
     unstorable,
 )
 
@@ -69,6 +80,10 @@ class _Database:
     roles: set[tuple[str, str, str, str]] = field(default_factory=set)  # user, type, id, role
     # the closure table: resource → {ancestor: depth} (no entry for a resource and itself)
     ancestors: dict[Resource, dict[Resource, int]] = field(default_factory=dict)
+    users: dict[str, UserRecord] = field(default_factory=dict)  # by id
+    emails: dict[str, str] = field(default_factory=dict)  # email → id
+    user_tokens: dict[str, tuple[str, str, float]] = field(default_factory=dict)
+    # token hash → (user id, purpose, expires at)
 
 
 _named_lock = threading.Lock()
@@ -533,5 +548,144 @@ class MemoryStore:
         def work(db: _Database) -> list[RoleAssignment]:
             rows = sorted((t, i, role) for user, t, i, role in db.roles if user == user_id)
             return [RoleAssignment(user_id, role, (t, i)) for t, i, role in rows]
+
+        return self._atomic(work)
+
+    # --- users and their single-use tokens ---------------------------------------------------
+
+    @staticmethod
+    def _copy(user: UserRecord) -> UserRecord:
+        """A record whose attributes the caller may change without changing the stored one."""
+        return replace(user, attributes=dict(user.attributes))
+
+    async def create_user(self, user: UserRecord) -> UserRecord:
+        checked = _check_new_user(user)
+
+        def work(db: _Database) -> UserRecord:
+            if checked.id in db.users or checked.email in db.emails:
+                raise DuplicateUserError("a user with this email or id exists")
+            db.users[checked.id] = self._copy(checked)
+            db.emails[checked.email] = checked.id
+            return self._copy(checked)
+
+        return self._atomic(work)
+
+    async def get_user(self, user_id: str) -> UserRecord | None:
+        if not _lookup_ok(user_id):
+            return None
+
+        def work(db: _Database) -> UserRecord | None:
+            found = db.users.get(user_id)
+            return None if found is None else self._copy(found)
+
+        return self._atomic(work)
+
+    async def get_user_by_email(self, email: str) -> UserRecord | None:
+        if not _lookup_ok(email):
+            return None
+
+        def work(db: _Database) -> UserRecord | None:
+            user_id = db.emails.get(email)
+            return None if user_id is None else self._copy(db.users[user_id])
+
+        return self._atomic(work)
+
+    async def list_users(self, *, limit: int = 100, after: str | None = None) -> list[UserRecord]:
+        _check_page(limit, after)
+
+        def work(db: _Database) -> list[UserRecord]:
+            ids = sorted(i for i in db.users if after is None or i > after)[:limit]
+            return [self._copy(db.users[i]) for i in ids]
+
+        return self._atomic(work)
+
+    async def update_user(
+        self,
+        user_id: str,
+        *,
+        now: float,
+        password_hash: str | _Unset | None = UNSET,
+        email_verified: bool | None = None,
+        disabled: bool | None = None,
+        groups: Sequence[str] | None = None,
+        roles: Sequence[str] | None = None,
+        attributes: dict[str, AttributeValue] | None = None,
+    ) -> UserRecord | None:
+        new_groups, new_roles, new_attributes = _check_update(
+            password_hash, groups, roles, attributes
+        )
+        if not _lookup_ok(user_id):
+            return None
+
+        def work(db: _Database) -> UserRecord | None:
+            old = db.users.get(user_id)
+            if old is None:
+                return None
+            new = replace(
+                old,
+                updated_at=now,
+                password_hash=old.password_hash if password_hash is UNSET else password_hash,
+                email_verified=old.email_verified if email_verified is None else email_verified,
+                disabled=old.disabled if disabled is None else disabled,
+                groups=old.groups if new_groups is None else new_groups,
+                roles=old.roles if new_roles is None else new_roles,
+                attributes=old.attributes if new_attributes is None else new_attributes,
+            )
+            db.users[user_id] = new
+            return self._copy(new)
+
+        return self._atomic(work)
+
+    async def record_sign_in(self, user_id: str, *, now: float) -> bool:
+        def work(db: _Database) -> bool:
+            old = db.users.get(user_id)
+            if old is None:
+                return False
+            db.users[user_id] = replace(old, last_sign_in_at=now)
+            return True
+
+        return self._atomic(work)
+
+    async def add_user_token(
+        self, token_hash: str, *, user_id: str, purpose: str, expires_at: float, now: float
+    ) -> None:
+        _check_user_token(token_hash, user_id, purpose)
+
+        def work(db: _Database) -> None:
+            if token_hash in db.user_tokens:
+                raise DuplicateKeyError("a user token with this hash exists")
+            db.user_tokens[token_hash] = (user_id, purpose, expires_at)
+
+        self._atomic(work)
+
+    async def consume_user_token(self, token_hash: str, *, purpose: str, now: float) -> str | None:
+        def work(db: _Database) -> str | None:
+            found = db.user_tokens.get(token_hash)
+            if found is None or found[1] != purpose or not now < found[2]:
+                return None
+            del db.user_tokens[token_hash]
+            return found[0]
+
+        return self._atomic(work)
+
+    async def delete_user_tokens(self, user_id: str, *, purpose: str | None = None) -> int:
+        def work(db: _Database) -> int:
+            gone = [
+                h
+                for h, (owner, kind, _) in db.user_tokens.items()
+                if owner == user_id and (purpose is None or kind == purpose)
+            ]
+            for token_hash in gone:
+                del db.user_tokens[token_hash]
+            return len(gone)
+
+        return self._atomic(work)
+
+    async def purge_user_tokens(self, *, before: float) -> int:
+        def work(db: _Database) -> int:
+            gone = [h for h, (_, _, expires) in db.user_tokens.items() if expires <= before]
+            for token_hash in gone:
+                del db.user_tokens[token_hash]
+            return len(gone)
 
         return self._atomic(work)

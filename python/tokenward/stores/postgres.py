@@ -32,9 +32,13 @@ from tokenward.exceptions import ConfigurationError
 from tokenward.stores.base import (
     _KEY_COLUMNS,
     _TOKEN_COLUMNS,
+    _USER_COLUMNS,
+    UNSET,
     ApiKeyRecord,
+    AttributeValue,
     Counter,
     DuplicateKeyError,
+    DuplicateUserError,
     RefreshSession,
     Reservation,
     Resource,
@@ -44,16 +48,24 @@ from tokenward.stores.base import (
     SpendResult,
     StoreError,
     UnstorableValueError,
+    UserRecord,
     _chains_from_rows,
     _check_grant,
     _check_hit,
+    _check_new_user,
+    _check_page,
     _check_parent,
     _check_reserve,
     _check_resources,
     _check_start_session,
+    _check_update,
+    _check_user_token,
     _cycle,
     _key_from_row,
+    _lookup_ok,
     _session_from_row,
+    _Unset,
+    _user_from_row,
 )
 
 try:
@@ -73,7 +85,7 @@ __all__ = ["MIGRATION_LOCK", "SCHEMA_VERSION", "PostgresStore"]
 T = TypeVar("T")
 _Conn = psycopg.AsyncConnection[TupleRow]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATION_LOCK = 0x746F6B656E77  # the advisory lock key ("tokenw") held while migrating
 _SUBJECT_LOCK = 0x74776B  # first key of the per-subject advisory locks (int4 space)
@@ -168,7 +180,39 @@ _V4 = (
     " ON tokenward_resource_closure (ancestor_type, ancestor_id)",
 )
 
-_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((2, _V2), (3, _V3), (4, _V4))
+# 5: accounts (unique by normalised email; ids in code-point order, COLLATE "C", so that pages
+# of list_users come in the order every backend uses) and their single-use tokens, by hash.
+_V5 = (
+    """CREATE TABLE tokenward_users (
+        id              TEXT COLLATE "C" PRIMARY KEY,
+        email           TEXT NOT NULL UNIQUE,
+        password_hash   TEXT,
+        created_at      DOUBLE PRECISION NOT NULL,
+        updated_at      DOUBLE PRECISION NOT NULL,
+        email_verified  BOOLEAN NOT NULL DEFAULT FALSE,
+        disabled        BOOLEAN NOT NULL DEFAULT FALSE,
+        user_groups     TEXT[] NOT NULL DEFAULT '{}',
+        user_roles      TEXT[] NOT NULL DEFAULT '{}',
+        last_sign_in_at DOUBLE PRECISION,
+        attributes      JSONB NOT NULL DEFAULT '{}'
+    )""",
+    """CREATE TABLE tokenward_user_tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id    TEXT NOT NULL,
+        purpose    TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        expires_at DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX tokenward_user_tokens_user ON tokenward_user_tokens (user_id, purpose)",
+    "CREATE INDEX tokenward_user_tokens_expiry ON tokenward_user_tokens (expires_at)",
+)
+
+_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (2, _V2),
+    (3, _V3),
+    (4, _V4),
+    (5, _V5),
+)
 
 _SESSION_COLUMNS = (
     "s.id, s.subject, s.started_at, s.last_used_at, s.client_address, s.user_agent,"
@@ -202,6 +246,10 @@ _DECOY_KEY_ROW: tuple[Any, ...] = (
     None,
     [],
 )
+
+
+def _user(row: tuple[Any, ...]) -> UserRecord:
+    return _user_from_row(row, tuple(row[7]), tuple(row[8]), row[10])  # jsonb: decoded
 
 
 def _key(row: tuple[Any, ...]) -> ApiKeyRecord:
@@ -902,5 +950,182 @@ class PostgresStore:
                 (user_id,),
             )
             return [RoleAssignment(user_id, r[0], (r[1], r[2])) for r in await cur.fetchall()]
+
+        return await self._run(work)
+
+    # --- users and their single-use tokens ---------------------------------------------------
+
+    async def create_user(self, user: UserRecord) -> UserRecord:
+        checked = _check_new_user(user)
+
+        async def work(conn: _Conn) -> UserRecord:
+            try:
+                await conn.execute(
+                    f"INSERT INTO tokenward_users ({_USER_COLUMNS})"  # noqa: S608
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        checked.id,
+                        checked.email,
+                        checked.password_hash,
+                        checked.created_at,
+                        checked.updated_at,
+                        checked.email_verified,
+                        checked.disabled,
+                        list(checked.groups),
+                        list(checked.roles),
+                        checked.last_sign_in_at,
+                        Jsonb(checked.attributes),
+                    ),
+                )
+            except pg_errors.UniqueViolation as exc:
+                raise DuplicateUserError("a user with this email or id exists") from exc
+            return checked
+
+        return await self._run(work)
+
+    async def _one_user(self, column: str, value: str) -> UserRecord | None:
+        if not _lookup_ok(value):
+            return None
+
+        async def work(conn: _Conn) -> UserRecord | None:
+            cur = await conn.execute(
+                f"SELECT {_USER_COLUMNS} FROM tokenward_users WHERE {column} = %s",  # noqa: S608
+                (value,),
+            )
+            row = await cur.fetchone()
+            return None if row is None else _user(row)
+
+        return await self._run(work)
+
+    async def get_user(self, user_id: str) -> UserRecord | None:
+        return await self._one_user("id", user_id)
+
+    async def get_user_by_email(self, email: str) -> UserRecord | None:
+        return await self._one_user("email", email)
+
+    async def list_users(self, *, limit: int = 100, after: str | None = None) -> list[UserRecord]:
+        _check_page(limit, after)
+
+        async def work(conn: _Conn) -> list[UserRecord]:
+            cur = await conn.execute(
+                f"SELECT {_USER_COLUMNS} FROM tokenward_users"  # noqa: S608
+                " WHERE (%s::text IS NULL OR id > %s) ORDER BY id LIMIT %s",
+                (after, after, limit),
+            )
+            return [_user(row) for row in await cur.fetchall()]
+
+        return await self._run(work)
+
+    async def update_user(
+        self,
+        user_id: str,
+        *,
+        now: float,
+        password_hash: str | _Unset | None = UNSET,
+        email_verified: bool | None = None,
+        disabled: bool | None = None,
+        groups: Sequence[str] | None = None,
+        roles: Sequence[str] | None = None,
+        attributes: dict[str, AttributeValue] | None = None,
+    ) -> UserRecord | None:
+        new_groups, new_roles, new_attributes = _check_update(
+            password_hash, groups, roles, attributes
+        )
+        if not _lookup_ok(user_id):
+            return None
+        sets = ["updated_at = %s"]
+        params: list[Any] = [now]
+        if not isinstance(password_hash, _Unset):
+            sets.append("password_hash = %s")
+            params.append(password_hash)
+        for column, value in (
+            ("email_verified", email_verified),
+            ("disabled", disabled),
+            ("user_groups", None if new_groups is None else list(new_groups)),
+            ("user_roles", None if new_roles is None else list(new_roles)),
+            ("attributes", None if new_attributes is None else Jsonb(new_attributes)),
+        ):
+            if value is not None:
+                sets.append(f"{column} = %s")
+                params.append(value)
+        sql = (
+            f"UPDATE tokenward_users SET {', '.join(sets)} WHERE id = %s"  # noqa: S608
+            f" RETURNING {_USER_COLUMNS}"
+        )
+
+        async def work(conn: _Conn) -> UserRecord | None:
+            cur = await conn.execute(sql, (*params, user_id))
+            row = await cur.fetchone()
+            return None if row is None else _user(row)
+
+        return await self._run(work)
+
+    async def record_sign_in(self, user_id: str, *, now: float) -> bool:
+        if not _lookup_ok(user_id):
+            return False
+
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "UPDATE tokenward_users SET last_sign_in_at = %s WHERE id = %s", (now, user_id)
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def add_user_token(
+        self, token_hash: str, *, user_id: str, purpose: str, expires_at: float, now: float
+    ) -> None:
+        _check_user_token(token_hash, user_id, purpose)
+
+        async def work(conn: _Conn) -> None:
+            try:
+                await conn.execute(
+                    "INSERT INTO tokenward_user_tokens"
+                    " (token_hash, user_id, purpose, created_at, expires_at)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (token_hash, user_id, purpose, now, expires_at),
+                )
+            except pg_errors.UniqueViolation as exc:
+                raise DuplicateKeyError("a user token with this hash exists") from exc
+
+        await self._run(work)
+
+    async def consume_user_token(self, token_hash: str, *, purpose: str, now: float) -> str | None:
+        if not _lookup_ok(token_hash, purpose):
+            return None
+
+        async def work(conn: _Conn) -> str | None:
+            # one statement: a concurrent DELETE of the row waits for this one's row lock, then
+            # finds the row gone, so exactly one consumer gets the user id
+            cur = await conn.execute(
+                "DELETE FROM tokenward_user_tokens"
+                " WHERE token_hash = %s AND purpose = %s AND expires_at > %s RETURNING user_id",
+                (token_hash, purpose, now),
+            )
+            row = await cur.fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._run(work)
+
+    async def delete_user_tokens(self, user_id: str, *, purpose: str | None = None) -> int:
+        if not _lookup_ok(user_id, purpose):
+            return 0
+
+        async def work(conn: _Conn) -> int:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_user_tokens"
+                " WHERE user_id = %s AND (%s::text IS NULL OR purpose = %s)",
+                (user_id, purpose, purpose),
+            )
+            return cur.rowcount
+
+        return await self._run(work)
+
+    async def purge_user_tokens(self, *, before: float) -> int:
+        async def work(conn: _Conn) -> int:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_user_tokens WHERE expires_at <= %s", (before,)
+            )
+            return cur.rowcount
 
         return await self._run(work)

@@ -32,9 +32,13 @@ from tokenward.stores._sqlite_schema import SCHEMA_VERSION, current_version, mig
 from tokenward.stores.base import (
     _KEY_COLUMNS,
     _TOKEN_COLUMNS,
+    _USER_COLUMNS,
+    UNSET,
     ApiKeyRecord,
+    AttributeValue,
     Counter,
     DuplicateKeyError,
+    DuplicateUserError,
     RefreshSession,
     Reservation,
     Resource,
@@ -44,16 +48,24 @@ from tokenward.stores.base import (
     SpendResult,
     StoreError,
     UnstorableValueError,
+    UserRecord,
     _chains_from_rows,
     _check_grant,
     _check_hit,
+    _check_new_user,
+    _check_page,
     _check_parent,
     _check_reserve,
     _check_resources,
     _check_start_session,
+    _check_update,
+    _check_user_token,
     _cycle,
     _key_from_row,
+    _lookup_ok,
     _session_from_row,
+    _Unset,
+    _user_from_row,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -104,6 +116,14 @@ _DECOY_KEY_ROW: tuple[Any, ...] = (
 
 def _row_to_key(row: tuple[Any, ...]) -> ApiKeyRecord:
     return _key_from_row(row, _load_strings(row[6]), _load_strings(row[7]), _load_strings(row[12]))
+
+
+def _row_to_user(row: tuple[Any, ...]) -> UserRecord:
+    return _user_from_row(row, _load_strings(row[7]), _load_strings(row[8]), json.loads(row[10]))
+
+
+def _dump_attributes(attributes: dict[str, AttributeValue]) -> str:
+    return json.dumps(attributes, separators=(",", ":"), sort_keys=True)
 
 
 def _row_to_session(row: tuple[Any, ...]) -> RefreshSession:
@@ -732,5 +752,176 @@ class SQLiteStore:
                 (user_id,),
             ).fetchall()
             return [RoleAssignment(user_id, row[0], (row[1], row[2])) for row in rows]
+
+        return await self._run(work)
+
+    # --- users and their single-use tokens ---------------------------------------------------
+
+    async def create_user(self, user: UserRecord) -> UserRecord:
+        checked = _check_new_user(user)
+
+        def work(conn: sqlite3.Connection) -> UserRecord:
+            try:
+                conn.execute(
+                    f"INSERT INTO tokenward_users ({_USER_COLUMNS})"  # noqa: S608
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        checked.id,
+                        checked.email,
+                        checked.password_hash,
+                        checked.created_at,
+                        checked.updated_at,
+                        int(checked.email_verified),
+                        int(checked.disabled),
+                        _dump_strings(checked.groups),
+                        _dump_strings(checked.roles),
+                        checked.last_sign_in_at,
+                        _dump_attributes(checked.attributes),
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateUserError("a user with this email or id exists") from exc
+            return checked
+
+        return await self._run(work)
+
+    async def _one_user(self, column: str, value: str) -> UserRecord | None:
+        if not _lookup_ok(value):
+            return None
+
+        def work(conn: sqlite3.Connection) -> UserRecord | None:
+            row = conn.execute(
+                f"SELECT {_USER_COLUMNS} FROM tokenward_users WHERE {column} = ?",  # noqa: S608
+                (value,),
+            ).fetchone()
+            return None if row is None else _row_to_user(row)
+
+        return await self._run(work)
+
+    async def get_user(self, user_id: str) -> UserRecord | None:
+        return await self._one_user("id", user_id)
+
+    async def get_user_by_email(self, email: str) -> UserRecord | None:
+        return await self._one_user("email", email)
+
+    async def list_users(self, *, limit: int = 100, after: str | None = None) -> list[UserRecord]:
+        _check_page(limit, after)
+
+        def work(conn: sqlite3.Connection) -> list[UserRecord]:
+            rows = conn.execute(
+                f"SELECT {_USER_COLUMNS} FROM tokenward_users"  # noqa: S608
+                " WHERE (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+                (after, after, limit),
+            ).fetchall()
+            return [_row_to_user(row) for row in rows]
+
+        return await self._run(work)
+
+    async def update_user(
+        self,
+        user_id: str,
+        *,
+        now: float,
+        password_hash: str | _Unset | None = UNSET,
+        email_verified: bool | None = None,
+        disabled: bool | None = None,
+        groups: Sequence[str] | None = None,
+        roles: Sequence[str] | None = None,
+        attributes: dict[str, AttributeValue] | None = None,
+    ) -> UserRecord | None:
+        new_groups, new_roles, new_attributes = _check_update(
+            password_hash, groups, roles, attributes
+        )
+        if not _lookup_ok(user_id):
+            return None
+        sets = ["updated_at = ?"]
+        params: list[Any] = [now]
+        if not isinstance(password_hash, _Unset):
+            sets.append("password_hash = ?")
+            params.append(password_hash)
+        for column, value in (
+            ("email_verified", None if email_verified is None else int(email_verified)),
+            ("disabled", None if disabled is None else int(disabled)),
+            ("user_groups", None if new_groups is None else _dump_strings(new_groups)),
+            ("user_roles", None if new_roles is None else _dump_strings(new_roles)),
+            ("attributes", None if new_attributes is None else _dump_attributes(new_attributes)),
+        ):
+            if value is not None:
+                sets.append(f"{column} = ?")
+                params.append(value)
+        sql = (
+            f"UPDATE tokenward_users SET {', '.join(sets)} WHERE id = ?"  # noqa: S608
+            f" RETURNING {_USER_COLUMNS}"
+        )
+
+        def work(conn: sqlite3.Connection) -> UserRecord | None:
+            row = conn.execute(sql, (*params, user_id)).fetchone()
+            return None if row is None else _row_to_user(row)
+
+        return await self._run(work)
+
+    async def record_sign_in(self, user_id: str, *, now: float) -> bool:
+        if not _lookup_ok(user_id):
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE tokenward_users SET last_sign_in_at = ? WHERE id = ?", (now, user_id)
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def add_user_token(
+        self, token_hash: str, *, user_id: str, purpose: str, expires_at: float, now: float
+    ) -> None:
+        _check_user_token(token_hash, user_id, purpose)
+
+        def work(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO tokenward_user_tokens"
+                    " (token_hash, user_id, purpose, created_at, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (token_hash, user_id, purpose, now, expires_at),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKeyError("a user token with this hash exists") from exc
+
+        await self._run(work)
+
+    async def consume_user_token(self, token_hash: str, *, purpose: str, now: float) -> str | None:
+        if not _lookup_ok(token_hash, purpose):
+            return None
+
+        def work(conn: sqlite3.Connection) -> str | None:
+            # one statement: of concurrent consumers (other connections too) one deletes it
+            row = conn.execute(
+                "DELETE FROM tokenward_user_tokens"
+                " WHERE token_hash = ? AND purpose = ? AND expires_at > ? RETURNING user_id",
+                (token_hash, purpose, now),
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._run(work)
+
+    async def delete_user_tokens(self, user_id: str, *, purpose: str | None = None) -> int:
+        if not _lookup_ok(user_id, purpose):
+            return 0
+
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM tokenward_user_tokens WHERE user_id = ?"
+                " AND (? IS NULL OR purpose = ?)",
+                (user_id, purpose, purpose),
+            ).rowcount
+
+        return await self._run(work)
+
+    async def purge_user_tokens(self, *, before: float) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM tokenward_user_tokens WHERE expires_at <= ?", (before,)
+            ).rowcount
 
         return await self._run(work)

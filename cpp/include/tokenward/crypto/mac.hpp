@@ -33,6 +33,15 @@ class hmac_sha256 {
 // Lowercase hexadecimal.
 [[nodiscard]] std::string to_hex(std::string_view bytes);
 
+// A MAC's bytes as text, for equal_constant_time and to_hex.
+[[nodiscard]] inline std::string_view mac_text(const sha256_mac& m) noexcept {
+  return {reinterpret_cast<const char*>(m.data()), m.size()};
+}
+
+// A stored MAC: exactly 64 lowercase hex digits into `out`; false for anything else. A stored
+// hash is no secret, so this may stop at the first bad digit.
+[[nodiscard]] bool mac_from_hex(std::string_view hex, sha256_mac& out) noexcept;
+
 }  // namespace tokenward::crypto
 
 namespace tokenward::crypto {
