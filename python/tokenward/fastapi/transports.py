@@ -410,12 +410,21 @@ class Transports:
         """What the request presents, from the first transport that finds a credential."""
         scope = request.scope
         # The bearer transport's read, inlined: this loop is every request's path, and a call
-        # costs about as much as the loop itself.
+        # costs about as much as the loop itself. The same pass notes X-Forwarded-For: without
+        # it the client's address is the peer (client_address's first rule), with no more work.
         header = None
+        forwarded = False
         for name, value in scope["headers"]:
             if name == b"authorization":
-                header = value.decode("latin-1")
-                break
+                if header is None:
+                    header = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded = True
+        if forwarded:
+            address = self._address(request)
+        else:
+            client = scope.get("client")
+            address = client[0] if client else None
         if header is None:
             if scope["type"] == "websocket":
                 header = self.websocket.read(scope)
@@ -424,7 +433,7 @@ class Transports:
                     header = read(scope)
                     if header is not None:
                         break
-        return Credentials(header, self._address(request), scope.get("aws.event") or _NO_EVENT)
+        return Credentials(header, address, scope.get("aws.event") or _NO_EVENT)
 
 
 def from_settings(settings: AuthSettings, auth_prefix: str) -> Transports:
