@@ -138,6 +138,8 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.ratelimit",
         "tokenward.access",
         "tokenward.mfa",
+        "tokenward.mail",  # how account mail leaves: on_send, SMTP, the log in development
+        "tokenward.signin",  # the seams between the ways of proving who one is and a session
     ),
     ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
     ("tokenward.authenticator", "tokenward.services"),  # services: the service graph
