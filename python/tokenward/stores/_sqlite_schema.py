@@ -14,6 +14,10 @@ version in ``tokenward_schema_version`` (one row per applied version). A fresh f
 * 5: accounts (``tokenward_users``, unique by normalised email; groups, roles and attributes
   as JSON text) and their single-use verification and reset tokens (``tokenward_user_tokens``,
   by hash).
+* 8: external sign-in: accounts at external providers linked to users
+  (``tokenward_linked_identities``, unique by (provider, subject) and by (provider, user id))
+  and the sign-ins with a provider under way (``tokenward_oauth_states``, by the hash of their
+  ``state``). (6 and 7 are the second factors' and the passkeys'.)
 
 A version is applied when it is not recorded yet, whatever the highest recorded one is, so a
 file migrated before an intermediate version existed still gets it.
@@ -25,7 +29,7 @@ import sqlite3
 
 from tokenward.exceptions import ConfigurationError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 8
 
 _V1 = (
     """CREATE TABLE tokenward_refresh_sessions (
@@ -143,12 +147,38 @@ _V5 = (
     "CREATE INDEX tokenward_user_tokens_expiry ON tokenward_user_tokens (expires_at)",
 )
 
+_V8 = (
+    """CREATE TABLE tokenward_linked_identities (
+        provider     TEXT NOT NULL,
+        subject      TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        email        TEXT,
+        created_at   REAL NOT NULL,
+        last_used_at REAL,
+        PRIMARY KEY (provider, subject),
+        UNIQUE (provider, user_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX tokenward_linked_identities_user ON tokenward_linked_identities (user_id)",
+    """CREATE TABLE tokenward_oauth_states (
+        state_hash    TEXT PRIMARY KEY,
+        provider      TEXT NOT NULL,
+        code_verifier TEXT NOT NULL,
+        nonce         TEXT NOT NULL,
+        binding_hash  TEXT NOT NULL,
+        redirect_to   TEXT,
+        created_at    REAL NOT NULL,
+        expires_at    REAL NOT NULL
+    )""",
+    "CREATE INDEX tokenward_oauth_states_expiry ON tokenward_oauth_states (expires_at)",
+)
+
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, _V1),
     (2, _V2),
     (3, _V3),
     (4, _V4),
     (5, _V5),
+    (8, _V8),
 )
 
 

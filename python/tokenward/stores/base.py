@@ -9,6 +9,9 @@ A store is split by concern, so that a piece of tokenward can ask for only what 
   table), for :mod:`tokenward.access`; the SQLite and PostgreSQL stores implement it too;
 * :class:`UserStore`: accounts (:class:`UserRecord`, unique by normalised email) and their
   single-use verification and reset tokens (by hash); every backend implements it too;
+* :class:`LinkedIdentityStore`: accounts at external providers linked to users, and the
+  sign-ins with a provider under way (their ``state`` by hash, consumed once); every backend
+  implements it too;
 * :class:`Store`: all three, plus ``open``/``close``; what a backend implements.
 
 Every method is atomic (one transaction or one statement) and raises :class:`StoreError` when the
@@ -45,6 +48,9 @@ __all__ = [
     "CounterStore",
     "DuplicateKeyError",
     "DuplicateUserError",
+    "LinkedIdentity",
+    "LinkedIdentityStore",
+    "OAuthState",
     "RefreshSession",
     "RefreshSessionStore",
     "Reservation",
@@ -769,3 +775,116 @@ class UserStore(Protocol):
 
     async def purge_user_tokens(self, *, before: float) -> int:
         """Delete tokens that expired at or before ``before``; returns how many."""
+
+
+# --- linked external identities and sign-in states (external sign-in, docs/oidc.md) ------------
+
+MAX_PROVIDER_NAME = 64  # characters of a provider's name ("google", "github", "oidc", ...)
+MAX_EXTERNAL_SUBJECT = 255  # characters of a provider's subject (its user id)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedIdentity:
+    """An account at an external provider linked to a user: ``subject`` is the provider's own
+    stable user id (an ID token's ``sub``, GitHub's numeric id), never an email. One link per
+    (provider, subject), and at most one per (provider, user)."""
+
+    provider: str
+    subject: str
+    user_id: str
+    created_at: float
+    last_used_at: float | None = None
+    email: str | None = None  # the provider's email when the link was made (for display)
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthState:
+    """A sign-in with an external provider under way, stored by the hash of its ``state``.
+
+    ``code_verifier`` (PKCE) never leaves the server but for the provider's token endpoint;
+    ``nonce`` must come back in the ID token; ``binding_hash`` is the hash of the value of the
+    browser's state cookie (the callback must come from the browser that started);
+    ``redirect_to`` is where the browser goes once signed in (a path of this site, or None)."""
+
+    provider: str
+    code_verifier: str
+    nonce: str
+    binding_hash: str
+    created_at: float
+    expires_at: float
+    redirect_to: str | None = None
+
+
+# The columns of links and of sign-in states, in the order of their records' fields (both SQL
+# stores select them so).
+_LINK_COLUMNS = "provider, subject, user_id, created_at, last_used_at, email"
+_STATE_COLUMNS = "provider, code_verifier, nonce, binding_hash, created_at, expires_at, redirect_to"
+
+
+def _check_link(link: LinkedIdentity) -> None:
+    if not 0 < len(link.provider) <= MAX_PROVIDER_NAME:
+        raise ValueError(f"a provider's name is 1 to {MAX_PROVIDER_NAME} characters")
+    if not 0 < len(link.subject) <= MAX_EXTERNAL_SUBJECT:
+        raise ValueError(f"an external subject is 1 to {MAX_EXTERNAL_SUBJECT} characters")
+    if not link.user_id:
+        raise ValueError("a linked identity needs a user id")
+    _refuse([link.provider, link.subject, link.user_id, link.email], "a linked identity")
+
+
+def _check_state(state_hash: str, state: OAuthState) -> None:
+    if not state_hash or not state.code_verifier or not state.nonce or not state.binding_hash:
+        raise ValueError("a sign-in state needs its hash, a code verifier, a nonce and a binding")
+    if not 0 < len(state.provider) <= MAX_PROVIDER_NAME:
+        raise ValueError(f"a provider's name is 1 to {MAX_PROVIDER_NAME} characters")
+    _refuse(
+        [
+            state_hash,
+            state.provider,
+            state.code_verifier,
+            state.nonce,
+            state.binding_hash,
+            state.redirect_to,
+        ],
+        "a sign-in state",
+    )
+
+
+@runtime_checkable
+class LinkedIdentityStore(Protocol):
+    """Accounts at external providers linked to users, and the sign-ins with a provider under
+    way (their ``state``, stored by hash, consumed once).
+
+    A link is unique both ways per provider: a (provider, subject) names one user, and a user
+    has at most one link per provider. A look-up with a string no store can hold finds nothing;
+    a write with one raises :class:`UnstorableValueError`.
+    """
+
+    async def link_identity(self, link: LinkedIdentity) -> bool:
+        """Insert ``link``; False (nothing written) when the (provider, subject) is linked
+        already, or the user has a link at that provider already. ValueError for an empty or
+        over-long provider, subject or user id."""
+
+    async def get_linked_identity(self, provider: str, subject: str) -> LinkedIdentity | None:
+        """The link of ``subject`` at ``provider``, or None."""
+
+    async def linked_identities(self, user_id: str) -> list[LinkedIdentity]:
+        """Every link of the user, by provider name."""
+
+    async def touch_linked_identity(self, provider: str, subject: str, *, now: float) -> bool:
+        """Set the link's ``last_used_at = now``; False when there is no such link."""
+
+    async def unlink_identity(self, provider: str, user_id: str) -> bool:
+        """Delete the user's link at ``provider``; False when there was none."""
+
+    async def add_oauth_state(self, state_hash: str, state: OAuthState) -> None:
+        """Store a sign-in state by the hash of its ``state``; :class:`DuplicateKeyError` when
+        the hash is taken. ValueError for an empty hash, verifier, nonce or binding."""
+
+    async def consume_oauth_state(self, state_hash: str, *, now: float) -> OAuthState | None:
+        """In one atomic step: when a state with this hash exists and has not expired at ``now``
+        (``now < expires_at``), delete it and return it; otherwise return None (an expired one
+        is left for :meth:`purge_oauth_states`). Of concurrent calls on one state exactly one
+        gets it."""
+
+    async def purge_oauth_states(self, *, before: float) -> int:
+        """Delete states that expired at or before ``before``; returns how many."""

@@ -2,7 +2,7 @@
 
 It implements every protocol the SQL stores do (refresh tokens and sessions, API keys with their
 groups and the key check, counters with reservations, the :class:`~tokenward.stores.AccessStore`,
-the :class:`~tokenward.stores.UserStore`)
+the :class:`~tokenward.stores.UserStore`, the :class:`~tokenward.stores.LinkedIdentityStore`)
 on plain dictionaries, and nothing more: refresh rotation and reuse detection are decided above
 every store (:mod:`tokenward.rotation`); this store only offers the primitives.
 
@@ -33,6 +33,8 @@ from tokenward.stores.base import (
     Counter,
     DuplicateKeyError,
     DuplicateUserError,
+    LinkedIdentity,
+    OAuthState,
     RefreshSession,
     Reservation,
     Resource,
@@ -45,12 +47,14 @@ from tokenward.stores.base import (
     UserRecord,
     _check_grant,
     _check_hit,
+    _check_link,
     _check_new_user,
     _check_page,
     _check_parent,
     _check_reserve,
     _check_resources,
     _check_start_session,
+    _check_state,
     _check_update,
     _check_user_token,
     _cycle,
@@ -84,6 +88,10 @@ class _Database:
     emails: dict[str, str] = field(default_factory=dict)  # email → id
     user_tokens: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     # token hash → (user id, purpose, expires at)
+    links: dict[tuple[str, str], LinkedIdentity] = field(default_factory=dict)  # provider, sub
+    user_links: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    # (provider, user id) → (provider, subject)
+    oauth_states: dict[str, OAuthState] = field(default_factory=dict)  # by state hash
 
 
 _named_lock = threading.Lock()
@@ -686,6 +694,80 @@ class MemoryStore:
             gone = [h for h, (_, _, expires) in db.user_tokens.items() if expires <= before]
             for token_hash in gone:
                 del db.user_tokens[token_hash]
+            return len(gone)
+
+        return self._atomic(work)
+
+    # --- linked external identities and sign-in states ----------------------------------------
+
+    async def link_identity(self, link: LinkedIdentity) -> bool:
+        _check_link(link)
+
+        def work(db: _Database) -> bool:
+            key = (link.provider, link.subject)
+            if key in db.links or (link.provider, link.user_id) in db.user_links:
+                return False
+            db.links[key] = link
+            db.user_links[link.provider, link.user_id] = key
+            return True
+
+        return self._atomic(work)
+
+    async def get_linked_identity(self, provider: str, subject: str) -> LinkedIdentity | None:
+        return self._atomic(lambda db: db.links.get((provider, subject)))
+
+    async def linked_identities(self, user_id: str) -> list[LinkedIdentity]:
+        def work(db: _Database) -> list[LinkedIdentity]:
+            found = [link for link in db.links.values() if link.user_id == user_id]
+            return sorted(found, key=lambda link: link.provider)
+
+        return self._atomic(work)
+
+    async def touch_linked_identity(self, provider: str, subject: str, *, now: float) -> bool:
+        def work(db: _Database) -> bool:
+            old = db.links.get((provider, subject))
+            if old is None:
+                return False
+            db.links[provider, subject] = replace(old, last_used_at=now)
+            return True
+
+        return self._atomic(work)
+
+    async def unlink_identity(self, provider: str, user_id: str) -> bool:
+        def work(db: _Database) -> bool:
+            key = db.user_links.pop((provider, user_id), None)
+            if key is None:
+                return False
+            del db.links[key]
+            return True
+
+        return self._atomic(work)
+
+    async def add_oauth_state(self, state_hash: str, state: OAuthState) -> None:
+        _check_state(state_hash, state)
+
+        def work(db: _Database) -> None:
+            if state_hash in db.oauth_states:
+                raise DuplicateKeyError("a sign-in state with this hash exists")
+            db.oauth_states[state_hash] = state
+
+        self._atomic(work)
+
+    async def consume_oauth_state(self, state_hash: str, *, now: float) -> OAuthState | None:
+        def work(db: _Database) -> OAuthState | None:
+            found = db.oauth_states.get(state_hash)
+            if found is None or not now < found.expires_at:
+                return None
+            del db.oauth_states[state_hash]
+            return found
+
+        return self._atomic(work)
+
+    async def purge_oauth_states(self, *, before: float) -> int:
+        def work(db: _Database) -> int:
+            gone = [h for h, s in db.oauth_states.items() if s.expires_at <= before]
+            for state_hash in gone:
+                del db.oauth_states[state_hash]
             return len(gone)
 
         return self._atomic(work)

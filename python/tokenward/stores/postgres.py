@@ -31,6 +31,8 @@ from typing import Any, TypeVar
 from tokenward.exceptions import ConfigurationError
 from tokenward.stores.base import (
     _KEY_COLUMNS,
+    _LINK_COLUMNS,
+    _STATE_COLUMNS,
     _TOKEN_COLUMNS,
     _USER_COLUMNS,
     UNSET,
@@ -39,6 +41,8 @@ from tokenward.stores.base import (
     Counter,
     DuplicateKeyError,
     DuplicateUserError,
+    LinkedIdentity,
+    OAuthState,
     RefreshSession,
     Reservation,
     Resource,
@@ -52,12 +56,14 @@ from tokenward.stores.base import (
     _chains_from_rows,
     _check_grant,
     _check_hit,
+    _check_link,
     _check_new_user,
     _check_page,
     _check_parent,
     _check_reserve,
     _check_resources,
     _check_start_session,
+    _check_state,
     _check_update,
     _check_user_token,
     _cycle,
@@ -85,7 +91,7 @@ __all__ = ["MIGRATION_LOCK", "SCHEMA_VERSION", "PostgresStore"]
 T = TypeVar("T")
 _Conn = psycopg.AsyncConnection[TupleRow]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 8
 
 MIGRATION_LOCK = 0x746F6B656E77  # the advisory lock key ("tokenw") held while migrating
 _SUBJECT_LOCK = 0x74776B  # first key of the per-subject advisory locks (int4 space)
@@ -207,11 +213,40 @@ _V5 = (
     "CREATE INDEX tokenward_user_tokens_expiry ON tokenward_user_tokens (expires_at)",
 )
 
+# 8: external sign-in: accounts at external providers linked to users (unique by (provider,
+# subject) and by (provider, user id)) and the sign-ins under way, by the hash of their state.
+# (6 and 7 are the second factors' and the passkeys'.)
+_V8 = (
+    """CREATE TABLE tokenward_linked_identities (
+        provider     TEXT NOT NULL,
+        subject      TEXT NOT NULL,
+        user_id      TEXT NOT NULL,
+        email        TEXT,
+        created_at   DOUBLE PRECISION NOT NULL,
+        last_used_at DOUBLE PRECISION,
+        PRIMARY KEY (provider, subject),
+        UNIQUE (provider, user_id)
+    )""",
+    "CREATE INDEX tokenward_linked_identities_user ON tokenward_linked_identities (user_id)",
+    """CREATE TABLE tokenward_oauth_states (
+        state_hash    TEXT PRIMARY KEY,
+        provider      TEXT NOT NULL,
+        code_verifier TEXT NOT NULL,
+        nonce         TEXT NOT NULL,
+        binding_hash  TEXT NOT NULL,
+        redirect_to   TEXT,
+        created_at    DOUBLE PRECISION NOT NULL,
+        expires_at    DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX tokenward_oauth_states_expiry ON tokenward_oauth_states (expires_at)",
+)
+
 _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (2, _V2),
     (3, _V3),
     (4, _V4),
     (5, _V5),
+    (8, _V8),
 )
 
 _SESSION_COLUMNS = (
@@ -1125,6 +1160,136 @@ class PostgresStore:
         async def work(conn: _Conn) -> int:
             cur = await conn.execute(
                 "DELETE FROM tokenward_user_tokens WHERE expires_at <= %s", (before,)
+            )
+            return cur.rowcount
+
+        return await self._run(work)
+
+    # --- linked external identities and sign-in states ----------------------------------------
+
+    async def link_identity(self, link: LinkedIdentity) -> bool:
+        _check_link(link)
+
+        async def work(conn: _Conn) -> bool:
+            # both unique constraints in one statement: a link taken either way writes nothing
+            cur = await conn.execute(
+                "INSERT INTO tokenward_linked_identities"
+                " (provider, subject, user_id, email, created_at, last_used_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (
+                    link.provider,
+                    link.subject,
+                    link.user_id,
+                    link.email,
+                    link.created_at,
+                    link.last_used_at,
+                ),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def get_linked_identity(self, provider: str, subject: str) -> LinkedIdentity | None:
+        if not _lookup_ok(provider, subject):
+            return None
+
+        async def work(conn: _Conn) -> LinkedIdentity | None:
+            cur = await conn.execute(
+                f"SELECT {_LINK_COLUMNS} FROM tokenward_linked_identities"  # noqa: S608
+                " WHERE provider = %s AND subject = %s",
+                (provider, subject),
+            )
+            row = await cur.fetchone()
+            return None if row is None else LinkedIdentity(*row)
+
+        return await self._run(work)
+
+    async def linked_identities(self, user_id: str) -> list[LinkedIdentity]:
+        if not _lookup_ok(user_id):
+            return []
+
+        async def work(conn: _Conn) -> list[LinkedIdentity]:
+            cur = await conn.execute(
+                f"SELECT {_LINK_COLUMNS} FROM tokenward_linked_identities"  # noqa: S608
+                ' WHERE user_id = %s ORDER BY provider COLLATE "C"',
+                (user_id,),
+            )
+            return [LinkedIdentity(*row) for row in await cur.fetchall()]
+
+        return await self._run(work)
+
+    async def touch_linked_identity(self, provider: str, subject: str, *, now: float) -> bool:
+        if not _lookup_ok(provider, subject):
+            return False
+
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "UPDATE tokenward_linked_identities SET last_used_at = %s"
+                " WHERE provider = %s AND subject = %s",
+                (now, provider, subject),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def unlink_identity(self, provider: str, user_id: str) -> bool:
+        if not _lookup_ok(provider, user_id):
+            return False
+
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_linked_identities WHERE provider = %s AND user_id = %s",
+                (provider, user_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def add_oauth_state(self, state_hash: str, state: OAuthState) -> None:
+        _check_state(state_hash, state)
+
+        async def work(conn: _Conn) -> None:
+            try:
+                await conn.execute(
+                    f"INSERT INTO tokenward_oauth_states (state_hash, {_STATE_COLUMNS})"  # noqa: S608
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        state_hash,
+                        state.provider,
+                        state.code_verifier,
+                        state.nonce,
+                        state.binding_hash,
+                        state.created_at,
+                        state.expires_at,
+                        state.redirect_to,
+                    ),
+                )
+            except pg_errors.UniqueViolation as exc:
+                raise DuplicateKeyError("a sign-in state with this hash exists") from exc
+
+        await self._run(work)
+
+    async def consume_oauth_state(self, state_hash: str, *, now: float) -> OAuthState | None:
+        if not _lookup_ok(state_hash):
+            return None
+
+        async def work(conn: _Conn) -> OAuthState | None:
+            # one statement: a concurrent DELETE of the row waits for this one's row lock, then
+            # finds the row gone, so exactly one consumer gets the state
+            cur = await conn.execute(
+                "DELETE FROM tokenward_oauth_states"  # noqa: S608
+                f" WHERE state_hash = %s AND expires_at > %s RETURNING {_STATE_COLUMNS}",
+                (state_hash, now),
+            )
+            row = await cur.fetchone()
+            return None if row is None else OAuthState(*row)
+
+        return await self._run(work)
+
+    async def purge_oauth_states(self, *, before: float) -> int:
+        async def work(conn: _Conn) -> int:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_oauth_states WHERE expires_at <= %s", (before,)
             )
             return cur.rowcount
 

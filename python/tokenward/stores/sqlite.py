@@ -31,6 +31,8 @@ from tokenward.exceptions import ConfigurationError
 from tokenward.stores._sqlite_schema import SCHEMA_VERSION, current_version, migrate
 from tokenward.stores.base import (
     _KEY_COLUMNS,
+    _LINK_COLUMNS,
+    _STATE_COLUMNS,
     _TOKEN_COLUMNS,
     _USER_COLUMNS,
     UNSET,
@@ -39,6 +41,8 @@ from tokenward.stores.base import (
     Counter,
     DuplicateKeyError,
     DuplicateUserError,
+    LinkedIdentity,
+    OAuthState,
     RefreshSession,
     Reservation,
     Resource,
@@ -52,12 +56,14 @@ from tokenward.stores.base import (
     _chains_from_rows,
     _check_grant,
     _check_hit,
+    _check_link,
     _check_new_user,
     _check_page,
     _check_parent,
     _check_reserve,
     _check_resources,
     _check_start_session,
+    _check_state,
     _check_update,
     _check_user_token,
     _cycle,
@@ -922,6 +928,136 @@ class SQLiteStore:
         def work(conn: sqlite3.Connection) -> int:
             return conn.execute(
                 "DELETE FROM tokenward_user_tokens WHERE expires_at <= ?", (before,)
+            ).rowcount
+
+        return await self._run(work)
+
+    # --- linked external identities and sign-in states ----------------------------------------
+
+    async def link_identity(self, link: LinkedIdentity) -> bool:
+        _check_link(link)
+
+        def work(conn: sqlite3.Connection) -> bool:
+            # both unique constraints in one statement: a link taken either way writes nothing
+            cur = conn.execute(
+                "INSERT INTO tokenward_linked_identities"
+                " (provider, subject, user_id, email, created_at, last_used_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (
+                    link.provider,
+                    link.subject,
+                    link.user_id,
+                    link.email,
+                    link.created_at,
+                    link.last_used_at,
+                ),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def get_linked_identity(self, provider: str, subject: str) -> LinkedIdentity | None:
+        if not _lookup_ok(provider, subject):
+            return None
+
+        def work(conn: sqlite3.Connection) -> LinkedIdentity | None:
+            row = conn.execute(
+                f"SELECT {_LINK_COLUMNS} FROM tokenward_linked_identities"  # noqa: S608
+                " WHERE provider = ? AND subject = ?",
+                (provider, subject),
+            ).fetchone()
+            return None if row is None else LinkedIdentity(*row)
+
+        return await self._run(work)
+
+    async def linked_identities(self, user_id: str) -> list[LinkedIdentity]:
+        if not _lookup_ok(user_id):
+            return []
+
+        def work(conn: sqlite3.Connection) -> list[LinkedIdentity]:
+            rows = conn.execute(
+                f"SELECT {_LINK_COLUMNS} FROM tokenward_linked_identities"  # noqa: S608
+                " WHERE user_id = ? ORDER BY provider",
+                (user_id,),
+            ).fetchall()
+            return [LinkedIdentity(*row) for row in rows]
+
+        return await self._run(work)
+
+    async def touch_linked_identity(self, provider: str, subject: str, *, now: float) -> bool:
+        if not _lookup_ok(provider, subject):
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute(
+                    "UPDATE tokenward_linked_identities SET last_used_at = ?"
+                    " WHERE provider = ? AND subject = ?",
+                    (now, provider, subject),
+                ).rowcount
+                == 1
+            )
+
+        return await self._run(work)
+
+    async def unlink_identity(self, provider: str, user_id: str) -> bool:
+        if not _lookup_ok(provider, user_id):
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute(
+                    "DELETE FROM tokenward_linked_identities WHERE provider = ? AND user_id = ?",
+                    (provider, user_id),
+                ).rowcount
+                == 1
+            )
+
+        return await self._run(work)
+
+    async def add_oauth_state(self, state_hash: str, state: OAuthState) -> None:
+        _check_state(state_hash, state)
+
+        def work(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    f"INSERT INTO tokenward_oauth_states (state_hash, {_STATE_COLUMNS})"  # noqa: S608
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        state_hash,
+                        state.provider,
+                        state.code_verifier,
+                        state.nonce,
+                        state.binding_hash,
+                        state.created_at,
+                        state.expires_at,
+                        state.redirect_to,
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKeyError("a sign-in state with this hash exists") from exc
+
+        await self._run(work)
+
+    async def consume_oauth_state(self, state_hash: str, *, now: float) -> OAuthState | None:
+        if not _lookup_ok(state_hash):
+            return None
+
+        def work(conn: sqlite3.Connection) -> OAuthState | None:
+            # one statement: of concurrent consumers (other connections too) one deletes it
+            row = conn.execute(
+                "DELETE FROM tokenward_oauth_states"  # noqa: S608
+                f" WHERE state_hash = ? AND expires_at > ? RETURNING {_STATE_COLUMNS}",
+                (state_hash, now),
+            ).fetchone()
+            return None if row is None else OAuthState(*row)
+
+        return await self._run(work)
+
+    async def purge_oauth_states(self, *, before: float) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM tokenward_oauth_states WHERE expires_at <= ?", (before,)
             ).rowcount
 
         return await self._run(work)
