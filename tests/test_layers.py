@@ -140,6 +140,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.mfa",
         "tokenward.mail",  # how account mail leaves: on_send, SMTP, the log in development
         "tokenward.signin",  # the seams between the ways of proving who one is and a session
+        "tokenward.oauth",  # sign-in with an external provider (Google, GitHub, any OIDC)
     ),
     ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
     ("tokenward.authenticator", "tokenward.services"),  # services: the service graph

@@ -19,6 +19,12 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
   entitlement.
 * :class:`HierarchyError` (also a :class:`ValueError`): a change of the resource hierarchy that
   would make a resource its own ancestor.
+* :class:`ExternalSignInError` (401, an :class:`AuthenticationError`): a sign-in with an external
+  provider that did not prove who the browser is (a bad, replayed or expired ``state``, a state
+  from another browser, a wrong ``nonce``, a refused code exchange, an ID token that fails);
+  ``reason`` names which. :class:`ExternalSignUpError` (403): the provider proved who it is, but
+  no account may be made or linked for it here (sign-up closed, an email the provider has not
+  verified). :class:`ExternalProviderUnavailableError` (503): the provider could not be reached.
 * :class:`RateLimitError` (429): too many attempts; ``retry_after`` says for how long.
 * :class:`WeakPasswordError` (422, also a :class:`ValueError`): a new password the policy
   refuses; ``rules`` names every rule it breaks.
@@ -40,6 +46,9 @@ __all__ = [
     "DuplicateKeyError",
     "DuplicateUserError",
     "ExpiredTokenError",
+    "ExternalProviderUnavailableError",
+    "ExternalSignInError",
+    "ExternalSignUpError",
     "HierarchyError",
     "ImmatureTokenError",
     "IntrospectionUnavailableError",
@@ -226,6 +235,38 @@ class NotAuthenticatedError(AuthenticationError):
 class InvalidCredentialsError(AuthenticationError):
     """A user name (email) and password, or an HTTP Basic header, that do not check out. The
     message is the same for an unknown user and a wrong password."""
+
+
+class ExternalSignInError(AuthenticationError):
+    """A sign-in with an external provider failed to prove who the browser is. ``reason`` (also
+    sent to the client, as ``error``) is one of ``invalid_state`` (unknown, used already or
+    expired), ``state_not_bound`` (the state cookie is missing or another browser's),
+    ``provider_error`` (the provider answered the callback, or the code exchange, with an
+    error: a wrong PKCE verifier, a code used twice), ``invalid_id_token`` (signature, ``iss``,
+    ``aud``, ``azp`` or times), ``invalid_nonce``, ``invalid_profile`` (the provider's user
+    information is unusable), ``account_disabled``. A server answers 401."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ExternalSignUpError(TokenwardError):
+    """The external provider proved who the browser is, but no account may be made or linked
+    for it: ``reason`` is ``signup_closed`` (``OAUTH_SIGNUP=closed`` and no account is linked),
+    ``email_not_verified`` (a new account needs an email the provider verified) or
+    ``already_linked`` (the account of that email is linked to another identity at this
+    provider). A server answers 403."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ExternalProviderUnavailableError(TokenwardError):
+    """The external provider (its discovery document, token endpoint or user API) could not be
+    reached, or answered with a server error: nobody's fault here, try later. A server answers
+    503."""
 
 
 class AuthorizationError(TokenwardError):

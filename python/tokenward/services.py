@@ -20,6 +20,7 @@ is patched in afterwards)::
     tokens, session_check, debug_user ─▶ provider (CustomProvider)   │ or, under Cognito,
     settings ─▶ cognito (CognitoVerifier) ─▶ provider (CognitoProvider)   │ or, under OIDC,
     settings ─▶ oidc (OidcVerifier: discovery, several issuers) ─▶ provider (OidcProvider)
+    settings, store, tokens (sign-in) ─▶ oauth (ExternalSignIn: OAUTH_PROVIDERS)
     provider, api_keys, limiter (+ basic, gateway, the app's own) ─▶ strategies
 
 Each node is built the first time it is asked for and then kept (the CLI asks only for what
@@ -34,7 +35,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from tokenward._core import ApiKeyHasher, DebugTokens
 from tokenward.access import AccessDefinition, access_set_claims
@@ -44,6 +45,7 @@ from tokenward.cognito import CognitoVerifier
 from tokenward.exceptions import ConfigurationError, KeySetUnavailableError
 from tokenward.issuer import SigningKeys, build_signing_keys, rotate
 from tokenward.keyring import KeyRing
+from tokenward.oauth import ExternalSignIn, TokenSessionSignIn, build_external_sign_in
 from tokenward.oidc import OidcProvider, OidcVerifier
 from tokenward.principal import Principal
 from tokenward.providers import (
@@ -338,6 +340,22 @@ class Services:
             cache_size=settings.token_cache_size,
         )
 
+    # --- sign-in with an external provider (docs/oidc.md, "External sign-in") -----------------
+
+    @functools.cached_property
+    def oauth(self) -> ExternalSignIn | None:
+        """``OAUTH_PROVIDERS``' sign-in (None when it names none). Its sessions start through
+        the account system's ``sign_in_user`` when the graph has one, else through
+        :class:`~tokenward.oauth.TokenSessionSignIn` on the custom provider's tokens."""
+        if not self.settings.oauth_provider_names:
+            return None
+        _, tokens = self.require_custom()
+        users: Any = self.store  # every backend is a UserStore and a LinkedIdentityStore too
+        sign_in = getattr(self, "sign_in_user", None) or TokenSessionSignIn(
+            tokens, users, self.clock
+        )
+        return build_external_sign_in(self.settings, store=users, sign_in=sign_in, clock=self.clock)
+
     # --- the provider and the strategies ------------------------------------------------------
 
     @functools.cached_property
@@ -521,6 +539,8 @@ class Services:
             now = self.clock()
             await self.store.purge_refresh_sessions(before=now)
             await self.store.purge_counters(before=now)
+            if self.oauth is not None:
+                await self.oauth.links.purge_oauth_states(before=now)
             if self.api_keys is not None and not await self.api_keys.verify_secret():
                 _log.error(
                     "tokenward: %s is not the one the store's API keys were made with: every "
@@ -564,5 +584,6 @@ def build_services(
     services.provider  # noqa: B018
     services.strategies  # noqa: B018
     services.default_strategies  # noqa: B018
+    services.oauth  # noqa: B018
     services.roles  # noqa: B018
     return services

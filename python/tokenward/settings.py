@@ -25,6 +25,10 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
   audience (``OIDC_AUDIENCE``), or with an issuer, preset or tenant list that does not hold
   together (docs/oidc.md);
 * ``TRUST_GATEWAY_CLAIMS=true`` with another provider than Cognito.
+* ``OAUTH_PROVIDERS`` under another provider than the custom one, naming an unknown provider,
+  or one without its client id and secret (``OAUTH_OIDC_ISSUER`` too for ``oidc``); without
+  ``OAUTH_REDIRECT_BASE_URL`` (https outside development), or with endpoint overrides that
+  are plain http to a host that is not loopback.
 * a ``memory://`` ``STORE_URL`` (per process, lost on restart) outside development.
 * an asymmetric ``TOKEN_ALGORITHM`` without ``SIGNING_KEY_FILE`` outside development (in
   development a key is generated and kept under ``.tokenward/``).
@@ -474,6 +478,69 @@ class OidcSettings(BaseModel):
     )
 
 
+class OAuthSettings(BaseModel):
+    """Sign-in with an external provider: Google, GitHub, any OpenID Connect issuer
+    (docs/oidc.md, "External sign-in")."""
+
+    concern: ClassVar[str] = "external sign-in"
+    oauth_providers: str | None = Field(
+        default=None,
+        description="the external providers offered at /v1/auth/oauth/{provider}, "
+        "comma-separated: google, github, oidc",
+    )
+    oauth_google_client_id: str | None = Field(default=None, description="Google's client id")
+    oauth_google_client_secret: SecretStr | None = Field(
+        default=None, description="Google's client secret"
+    )
+    oauth_google_scopes: str | None = Field(
+        default=None, description="the scopes asked of Google (openid email profile)"
+    )
+    oauth_github_client_id: str | None = Field(default=None, description="GitHub's client id")
+    oauth_github_client_secret: SecretStr | None = Field(
+        default=None, description="GitHub's client secret"
+    )
+    oauth_github_scopes: str | None = Field(
+        default=None, description="the scopes asked of GitHub (read:user user:email)"
+    )
+    oauth_github_authorize_url: str | None = Field(
+        default=None,
+        description="replaces https://github.com/login/oauth/authorize (GitHub Enterprise, tests)",
+    )
+    oauth_github_token_url: str | None = Field(
+        default=None, description="replaces https://github.com/login/oauth/access_token"
+    )
+    oauth_github_api_url: str | None = Field(
+        default=None, description="replaces https://api.github.com (user and emails)"
+    )
+    oauth_oidc_client_id: str | None = Field(
+        default=None, description="the client id at the generic OpenID Connect provider"
+    )
+    oauth_oidc_client_secret: SecretStr | None = Field(
+        default=None, description="its client secret"
+    )
+    oauth_oidc_issuer: str | None = Field(
+        default=None, description="its issuer (endpoints and keys found by discovery)"
+    )
+    oauth_oidc_scopes: str | None = Field(
+        default=None, description="the scopes asked of it (openid email profile)"
+    )
+    oauth_signup: Literal["open", "closed"] = Field(
+        default="closed",
+        description="open: a first external sign-in with a verified email makes an account; "
+        "closed: only accounts that exist (403 otherwise)",
+    )
+    oauth_redirect_base_url: str | None = Field(
+        default=None,
+        description="this API's public base URL; the providers send the browser back to "
+        "{it}/v1/auth/oauth/{provider}/callback (https outside development)",
+    )
+    oauth_after_sign_in_url: str = Field(
+        default="/",
+        description="where the browser goes once signed in with cookies (COOKIE_SESSIONS); a "
+        "path or an absolute URL",
+    )
+
+
 class AuthorizationSettings(BaseModel):
     """Roles and scopes (docs/authorization.md)."""
 
@@ -525,6 +592,7 @@ class AuthSettings(
     ApiKeySettings,
     CognitoSettings,
     OidcSettings,
+    OAuthSettings,
     AuthorizationSettings,
     StoreSettings,
 ):
@@ -712,6 +780,54 @@ class AuthSettings(
         )
 
     @property
+    def oauth_provider_names(self) -> tuple[str, ...]:
+        """The providers of ``OAUTH_PROVIDERS``, in order, lower case."""
+        names = (self.oauth_providers or "").replace(",", " ").lower().split()
+        return tuple(dict.fromkeys(names))
+
+    def _check_oauth(self) -> None:
+        from tokenward.oidc import _check_url
+
+        var = self.var
+        if self.auth_provider != "custom":
+            raise ConfigurationError(
+                f"{var('oauth_providers')}: external sign-in starts sessions of tokenward's own "
+                f"tokens, which needs {var('auth_provider')}=custom"
+            )
+        known = ("google", "github", "oidc")
+        for name in self.oauth_provider_names:
+            if name not in known:
+                raise ConfigurationError(
+                    f"{var('oauth_providers')} names {name!r}: the providers are "
+                    + ", ".join(known)
+                )
+            needed = [f"oauth_{name}_client_id", f"oauth_{name}_client_secret"]
+            if name == "oidc":
+                needed.append("oauth_oidc_issuer")
+            missing = [var(n) for n in needed if not getattr(self, n)]
+            if missing:
+                raise ConfigurationError(f"the {name} sign-in needs {', '.join(missing)}")
+        for name in (
+            "oauth_github_authorize_url",
+            "oauth_github_token_url",
+            "oauth_github_api_url",
+        ):
+            if getattr(self, name) is not None:
+                _check_url(var(name), getattr(self, name), allow_http=False)
+        if self.oauth_oidc_issuer is not None:
+            _check_url(var("oauth_oidc_issuer"), self.oauth_oidc_issuer, allow_http=False)
+        base = self.oauth_redirect_base_url
+        if not base:
+            raise ConfigurationError(
+                f"{var('oauth_providers')} needs {var('oauth_redirect_base_url')}: this API's "
+                "public base URL, where the providers send the browser back"
+            )
+        _check_url(var("oauth_redirect_base_url"), base, allow_http=self.is_development)
+        after = self.oauth_after_sign_in_url.strip()
+        if not after.startswith("/") or after.startswith("//"):
+            _check_url(var("oauth_after_sign_in_url"), after, allow_http=self.is_development)
+
+    @property
     def is_production(self) -> bool:
         return self.environment.strip().lower() in _PRODUCTION
 
@@ -761,6 +877,8 @@ class AuthSettings(
             raise ConfigurationError(f"{self.var('jwks_cache_control')} must be a single line")
         if "introspection" in strategies or self.oidc_introspection_url:
             self._check_introspection()
+        if self.oauth_provider_names:
+            self._check_oauth()
         if self.auth_provider == "oidc":
             self.oidc_issuer_configs()
             self._check_secret_size()

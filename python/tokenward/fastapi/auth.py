@@ -24,6 +24,7 @@ from tokenward.fastapi.api_keys import build_api_keys_router
 from tokenward.fastapi.dependencies import StrategySpec, install_on_app, require_current_user
 from tokenward.fastapi.jwks_router import build_jwks_router
 from tokenward.fastapi.models import CurrentUser
+from tokenward.fastapi.oauth_router import add_oauth_routes
 from tokenward.fastapi.openapi import install_openapi
 from tokenward.fastapi.router import PREFIX, build_auth_router
 from tokenward.keyring import KeyRing
@@ -113,8 +114,9 @@ class Auth:
             sessions=self.tokens,
             guard=self.limiter,
             client=self.client,
-            cookies=self.transports.cookies,
+            cookies=(cookies := self.transports.cookies),
         )
+        add_oauth_routes(self.router, graph.oauth, settings, client=self.client, cookies=cookies)
         self._api_keys_router: APIRouter | None = None
         self._jwks_router: APIRouter | None = None
 

@@ -8,6 +8,9 @@ exception                              status  headers
 ``InvalidCredentialsError``            401     the strategies' challenges
 ``AuthorizationError``                 403     ``Bearer error="insufficient_scope"``
 ``CsrfError``                          403     (the detail names what the request lacks)
+``ExternalSignInError``                401     (an ``AuthenticationError``; ``error`` names why)
+``ExternalSignUpError``                403     (closed sign-up, an unverified email)
+``ExternalProviderUnavailableError``   503     ``Retry-After``
 ``RateLimitError``                     429     ``Retry-After``
 ``UnstorableValueError``               422
 ``WeakPasswordError``                  422     (the body names every broken rule)
@@ -39,6 +42,8 @@ from tokenward.exceptions import (
     AuthorizationError,
     CsrfError,
     ExpiredTokenError,
+    ExternalProviderUnavailableError,
+    ExternalSignUpError,
     InvalidApiKeyError,
     InvalidTokenError,
     KeySetUnavailableError,
@@ -183,6 +188,11 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
                 )
             },
         )
+    if isinstance(exc, ExternalSignUpError):
+        return HTTPException(status.HTTP_403_FORBIDDEN, detail=f"{exc}")
+    if isinstance(exc, ExternalProviderUnavailableError):
+        _log.warning("tokenward: the external provider is unavailable: %s", exc)
+        return unavailable("The identity provider")
     if isinstance(exc, CsrfError):
         detail = "Cross-site request refused: it needs " + " and ".join(exc.missing) + "."
         return HTTPException(status.HTTP_403_FORBIDDEN, detail=detail)
