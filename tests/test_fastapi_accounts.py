@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-
 from tests._fastapi_support import TestClient
+
 from tokenward.fastapi import Auth, AuthSettings
 from tokenward.stores import open_store
 
@@ -140,7 +140,7 @@ def test_a_mail_failure_does_not_change_the_forgot_password_answer(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     mail = Mail()
-    app, auth = make(mail, email_verification="off")
+    app, _ = make(mail, email_verification="off")
     with TestClient(app) as c:
         assert signup(c, "erin@example.com").status_code == 201
         mail.fail = True
