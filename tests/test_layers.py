@@ -142,10 +142,19 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.signin",  # the seams between the ways of proving who one is and a session
         "tokenward.oauth",  # sign-in with an external provider (Google, GitHub, any OIDC)
     ),
-    ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
+    (
+        "tokenward.providers",
+        "tokenward.strategies",
+        "tokenward.issuer",
+        "tokenward.accounts",  # sign-up, password sign-in, verification, reset, admin
+    ),
     ("tokenward.authenticator", "tokenward.services"),  # services: the service graph
     ("tokenward.fastapi",),
-    ("tokenward", "tokenward.cli"),  # the public API's re-exports, and the command line on top
+    (
+        "tokenward",
+        "tokenward.cli",
+        "tokenward.cli_users",
+    ),  # the public API's re-exports, and the command line on top
 ]
 
 

@@ -49,14 +49,12 @@ from tokenward.exceptions import (
     ExternalProviderUnavailableError,
     ExternalSignInError,
     ExternalSignUpError,
-    InvalidCredentialsError,
     InvalidTokenError,
     KeySetUnavailableError,
     RateLimitError,
 )
 from tokenward.jwks import _httpx
 from tokenward.oidc import ASYMMETRIC_ALGORITHMS, OidcDiscovery, _check_url, discovery_url
-from tokenward.principal import Principal
 from tokenward.stores.base import LinkedIdentity, OAuthState, UserRecord
 from tokenward.users import normalize_email
 
@@ -66,7 +64,7 @@ if TYPE_CHECKING:
     from tokenward.settings import AuthSettings
     from tokenward.signin import SignInUser
     from tokenward.stores import CounterStore, LinkedIdentityStore, UserStore
-    from tokenward.tokens import ClientInfo, TokenPair, TokenService
+    from tokenward.tokens import ClientInfo, TokenPair
 
 __all__ = [
     "AMR",
@@ -79,7 +77,6 @@ __all__ = [
     "OidcSignInProvider",
     "SignInProvider",
     "SignedIn",
-    "TokenSessionSignIn",
     "build_external_sign_in",
     "google_provider",
 ]
@@ -704,36 +701,6 @@ class ExternalSignIn:
             "already_linked",
             f"this account is linked to another {identity.provider} account already",
         )
-
-
-class TokenSessionSignIn:
-    """A :class:`~tokenward.signin.SignInUser` over the custom provider's
-    :class:`~tokenward.tokens.TokenService`: the user's id, email and groups become the
-    session's Principal, the sign-in is recorded on the user. The service graph uses it until
-    it has the account system's own (``Services.sign_in_user``), which also records ``amr``
-    in the tokens; this one does not (the token service has no ``amr`` yet)."""
-
-    def __init__(self, tokens: TokenService, users: UserStore, clock: Any = time.time) -> None:
-        self.tokens = tokens
-        self.users = users
-        self.clock = clock
-
-    async def __call__(
-        self,
-        user: UserRecord,
-        *,
-        client: ClientInfo | None = None,
-        scope: str | None = None,
-        amr: Sequence[str] = ("pwd",),
-    ) -> TokenPair:
-        if user.disabled:
-            raise InvalidCredentialsError("this account cannot sign in")
-        who = Principal(
-            subject=user.id, credential_type="access_token", email=user.email, groups=user.groups
-        )
-        pair = await self.tokens.start(who, client=client, requested_scope=scope)
-        await self.users.record_sign_in(user.id, now=self.clock())
-        return pair
 
 
 def _scopes(value: str | None, default: Sequence[str]) -> tuple[str, ...]:
