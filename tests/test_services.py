@@ -46,15 +46,16 @@ def test_auth_takes_every_service_from_the_graph(tmp_path: Path) -> None:
 
 
 def test_each_service_gets_its_collaborators_at_construction(tmp_path: Path) -> None:
-    """Nothing is patched in after it is built: the token service's reidentify is the debug
-    user's, handed over at construction; its sessions end through the one life cycle the
+    """Nothing is patched in after it is built: the token service's reidentify is the graph's
+    (an account's session re-reads its user, the debug user's goes to the debug user), handed
+    over at construction; its sessions end through the one life cycle the
     session check listens to; every service works on the one store."""
     graph = build_services(_settings(tmp_path, revoke_access_tokens=True))
     provider = graph.provider
     assert isinstance(provider, CustomProvider)
     assert graph.tokens is not None and graph.debug_user is not None
     assert provider.user is graph.debug_user
-    assert graph.tokens.reidentify == graph.debug_user.reidentify
+    assert graph.tokens.reidentify == graph._reidentify
     assert graph.tokens.lifecycle is graph.lifecycle
     assert graph.session_check is not None and graph.session_check.lifecycle is graph.lifecycle
     assert graph.lifecycle is not None and graph.lifecycle.listened
