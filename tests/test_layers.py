@@ -140,6 +140,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.mfa",
         "tokenward.mail",  # how account mail leaves: on_send, SMTP, the log in development
         "tokenward.signin",  # the seams between the ways of proving who one is and a session
+        "tokenward.passkeys",  # WebAuthn ceremonies (py_webauthn) over the passkey store
     ),
     ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
     ("tokenward.authenticator", "tokenward.services"),  # services: the service graph

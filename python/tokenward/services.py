@@ -34,7 +34,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from tokenward._core import ApiKeyHasher, DebugTokens
 from tokenward.access import AccessDefinition, access_set_claims
@@ -57,7 +57,7 @@ from tokenward.ratelimit import LoginLimiter, limiter_key
 from tokenward.rbac import Roles
 from tokenward.sessions import SessionLifecycle
 from tokenward.settings import AuthSettings
-from tokenward.stores import Store, open_store
+from tokenward.stores import PasskeyStore, Store, UserStore, open_store
 from tokenward.strategies import (
     AccessTokenStrategy,
     ApiKeyStrategy,
@@ -68,6 +68,9 @@ from tokenward.strategies import (
     Strategy,
 )
 from tokenward.tokens import ExtraClaims, TokenService
+
+if TYPE_CHECKING:
+    from tokenward.passkeys import PasskeyService
 
 __all__ = [
     "TOKEN_KINDS",
@@ -302,6 +305,40 @@ class Services:
         )
         return service
 
+    @functools.cached_property
+    def passkeys(self) -> PasskeyService | None:
+        """Passkeys (WebAuthn, docs/passkeys.md) of the accounts: None unless the custom
+        provider issues the tokens and ``WEBAUTHN_RP_ID`` is set (or it is development), and
+        off, with a log line, when py_webauthn is not installed (unless ``WEBAUTHN_RP_ID`` asks
+        for them: ConfigurationError). Sign-in goes through the accounts' ``sign_in_user``."""
+        settings = self.settings
+        if self.tokens is None:
+            return None
+        relying = settings.passkey_relying_party(settings.is_development)
+        if relying is None:
+            return None
+        try:
+            from tokenward.passkeys import PasskeyService
+        except ConfigurationError:
+            if settings.webauthn_rp_id is not None or settings.passkey_signin:
+                raise
+            _log.info("tokenward: passkeys are off: pip install 'tokenward[passkeys]'")
+            return None
+        rp_id, origins = relying
+        return PasskeyService(
+            cast("PasskeyStore", self.store),  # every backend store is one
+            cast("UserStore", self.store),
+            rp_id=rp_id,
+            rp_name=settings.webauthn_rp_name,
+            origins=origins,
+            tokens=self.tokens,
+            counters=self.store,
+            sign_in=getattr(self, "sign_in_user", None),  # the accounts' SignInUser
+            signin_enabled=settings.passkey_signin,
+            max_per_address=settings.login_max_per_address,
+            clock=self.clock,
+        )
+
     # --- Cognito ------------------------------------------------------------------------------
 
     @functools.cached_property
@@ -521,6 +558,9 @@ class Services:
             now = self.clock()
             await self.store.purge_refresh_sessions(before=now)
             await self.store.purge_counters(before=now)
+            purge = getattr(self.store, "purge_passkey_challenges", None)
+            if self.custom and purge is not None:  # ceremonies never finished
+                await purge(before=now)
             if self.api_keys is not None and not await self.api_keys.verify_secret():
                 _log.error(
                     "tokenward: %s is not the one the store's API keys were made with: every "

@@ -25,6 +25,7 @@ from tokenward.fastapi.dependencies import StrategySpec, install_on_app, require
 from tokenward.fastapi.jwks_router import build_jwks_router
 from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.openapi import install_openapi
+from tokenward.fastapi.passkeys_router import add_passkey_routes
 from tokenward.fastapi.router import PREFIX, build_auth_router
 from tokenward.keyring import KeyRing
 from tokenward.principal import Principal
@@ -115,6 +116,7 @@ class Auth:
             client=self.client,
             cookies=self.transports.cookies,
         )
+        add_passkey_routes(self.router, graph.passkeys, self.client, self.transports.cookies)
         self._api_keys_router: APIRouter | None = None
         self._jwks_router: APIRouter | None = None
 

@@ -10,6 +10,7 @@ exception                              status  headers
 ``CsrfError``                          403     (the detail names what the request lacks)
 ``RateLimitError``                     429     ``Retry-After``
 ``UnstorableValueError``               422
+``PasskeyInputError``                  422     (``PasskeyError`` is an ``AuthenticationError``: 401)
 ``WeakPasswordError``                  422     (the body names every broken rule)
 ``KeySetUnavailableError``, ``StoreError``,
 any other ``TokenwardError``           503     ``Retry-After``
@@ -43,6 +44,7 @@ from tokenward.exceptions import (
     InvalidTokenError,
     KeySetUnavailableError,
     NotAuthenticatedError,
+    PasskeyInputError,
     RateLimitError,
     RefreshTokenError,
     StoreError,
@@ -197,6 +199,9 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
             422,
             detail="A value holds a NUL character or a lone surrogate, which no store can keep.",
         )
+    if isinstance(exc, PasskeyInputError):
+        text = str(exc)
+        return HTTPException(422, detail=text[:1].upper() + text[1:])
     if isinstance(exc, WeakPasswordError):  # the message lists the rules, never the password
         text = str(exc)
         return HTTPException(422, detail=text[:1].upper() + text[1:] + ".")
