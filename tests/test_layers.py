@@ -142,7 +142,12 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.signin",  # the seams between the ways of proving who one is and a session
         "tokenward.passkeys",  # WebAuthn ceremonies (py_webauthn) over the passkey store
     ),
-    ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
+    (
+        "tokenward.providers",
+        "tokenward.strategies",
+        "tokenward.issuer",
+        "tokenward.accounts",  # sign-up, password sign-in, verification, reset, admin
+    ),
     ("tokenward.authenticator", "tokenward.services"),  # services: the service graph
     ("tokenward.fastapi",),
     ("tokenward", "tokenward.cli"),  # the public API's re-exports, and the command line on top

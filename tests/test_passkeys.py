@@ -100,6 +100,7 @@ def test_registration_options_ask_for_user_verification_and_exclude_known_passke
         again = await world.service.registration_options(who)
         assert [c["id"] for c in again["excludeCredentials"]] == [device.id]
         synced = SoftAuthenticator(ORIGIN, counter=None, synced=True)
+        world.clock.advance(1)  # listed oldest first
         second = await world.service.register(who, synced.create(again))
         assert (second.name, second.synced) == ("Passkey 2", True)
         assert [v.id for v in await world.service.list("u1")] == [device.id, synced.id]
