@@ -17,6 +17,8 @@ Routes:
     GET    /session                  a page signing in with cookie sessions
                                      (TOKENWARD_COOKIE_SESSIONS=true, its origin in
                                      TOKENWARD_ALLOWED_ORIGINS; docs/fastapi.md)
+    GET    /passkeys                 a page registering a passkey and signing in with it
+                                     (open it as http://localhost:8000; docs/passkeys.md)
 the auth router: POST /v1/auth/login, /v1/auth/refresh, /v1/auth/logout; GET /v1/auth/me;
 GET/DELETE /v1/auth/sessions; and the API keys: POST/GET /v1/api-keys, DELETE /v1/api-keys/{id}
 (an API key, ``Authorization: Bearer vk_…``, works wherever an access token does, but holds
@@ -79,6 +81,12 @@ async def status() -> dict[str, str]:
 async def session_page() -> HTMLResponse:
     """A page that signs in with cookie sessions and calls the API with fetch (no CDN)."""
     return HTMLResponse((Path(__file__).parent / "session.html").read_text(encoding="utf-8"))
+
+
+@app.get("/passkeys", include_in_schema=False, dependencies=[Depends(public())])
+async def passkeys_page() -> HTMLResponse:
+    """A page that registers a passkey and signs in (or steps up) with it (docs/passkeys.md)."""
+    return HTMLResponse((Path(__file__).parent / "passkeys.html").read_text(encoding="utf-8"))
 
 
 @app.get("/v1/health", tags=["public"], dependencies=[Depends(public())])

@@ -254,6 +254,9 @@ GOOD_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/auth/forgot-password"): {"email": EMAIL},
     ("POST", "/v1/auth/reset-password"): {"token": "twr_unknown", "password": PASSWORD},
     ("POST", "/v1/auth/change-password"): {"current_password": PASSWORD, "new_password": "x"},
+    ("POST", "/v1/auth/passkeys/register"): {"name": "n", "credential": {}},
+    ("PATCH", "/v1/auth/passkeys/nobody-has-this-id"): {"name": "n"},
+    ("POST", "/v1/auth/passkeys/authenticate"): {"credential": {}},
 }
 
 

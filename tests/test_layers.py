@@ -141,6 +141,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.mail",  # how account mail leaves: on_send, SMTP, the log in development
         "tokenward.signin",  # the seams between the ways of proving who one is and a session
         "tokenward.oauth",  # sign-in with an external provider (Google, GitHub, any OIDC)
+        "tokenward.passkeys",  # WebAuthn ceremonies (py_webauthn) over the passkey store
     ),
     (
         "tokenward.providers",

@@ -28,6 +28,12 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
 * :class:`RateLimitError` (429): too many attempts; ``retry_after`` says for how long.
 * :class:`WeakPasswordError` (422, also a :class:`ValueError`): a new password the policy
   refuses; ``rules`` names every rule it breaks.
+* :class:`PasskeyError` (401, an :class:`AuthenticationError`): a WebAuthn ceremony that does
+  not check out (unknown, used or expired challenge, wrong origin or RP, no user verification,
+  a bad signature, a counter that went backwards, an unknown or revoked passkey).
+* :class:`PasskeyInputError` (422, also a :class:`ValueError`): a passkey request that cannot be
+  read (a credential that is not WebAuthn's JSON) or does not fit (a passkey registered already,
+  too many passkeys, none to step up with).
 * :class:`EmailNotVerifiedError` (401): the password was right but the account's e-mail is not
   verified yet while ``EMAIL_VERIFICATION=required``.
 * :class:`AccountTokenError` (400): a verification or password-reset token that is malformed,
@@ -75,6 +81,8 @@ __all__ = [
     "MalformedTokenError",
     "MissingClaimError",
     "NotAuthenticatedError",
+    "PasskeyError",
+    "PasskeyInputError",
     "PasswordHashError",
     "RateLimitError",
     "RefreshTokenError",
@@ -353,6 +361,18 @@ class PasswordHashError(TokenwardError):
     PHC string within tokenward's bounds (corrupt, truncated, or another scheme such as bcrypt).
     The stored record is at fault, not the password typed: code that signs users in treats the
     account as one that cannot sign in with a password and logs the account id."""
+
+
+class PasskeyError(AuthenticationError):
+    """A passkey (WebAuthn) ceremony that failed: the challenge is unknown, used, expired or
+    bound to someone else; the origin, the RP ID or the signature is wrong; the user was not
+    verified; the counter did not move forward; the passkey is unknown or revoked. All answer
+    alike (401): the message says what to do, not which check failed."""
+
+
+class PasskeyInputError(TokenwardError, ValueError):
+    """A passkey request that cannot be read (not WebAuthn's JSON for a credential) or does not
+    fit the account (a passkey registered already, too many, none to step up with): 422."""
 
 
 class EmailNotVerifiedError(AuthenticationError):

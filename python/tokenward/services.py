@@ -39,7 +39,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from tokenward._core import ApiKeyHasher, DebugTokens
 from tokenward.access import AccessDefinition, access_set_claims
@@ -80,7 +80,7 @@ from tokenward.rbac import Roles
 from tokenward.sessions import SessionLifecycle
 from tokenward.settings import AuthSettings
 from tokenward.signin import SecondFactorGate
-from tokenward.stores import Store, open_store
+from tokenward.stores import PasskeyStore, Store, open_store
 from tokenward.stores.base import UserRecord, UserStore
 from tokenward.strategies import (
     AccessTokenStrategy,
@@ -99,6 +99,9 @@ from tokenward.tokens import (
     TokenService,
     session_amr,
 )
+
+if TYPE_CHECKING:
+    from tokenward.passkeys import PasskeyService
 
 __all__ = [
     "TOKEN_KINDS",
@@ -337,6 +340,40 @@ class Services:
             extra_claims=self._extra_claims(),
         )
         return service
+
+    @functools.cached_property
+    def passkeys(self) -> PasskeyService | None:
+        """Passkeys (WebAuthn, docs/passkeys.md) of the accounts: None unless the custom
+        provider issues the tokens and ``WEBAUTHN_RP_ID`` is set (or it is development), and
+        off, with a log line, when py_webauthn is not installed (unless ``WEBAUTHN_RP_ID`` asks
+        for them: ConfigurationError). Sign-in goes through the accounts' ``sign_in_user``."""
+        settings = self.settings
+        if self.tokens is None:
+            return None
+        relying = settings.passkey_relying_party(settings.is_development)
+        if relying is None:
+            return None
+        try:
+            from tokenward.passkeys import PasskeyService
+        except ConfigurationError:
+            if settings.webauthn_rp_id is not None or settings.passkey_signin:
+                raise
+            _log.info("tokenward: passkeys are off: pip install 'tokenward[passkeys]'")
+            return None
+        rp_id, origins = relying
+        return PasskeyService(
+            cast("PasskeyStore", self.store),  # every backend store is one
+            cast("UserStore", self.store),
+            rp_id=rp_id,
+            rp_name=settings.webauthn_rp_name,
+            origins=origins,
+            tokens=self.tokens,
+            counters=self.store,
+            sign_in=self.sign_in_user,  # the accounts' SignInUser
+            signin_enabled=settings.passkey_signin,
+            max_per_address=settings.login_max_per_address,
+            clock=self.clock,
+        )
 
     def _extra_claims(self) -> ExtraClaims:
         """An access token's extra claims: the access set (``ACCESS_SET_IN_TOKEN``), and for
@@ -691,6 +728,9 @@ class Services:
             await self.store.purge_counters(before=now)
             if self.oauth is not None:
                 await self.oauth.links.purge_oauth_states(before=now)
+            purge = getattr(self.store, "purge_passkey_challenges", None)
+            if self.custom and purge is not None:  # ceremonies never finished
+                await purge(before=now)
             if self.api_keys is not None and not await self.api_keys.verify_secret():
                 _log.error(
                     "tokenward: %s is not the one the store's API keys were made with: every "

@@ -650,6 +650,92 @@ class StoreSettings(BaseModel):
     )
 
 
+_RP_ID = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+DEVELOPMENT_RP_ID = "localhost"
+DEVELOPMENT_ORIGINS = ("http://localhost:8000",)
+
+
+class PasskeySettings(BaseModel):
+    """Passkeys (WebAuthn) of the custom provider's accounts (docs/passkeys.md)."""
+
+    concern: ClassVar[str] = "passkeys"
+    webauthn_rp_id: str | None = Field(
+        default=None,
+        max_length=253,
+        description="the relying party id: the site's domain (example.com), which every origin "
+        "must be or be under; default localhost in development, required elsewhere (unset: "
+        "passkeys are off)",
+    )
+    webauthn_rp_name: str = Field(
+        default="tokenward",
+        min_length=1,
+        max_length=64,
+        description="the name an authenticator shows beside the passkey",
+    )
+    webauthn_origins: str | list[str] = Field(
+        default="",
+        description="the origins (https://app.example.com) whose pages may run the ceremonies, "
+        "comma-separated; default http://localhost:8000 in development",
+    )
+    passkey_signin: bool = Field(
+        default=False,
+        description="a passkey signs in alone (amr webauthn); false: passkeys are registered "
+        "and managed, and step up a signed-in session only",
+    )
+
+    @field_validator("webauthn_origins", mode="before")
+    @classmethod
+    def _split_webauthn_origins(cls, value: Any) -> Any:
+        origins = _names(value)
+        for origin in origins:
+            parts = urlsplit(str(origin))
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path.strip("/")
+                or parts.query
+                or parts.fragment
+                or "@" in parts.netloc
+            ):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+        return [str(o).rstrip("/") for o in origins]
+
+    def passkey_relying_party(self, development: bool) -> tuple[str, tuple[str, ...]] | None:
+        """The RP ID and the origins passkeys run with: the settings', or in development
+        localhost and http://localhost:8000 for what is unset. None outside development when
+        ``WEBAUTHN_RP_ID`` is unset (passkeys are off). ConfigurationError, naming the variable,
+        for an RP ID that is not a domain, an origin not on it, or plain http to a host other
+        than localhost outside development."""
+        rp_id = (self.webauthn_rp_id or "").strip().lower() or None
+        origins = tuple(_as_tuple(self.webauthn_origins))
+        prefix = getattr(self, "env_prefix", "")
+        rp_var, origins_var = f"{prefix}WEBAUTHN_RP_ID", f"{prefix}WEBAUTHN_ORIGINS"
+        if rp_id is None:
+            if not development:
+                if origins:
+                    raise ConfigurationError(f"{origins_var} is set but {rp_var} is not")
+                return None
+            rp_id = DEVELOPMENT_RP_ID
+        if not origins:
+            if not development:
+                raise ConfigurationError(f"{rp_var} is set but {origins_var} is not")
+            origins = DEVELOPMENT_ORIGINS
+        if _RP_ID.fullmatch(rp_id) is None or rp_id.replace(".", "").isdigit():
+            raise ConfigurationError(f"{rp_var}={rp_id!r} is not a domain name (no scheme, port)")
+        for origin in origins:
+            host = (urlsplit(origin).hostname or "").lower()
+            if host != rp_id and not host.endswith("." + rp_id):
+                raise ConfigurationError(
+                    f"{origins_var}: {origin!r} is not on {rp_var}={rp_id!r} (its host must be "
+                    "the RP ID or a subdomain of it)"
+                )
+            if origin.startswith("http:") and host != "localhost" and not development:
+                raise ConfigurationError(f"{origins_var}: {origin!r} must use https")
+        return rp_id, origins
+
+
 class AuthSettings(
     BaseSettings,
     ProviderSettings,
@@ -666,6 +752,7 @@ class AuthSettings(
     AuthorizationSettings,
     AccountSettings,
     StoreSettings,
+    PasskeySettings,
 ):
     """Authentication settings. Field ``auth_secret`` is read from ``<PREFIX>AUTH_SECRET``, etc.
     The fields are declared by concern in the bases (:data:`SETTING_GROUPS`; :func:`settings`).
@@ -1031,6 +1118,7 @@ class AuthSettings(
         if self.login_failure_window.total_seconds() <= 0:
             raise ConfigurationError(f"{self.var('login_failure_window')} must be positive")
         self._check_signing()
+        self.passkey_relying_party(self.is_development)  # WEBAUTHN_*: refused at start-up
         if self.auth_secret is None:
             if not self.is_development:
                 raise ConfigurationError(

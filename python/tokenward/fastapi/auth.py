@@ -28,6 +28,7 @@ from tokenward.fastapi.jwks_router import build_jwks_router
 from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.oauth_router import add_oauth_routes
 from tokenward.fastapi.openapi import install_openapi
+from tokenward.fastapi.passkeys_router import add_passkey_routes
 from tokenward.fastapi.router import PREFIX, build_auth_router
 from tokenward.keyring import KeyRing
 from tokenward.principal import Principal
@@ -121,6 +122,7 @@ class Auth:
             client=self.client,
             cookies=(cookies := self.transports.cookies),
         )
+        add_passkey_routes(self.router, graph.passkeys, self.client, cookies)
         add_oauth_routes(self.router, graph.oauth, settings, client=self.client, cookies=cookies)
         add_account_routes(self.router, graph.accounts, require_current_user, self.client, cookies)
         self._api_keys_router: APIRouter | None = None

@@ -13,6 +13,7 @@ exception                              status  headers
 ``ExternalProviderUnavailableError``   503     ``Retry-After``
 ``RateLimitError``                     429     ``Retry-After``
 ``UnstorableValueError``               422
+``PasskeyInputError``                  422     (``PasskeyError`` is an ``AuthenticationError``: 401)
 ``WeakPasswordError``                  422     (the body names every broken rule)
 ``EmailNotVerifiedError``              401     (``error: email_not_verified`` in the body)
 ``AccountTokenError``                  400     (a bad, expired or used verification/reset link)
@@ -56,6 +57,7 @@ from tokenward.exceptions import (
     InvalidTokenError,
     KeySetUnavailableError,
     NotAuthenticatedError,
+    PasskeyInputError,
     RateLimitError,
     RefreshTokenError,
     SignUpClosedError,
@@ -225,6 +227,9 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
             422,
             detail="A value holds a NUL character or a lone surrogate, which no store can keep.",
         )
+    if isinstance(exc, PasskeyInputError):
+        text = str(exc)
+        return HTTPException(422, detail=text[:1].upper() + text[1:])
     if isinstance(exc, WeakPasswordError):  # the message lists the rules, never the password
         text = str(exc)
         return HTTPException(422, detail=text[:1].upper() + text[1:] + ".")

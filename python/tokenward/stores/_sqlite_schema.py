@@ -14,6 +14,9 @@ version in ``tokenward_schema_version`` (one row per applied version). A fresh f
 * 5: accounts (``tokenward_users``, unique by normalised email; groups, roles and attributes
   as JSON text) and their single-use verification and reset tokens (``tokenward_user_tokens``,
   by hash).
+* 7: passkeys (``tokenward_passkeys``: WebAuthn credentials by credential id, several per user)
+  and the single-use challenges of their ceremonies (``tokenward_passkey_challenges``, by hash).
+  (6 is the second factors'.)
 * 8: external sign-in: accounts at external providers linked to users
   (``tokenward_linked_identities``, unique by (provider, subject) and by (provider, user id))
   and the sign-ins with a provider under way (``tokenward_oauth_states``, by the hash of their
@@ -147,6 +150,34 @@ _V5 = (
     "CREATE INDEX tokenward_user_tokens_expiry ON tokenward_user_tokens (expires_at)",
 )
 
+# IF NOT EXISTS: applying it again (a file that recorded it in another order) changes nothing.
+_V7 = (
+    """CREATE TABLE IF NOT EXISTS tokenward_passkeys (
+        id              TEXT PRIMARY KEY,
+        user_id         TEXT NOT NULL,
+        public_key      BLOB NOT NULL,
+        sign_count      INTEGER NOT NULL,
+        name            TEXT NOT NULL,
+        created_at      REAL NOT NULL,
+        transports      TEXT NOT NULL DEFAULT '[]',
+        last_used_at    REAL,
+        aaguid          TEXT NOT NULL DEFAULT '',
+        backup_eligible INTEGER NOT NULL DEFAULT 0,
+        backed_up       INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX IF NOT EXISTS tokenward_passkeys_user"
+    " ON tokenward_passkeys (user_id, created_at)",
+    """CREATE TABLE IF NOT EXISTS tokenward_passkey_challenges (
+        challenge_hash TEXT PRIMARY KEY,
+        purpose        TEXT NOT NULL,
+        user_id        TEXT,
+        created_at     REAL NOT NULL,
+        expires_at     REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS tokenward_passkey_challenges_expiry"
+    " ON tokenward_passkey_challenges (expires_at)",
+)
+
 _V8 = (
     """CREATE TABLE tokenward_linked_identities (
         provider     TEXT NOT NULL,
@@ -178,6 +209,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (3, _V3),
     (4, _V4),
     (5, _V5),
+    (7, _V7),
     (8, _V8),
 )
 

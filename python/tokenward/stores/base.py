@@ -9,6 +9,8 @@ A store is split by concern, so that a piece of tokenward can ask for only what 
   table), for :mod:`tokenward.access`; the SQLite and PostgreSQL stores implement it too;
 * :class:`UserStore`: accounts (:class:`UserRecord`, unique by normalised email) and their
   single-use verification and reset tokens (by hash); every backend implements it too;
+* :class:`PasskeyStore`: WebAuthn credentials (several per user) and the single-use challenges
+  of their ceremonies; every backend implements it too;
 * :class:`LinkedIdentityStore`: accounts at external providers linked to users, and the
   sign-ins with a provider under way (their ``state`` by hash, consumed once); every backend
   implements it too;
@@ -39,7 +41,9 @@ from tokenward.exceptions import (
 
 __all__ = [
     "MAX_BULK_RESOURCES",
+    "MAX_PASSKEY_NAME",
     "MAX_USER_PAGE",
+    "PASSKEY_PURPOSES",
     "UNSET",
     "AccessStore",
     "ApiKeyRecord",
@@ -51,6 +55,8 @@ __all__ = [
     "LinkedIdentity",
     "LinkedIdentityStore",
     "OAuthState",
+    "PasskeyRecord",
+    "PasskeyStore",
     "RefreshSession",
     "RefreshSessionStore",
     "Reservation",
@@ -775,6 +781,180 @@ class UserStore(Protocol):
 
     async def purge_user_tokens(self, *, before: float) -> int:
         """Delete tokens that expired at or before ``before``; returns how many."""
+
+
+# --- passkeys (WebAuthn credentials) and their ceremony challenges -----------------------------
+
+MAX_PASSKEY_NAME = 64  # characters of a passkey's name
+MAX_CREDENTIAL_ID = 1400  # characters of a credential id in base64url (1023 bytes: WebAuthn's cap)
+MAX_PUBLIC_KEY_BYTES = 4096  # bytes of a COSE public key
+MAX_SIGN_COUNT = 2**32 - 1  # the authenticator data's counter is 32 bits
+PASSKEY_PURPOSES = ("register", "authenticate")
+"""What a ceremony challenge is for: a registration, or an authentication (a sign-in or a
+step-up)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PasskeyRecord:
+    """A WebAuthn credential (a passkey) as stored: never a secret, only the public key.
+
+    ``id`` is the credential id in base64url without padding (unique across users: an
+    authenticator makes a new random one per registration); ``public_key`` the COSE key the
+    registration gave; ``sign_count`` the authenticator's signature counter as last seen (0 for
+    authenticators without one, such as most synced passkeys); ``name`` the label the user
+    chose; ``aaguid`` the authenticator model (all zeros when it does not say);
+    ``backup_eligible``/``backed_up`` the flags of WebAuthn §6.1 (a synced passkey is both)."""
+
+    id: str
+    user_id: str
+    public_key: bytes
+    sign_count: int
+    name: str
+    created_at: float
+    transports: tuple[str, ...] = ()
+    last_used_at: float | None = None
+    aaguid: str = ""
+    backup_eligible: bool = False
+    backed_up: bool = False
+
+
+# The columns of passkeys, in the order both SQL stores select them.
+_PASSKEY_COLUMNS = (
+    "id, user_id, public_key, sign_count, name, created_at, transports, last_used_at, aaguid,"
+    " backup_eligible, backed_up"
+)
+
+
+def _passkey_from_row(row: Sequence[Any], transports: tuple[str, ...]) -> PasskeyRecord:
+    """The PasskeyRecord of a row selected as ``_PASSKEY_COLUMNS``, with its transports
+    decoded by the store."""
+    return PasskeyRecord(
+        id=row[0],
+        user_id=row[1],
+        public_key=bytes(row[2]),
+        sign_count=int(row[3]),
+        name=row[4],
+        created_at=row[5],
+        transports=transports,
+        last_used_at=row[7],
+        aaguid=row[8],
+        backup_eligible=bool(row[9]),
+        backed_up=bool(row[10]),
+    )
+
+
+def _check_passkey_name(name: object) -> str:
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_PASSKEY_NAME:
+        raise ValueError(f"a passkey's name is 1 to {MAX_PASSKEY_NAME} characters")
+    _refuse([name], "a passkey's name")
+    return name
+
+
+def _check_sign_count(sign_count: object) -> int:
+    if (
+        isinstance(sign_count, bool)
+        or not isinstance(sign_count, int)
+        or not 0 <= sign_count <= MAX_SIGN_COUNT
+    ):
+        raise ValueError(f"a signature counter is an integer from 0 to {MAX_SIGN_COUNT}")
+    return sign_count
+
+
+def _check_new_passkey(record: PasskeyRecord) -> PasskeyRecord:
+    """The checks every backend's ``add_passkey`` makes before it writes (ValueError,
+    UnstorableValueError); the record back with its transports as a tuple without repeats."""
+    if not isinstance(record.id, str) or not 0 < len(record.id) <= MAX_CREDENTIAL_ID:
+        raise ValueError(f"a credential id is 1 to {MAX_CREDENTIAL_ID} characters")
+    if not isinstance(record.user_id, str) or not record.user_id:
+        raise ValueError("a passkey's user id is a non-empty string")
+    key = record.public_key
+    if not isinstance(key, bytes) or not 0 < len(key) <= MAX_PUBLIC_KEY_BYTES:
+        raise ValueError(f"a passkey's public key is 1 to {MAX_PUBLIC_KEY_BYTES} bytes")
+    _check_sign_count(record.sign_count)
+    _check_passkey_name(record.name)
+    if not isinstance(record.aaguid, str):
+        raise ValueError("a passkey's AAGUID is a string")
+    _refuse([record.id, record.user_id, record.aaguid], "a passkey")
+    return replace(record, transports=_check_names(record.transports, "transports"))
+
+
+def _check_challenge(challenge_hash: str, purpose: str, user_id: str | None) -> None:
+    if not isinstance(challenge_hash, str) or not challenge_hash:
+        raise ValueError("a ceremony challenge needs its hash")
+    if purpose not in PASSKEY_PURPOSES:
+        raise ValueError(f"a ceremony challenge's purpose is one of {', '.join(PASSKEY_PURPOSES)}")
+    if user_id is not None and (not isinstance(user_id, str) or not user_id):
+        raise ValueError("a ceremony challenge's user id is a non-empty string or None")
+    _refuse([challenge_hash, user_id], "a ceremony challenge")
+
+
+@runtime_checkable
+class PasskeyStore(Protocol):
+    """Passkeys (WebAuthn credentials, several per user) and the single-use challenges of their
+    ceremonies.
+
+    A credential is found by its id (unique); its owner renames or revokes it (a call naming
+    another user changes nothing). The signature counter moves only forward, in one conditional
+    write (:meth:`use_passkey`). A challenge is stored by its hash with a purpose, the user it
+    is bound to (None: a sign-in with a discoverable passkey, bound to nobody yet) and an
+    expiry, and is consumed once. A look-up with a string no store can hold finds nothing; a
+    write with one raises :class:`UnstorableValueError`."""
+
+    async def add_passkey(self, record: PasskeyRecord) -> None:
+        """Insert a credential; :class:`DuplicateKeyError` (nothing written) when its id is
+        taken. ValueError for an empty id or user id, an empty or oversized public key, a
+        counter outside 32 bits, a name not of 1 to :data:`MAX_PASSKEY_NAME` characters."""
+
+    async def get_passkey(self, credential_id: str) -> PasskeyRecord | None:
+        """The credential with this id, or None."""
+
+    async def list_passkeys(self, user_id: str) -> list[PasskeyRecord]:
+        """The user's credentials, oldest first (by creation, then id)."""
+
+    async def rename_passkey(self, credential_id: str, *, user_id: str, name: str) -> bool:
+        """Rename one of the user's credentials; False when there is none with this id or it is
+        another user's. ValueError for a name as :meth:`add_passkey` refuses it."""
+
+    async def revoke_passkey(self, credential_id: str, *, user_id: str) -> bool:
+        """Delete one of the user's credentials (it can no longer sign anyone in); False when
+        there is none with this id or it is another user's."""
+
+    async def delete_passkeys(self, user_id: str) -> int:
+        """Delete every credential of the user (a lost account's reset); returns how many."""
+
+    async def use_passkey(
+        self, credential_id: str, *, sign_count: int, now: float, backed_up: bool
+    ) -> bool:
+        """After a verified assertion, in one conditional write: when ``sign_count`` is greater
+        than the stored counter, or both are 0 (an authenticator without a counter), store it
+        with ``last_used_at = now`` and ``backed_up``, and return True; otherwise (a counter
+        that did not move forward: a cloned authenticator, or a replay racing the first use)
+        change nothing and return False. Of concurrent calls with one counter value at most one
+        succeeds, unless both counters are 0 (WebAuthn §6.1.1)."""
+
+    async def add_passkey_challenge(
+        self,
+        challenge_hash: str,
+        *,
+        purpose: str,
+        user_id: str | None,
+        expires_at: float,
+        now: float,
+    ) -> None:
+        """Store a ceremony challenge by its hash; :class:`DuplicateKeyError` when the hash is
+        taken. ValueError for an empty hash, a purpose not in :data:`PASSKEY_PURPOSES`, an
+        empty user id."""
+
+    async def consume_passkey_challenge(
+        self, challenge_hash: str, *, purpose: str, user_id: str | None, now: float
+    ) -> bool:
+        """In one atomic step: when a challenge with this hash, ``purpose`` and ``user_id``
+        (None matches only a challenge bound to nobody) exists and has not expired at ``now``,
+        delete it and return True; otherwise change nothing and return False. Of concurrent
+        calls on one challenge exactly one succeeds."""
+
+    async def purge_passkey_challenges(self, *, before: float) -> int:
+        """Delete challenges that expired at or before ``before``; returns how many."""
 
 
 # --- linked external identities and sign-in states (external sign-in, docs/oidc.md) ------------

@@ -2,7 +2,8 @@
 
 It implements every protocol the SQL stores do (refresh tokens and sessions, API keys with their
 groups and the key check, counters with reservations, the :class:`~tokenward.stores.AccessStore`,
-the :class:`~tokenward.stores.UserStore`, the :class:`~tokenward.stores.LinkedIdentityStore`)
+the :class:`~tokenward.stores.UserStore`, the :class:`~tokenward.stores.PasskeyStore`, the
+:class:`~tokenward.stores.LinkedIdentityStore`)
 on plain dictionaries, and nothing more: refresh rotation and reuse detection are decided above
 every store (:mod:`tokenward.rotation`); this store only offers the primitives.
 
@@ -35,6 +36,7 @@ from tokenward.stores.base import (
     DuplicateUserError,
     LinkedIdentity,
     OAuthState,
+    PasskeyRecord,
     RefreshSession,
     Reservation,
     Resource,
@@ -45,14 +47,18 @@ from tokenward.stores.base import (
     StoreError,
     UnstorableValueError,
     UserRecord,
+    _check_challenge,
     _check_grant,
     _check_hit,
     _check_link,
+    _check_new_passkey,
     _check_new_user,
     _check_page,
     _check_parent,
+    _check_passkey_name,
     _check_reserve,
     _check_resources,
+    _check_sign_count,
     _check_start_session,
     _check_state,
     _check_update,
@@ -88,6 +94,9 @@ class _Database:
     emails: dict[str, str] = field(default_factory=dict)  # email → id
     user_tokens: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     # token hash → (user id, purpose, expires at)
+    passkeys: dict[str, PasskeyRecord] = field(default_factory=dict)  # by credential id
+    passkey_challenges: dict[str, tuple[str, str | None, float]] = field(default_factory=dict)
+    # challenge hash → (purpose, user id or None, expires at)
     links: dict[tuple[str, str], LinkedIdentity] = field(default_factory=dict)  # provider, sub
     user_links: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     # (provider, user id) → (provider, subject)
@@ -694,6 +703,118 @@ class MemoryStore:
             gone = [h for h, (_, _, expires) in db.user_tokens.items() if expires <= before]
             for token_hash in gone:
                 del db.user_tokens[token_hash]
+            return len(gone)
+
+        return self._atomic(work)
+
+    # --- passkeys and their ceremony challenges ----------------------------------------------
+
+    async def add_passkey(self, record: PasskeyRecord) -> None:
+        checked = _check_new_passkey(record)
+
+        def work(db: _Database) -> None:
+            if checked.id in db.passkeys:
+                raise DuplicateKeyError("a passkey with this credential id exists")
+            db.passkeys[checked.id] = checked
+
+        self._atomic(work)
+
+    async def get_passkey(self, credential_id: str) -> PasskeyRecord | None:
+        if not _lookup_ok(credential_id):
+            return None
+        return self._atomic(lambda db: db.passkeys.get(credential_id))
+
+    async def list_passkeys(self, user_id: str) -> list[PasskeyRecord]:
+        def work(db: _Database) -> list[PasskeyRecord]:
+            found = [p for p in db.passkeys.values() if p.user_id == user_id]
+            return sorted(found, key=lambda p: (p.created_at, p.id))
+
+        return self._atomic(work)
+
+    async def rename_passkey(self, credential_id: str, *, user_id: str, name: str) -> bool:
+        _check_passkey_name(name)
+
+        def work(db: _Database) -> bool:
+            found = db.passkeys.get(credential_id)
+            if found is None or found.user_id != user_id:
+                return False
+            db.passkeys[credential_id] = replace(found, name=name)
+            return True
+
+        return self._atomic(work)
+
+    async def revoke_passkey(self, credential_id: str, *, user_id: str) -> bool:
+        def work(db: _Database) -> bool:
+            found = db.passkeys.get(credential_id)
+            if found is None or found.user_id != user_id:
+                return False
+            del db.passkeys[credential_id]
+            return True
+
+        return self._atomic(work)
+
+    async def delete_passkeys(self, user_id: str) -> int:
+        def work(db: _Database) -> int:
+            ids = [i for i, p in db.passkeys.items() if p.user_id == user_id]
+            for credential_id in ids:
+                del db.passkeys[credential_id]
+            return len(ids)
+
+        return self._atomic(work)
+
+    async def use_passkey(
+        self, credential_id: str, *, sign_count: int, now: float, backed_up: bool
+    ) -> bool:
+        _check_sign_count(sign_count)
+
+        def work(db: _Database) -> bool:
+            found = db.passkeys.get(credential_id)
+            if found is None:
+                return False
+            if not (sign_count > found.sign_count or sign_count == found.sign_count == 0):
+                return False
+            db.passkeys[credential_id] = replace(
+                found, sign_count=sign_count, last_used_at=now, backed_up=backed_up
+            )
+            return True
+
+        return self._atomic(work)
+
+    async def add_passkey_challenge(
+        self,
+        challenge_hash: str,
+        *,
+        purpose: str,
+        user_id: str | None,
+        expires_at: float,
+        now: float,
+    ) -> None:
+        _check_challenge(challenge_hash, purpose, user_id)
+
+        def work(db: _Database) -> None:
+            if challenge_hash in db.passkey_challenges:
+                raise DuplicateKeyError("a ceremony challenge with this hash exists")
+            db.passkey_challenges[challenge_hash] = (purpose, user_id, expires_at)
+
+        self._atomic(work)
+
+    async def consume_passkey_challenge(
+        self, challenge_hash: str, *, purpose: str, user_id: str | None, now: float
+    ) -> bool:
+        def work(db: _Database) -> bool:
+            found = db.passkey_challenges.get(challenge_hash)
+            if found is None or found[0] != purpose or found[1] != user_id or found[2] <= now:
+                return False
+            del db.passkey_challenges[challenge_hash]
+            return True
+
+        return self._atomic(work)
+
+    async def purge_passkey_challenges(self, *, before: float) -> int:
+        def work(db: _Database) -> int:
+            gone = [h for h, (_, _, exp) in db.passkey_challenges.items() if exp <= before]
+            for challenge_hash in gone:
+                del db.passkey_challenges[challenge_hash]
             return len(gone)
 
         return self._atomic(work)

@@ -32,6 +32,7 @@ from tokenward.exceptions import ConfigurationError
 from tokenward.stores.base import (
     _KEY_COLUMNS,
     _LINK_COLUMNS,
+    _PASSKEY_COLUMNS,
     _STATE_COLUMNS,
     _TOKEN_COLUMNS,
     _USER_COLUMNS,
@@ -43,6 +44,7 @@ from tokenward.stores.base import (
     DuplicateUserError,
     LinkedIdentity,
     OAuthState,
+    PasskeyRecord,
     RefreshSession,
     Reservation,
     Resource,
@@ -54,14 +56,18 @@ from tokenward.stores.base import (
     UnstorableValueError,
     UserRecord,
     _chains_from_rows,
+    _check_challenge,
     _check_grant,
     _check_hit,
     _check_link,
+    _check_new_passkey,
     _check_new_user,
     _check_page,
     _check_parent,
+    _check_passkey_name,
     _check_reserve,
     _check_resources,
+    _check_sign_count,
     _check_start_session,
     _check_state,
     _check_update,
@@ -69,6 +75,7 @@ from tokenward.stores.base import (
     _cycle,
     _key_from_row,
     _lookup_ok,
+    _passkey_from_row,
     _session_from_row,
     _Unset,
     _user_from_row,
@@ -213,6 +220,36 @@ _V5 = (
     "CREATE INDEX tokenward_user_tokens_expiry ON tokenward_user_tokens (expires_at)",
 )
 
+# 7: passkeys (WebAuthn credentials by credential id, several per user) and the single-use
+# challenges of their ceremonies, by hash (6 is the second factors'). IF NOT EXISTS: applying it
+# again changes nothing.
+_V7 = (
+    """CREATE TABLE IF NOT EXISTS tokenward_passkeys (
+        id              TEXT PRIMARY KEY,
+        user_id         TEXT NOT NULL,
+        public_key      BYTEA NOT NULL,
+        sign_count      BIGINT NOT NULL,
+        name            TEXT NOT NULL,
+        created_at      DOUBLE PRECISION NOT NULL,
+        transports      TEXT[] NOT NULL DEFAULT '{}',
+        last_used_at    DOUBLE PRECISION,
+        aaguid          TEXT NOT NULL DEFAULT '',
+        backup_eligible BOOLEAN NOT NULL DEFAULT FALSE,
+        backed_up       BOOLEAN NOT NULL DEFAULT FALSE
+    )""",
+    "CREATE INDEX IF NOT EXISTS tokenward_passkeys_user"
+    " ON tokenward_passkeys (user_id, created_at)",
+    """CREATE TABLE IF NOT EXISTS tokenward_passkey_challenges (
+        challenge_hash TEXT PRIMARY KEY,
+        purpose        TEXT NOT NULL,
+        user_id        TEXT,
+        created_at     DOUBLE PRECISION NOT NULL,
+        expires_at     DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS tokenward_passkey_challenges_expiry"
+    " ON tokenward_passkey_challenges (expires_at)",
+)
+
 # 8: external sign-in: accounts at external providers linked to users (unique by (provider,
 # subject) and by (provider, user id)) and the sign-ins under way, by the hash of their state.
 # (6 and 7 are the second factors' and the passkeys'.)
@@ -246,6 +283,7 @@ _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (3, _V3),
     (4, _V4),
     (5, _V5),
+    (7, _V7),
     (8, _V8),
 )
 
@@ -285,6 +323,10 @@ _DECOY_KEY_ROW: tuple[Any, ...] = (
 
 def _user(row: tuple[Any, ...]) -> UserRecord:
     return _user_from_row(row, tuple(row[7]), tuple(row[8]), row[10])  # jsonb: decoded
+
+
+def _passkey(row: tuple[Any, ...]) -> PasskeyRecord:
+    return _passkey_from_row(row, tuple(row[6]))
 
 
 def _key(row: tuple[Any, ...]) -> ApiKeyRecord:
@@ -1160,6 +1202,174 @@ class PostgresStore:
         async def work(conn: _Conn) -> int:
             cur = await conn.execute(
                 "DELETE FROM tokenward_user_tokens WHERE expires_at <= %s", (before,)
+            )
+            return cur.rowcount
+
+        return await self._run(work)
+
+    # --- passkeys and their ceremony challenges ----------------------------------------------
+
+    async def add_passkey(self, record: PasskeyRecord) -> None:
+        checked = _check_new_passkey(record)
+
+        async def work(conn: _Conn) -> None:
+            try:
+                await conn.execute(
+                    f"INSERT INTO tokenward_passkeys ({_PASSKEY_COLUMNS})"  # noqa: S608
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        checked.id,
+                        checked.user_id,
+                        checked.public_key,
+                        checked.sign_count,
+                        checked.name,
+                        checked.created_at,
+                        list(checked.transports),
+                        checked.last_used_at,
+                        checked.aaguid,
+                        checked.backup_eligible,
+                        checked.backed_up,
+                    ),
+                )
+            except pg_errors.UniqueViolation as exc:
+                raise DuplicateKeyError("a passkey with this credential id exists") from exc
+
+        await self._run(work)
+
+    async def get_passkey(self, credential_id: str) -> PasskeyRecord | None:
+        if not _lookup_ok(credential_id):
+            return None
+
+        async def work(conn: _Conn) -> PasskeyRecord | None:
+            cur = await conn.execute(
+                f"SELECT {_PASSKEY_COLUMNS} FROM tokenward_passkeys WHERE id = %s",  # noqa: S608
+                (credential_id,),
+            )
+            row = await cur.fetchone()
+            return None if row is None else _passkey(row)
+
+        return await self._run(work)
+
+    async def list_passkeys(self, user_id: str) -> list[PasskeyRecord]:
+        if not _lookup_ok(user_id):
+            return []
+
+        async def work(conn: _Conn) -> list[PasskeyRecord]:
+            cur = await conn.execute(
+                f"SELECT {_PASSKEY_COLUMNS} FROM tokenward_passkeys"  # noqa: S608
+                ' WHERE user_id = %s ORDER BY created_at, id COLLATE "C"',
+                (user_id,),
+            )
+            return [_passkey(row) for row in await cur.fetchall()]
+
+        return await self._run(work)
+
+    async def rename_passkey(self, credential_id: str, *, user_id: str, name: str) -> bool:
+        _check_passkey_name(name)
+        if not _lookup_ok(credential_id, user_id):
+            return False
+
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "UPDATE tokenward_passkeys SET name = %s WHERE id = %s AND user_id = %s",
+                (name, credential_id, user_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def revoke_passkey(self, credential_id: str, *, user_id: str) -> bool:
+        if not _lookup_ok(credential_id, user_id):
+            return False
+
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_passkeys WHERE id = %s AND user_id = %s",
+                (credential_id, user_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def delete_passkeys(self, user_id: str) -> int:
+        if not _lookup_ok(user_id):
+            return 0
+
+        async def work(conn: _Conn) -> int:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_passkeys WHERE user_id = %s", (user_id,)
+            )
+            return cur.rowcount
+
+        return await self._run(work)
+
+    async def use_passkey(
+        self, credential_id: str, *, sign_count: int, now: float, backed_up: bool
+    ) -> bool:
+        _check_sign_count(sign_count)
+        if not _lookup_ok(credential_id):
+            return False
+
+        async def work(conn: _Conn) -> bool:
+            # one conditional UPDATE: a concurrent one on the row waits for this one's lock,
+            # then re-checks the condition against the counter it left
+            cur = await conn.execute(
+                "UPDATE tokenward_passkeys SET sign_count = %s, last_used_at = %s,"
+                " backed_up = %s WHERE id = %s"
+                " AND (%s > sign_count OR (%s = 0 AND sign_count = 0))",
+                (sign_count, now, backed_up, credential_id, sign_count, sign_count),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def add_passkey_challenge(
+        self,
+        challenge_hash: str,
+        *,
+        purpose: str,
+        user_id: str | None,
+        expires_at: float,
+        now: float,
+    ) -> None:
+        _check_challenge(challenge_hash, purpose, user_id)
+
+        async def work(conn: _Conn) -> None:
+            try:
+                await conn.execute(
+                    "INSERT INTO tokenward_passkey_challenges"
+                    " (challenge_hash, purpose, user_id, created_at, expires_at)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (challenge_hash, purpose, user_id, now, expires_at),
+                )
+            except pg_errors.UniqueViolation as exc:
+                raise DuplicateKeyError("a ceremony challenge with this hash exists") from exc
+
+        await self._run(work)
+
+    async def consume_passkey_challenge(
+        self, challenge_hash: str, *, purpose: str, user_id: str | None, now: float
+    ) -> bool:
+        if not _lookup_ok(challenge_hash, purpose, user_id):
+            return False
+
+        async def work(conn: _Conn) -> bool:
+            # one statement: a concurrent DELETE of the row waits for this one's row lock, then
+            # finds the row gone, so exactly one consumer gets it
+            cur = await conn.execute(
+                "DELETE FROM tokenward_passkey_challenges WHERE challenge_hash = %s"
+                " AND purpose = %s AND user_id IS NOT DISTINCT FROM %s::text"
+                " AND expires_at > %s RETURNING 1",
+                (challenge_hash, purpose, user_id, now),
+            )
+            return await cur.fetchone() is not None
+
+        return await self._run(work)
+
+    async def purge_passkey_challenges(self, *, before: float) -> int:
+        async def work(conn: _Conn) -> int:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_passkey_challenges WHERE expires_at <= %s", (before,)
             )
             return cur.rowcount
 

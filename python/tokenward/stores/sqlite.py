@@ -32,6 +32,7 @@ from tokenward.stores._sqlite_schema import SCHEMA_VERSION, current_version, mig
 from tokenward.stores.base import (
     _KEY_COLUMNS,
     _LINK_COLUMNS,
+    _PASSKEY_COLUMNS,
     _STATE_COLUMNS,
     _TOKEN_COLUMNS,
     _USER_COLUMNS,
@@ -43,6 +44,7 @@ from tokenward.stores.base import (
     DuplicateUserError,
     LinkedIdentity,
     OAuthState,
+    PasskeyRecord,
     RefreshSession,
     Reservation,
     Resource,
@@ -54,14 +56,18 @@ from tokenward.stores.base import (
     UnstorableValueError,
     UserRecord,
     _chains_from_rows,
+    _check_challenge,
     _check_grant,
     _check_hit,
     _check_link,
+    _check_new_passkey,
     _check_new_user,
     _check_page,
     _check_parent,
+    _check_passkey_name,
     _check_reserve,
     _check_resources,
+    _check_sign_count,
     _check_start_session,
     _check_state,
     _check_update,
@@ -69,6 +75,7 @@ from tokenward.stores.base import (
     _cycle,
     _key_from_row,
     _lookup_ok,
+    _passkey_from_row,
     _session_from_row,
     _Unset,
     _user_from_row,
@@ -130,6 +137,10 @@ def _row_to_user(row: tuple[Any, ...]) -> UserRecord:
 
 def _dump_attributes(attributes: dict[str, AttributeValue]) -> str:
     return json.dumps(attributes, separators=(",", ":"), sort_keys=True)
+
+
+def _row_to_passkey(row: tuple[Any, ...]) -> PasskeyRecord:
+    return _passkey_from_row(row, _load_strings(row[6]))
 
 
 def _row_to_session(row: tuple[Any, ...]) -> RefreshSession:
@@ -928,6 +939,167 @@ class SQLiteStore:
         def work(conn: sqlite3.Connection) -> int:
             return conn.execute(
                 "DELETE FROM tokenward_user_tokens WHERE expires_at <= ?", (before,)
+            ).rowcount
+
+        return await self._run(work)
+
+    # --- passkeys and their ceremony challenges ----------------------------------------------
+
+    async def add_passkey(self, record: PasskeyRecord) -> None:
+        checked = _check_new_passkey(record)
+
+        def work(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    f"INSERT INTO tokenward_passkeys ({_PASSKEY_COLUMNS})"  # noqa: S608
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        checked.id,
+                        checked.user_id,
+                        checked.public_key,
+                        checked.sign_count,
+                        checked.name,
+                        checked.created_at,
+                        _dump_strings(checked.transports),
+                        checked.last_used_at,
+                        checked.aaguid,
+                        int(checked.backup_eligible),
+                        int(checked.backed_up),
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKeyError("a passkey with this credential id exists") from exc
+
+        await self._run(work)
+
+    async def get_passkey(self, credential_id: str) -> PasskeyRecord | None:
+        if not _lookup_ok(credential_id):
+            return None
+
+        def work(conn: sqlite3.Connection) -> PasskeyRecord | None:
+            row = conn.execute(
+                f"SELECT {_PASSKEY_COLUMNS} FROM tokenward_passkeys WHERE id = ?",  # noqa: S608
+                (credential_id,),
+            ).fetchone()
+            return None if row is None else _row_to_passkey(row)
+
+        return await self._run(work)
+
+    async def list_passkeys(self, user_id: str) -> list[PasskeyRecord]:
+        if not _lookup_ok(user_id):
+            return []
+
+        def work(conn: sqlite3.Connection) -> list[PasskeyRecord]:
+            rows = conn.execute(
+                f"SELECT {_PASSKEY_COLUMNS} FROM tokenward_passkeys"  # noqa: S608
+                " WHERE user_id = ? ORDER BY created_at, id",
+                (user_id,),
+            ).fetchall()
+            return [_row_to_passkey(row) for row in rows]
+
+        return await self._run(work)
+
+    async def rename_passkey(self, credential_id: str, *, user_id: str, name: str) -> bool:
+        _check_passkey_name(name)
+        if not _lookup_ok(credential_id, user_id):
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE tokenward_passkeys SET name = ? WHERE id = ? AND user_id = ?",
+                (name, credential_id, user_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def revoke_passkey(self, credential_id: str, *, user_id: str) -> bool:
+        if not _lookup_ok(credential_id, user_id):
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM tokenward_passkeys WHERE id = ? AND user_id = ?",
+                (credential_id, user_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def delete_passkeys(self, user_id: str) -> int:
+        if not _lookup_ok(user_id):
+            return 0
+
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM tokenward_passkeys WHERE user_id = ?", (user_id,)
+            ).rowcount
+
+        return await self._run(work)
+
+    async def use_passkey(
+        self, credential_id: str, *, sign_count: int, now: float, backed_up: bool
+    ) -> bool:
+        _check_sign_count(sign_count)
+        if not _lookup_ok(credential_id):
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            # one conditional statement: the counter only moves forward (or stays 0 with 0)
+            cur = conn.execute(
+                "UPDATE tokenward_passkeys SET sign_count = ?, last_used_at = ?, backed_up = ?"
+                " WHERE id = ? AND (? > sign_count OR (? = 0 AND sign_count = 0))",
+                (sign_count, now, int(backed_up), credential_id, sign_count, sign_count),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def add_passkey_challenge(
+        self,
+        challenge_hash: str,
+        *,
+        purpose: str,
+        user_id: str | None,
+        expires_at: float,
+        now: float,
+    ) -> None:
+        _check_challenge(challenge_hash, purpose, user_id)
+
+        def work(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO tokenward_passkey_challenges"
+                    " (challenge_hash, purpose, user_id, created_at, expires_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (challenge_hash, purpose, user_id, now, expires_at),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKeyError("a ceremony challenge with this hash exists") from exc
+
+        await self._run(work)
+
+    async def consume_passkey_challenge(
+        self, challenge_hash: str, *, purpose: str, user_id: str | None, now: float
+    ) -> bool:
+        if not _lookup_ok(challenge_hash, purpose, user_id):
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            # one statement: of concurrent consumers (other connections too) one deletes it
+            row = conn.execute(
+                "DELETE FROM tokenward_passkey_challenges WHERE challenge_hash = ?"
+                " AND purpose = ? AND user_id IS ? AND expires_at > ? RETURNING 1",
+                (challenge_hash, purpose, user_id, now),
+            ).fetchone()
+            return row is not None
+
+        return await self._run(work)
+
+    async def purge_passkey_challenges(self, *, before: float) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM tokenward_passkey_challenges WHERE expires_at <= ?", (before,)
             ).rowcount
 
         return await self._run(work)
