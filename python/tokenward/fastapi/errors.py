@@ -12,6 +12,7 @@ exception                              status  headers
 ``UnstorableValueError``               422
 ``WeakPasswordError``                  422     (the body names every broken rule)
 ``KeySetUnavailableError``, ``StoreError``,
+``MailDeliveryError``,
 any other ``TokenwardError``           503     ``Retry-After``
 =====================================  ======  ===============================================
 
@@ -42,6 +43,7 @@ from tokenward.exceptions import (
     InvalidApiKeyError,
     InvalidTokenError,
     KeySetUnavailableError,
+    MailDeliveryError,
     NotAuthenticatedError,
     RateLimitError,
     RefreshTokenError,
@@ -206,6 +208,9 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
     if isinstance(exc, StoreError):
         _log.warning("tokenward: the store failed: %s", exc)
         return unavailable("The session store")
+    if isinstance(exc, MailDeliveryError):  # the message names the server, never the password
+        _log.warning("tokenward: account mail not sent: %s", exc)
+        return unavailable("Sending mail")
     _log.error("tokenward: cannot authenticate the request: %s: %s", type(exc).__name__, exc)
     return unavailable("Authentication")
 
