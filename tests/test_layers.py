@@ -142,7 +142,12 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.mail",  # how account mail leaves: on_send, SMTP, the log in development
         "tokenward.signin",  # the seams between the ways of proving who one is and a session
     ),
-    ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
+    (
+        "tokenward.providers",
+        "tokenward.strategies",
+        "tokenward.issuer",
+        "tokenward.accounts",  # sign-up, password sign-in, verification, reset, admin
+    ),
     ("tokenward.authenticator", "tokenward.services"),  # services: the service graph
     ("tokenward.fastapi",),
     ("tokenward", "tokenward.cli"),  # the public API's re-exports, and the command line on top

@@ -22,6 +22,14 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
 * :class:`RateLimitError` (429): too many attempts; ``retry_after`` says for how long.
 * :class:`WeakPasswordError` (422, also a :class:`ValueError`): a new password the policy
   refuses; ``rules`` names every rule it breaks.
+* :class:`EmailNotVerifiedError` (401): the password was right but the account's e-mail is not
+  verified yet while ``EMAIL_VERIFICATION=required``.
+* :class:`AccountTokenError` (400): a verification or password-reset token that is malformed,
+  unknown, expired or already used (one answer for all of them).
+* :class:`SignUpClosedError` (403): ``SIGNUP=closed``: only admins create accounts.
+* :class:`SignUpFieldError` (422, also a :class:`ValueError`): a sign-up body sets a field the
+  client may not set (``groups``, ``roles``, ``email_verified``, ``disabled``, or one not in
+  ``SIGNUP_FIELDS``), or an e-mail that is not an address.
 * :class:`PasswordHashError`: a stored password hash that is not an Argon2id PHC string tokenward
   can check (corrupt, or another scheme such as bcrypt). The stored data's fault, not the
   client's: never a 401 for the caller to retry, and never a 500 either (see docs/accounts.md).
@@ -34,6 +42,7 @@ The FastAPI layer maps this tree to HTTP answers in one place (``tokenward.fasta
 from __future__ import annotations
 
 __all__ = [
+    "AccountTokenError",
     "AuthenticationError",
     "AuthorizationError",
     "ConfigurationError",
@@ -41,6 +50,7 @@ __all__ = [
     "DecryptionError",
     "DuplicateKeyError",
     "DuplicateUserError",
+    "EmailNotVerifiedError",
     "ExpiredTokenError",
     "HierarchyError",
     "ImmatureTokenError",
@@ -62,6 +72,8 @@ __all__ = [
     "PasswordHashError",
     "RateLimitError",
     "RefreshTokenError",
+    "SignUpClosedError",
+    "SignUpFieldError",
     "StoreError",
     "TokenUseError",
     "TokenwardError",
@@ -311,3 +323,34 @@ class MailDeliveryError(TokenwardError):
     message, or the address is not one a message can be sent to. Not the client's fault: a
     server answers 503. The message names the server and what failed, never the password of
     ``SMTP_URL`` nor the token."""
+
+
+class EmailNotVerifiedError(AuthenticationError):
+    """The e-mail and password are right, but the account's e-mail is not verified and
+    ``EMAIL_VERIFICATION=required``. Raised only after the password checked out, so it tells
+    nothing to someone who does not know it. A server answers 401 with the error code
+    ``email_not_verified``."""
+
+
+class AccountTokenError(TokenwardError):
+    """A verification or password-reset token cannot be used: malformed, unknown, expired or
+    already used (``reason`` says which, for logs; clients get one answer). A server answers 400
+    (as OAuth answers a spent grant), not 401: the request's own credentials are not at fault."""
+
+    def __init__(self, reason: str, message: str = "the link is not valid (expired or used)"):
+        super().__init__(message)
+        self.reason = reason
+
+
+class SignUpClosedError(TokenwardError):
+    """``SIGNUP=closed``: accounts are created by an admin only. A server answers 403."""
+
+
+class SignUpFieldError(TokenwardError, ValueError):
+    """A sign-up sets what a client may not: ``field`` is a server-only field (``groups``,
+    ``roles``, ``email_verified``, ``disabled``) or not among ``SIGNUP_FIELDS``, or an e-mail
+    that is not an address. Refused, never silently dropped; a server answers 422."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
