@@ -260,6 +260,7 @@ ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
     (SignUpFieldError, "signup_field_refused"),
     (DuplicateUserError, "email_taken"),
     (WeakPasswordError, "weak_password"),
+    (MailDeliveryError, "mail_unavailable"),
 )
 """The ``error`` code the account routes add to the body, beside ``detail``, so a client can
 tell these answers apart without reading the text."""
