@@ -44,6 +44,7 @@ from typing import Any, TextIO
 from urllib.parse import unquote
 
 import tokenward as tw
+from tokenward import cli_users
 
 __all__ = ["EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE", "main"]
 
@@ -1325,3 +1326,6 @@ def _run_totp_code(args: argparse.Namespace) -> int:
     else:
         print(code)
     return EXIT_OK
+
+
+command(cli_users.register_users)  # tokenward users ... (tokenward/cli_users.py)
