@@ -21,8 +21,8 @@ browser-deps:
 	@bash scripts/browser-deps.sh
 
 # The package with the extras a target needs; warnings are errors in this build. `install` (what
-# `make test` uses) takes every extra the tests use; `demo-install` only the fastapi extra, which
-# is all examples/app.py needs. Each is rebuilt only when a source changed since its last good
+# `make test` uses) takes every extra the tests use; `demo-install` only the fastapi and accounts
+# extras, which are all examples/app.py needs (accounts: the common-password list, SMTP). Each is rebuilt only when a source changed since its last good
 # install (its stamp file below; `make -B install` forces it); a full install also satisfies the
 # demo. The build shows CMake's progress; its whole log stays in $(VENV)/install.log and is shown
 # in part when the build fails.
@@ -49,7 +49,7 @@ $(INSTALLED): $(SOURCES) | $(BIN)/python system-deps
 .PHONY: demo-install
 demo-install: $(DEMO_INSTALLED)
 $(DEMO_INSTALLED): $(SOURCES) | $(BIN)/python system-deps
-	$(call pip_install,fastapi)
+	$(call pip_install,fastapi$(comma)accounts)
 	@touch $@
 
 lint: install
@@ -75,8 +75,15 @@ demo: demo-install
 	@echo ""
 	@echo "  curl -s -X POST $(DEMO_URL)/v1/auth/login -H 'Content-Type: application/json' -d '{\"email\": \"debug@example.com\", \"password\": \"vega-debug-password\"}'"
 	@echo ""
+	@echo "  accounts: $(DEMO_URL)/signup (the verification link is in this log, or, with"
+	@echo "  TOKENWARD_SMTP_URL and TOKENWARD_SMTP_FROM set, in the mail), then $(DEMO_URL)/signin"
+	@echo ""
 	TOKENWARD_STORE_URL="$${TOKENWARD_STORE_URL:-sqlite:///$(VENV)/tokenward-demo.sqlite3}" \
 	TOKENWARD_DEBUG_SCOPES="$${TOKENWARD_DEBUG_SCOPES:-reports:read}" \
+	TOKENWARD_SIGNUP="$${TOKENWARD_SIGNUP:-open}" \
+	TOKENWARD_COOKIE_SESSIONS="$${TOKENWARD_COOKIE_SESSIONS:-true}" \
+	TOKENWARD_ALLOWED_ORIGINS="$${TOKENWARD_ALLOWED_ORIGINS:-$(DEMO_URL) http://localhost:8000}" \
+	TOKENWARD_APP_URL="$${TOKENWARD_APP_URL:-$(DEMO_URL)}" \
 	$(BIN)/python -m uvicorn app:app --app-dir examples --host 127.0.0.1 --port 8000
 
 # The FastAPI end-to-end run uses wrk when it is installed (a Python client otherwise); as root,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import access, api_keys, e2e, extras, key_sources, passwords
+from benchmarks import access, accounts, api_keys, e2e, extras, key_sources, passwords
 from benchmarks.floor import FloorUnavailable, ensure_floor, run_floor
 from benchmarks.peers import (
     NOT_INSTALLED_REASONS,
@@ -597,6 +597,19 @@ def main(argv: list[str] | None = None) -> int:
         if "costs" in pw:
             passwords.print_table(pw)
     report["passwords"] = pw
+
+    if quick or args.no_e2e:
+        acc: dict[str, Any] = {"skipped": "skipped in quick mode" if quick else "skipped"}
+        print(f"\nAccounts: {acc['skipped']}")
+    else:
+        acc = _section(
+            "Accounts: Argon2id at the defaults, /protected during 20 sign-ins, enumeration "
+            "by time (python -m benchmarks.accounts)",
+            accounts.run,
+        )
+        if "hash" in acc:
+            accounts.print_table(acc)
+    report["accounts"] = acc
 
     report["targets"] = targets(report)
     return _finish(report, args.output, started)

@@ -19,8 +19,17 @@ Routes:
                                      TOKENWARD_ALLOWED_ORIGINS; docs/fastapi.md)
     GET    /passkeys                 a page registering a passkey and signing in with it
                                      (open it as http://localhost:8000; docs/passkeys.md)
+    GET    /signup /signin /verify-email /change-password /forgot-password /reset-password
+                                     the account pages (examples/account.html, cookie
+                                     sessions as /session): sign up with TOKENWARD_SIGNUP=open;
+                                     the verification and reset mails link to
+                                     TOKENWARD_APP_URL/verify-email and /reset-password, and go
+                                     out through TOKENWARD_SMTP_URL (or, in development, the
+                                     log); docs/accounts.md
 the auth router: POST /v1/auth/login, /v1/auth/refresh, /v1/auth/logout; GET /v1/auth/me;
-GET/DELETE /v1/auth/sessions; and the API keys: POST/GET /v1/api-keys, DELETE /v1/api-keys/{id}
+GET/DELETE /v1/auth/sessions; POST /v1/auth/signup, /verify-email, /resend-verification,
+/forgot-password, /reset-password, /change-password (the accounts); and the API keys:
+POST/GET /v1/api-keys, DELETE /v1/api-keys/{id}
 (an API key, ``Authorization: Bearer vk_…``, works wherever an access token does, but holds
 only the scopes and groups it was made with: ``{"name": "ops", "groups": ["root"]}`` for a key
 that may delete projects; and it cannot manage keys or sessions).
@@ -87,6 +96,28 @@ async def session_page() -> HTMLResponse:
 async def passkeys_page() -> HTMLResponse:
     """A page that registers a passkey and signs in (or steps up) with it (docs/passkeys.md)."""
     return HTMLResponse((Path(__file__).parent / "passkeys.html").read_text(encoding="utf-8"))
+
+
+ACCOUNT_PAGES = (
+    "/signup",
+    "/signin",
+    "/verify-email",
+    "/change-password",
+    "/forgot-password",
+    "/reset-password",
+)
+
+
+async def account_page() -> HTMLResponse:
+    """One static page for every account view (its script reads the path; no CDN)."""
+    page = (Path(__file__).parent / "account.html").read_text(encoding="utf-8")
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+for _path in ACCOUNT_PAGES:
+    app.add_api_route(
+        _path, account_page, include_in_schema=False, dependencies=[Depends(public())]
+    )
 
 
 @app.get("/v1/health", tags=["public"], dependencies=[Depends(public())])

@@ -127,6 +127,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.keyring",  # a key source that builds verifiers of its own tokens
         "tokenward.passwords",  # Argon2id hashes and the password policy
         "tokenward.users",  # email normalisation, shared by the account code above the stores
+        "tokenward.smtp",  # the built-in SMTP sender of account mail (SMTP_URL), aiosmtplib
     ),
     ("tokenward.cognito", "tokenward.oidc", "tokenward.stores"),
     (

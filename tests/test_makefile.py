@@ -36,10 +36,10 @@ def installs(output: str) -> list[str]:
 
 def test_demo_installs_only_what_the_demo_needs(tmp_path: Path) -> None:
     """Issue 20 item 24: ``make demo`` installed the whole test toolchain (".[test,fastapi]",
-    about 100 packages). It installs the fastapi extra, all examples/app.py needs; ``make
-    test``'s install keeps the rest."""
+    about 100 packages). It installs the fastapi and accounts extras, all examples/app.py needs;
+    ``make test``'s install keeps the rest."""
     venv = tmp_path / "venv"
-    assert installs(dry_run("demo", venv)) == ["fastapi"]
+    assert installs(dry_run("demo", venv)) == ["fastapi,accounts"]
     assert installs(dry_run("install", venv)) == ["test,fastapi"]
 
 

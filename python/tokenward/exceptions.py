@@ -45,6 +45,8 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
 * :class:`PasswordHashError`: a stored password hash that is not an Argon2id PHC string tokenward
   can check (corrupt, or another scheme such as bcrypt). The stored data's fault, not the
   client's: never a 401 for the caller to retry, and never a 500 either (see docs/accounts.md).
+* :class:`MailDeliveryError` (503): an account message (a verification or reset link) could not
+  be handed to the mail server.
 
 The FastAPI layer maps this tree to HTTP answers in one place (``tokenward.fastapi.errors``).
 """
@@ -78,6 +80,7 @@ __all__ = [
     "InvalidTokenError",
     "KeyNotFoundError",
     "KeySetUnavailableError",
+    "MailDeliveryError",
     "MalformedTokenError",
     "MissingClaimError",
     "NotAuthenticatedError",
@@ -373,6 +376,14 @@ class PasskeyError(AuthenticationError):
 class PasskeyInputError(TokenwardError, ValueError):
     """A passkey request that cannot be read (not WebAuthn's JSON for a credential) or does not
     fit the account (a passkey registered already, too many, none to step up with): 422."""
+
+
+class MailDeliveryError(TokenwardError):
+    """An account message (a verification or password-reset link) could not be handed on: the
+    mail server is unreachable or slow, refused the connection's TLS, the credentials or the
+    message, or the address is not one a message can be sent to. Not the client's fault: a
+    server answers 503. The message names the server and what failed, never the password of
+    ``SMTP_URL`` nor the token."""
 
 
 class EmailNotVerifiedError(AuthenticationError):

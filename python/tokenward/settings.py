@@ -32,6 +32,9 @@ built) refuses, with a :class:`~tokenward.ConfigurationError` that names the var
 * a ``memory://`` ``STORE_URL`` (per process, lost on restart) outside development.
 * an asymmetric ``TOKEN_ALGORITHM`` without ``SIGNING_KEY_FILE`` outside development (in
   development a key is generated and kept under ``.tokenward/``).
+* an ``SMTP_URL`` that is not ``smtp://`` or ``smtps://`` with known options, or without
+  ``SMTP_FROM`` and ``APP_URL``; an ``SMTP_FROM`` that is not an address; an ``APP_URL`` that is
+  not http(s), or plain http outside development on a host that is not a loopback one.
 
 A ``<PREFIX>*`` variable that names no setting (``MYAPP_ENVIROMENT``) is not refused, but the
 check logs a warning naming the closest setting (``tokenward settings check`` exits 1 on it).
@@ -736,6 +739,33 @@ class PasskeySettings(BaseModel):
         return rp_id, origins
 
 
+class MailSettings(BaseModel):
+    """How account mail (verification and password-reset links) leaves: the built-in SMTP
+    sender (tokenward.smtp), unless the app passes its own on_send."""
+
+    concern: ClassVar[str] = "mail"
+    smtp_url: SecretStr | None = Field(
+        default=None,
+        description="smtp://[user:password@]host[:port] (STARTTLS when offered, required with "
+        "credentials; ?starttls=true|false), or smtps://… (TLS from the start); ?cafile=PATH "
+        "for a private CA; user and password percent-encoded. Sends the account mail",
+    )
+    smtp_from: str | None = Field(
+        default=None,
+        description="the From of account mail, noreply@example.com or "
+        "'Example <noreply@example.com>'; required with SMTP_URL",
+    )
+    smtp_timeout: float = Field(
+        default=10.0, description="seconds one message may take to hand on, connecting included"
+    )
+    app_url: str | None = Field(
+        default=None,
+        description="where the app's pages are, https://app.example.com (a path may follow): "
+        "mail links to APP_URL/verify-email?token=… and APP_URL/reset-password?token=…; "
+        "required with SMTP_URL, https outside development unless on a loopback host",
+    )
+
+
 class AuthSettings(
     BaseSettings,
     ProviderSettings,
@@ -753,6 +783,7 @@ class AuthSettings(
     AccountSettings,
     StoreSettings,
     PasskeySettings,
+    MailSettings,
 ):
     """Authentication settings. Field ``auth_secret`` is read from ``<PREFIX>AUTH_SECRET``, etc.
     The fields are declared by concern in the bases (:data:`SETTING_GROUPS`; :func:`settings`).
@@ -796,7 +827,9 @@ class AuthSettings(
                 raise ValueError("is not valid JSON") from None
         return value
 
-    @field_validator("default_role", "super_admin_role", mode="before")
+    @field_validator(
+        "default_role", "super_admin_role", "smtp_url", "smtp_from", "app_url", mode="before"
+    )
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -1065,6 +1098,7 @@ class AuthSettings(
                 f"{self.var('environment')}={self.environment!r} does not; use sqlite:/// or "
                 "postgresql://"
             )
+        self._check_mail()
         if any(c in self.jwks_cache_control for c in "\r\n"):
             raise ConfigurationError(f"{self.var('jwks_cache_control')} must be a single line")
         if "introspection" in strategies or self.oidc_introspection_url:
@@ -1130,6 +1164,54 @@ class AuthSettings(
             return
         self._check_secret_size()
         self._check_previous_secrets()
+
+    def _check_mail(self) -> None:
+        """SMTP_URL, SMTP_FROM, SMTP_TIMEOUT and APP_URL hold together (MailSettings)."""
+        from tokenward.smtp import parse_sender, parse_smtp_url
+
+        if not 0 < self.smtp_timeout <= 300:
+            raise ConfigurationError(
+                f"{self.var('smtp_timeout')} must be seconds above 0 and at most 300 "
+                f"(it is {self.smtp_timeout:g})"
+            )
+        if self.smtp_url is not None:
+            parse_smtp_url(self.smtp_url.get_secret_value(), variable=self.var("smtp_url"))
+            missing = [self.var(n) for n in ("smtp_from", "app_url") if not getattr(self, n)]
+            if missing:
+                raise ConfigurationError(
+                    f"{self.var('smtp_url')} is set, so account mail goes out: it needs "
+                    f"{' and '.join(missing)} (the sender, and where the mail's links lead)"
+                )
+        if self.smtp_from is not None:
+            try:
+                parse_sender(self.smtp_from)
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"{self.var('smtp_from')} is not an address or 'Name <address>': {exc}"
+                ) from None
+        if self.app_url is not None:
+            self._check_app_url()
+
+    def _check_app_url(self) -> None:
+        assert self.app_url is not None
+        var = self.var("app_url")
+        try:
+            parts = urlsplit(self.app_url.strip())
+            parts.port  # noqa: B018 (raises on a port that is not one)
+        except ValueError:
+            raise ConfigurationError(f"{var} is not a URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"{var} must be an http(s) URL with a host: https://…")
+        if parts.query or parts.fragment or parts.username is not None:
+            raise ConfigurationError(f"{var} may hold no query, fragment or user")
+        if any(c.isspace() or ord(c) < 0x20 for c in self.app_url.strip()):
+            raise ConfigurationError(f"{var} holds white space")
+        loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if parts.scheme != "https" and not self.is_development and not loopback:
+            raise ConfigurationError(
+                f"{var} must be https:// outside development: its links carry single-use "
+                "tokens, which plain http shows to every network on the way"
+            )
 
     def _check_previous_secrets(self) -> None:
         """``AUTH_SECRET_PREVIOUS``: each secret as strict as ``AUTH_SECRET``, none repeated."""

@@ -21,6 +21,7 @@ exception                              status  headers
 ``SignUpFieldError``                   422     (a field a client may not set at sign-up)
 ``DuplicateUserError``                 409     (sign-up without required verification)
 ``KeySetUnavailableError``, ``StoreError``,
+``MailDeliveryError``,
 any other ``TokenwardError``           503     ``Retry-After``
 =====================================  ======  ===============================================
 
@@ -56,6 +57,7 @@ from tokenward.exceptions import (
     InvalidApiKeyError,
     InvalidTokenError,
     KeySetUnavailableError,
+    MailDeliveryError,
     NotAuthenticatedError,
     PasskeyInputError,
     RateLimitError,
@@ -259,6 +261,9 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
     if isinstance(exc, StoreError):
         _log.warning("tokenward: the store failed: %s", exc)
         return unavailable("The session store")
+    if isinstance(exc, MailDeliveryError):  # the message names the server, never the password
+        _log.warning("tokenward: account mail not sent: %s", exc)
+        return unavailable("Sending mail")
     _log.error("tokenward: cannot authenticate the request: %s: %s", type(exc).__name__, exc)
     return unavailable("Authentication")
 
@@ -270,6 +275,7 @@ ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
     (SignUpFieldError, "signup_field_refused"),
     (DuplicateUserError, "email_taken"),
     (WeakPasswordError, "weak_password"),
+    (MailDeliveryError, "mail_unavailable"),
 )
 """The ``error`` code the account routes add to the body, beside ``detail``, so a client can
 tell these answers apart without reading the text."""
