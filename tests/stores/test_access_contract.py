@@ -183,13 +183,13 @@ def test_a_version_2_sqlite_file_gains_the_access_tables(tmp_path: Path) -> None
         store = SQLiteStore(path)
         try:
             assert await store.assign_role("u1", "owner", ORG)
-            assert await store.schema_version() == 5
+            assert await store.schema_version() == 6
         finally:
             await store.close()
 
     asyncio.run(scenario())
     versions = sqlite3.connect(path).execute("SELECT version FROM tokenward_schema_version")
-    assert sorted(v for (v,) in versions) == [1, 2, 3, 4, 5]
+    assert sorted(v for (v,) in versions) == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_version_merged_below_the_highest_is_still_applied(
@@ -212,7 +212,7 @@ def test_a_version_merged_below_the_highest_is_still_applied(
         assert await store.assign_role("u1", "owner", ORG)
         return await store.schema_version()  # type: ignore[attr-defined, no-any-return]
 
-    assert backend.run(versions) == 5
+    assert backend.run(versions) == 6
     merged = tuple(sorted((*getattr(schema, name), (3, (table,)))))
     monkeypatch.setattr(schema, name, merged)
 
@@ -237,4 +237,4 @@ def test_a_version_merged_below_the_highest_is_still_applied(
         return await store._run(work)  # type: ignore[no-any-return]
 
     found = backend.run(recorded)
-    assert 3 in found and found[-1] == 5
+    assert 3 in found and found[-1] == 6

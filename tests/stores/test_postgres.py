@@ -35,14 +35,14 @@ def test_schema_is_created_once(pg_url: str) -> None:
     async def scenario() -> None:
         store = PostgresStore(pg_url)
         await store.open()
-        assert await store.schema_version() == SCHEMA_VERSION == 5
+        assert await store.schema_version() == SCHEMA_VERSION == 6
         await store.close()
         again = PostgresStore(pg_url)
         await again.open()
         await again.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2, 3, 4, 5]
+    assert versions(pg_url) == [2, 3, 4, 5, 6]
     with psycopg.connect(pg_url) as conn:
         tables = {
             r[0]
@@ -61,6 +61,9 @@ def test_schema_is_created_once(pg_url: str) -> None:
         "tokenward_counters",
         "tokenward_users",
         "tokenward_user_tokens",
+        "tokenward_mfa_totp",
+        "tokenward_mfa_recovery_codes",
+        "tokenward_mfa_pending",
     }
 
 
@@ -95,7 +98,7 @@ def test_concurrent_open_migrates_once(pg_url: str) -> None:
                 await s.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2, 3, 4, 5]
+    assert versions(pg_url) == [2, 3, 4, 5, 6]
 
 
 def test_migration_from_version_2_leaves_keys_in_no_group(pg_url: str) -> None:
@@ -123,7 +126,7 @@ def test_migration_from_version_2_leaves_keys_in_no_group(pg_url: str) -> None:
         await store.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2, 3, 4, 5]
+    assert versions(pg_url) == [2, 3, 4, 5, 6]
 
 
 _OPEN_IN_A_PROCESS = """
@@ -155,8 +158,8 @@ def test_two_processes_open_a_fresh_database_at_once(pg_url: str) -> None:
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        assert out.strip() == "5"
-    assert versions(pg_url) == [2, 3, 4, 5]
+        assert out.strip() == "6"
+    assert versions(pg_url) == [2, 3, 4, 5, 6]
 
 
 def test_migration_waits_for_the_advisory_lock(pg_url: str) -> None:

@@ -56,7 +56,7 @@ def test_schema_is_created_with_a_version(db: Path) -> None:
     async def scenario() -> None:
         store = SQLiteStore(db)
         await store.open()
-        assert await store.schema_version() == SCHEMA_VERSION == 5
+        assert await store.schema_version() == SCHEMA_VERSION == 6
         await store.close()
 
     run(scenario())
@@ -89,7 +89,7 @@ def test_reopening_keeps_data_and_does_not_migrate_twice(db: Path) -> None:
     run(scenario())
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
-        assert sorted(v[0] for v in versions) == [1, 2, 3, 4, 5]  # one row per version, each once
+        assert sorted(v[0] for v in versions) == [1, 2, 3, 4, 5, 6]  # one row per version
     conn.close()
 
 
@@ -266,7 +266,7 @@ def test_migration_from_version_1(db: Path) -> None:
     run(scenario())
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
-        assert sorted(v[0] for v in versions) == [1, 2, 3, 4, 5]
+        assert sorted(v[0] for v in versions) == [1, 2, 3, 4, 5, 6]
     conn.close()
 
 
@@ -285,7 +285,7 @@ def test_two_stores_migrate_one_file_once(db: Path) -> None:
     run(scenario())
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
-        assert sorted(v[0] for v in versions) == [1, 2, 3, 4, 5]
+        assert sorted(v[0] for v in versions) == [1, 2, 3, 4, 5, 6]
         assert conn.execute("SELECT COUNT(*) FROM tokenward_sessions").fetchone()[0] == 2
     conn.close()
 

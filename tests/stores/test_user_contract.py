@@ -315,7 +315,7 @@ def test_a_version_4_sqlite_file_gains_the_user_tables(tmp_path: Path) -> None:
         store = SQLiteStore(path)
         try:
             await store.open()
-            assert await store.schema_version() == 5
+            assert await store.schema_version() == 6
             assert len(await store.role_assignments("u1")) == 1
             await store.create_user(user("u1", "a@example.com"))
             assert await store.get_user_by_email("a@example.com") is not None
@@ -324,7 +324,7 @@ def test_a_version_4_sqlite_file_gains_the_user_tables(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     versions = sqlite3.connect(path).execute("SELECT version FROM tokenward_schema_version")
-    assert sorted(v for (v,) in versions) == [1, 2, 3, 4, 5]
+    assert sorted(v for (v,) in versions) == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_version_4_postgres_database_gains_the_user_tables(pg_url: str) -> None:
@@ -347,7 +347,7 @@ def test_a_version_4_postgres_database_gains_the_user_tables(pg_url: str) -> Non
         store = PostgresStore(pg_url)
         try:
             await store.open()
-            assert await store.schema_version() == 5
+            assert await store.schema_version() == 6
             assert len(await store.role_assignments("u1")) == 1
             await store.create_user(user("u1", "a@example.com"))
             assert await store.get_user_by_email("a@example.com") is not None
@@ -357,4 +357,4 @@ def test_a_version_4_postgres_database_gains_the_user_tables(pg_url: str) -> Non
     asyncio.run(scenario())
     with psycopg.connect(pg_url) as conn:
         found = sorted(v for (v,) in conn.execute("SELECT version FROM tokenward_schema_version"))
-    assert found == [2, 3, 4, 5]
+    assert found == [2, 3, 4, 5, 6]

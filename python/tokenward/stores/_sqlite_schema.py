@@ -14,6 +14,10 @@ version in ``tokenward_schema_version`` (one row per applied version). A fresh f
 * 5: accounts (``tokenward_users``, unique by normalised email; groups, roles and attributes
   as JSON text) and their single-use verification and reset tokens (``tokenward_user_tokens``,
   by hash).
+* 6: second factors: each user's TOTP factor (``tokenward_mfa_totp``: the secret encrypted,
+  pending or confirmed, the last accepted time step), recovery codes
+  (``tokenward_mfa_recovery_codes``, hashes only) and the password sign-ins waiting for a second
+  factor (``tokenward_mfa_pending``, by the hash of their ``mfa_token``).
 
 A version is applied when it is not recorded yet, whatever the highest recorded one is, so a
 file migrated before an intermediate version existed still gets it.
@@ -25,7 +29,7 @@ import sqlite3
 
 from tokenward.exceptions import ConfigurationError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _V1 = (
     """CREATE TABLE tokenward_refresh_sessions (
@@ -143,12 +147,38 @@ _V5 = (
     "CREATE INDEX tokenward_user_tokens_expiry ON tokenward_user_tokens (expires_at)",
 )
 
+_V6 = (
+    """CREATE TABLE tokenward_mfa_totp (
+        user_id      TEXT PRIMARY KEY,
+        secret       TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        confirmed_at REAL,
+        last_step    INTEGER
+    )""",
+    """CREATE TABLE tokenward_mfa_recovery_codes (
+        user_id   TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        PRIMARY KEY (user_id, code_hash)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE tokenward_mfa_pending (
+        token_hash     TEXT PRIMARY KEY,
+        user_id        TEXT NOT NULL,
+        client_address TEXT,
+        user_agent     TEXT,
+        scope          TEXT,
+        expires_at     REAL NOT NULL
+    )""",
+    "CREATE INDEX tokenward_mfa_pending_user ON tokenward_mfa_pending (user_id)",
+    "CREATE INDEX tokenward_mfa_pending_expiry ON tokenward_mfa_pending (expires_at)",
+)
+
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, _V1),
     (2, _V2),
     (3, _V3),
     (4, _V4),
     (5, _V5),
+    (6, _V6),
 )
 
 
