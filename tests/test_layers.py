@@ -141,7 +141,12 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.mail",  # how account mail leaves: on_send, SMTP, the log in development
         "tokenward.signin",  # the seams between the ways of proving who one is and a session
     ),
-    ("tokenward.providers", "tokenward.strategies", "tokenward.issuer"),
+    (
+        "tokenward.providers",
+        "tokenward.strategies",
+        "tokenward.issuer",
+        "tokenward.secondfactor",  # TOTP enrolment, the challenge, step-up (docs/mfa.md)
+    ),
     ("tokenward.authenticator", "tokenward.services"),  # services: the service graph
     ("tokenward.fastapi",),
     ("tokenward", "tokenward.cli"),  # the public API's re-exports, and the command line on top

@@ -22,6 +22,12 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
 * :class:`RateLimitError` (429): too many attempts; ``retry_after`` says for how long.
 * :class:`WeakPasswordError` (422, also a :class:`ValueError`): a new password the policy
   refuses; ``rules`` names every rule it breaks.
+* :class:`InsufficientAuthenticationError` (403, RFC 9470): the caller is signed in, but
+  without a second factor recent enough (``max_age``) for this request: step up first.
+* :class:`InvalidSecondFactorError` (401): a wrong, reused or expired second factor (a TOTP
+  code, a recovery code, an ``mfa_token``).
+* :class:`SecondFactorStateError` (422): the request does not fit the user's second factors
+  (confirming without an enrolment, enrolling while one is on, a challenge without a factor).
 * :class:`PasswordHashError`: a stored password hash that is not an Argon2id PHC string tokenward
   can check (corrupt, or another scheme such as bcrypt). The stored data's fault, not the
   client's: never a 401 for the caller to retry, and never a 500 either (see docs/accounts.md).
@@ -42,6 +48,7 @@ __all__ = [
     "ExpiredTokenError",
     "HierarchyError",
     "ImmatureTokenError",
+    "InsufficientAuthenticationError",
     "IntrospectionUnavailableError",
     "InvalidApiKeyError",
     "InvalidAudienceError",
@@ -49,6 +56,7 @@ __all__ = [
     "InvalidCredentialsError",
     "InvalidIssuerError",
     "InvalidKeyError",
+    "InvalidSecondFactorError",
     "InvalidSignatureError",
     "InvalidTokenError",
     "KeyNotFoundError",
@@ -59,6 +67,7 @@ __all__ = [
     "PasswordHashError",
     "RateLimitError",
     "RefreshTokenError",
+    "SecondFactorStateError",
     "StoreError",
     "TokenUseError",
     "TokenwardError",
@@ -300,3 +309,26 @@ class PasswordHashError(TokenwardError):
     PHC string within tokenward's bounds (corrupt, truncated, or another scheme such as bcrypt).
     The stored record is at fault, not the password typed: code that signs users in treats the
     account as one that cannot sign in with a password and logs the account id."""
+
+
+class InsufficientAuthenticationError(TokenwardError):
+    """The caller is authenticated, but not strongly or recently enough for this request: no
+    second factor, or one older than ``max_age`` seconds (RFC 9470). A server answers 403 with
+    ``WWW-Authenticate: Bearer error="insufficient_user_authentication"`` and ``max_age``; the
+    client steps up (``POST /v1/auth/mfa/step-up``) and retries. ``subject`` is for logs."""
+
+    def __init__(self, message: str, *, max_age: int | None = None, subject: str | None = None):
+        super().__init__(message)
+        self.max_age = max_age
+        self.subject = subject
+
+
+class InvalidSecondFactorError(TokenwardError):
+    """A second factor that does not check out: a wrong TOTP code, one used already (replay),
+    a recovery code that is wrong or spent, an unknown or expired ``mfa_token``. All answer
+    alike (401), and each counts against the rate limits."""
+
+
+class SecondFactorStateError(TokenwardError, ValueError):
+    """The request does not fit the user's second factors: confirming without an enrolment,
+    enrolling while a factor is on, removing one that is not there. A server answers 422."""

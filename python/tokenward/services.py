@@ -34,7 +34,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Literal
+from typing import Literal, cast
 
 from tokenward._core import ApiKeyHasher, DebugTokens
 from tokenward.access import AccessDefinition, access_set_claims
@@ -55,6 +55,7 @@ from tokenward.providers import (
 )
 from tokenward.ratelimit import LoginLimiter, limiter_key
 from tokenward.rbac import Roles
+from tokenward.secondfactor import MfaBackend, SecondFactors
 from tokenward.sessions import SessionLifecycle
 from tokenward.settings import AuthSettings
 from tokenward.stores import Store, open_store
@@ -302,6 +303,28 @@ class Services:
         )
         return service
 
+    @functools.cached_property
+    def second_factors(self) -> SecondFactors | None:
+        """TOTP, recovery codes and step-up for the accounts (docs/mfa.md): the
+        :class:`~tokenward.signin.SecondFactorGate` password sign-in asks. None unless the
+        custom provider issues the tokens."""
+        if self.tokens is None:
+            return None
+        settings = self.settings
+        return SecondFactors(
+            cast(MfaBackend, self.store),  # every backend store is one
+            secret=self.secret,
+            previous=settings.previous_secrets,
+            sign_in=getattr(self, "sign_in_user", None),  # the accounts' SignInUser
+            tokens=self.tokens,
+            issuer=settings.mfa_issuer or settings.token_issuer,
+            max_attempts=settings.mfa_max_attempts,
+            attempt_window=settings.mfa_attempt_window,
+            token_ttl=settings.mfa_token_ttl,
+            fresh_max_age=settings.mfa_fresh_max_age,
+            clock=self.clock,
+        )
+
     # --- Cognito ------------------------------------------------------------------------------
 
     @functools.cached_property
@@ -521,6 +544,9 @@ class Services:
             now = self.clock()
             await self.store.purge_refresh_sessions(before=now)
             await self.store.purge_counters(before=now)
+            purge = getattr(self.store, "purge_pending_sign_ins", None)
+            if self.custom and purge is not None:  # sign-ins that waited for a factor in vain
+                await purge(before=now)
             if self.api_keys is not None and not await self.api_keys.verify_secret():
                 _log.error(
                     "tokenward: %s is not the one the store's API keys were made with: every "

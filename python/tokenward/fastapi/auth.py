@@ -23,6 +23,7 @@ from tokenward.fastapi import errors, routes, transports
 from tokenward.fastapi.api_keys import build_api_keys_router
 from tokenward.fastapi.dependencies import StrategySpec, install_on_app, require_current_user
 from tokenward.fastapi.jwks_router import build_jwks_router
+from tokenward.fastapi.mfa_router import add_mfa_routes
 from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.openapi import install_openapi
 from tokenward.fastapi.router import PREFIX, build_auth_router
@@ -115,6 +116,7 @@ class Auth:
             client=self.client,
             cookies=self.transports.cookies,
         )
+        add_mfa_routes(self.router, graph.second_factors, self.client, self.transports.cookies)
         self._api_keys_router: APIRouter | None = None
         self._jwks_router: APIRouter | None = None
 

@@ -8,6 +8,10 @@ exception                              status  headers
 ``InvalidCredentialsError``            401     the strategies' challenges
 ``AuthorizationError``                 403     ``Bearer error="insufficient_scope"``
 ``CsrfError``                          403     (the detail names what the request lacks)
+``InsufficientAuthenticationError``    403     ``Bearer error="insufficient_user_authentication"``
+                                               with ``max_age`` (RFC 9470)
+``InvalidSecondFactorError``           401     ``Bearer error="invalid_token"``
+``SecondFactorStateError``             422
 ``RateLimitError``                     429     ``Retry-After``
 ``UnstorableValueError``               422
 ``WeakPasswordError``                  422     (the body names every broken rule)
@@ -39,12 +43,15 @@ from tokenward.exceptions import (
     AuthorizationError,
     CsrfError,
     ExpiredTokenError,
+    InsufficientAuthenticationError,
     InvalidApiKeyError,
+    InvalidSecondFactorError,
     InvalidTokenError,
     KeySetUnavailableError,
     NotAuthenticatedError,
     RateLimitError,
     RefreshTokenError,
+    SecondFactorStateError,
     StoreError,
     TokenUseError,
     TokenwardError,
@@ -183,6 +190,11 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
                 )
             },
         )
+    if isinstance(exc, InsufficientAuthenticationError | InvalidSecondFactorError):
+        return _second_factor(exc)
+    if isinstance(exc, SecondFactorStateError):
+        text = str(exc)
+        return HTTPException(422, detail=text[:1].upper() + text[1:])
     if isinstance(exc, CsrfError):
         detail = "Cross-site request refused: it needs " + " and ".join(exc.missing) + "."
         return HTTPException(status.HTTP_403_FORBIDDEN, detail=detail)
@@ -208,6 +220,26 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
         return unavailable("The session store")
     _log.error("tokenward: cannot authenticate the request: %s: %s", type(exc).__name__, exc)
     return unavailable("Authentication")
+
+
+def _second_factor(
+    exc: InsufficientAuthenticationError | InvalidSecondFactorError,
+) -> HTTPException:
+    text = str(exc)
+    detail = text[:1].upper() + text[1:]
+    if isinstance(exc, InvalidSecondFactorError):
+        challenge = bearer_challenge("invalid_token", "The second factor is not valid")
+        return HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": challenge}
+        )
+    challenge = bearer_challenge(
+        "insufficient_user_authentication", "A recent second factor is required"
+    )
+    if exc.max_age is not None:
+        challenge += f", max_age={int(exc.max_age)}"
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN, detail=detail, headers={"WWW-Authenticate": challenge}
+    )
 
 
 def unavailable(what: str) -> HTTPException:
