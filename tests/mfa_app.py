@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 
@@ -83,6 +83,9 @@ async def password(request: Request) -> dict[str, Any]:
     return (await sign_in_user(user, client=client)).to_json()
 
 
+FRESH_MFA = require_fresh_mfa(max_age=300)
+
+
 @app.post("/v1/payouts")
-async def payouts(user: CurrentUser = Depends(require_fresh_mfa(max_age=300))) -> dict[str, Any]:
+async def payouts(user: Annotated[CurrentUser, Depends(FRESH_MFA)]) -> dict[str, Any]:
     return {"paid_by": user.sub, "amr": list(user.amr), "mfa_time": user.mfa_time}
