@@ -1325,3 +1325,55 @@ def _run_totp_code(args: argparse.Namespace) -> int:
     else:
         print(code)
     return EXIT_OK
+
+
+# --- users mfa-reset (a subcommand of the accounts' `users` group) -----------------------------
+
+
+def add_users_mfa_reset(users: Commands) -> None:
+    """Add ``mfa-reset EMAIL`` to the ``users`` command group (its ``commands``)."""
+    parser = _parser(
+        users,
+        "mfa-reset",
+        "turn a user's two-step sign-in off (a lost device, no recovery codes left)",
+        "Remove the TOTP factor of the account EMAIL, its recovery codes and its sign-ins\n"
+        "waiting for a second factor; the user signs in with the password alone and can enrol\n"
+        "again. Check who is asking out of band first: a reset is the weakest point of any\n"
+        "second factor (docs/mfa.md).",
+    )
+    parser.add_argument("email", metavar="EMAIL", help="the account's email")
+    parser.add_argument("--prefix", default="TOKENWARD_", help="the settings' prefix")
+    parser.set_defaults(run=_run_users_mfa_reset)
+
+
+def _run_users_mfa_reset(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tokenward.services import Services
+    from tokenward.users import normalize_email
+
+    services = Services(_load_settings(args.prefix), warn=False)
+    factors = services.second_factors
+    if factors is None:
+        raise UsageError("second factors belong to the custom provider's accounts")
+    email = normalize_email(args.email)
+
+    async def reset() -> bool | None:
+        await services.store.open()
+        try:
+            user = await factors.store.get_user_by_email(email)
+            return None if user is None else await factors.reset(user.id)
+        finally:
+            await services.store.close()
+
+    try:
+        removed = asyncio.run(reset())
+    except tw.StoreError as exc:
+        raise UsageError(f"the store failed: {exc}") from None
+    if removed is None:
+        raise UsageError(f"no account has the email {email!r}")
+    if args.json:
+        _print_json({"email": email, "removed": removed})
+    else:
+        print("two-step sign-in removed" if removed else "two-step sign-in was not on")
+    return EXIT_OK
