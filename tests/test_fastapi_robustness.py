@@ -250,6 +250,10 @@ GOOD_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/auth/refresh"): {"refresh_token": "twr_unknown"},
     ("POST", "/v1/auth/logout"): {"refresh_token": "twr_unknown"},
     ("POST", "/v1/api-keys"): {"expires_in": 3600, "name": "ci"},
+    ("POST", "/v1/auth/verify-email"): {"token": "twv_unknown"},
+    ("POST", "/v1/auth/forgot-password"): {"email": EMAIL},
+    ("POST", "/v1/auth/reset-password"): {"token": "twr_unknown", "password": PASSWORD},
+    ("POST", "/v1/auth/change-password"): {"current_password": PASSWORD, "new_password": "x"},
 }
 
 

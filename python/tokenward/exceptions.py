@@ -28,6 +28,14 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
   code, a recovery code, an ``mfa_token``).
 * :class:`SecondFactorStateError` (422): the request does not fit the user's second factors
   (confirming without an enrolment, enrolling while one is on, a challenge without a factor).
+* :class:`EmailNotVerifiedError` (401): the password was right but the account's e-mail is not
+  verified yet while ``EMAIL_VERIFICATION=required``.
+* :class:`AccountTokenError` (400): a verification or password-reset token that is malformed,
+  unknown, expired or already used (one answer for all of them).
+* :class:`SignUpClosedError` (403): ``SIGNUP=closed``: only admins create accounts.
+* :class:`SignUpFieldError` (422, also a :class:`ValueError`): a sign-up body sets a field the
+  client may not set (``groups``, ``roles``, ``email_verified``, ``disabled``, or one not in
+  ``SIGNUP_FIELDS``), or an e-mail that is not an address.
 * :class:`PasswordHashError`: a stored password hash that is not an Argon2id PHC string tokenward
   can check (corrupt, or another scheme such as bcrypt). The stored data's fault, not the
   client's: never a 401 for the caller to retry, and never a 500 either (see docs/accounts.md).
@@ -38,6 +46,7 @@ The FastAPI layer maps this tree to HTTP answers in one place (``tokenward.fasta
 from __future__ import annotations
 
 __all__ = [
+    "AccountTokenError",
     "AuthenticationError",
     "AuthorizationError",
     "ConfigurationError",
@@ -45,6 +54,7 @@ __all__ = [
     "DecryptionError",
     "DuplicateKeyError",
     "DuplicateUserError",
+    "EmailNotVerifiedError",
     "ExpiredTokenError",
     "HierarchyError",
     "ImmatureTokenError",
@@ -68,6 +78,8 @@ __all__ = [
     "RateLimitError",
     "RefreshTokenError",
     "SecondFactorStateError",
+    "SignUpClosedError",
+    "SignUpFieldError",
     "StoreError",
     "TokenUseError",
     "TokenwardError",
@@ -332,3 +344,34 @@ class InvalidSecondFactorError(TokenwardError):
 class SecondFactorStateError(TokenwardError, ValueError):
     """The request does not fit the user's second factors: confirming without an enrolment,
     enrolling while a factor is on, removing one that is not there. A server answers 422."""
+
+
+class EmailNotVerifiedError(AuthenticationError):
+    """The e-mail and password are right, but the account's e-mail is not verified and
+    ``EMAIL_VERIFICATION=required``. Raised only after the password checked out, so it tells
+    nothing to someone who does not know it. A server answers 401 with the error code
+    ``email_not_verified``."""
+
+
+class AccountTokenError(TokenwardError):
+    """A verification or password-reset token cannot be used: malformed, unknown, expired or
+    already used (``reason`` says which, for logs; clients get one answer). A server answers 400
+    (as OAuth answers a spent grant), not 401: the request's own credentials are not at fault."""
+
+    def __init__(self, reason: str, message: str = "the link is not valid (expired or used)"):
+        super().__init__(message)
+        self.reason = reason
+
+
+class SignUpClosedError(TokenwardError):
+    """``SIGNUP=closed``: accounts are created by an admin only. A server answers 403."""
+
+
+class SignUpFieldError(TokenwardError, ValueError):
+    """A sign-up sets what a client may not: ``field`` is a server-only field (``groups``,
+    ``roles``, ``email_verified``, ``disabled``) or not among ``SIGNUP_FIELDS``, or an e-mail
+    that is not an address. Refused, never silently dropped; a server answers 422."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

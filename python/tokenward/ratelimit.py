@@ -302,6 +302,24 @@ class LoginLimiter:
             held += 0 if counter is None else counter.count
         return held
 
+    async def reserve(self, kind: str, name: str, *, limit: int, window: float) -> None:
+        """One of ``limit`` places per ``window`` seconds for ``name`` under ``kind`` (the
+        account routes: ``signup`` per email, ``forgot-password`` per email,
+        ``resend-verification`` per user, ``reset-password`` per address), reserved in one
+        atomic step of the store, so the limit holds under a burst; RateLimitError once they are
+        taken. ``name`` is kept only as a keyed hash. A place is never given back."""
+        digest = hmac.new(
+            self._key, name.strip().casefold().encode("utf-8", "surrogatepass"), hashlib.sha256
+        ).hexdigest()
+        now = self._clock()
+        reservation = await self.counters.reserve(
+            f"{kind}:{digest[:40]}", limit=limit, window=window, now=now
+        )
+        if not reservation.granted:
+            raise RateLimitError(
+                f"Too many {kind} attempts.", retry_after=reservation.reset_at - now
+            )
+
     async def check_refresh(self, address: str | None) -> None:
         """Before a refresh: RateLimitError past ``refresh_per_address`` per window."""
         await self._per_address("refresh", address, self.refresh_per_address)

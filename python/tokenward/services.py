@@ -21,6 +21,10 @@ is patched in afterwards)::
     settings ─▶ cognito (CognitoVerifier) ─▶ provider (CognitoProvider)   │ or, under OIDC,
     settings ─▶ oidc (OidcVerifier: discovery, several issuers) ─▶ provider (OidcProvider)
     provider, api_keys, limiter (+ basic, gateway, the app's own) ─▶ strategies
+    store (a UserStore), limiter, lifecycle, mailer (on_send), gate, sign_in_user
+        ─▶ accounts (Accounts) ─▶ password_login (accounts first, then the debug user)
+    tokens: an account session's refresh re-reads its user (disabled or deleted: refused);
+        its access tokens carry amr, roles and the app's claims(user)
 
 Each node is built the first time it is asked for and then kept (the CLI asks only for what
 its command needs; :func:`build_services` asks for all of them, as an app starting must, so
@@ -33,17 +37,33 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from typing import Literal, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, cast
 
 from tokenward._core import ApiKeyHasher, DebugTokens
 from tokenward.access import AccessDefinition, access_set_claims
+from tokenward.accounts import (
+    AccountOptions,
+    Accounts,
+    MfaRequired,
+    PasswordLogin,
+    UserClaims,
+    account_principal,
+    password_hasher,
+    password_policy,
+    user_claims,
+)
 from tokenward.apikeys import ApiKeyService
 from tokenward.authenticator import Authenticator, Mode
 from tokenward.cognito import CognitoVerifier
-from tokenward.exceptions import ConfigurationError, KeySetUnavailableError
+from tokenward.exceptions import (
+    ConfigurationError,
+    InvalidCredentialsError,
+    KeySetUnavailableError,
+)
 from tokenward.issuer import SigningKeys, build_signing_keys, rotate
 from tokenward.keyring import KeyRing
+from tokenward.mail import Mailer, OnSend, build_mailer
 from tokenward.oidc import OidcProvider, OidcVerifier
 from tokenward.principal import Principal
 from tokenward.providers import (
@@ -58,7 +78,9 @@ from tokenward.rbac import Roles
 from tokenward.secondfactor import MfaBackend, SecondFactors
 from tokenward.sessions import SessionLifecycle
 from tokenward.settings import AuthSettings
+from tokenward.signin import SecondFactorGate
 from tokenward.stores import Store, open_store
+from tokenward.stores.base import UserRecord, UserStore
 from tokenward.strategies import (
     AccessTokenStrategy,
     ApiKeyStrategy,
@@ -68,7 +90,14 @@ from tokenward.strategies import (
     IntrospectionStrategy,
     Strategy,
 )
-from tokenward.tokens import ExtraClaims, TokenService
+from tokenward.tokens import (
+    ClientInfo,
+    ExtraClaims,
+    Reidentify,
+    TokenPair,
+    TokenService,
+    session_amr,
+)
 
 __all__ = [
     "TOKEN_KINDS",
@@ -116,7 +145,7 @@ def token_service(
     clock: Callable[[], float] = time.time,
     *,
     lifecycle: SessionLifecycle | None = None,
-    reidentify: Callable[[Principal, str | None], Principal] | None = None,
+    reidentify: Reidentify | None = None,
     keys: tuple[DebugTokens, SigningKeys] | None = None,
     extra_claims: ExtraClaims | None = None,
 ) -> tuple[TokenService, SigningKeys]:
@@ -151,7 +180,10 @@ class Services:
     ``login_path`` is where the custom provider's tokens come from (for the 401's hint);
     ``warn=False`` leaves out the start-up warnings (a CLI command is not an app starting);
     ``access`` is the entitlements' definition (``ACCESS_SET_IN_TOKEN`` puts its access set in
-    the custom provider's access tokens).
+    the custom provider's access tokens); ``on_send`` is the application's account mailer
+    (:func:`tokenward.mail.build_mailer`); ``claims`` adds the app's claims to an account's
+    access tokens from its user record; ``gate`` is the second-factor gate password sign-in
+    asks (None: none).
     The settings are not checked here: :func:`build_services` does, as ``Auth`` does.
     """
 
@@ -166,9 +198,15 @@ class Services:
         login_path: str | None = None,
         warn: bool = True,
         access: AccessDefinition | None = None,
+        on_send: OnSend | None = None,
+        claims: UserClaims | None = None,
+        gate: SecondFactorGate | None = None,
     ) -> None:
         self.settings = settings
         self._access = access
+        self._on_send = on_send
+        self._claims = claims
+        self.gate = gate
         self.clock = clock
         self._store = store
         self._basic = basic
@@ -293,13 +331,9 @@ class Services:
             self.secret,
             self.clock,
             lifecycle=self.lifecycle,
-            reidentify=self.debug_user.reidentify,
+            reidentify=self._reidentify,
             keys=self.keys,
-            extra_claims=(  # ACCESS_SET_IN_TOKEN: the access set in every access token
-                access_set_claims(self._access, self.store)
-                if self.settings.access_set_in_token
-                else None
-            ),
+            extra_claims=self._extra_claims(),
         )
         return service
 
@@ -315,7 +349,7 @@ class Services:
             cast(MfaBackend, self.store),  # every backend store is one
             secret=self.secret,
             previous=settings.previous_secrets,
-            sign_in=getattr(self, "sign_in_user", None),  # the accounts' SignInUser
+            sign_in=self.sign_in_user,
             tokens=self.tokens,
             issuer=settings.mfa_issuer or settings.token_issuer,
             max_attempts=settings.mfa_max_attempts,
@@ -324,6 +358,120 @@ class Services:
             fresh_max_age=settings.mfa_fresh_max_age,
             clock=self.clock,
         )
+
+    def _extra_claims(self) -> ExtraClaims:
+        """An access token's extra claims: the access set (``ACCESS_SET_IN_TOKEN``), and for
+        an account's session its ``amr``, its ``roles`` and the app's ``claims(user)``."""
+        access = (
+            access_set_claims(self._access, self.store)
+            if self.settings.access_set_in_token
+            else None
+        )
+        hook = self._claims
+        store = self.store
+
+        async def extra(who: Principal) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            amr = session_amr(who)
+            if amr and hook is not None and isinstance(store, UserStore):
+                user = await store.get_user(who.subject)
+                if user is not None:
+                    out.update(await user_claims(hook, user))
+            if access is not None:
+                out.update(await access(who))
+            if amr:
+                out["amr"] = list(amr)
+                roles = who.claims.get("roles")
+                if roles:
+                    out["roles"] = list(roles)
+            return out
+
+        return extra
+
+    async def _reidentify(self, who: Principal, requested_scope: str | None) -> Principal | None:
+        """The user a refresh mints for: an account's session (it has an ``amr``) re-reads its
+        user (None when disabled or deleted: the refresh is refused, the session ends); the
+        debug user's is read again from the settings."""
+        amr = session_amr(who)
+        if amr:
+            store = self.store
+            user = await store.get_user(who.subject) if isinstance(store, UserStore) else None
+            if user is None or user.disabled:
+                return None
+            return account_principal(user, amr, session_id=who.session_id)
+        assert self.debug_user is not None
+        return self.debug_user.reidentify(who, requested_scope)
+
+    # --- accounts (docs/accounts.md) ----------------------------------------------------------
+
+    @functools.cached_property
+    def mailer(self) -> Mailer | None:
+        """Where account mail goes: ``on_send``, else the log in development, else None."""
+        return build_mailer(self.settings, self._on_send)
+
+    @functools.cached_property
+    def accounts(self) -> Accounts | None:
+        """The account service: the custom provider's, on a store that keeps users (None under
+        Cognito or OIDC, or on a store without a UserStore)."""
+        store, lifecycle = self.store, self.lifecycle
+        if not self.custom or lifecycle is None or not isinstance(store, UserStore):
+            return None
+        settings = self.settings
+        return Accounts(
+            store,
+            hasher=password_hasher(settings),
+            policy=password_policy(settings),
+            mailer=self.mailer,
+            limiter=self.limiter,
+            sign_in_user=self.sign_in_user,
+            lifecycle=lifecycle,
+            secret=self.secret,
+            options=AccountOptions.from_settings(settings),
+            gate=self.second_factors if self.gate is None else self.gate,
+            clock=self.clock,
+        )
+
+    def require_accounts(self) -> Accounts:
+        """The account service; ConfigurationError when there is none."""
+        if self.accounts is None:
+            raise ConfigurationError(
+                f"accounts need {self.settings.var('auth_provider')}=custom and a store that "
+                "keeps users (SQLite, PostgreSQL or memory)"
+            )
+        return self.accounts
+
+    @functools.cached_property
+    def password_login(self) -> PasswordLogin | None:
+        """``POST /v1/auth/login``: accounts first, then the debug user (None under Cognito)."""
+        if self.custom_provider is None:
+            return None
+        return PasswordLogin(self.accounts, self.custom_provider)
+
+    async def login(
+        self, email: str, password: str, scope: str | None = None
+    ) -> TokenPair | MfaRequired | None:
+        """:attr:`password_login` for server-side code (``Auth.login``); ConfigurationError
+        under another provider than the custom one."""
+        self.require_custom()
+        assert self.password_login is not None
+        return await self.password_login.login(email, password, scope)
+
+    async def sign_in_user(
+        self,
+        user: UserRecord,
+        *,
+        client: ClientInfo | None = None,
+        scope: str | None = None,
+        amr: Sequence[str] = ("pwd",),
+    ) -> TokenPair:
+        """:class:`tokenward.signin.SignInUser`: the session and first token pair of ``user``,
+        already proven by the caller; ``amr`` goes in the access tokens and stays with the
+        session. InvalidCredentialsError for a disabled user."""
+        if user.disabled:
+            raise InvalidCredentialsError("Incorrect email or password.")
+        tokens = self.require_custom()[1]
+        who = account_principal(user, tuple(amr))
+        return await tokens.start(who, client=client, requested_scope=scope, amr=amr)
 
     # --- Cognito ------------------------------------------------------------------------------
 
@@ -571,6 +719,9 @@ def build_services(
     strategies: Mapping[str, Strategy] | None = None,
     login_path: str | None = None,
     access: AccessDefinition | None = None,
+    on_send: OnSend | None = None,
+    claims: UserClaims | None = None,
+    gate: SecondFactorGate | None = None,
 ) -> Services:
     """Every service of an app, built now: the settings checked (ConfigurationError for any
     they refuse), then the store, limiter, provider, API keys and strategies, in the order
@@ -584,6 +735,9 @@ def build_services(
         strategies=strategies,
         login_path=login_path,
         access=access,
+        on_send=on_send,
+        claims=claims,
+        gate=gate,
     )
     services.store  # noqa: B018 - built now, in this order
     services.limiter  # noqa: B018
@@ -591,4 +745,5 @@ def build_services(
     services.strategies  # noqa: B018
     services.default_strategies  # noqa: B018
     services.roles  # noqa: B018
+    services.accounts  # noqa: B018
     return services

@@ -96,7 +96,13 @@ _LIFETIME_BOUNDS = {
     "access_token_lifetime": (1, 24 * 3600),
     "refresh_token_lifetime": (60, 366 * 24 * 3600),
     "refresh_reuse_grace": (0, 300),
+    "verify_email_ttl": (60, 30 * 24 * 3600),
+    "reset_password_ttl": (60, 7 * 24 * 3600),
 }
+# Never set by a client at sign-up (SIGNUP_FIELDS refuses them), whatever the allow-list says.
+SERVER_ONLY_FIELDS = frozenset(
+    {"id", "email", "password", "groups", "roles", "email_verified", "disabled"}
+)
 
 
 def _names(value: Any) -> Any:
@@ -502,6 +508,70 @@ class AuthorizationSettings(BaseModel):
     )
 
 
+class AccountSettings(BaseModel):
+    """Accounts of the custom provider: sign-up, e-mail verification, password reset and the
+    password policy (docs/accounts.md)."""
+
+    concern: ClassVar[str] = "accounts"
+    signup: Literal["open", "closed"] = Field(
+        default="closed",
+        description="open: anyone may POST /v1/auth/signup; closed: only admins create users "
+        "(auth.api.create_user, tokenward users create)",
+    )
+    email_verification: Literal["required", "optional", "off"] = Field(
+        default="required",
+        description="required: an account signs in only once its e-mail is verified (sign-up "
+        "answers 202 without tokens); optional: a verification mail is sent, sign-in works "
+        "before it; off: no verification mail",
+    )
+    revoke_sessions_on_reset: bool = Field(
+        default=True, description="a password reset ends every session of the user"
+    )
+    verify_email_ttl: _dt.timedelta = Field(
+        default=_dt.timedelta(hours=24),
+        description="how long a verification link works (seconds or ISO 8601); 60 s to 30 days",
+    )
+    reset_password_ttl: _dt.timedelta = Field(
+        default=_dt.timedelta(hours=1),
+        description="how long a password-reset link works (seconds or ISO 8601); 60 s to 7 days",
+    )
+    signup_fields: str | list[str] = Field(
+        default="",
+        description="the attributes a client may set at sign-up besides email and password "
+        "(comma-separated names); groups, roles, email_verified and disabled never",
+    )
+    password_min_length: int = Field(
+        default=8, ge=1, le=256, description="the shortest password accepted (characters)"
+    )
+    password_max_length: int = Field(
+        default=128, ge=1, le=256, description="the longest password accepted (characters)"
+    )
+    password_require_uppercase: bool = Field(
+        default=False, description="a new password needs an uppercase letter"
+    )
+    password_require_lowercase: bool = Field(
+        default=False, description="a new password needs a lowercase letter"
+    )
+    password_require_digit: bool = Field(default=False, description="a new password needs a digit")
+    password_require_symbol: bool = Field(
+        default=False, description="a new password needs a symbol or punctuation mark"
+    )
+    password_reject_common: bool = Field(
+        default=True,
+        description="refuse the 30,000 most common passwords (zxcvbn's list: tokenward[accounts])",
+    )
+    password_hash_passes: int = Field(
+        default=2, ge=2, le=32, description="Argon2id passes (libsodium's opslimit)"
+    )
+    password_hash_memory_kib: int = Field(
+        default=65536,
+        ge=19456,
+        le=4 * 1024 * 1024,
+        description="Argon2id memory per hash in KiB (65536: 64 MiB, libsodium's INTERACTIVE); "
+        "raising passes or memory rehashes each account at its next sign-in",
+    )
+
+
 class StoreSettings(BaseModel):
     """Where sessions, API keys and counters are kept."""
 
@@ -562,6 +632,7 @@ class AuthSettings(
     CognitoSettings,
     OidcSettings,
     AuthorizationSettings,
+    AccountSettings,
     StoreSettings,
     MfaSettings,
 ):
@@ -582,7 +653,12 @@ class AuthSettings(
     _prefix: str | None = PrivateAttr(default=None)
 
     @field_validator(
-        "debug_groups", "debug_scopes", "auth_strategies", "trusted_proxies", mode="before"
+        "debug_groups",
+        "debug_scopes",
+        "auth_strategies",
+        "trusted_proxies",
+        "signup_fields",
+        mode="before",
     )
     @classmethod
     def _split_names(cls, value: Any) -> Any:
@@ -607,7 +683,13 @@ class AuthSettings(
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator(*_LIFETIME_BOUNDS, "login_failure_window", mode="before")
+    @field_validator(
+        *_LIFETIME_BOUNDS,
+        "login_failure_window",
+        "verify_email_ttl",
+        "reset_password_ttl",
+        mode="before",
+    )
     @classmethod
     def _parse_seconds(cls, value: Any) -> Any:
         return _seconds(value)
@@ -734,6 +816,29 @@ class AuthSettings(
             )
         return list(configs)
 
+    @property
+    def signup_field_names(self) -> tuple[str, ...]:
+        """The attributes a client may set at sign-up (``SIGNUP_FIELDS``)."""
+        return _as_tuple(self.signup_fields)
+
+    def _check_accounts(self) -> None:
+        server_only = sorted(set(self.signup_field_names) & SERVER_ONLY_FIELDS)
+        if server_only:
+            raise ConfigurationError(
+                f"{self.var('signup_fields')} names {', '.join(server_only)}: the server alone "
+                "sets those"
+            )
+        for name in self.signup_field_names:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
+                raise ConfigurationError(
+                    f"{self.var('signup_fields')} holds {name!r}, which is not a field name"
+                )
+        if self.password_min_length > self.password_max_length:
+            raise ConfigurationError(
+                f"{self.var('password_min_length')} must not exceed "
+                f"{self.var('password_max_length')}"
+            )
+
     def _check_introspection(self) -> None:
         names = ("oidc_introspection_url", "oidc_client_id", "oidc_client_secret")
         missing = [self.var(n) for n in names if getattr(self, n) is None]
@@ -823,6 +928,7 @@ class AuthSettings(
                     f"{self.var(name)} must be whole seconds between {low} and {high} "
                     f"(it is {seconds:g})"
                 )
+        self._check_accounts()
         if self.refresh_token_lifetime <= self.access_token_lifetime:
             raise ConfigurationError(
                 f"{self.var('refresh_token_lifetime')} must be longer than "

@@ -26,6 +26,7 @@ through the service's :class:`~tokenward.sessions.SessionLifecycle`, which tells
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import re
@@ -55,10 +56,12 @@ __all__ = [
     "DebugTokens",
     "ExtraClaims",
     "RefreshTokenError",
+    "Reidentify",
     "RingAccessTokens",
     "TokenPair",
     "TokenService",
     "device_name",
+    "session_amr",
     "split_scopes",
 ]
 
@@ -120,12 +123,14 @@ def _principal(session: RefreshSession) -> Principal:
     """The user a refresh session speaks for, as its access tokens describe it."""
     data = session.identity
     email = data.get("email")
+    amr = _strings(data.get("amr"))
     return Principal(
         subject=session.subject,
         credential_type="access_token",
         email=email if isinstance(email, str) else None,
         groups=_strings(data.get("groups")),
         scopes=_strings(data.get("scopes")),
+        claims={"amr": list(amr)} if amr else {},
     )
 
 
@@ -139,6 +144,9 @@ def _identity_json(who: Principal, requested_scope: str | None) -> dict[str, Any
     }
     if requested_scope is not None:
         kept["requested_scope"] = requested_scope
+    amr = session_amr(who)
+    if amr:  # an account's session (tokenward.accounts): how the user proved who they are
+        kept["amr"] = list(amr)
     return kept
 
 
@@ -168,6 +176,12 @@ def _kept_sign_in(identity: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def session_amr(who: Principal) -> tuple[str, ...]:
+    """The ``amr`` a session of ``who`` keeps (an account's sign-in put it in
+    ``who.claims["amr"]``; kept in the session's identity JSON, so every refresh carries it)."""
+    return _strings(who.claims.get("amr"))
+
+
 def _strings(value: Any) -> tuple[str, ...]:
     if isinstance(value, list | tuple):
         return tuple(v for v in value if isinstance(v, str))
@@ -176,6 +190,11 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 ACCESS_TOKEN_TYP = "at+jwt"
 MAX_EXTRA_CLAIMS_BYTES = 4096  # the native DebugTokens' bound too (kMaxExtraClaimsBytes)
+
+Reidentify = Callable[[Principal, str | None], "Principal | Awaitable[Principal | None] | None"]
+"""``(who, requested_scope) -> Principal``: the user a refresh mints for (sync or async); None
+when that user may no longer have a session (disabled, deleted): the refresh is refused and the
+session ends."""
 
 ExtraClaims = Callable[[Principal], Awaitable[Mapping[str, Any] | None]]
 """``async (who) -> claims``: claims of the app's own to add to ``who``'s access tokens at a
@@ -446,7 +465,7 @@ class TokenService:
         refresh_lifetime: int = 7 * 24 * 3600,
         reuse_grace: float = 10.0,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
-        reidentify: Callable[[Principal, str | None], Principal] | None = None,
+        reidentify: Reidentify | None = None,
         lifecycle: SessionLifecycle | None = None,
         clock: Callable[[], float] = time.time,
         previous: Sequence[DebugTokens] = (),
@@ -588,11 +607,15 @@ class TokenService:
             self.access_lifetime,
         )
 
-    def _who(self, session: RefreshSession) -> Principal:
-        who = _principal(session)
-        if self.reidentify is not None:
+    async def _who(self, session: RefreshSession) -> Principal:
+        who: Principal | None = _principal(session)
+        if self.reidentify is not None and who is not None:
             requested = session.identity.get("requested_scope")
-            who = self.reidentify(who, requested if isinstance(requested, str) else None)
+            found = self.reidentify(who, requested if isinstance(requested, str) else None)
+            who = await found if inspect.isawaitable(found) else found
+        if who is None:  # disabled or deleted since the login: the session ends here
+            await self.lifecycle.end_family(session.family_id)
+            raise RefreshTokenError("revoked", "the user may no longer sign in")
         return who
 
     async def refresh(self, refresh_token: str) -> TokenPair:
@@ -621,7 +644,7 @@ class TokenService:
                     raise
         session = rotation.session
         iat = int(rotation.issued_at)
-        who = self._who(session)
+        who = await self._who(session)
         extra = await self._extra(who)
         kept = _kept_sign_in(session.identity)
         if kept:

@@ -16,10 +16,12 @@ from fastapi import APIRouter
 from starlette.requests import HTTPConnection
 
 from tokenward.access import AccessDefinition
+from tokenward.accounts import Accounts, LoginResult, OnSend, UserClaims
 from tokenward.authenticator import Authenticator
 from tokenward.caches import ViewMemo
 from tokenward.exceptions import TokenwardError
 from tokenward.fastapi import errors, routes, transports
+from tokenward.fastapi.accounts_router import add_account_routes
 from tokenward.fastapi.api_keys import build_api_keys_router
 from tokenward.fastapi.dependencies import StrategySpec, install_on_app, require_current_user
 from tokenward.fastapi.jwks_router import build_jwks_router
@@ -53,9 +55,9 @@ class Auth:
     ``clock`` (tests), ``basic`` (``async def check(username, password) -> Principal | None``,
     which turns on the ``"basic"`` strategy), ``strategies`` (more named strategies, e.g. a
     :class:`~tokenward.strategies.VerifierStrategy` for a third-party issuer), ``access`` (the
-    :func:`~tokenward.access.define_access` definition ``require_entitlement`` checks against).
-    Its services (``tokens``, ``store``, ``provider``, ``limiter``, ``api_keys``...) are the
-    service graph's (:attr:`services`).
+    :func:`~tokenward.access.define_access` definition ``require_entitlement`` checks against),
+    ``on_send`` and ``claims`` (accounts' mail, access-token claims: docs/accounts.md). Its
+    services (``tokens``, ``provider``, ``limiter``...) are the graph's (:attr:`services`).
     """
 
     def __init__(
@@ -67,6 +69,8 @@ class Auth:
         basic: BasicCheck | None = None,
         strategies: Mapping[str, Strategy] | None = None,
         access: AccessDefinition | None = None,
+        on_send: OnSend | None = None,
+        claims: UserClaims | None = None,
     ) -> None:
         settings = AuthSettings.from_env() if settings is None else settings
         self.services: Services = build_services(
@@ -77,6 +81,8 @@ class Auth:
             strategies=strategies,
             login_path=PREFIX + "/login",
             access=access,
+            on_send=on_send,
+            claims=claims,
         )
         graph = self.services
         self.settings = settings
@@ -90,16 +96,15 @@ class Auth:
         self.provider = graph.provider
         self.limiter = graph.limiter
         self.api_keys = graph.api_keys
+        self.api: Accounts | None = graph.accounts  # sign_up, sign_in, change_password, create_user
         self.strategies = graph.strategies
         self.default_strategies = graph.default_strategies
         self.roles = graph.roles
         self.login_path: str | None = graph.login_path
-        # Where credentials are read: Authorization, X-API-Key, cookies, WebSocket handshakes.
         self.transports = transports.from_settings(settings, PREFIX)
         self.address: Callable[[HTTPConnection], str | None] = self.transports.address
         """The client's address as the limits count it (TRUSTED_PROXIES; transports.py)."""
-        # What application code raises is answered as for this provider (no refresh route to
-        # point at under Cognito).
+        # What application code raises is answered as for this provider (Cognito: no refresh).
         self._exception_handler = errors.exception_handler_for(self.login_path)
         self.effective_scopes = graph.effective_scopes  # its credential's, then its roles'
         self.views = ViewMemo(self._view, settings.token_cache_size)
@@ -110,13 +115,16 @@ class Auth:
         """The strategies of ``AUTH_STRATEGIES`` (``require_current_user``'s), in ``any`` mode."""
         self.router: APIRouter = build_auth_router(
             current_user=require_current_user,
-            signin=graph.custom_provider,
+            signin=graph.password_login,
             sessions=self.tokens,
             guard=self.limiter,
             client=self.client,
             cookies=self.transports.cookies,
         )
         add_mfa_routes(self.router, graph.second_factors, self.client, self.transports.cookies)
+        add_account_routes(
+            self.router, graph.accounts, require_current_user, self.client, self.transports.cookies
+        )
         self._api_keys_router: APIRouter | None = None
         self._jwks_router: APIRouter | None = None
 
@@ -143,15 +151,13 @@ class Auth:
 
     @property
     def key_ring(self) -> KeyRing | None:
-        """The ring that signs the custom provider's access tokens; None for HS256 (and for
-        Cognito)."""
+        """The ring that signs the custom provider's access tokens; None for HS256 or Cognito."""
         return self.services.key_ring
 
     @property
     def jwks_router(self) -> APIRouter:
-        """An APIRouter serving :attr:`key_ring`'s public keys at ``JWKS_PATH`` with
-        ``JWKS_CACHE_CONTROL``, an ETag and 304s. ConfigurationError when there is nothing to
-        publish (HS256 or Cognito), so an app including it does not start."""
+        """:attr:`key_ring`'s public keys at ``JWKS_PATH`` (``JWKS_CACHE_CONTROL``, ETag, 304s);
+        ConfigurationError when there is nothing to publish (HS256, Cognito): it does not start."""
         if self._jwks_router is None:
             self._jwks_router = build_jwks_router(
                 self.services.published_ring(),
@@ -161,9 +167,8 @@ class Auth:
         return self._jwks_router
 
     def rotate_keys(self) -> str:
-        """Rotate the signing keys: the next key (or a new one) signs from now on, the old one
-        stays published until its tokens have expired. The ring is saved back to its file
-        (``SIGNING_KEY_FILE`` unless PEM, or the development key). Returns the new kid."""
+        """Rotate the signing keys (the old one stays published until its tokens expire), save
+        the ring (``SIGNING_KEY_FILE`` unless PEM, or the development key); the new kid back."""
         return self.services.rotate_keys()
 
     # --- what the dependencies ask for ----------------------------------------------------------
@@ -218,8 +223,7 @@ class Auth:
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
         """``FastAPI(lifespan=auth.lifespan)``: installs this Auth on the app, fetches the
         Cognito keys, opens the store (failing start-up if it cannot), drops expired sessions,
-        and closes the store at shutdown. To combine it with an app's own lifespan, nest it:
-        ``async with auth.lifespan(app): yield``."""
+        closes the store at shutdown. Nest it in an app's own: ``async with auth.lifespan(app)``."""
         self.install(app)
         await self.services.start()
         try:
@@ -229,9 +233,9 @@ class Auth:
 
     # --- the custom provider's operations, for apps and tests ---------------------------------
 
-    async def login(self, email: str, password: str, scope: str | None = None) -> TokenPair | None:
-        """A new token pair for valid debug credentials; None otherwise."""
-        return await self.services.require_custom()[0].login(email, password, scope)
+    async def login(self, email: str, password: str, scope: str | None = None) -> LoginResult:
+        """A new token pair for valid credentials (an account's, then the debug user's)."""
+        return await self.services.login(email, password, scope)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate a refresh token; raises :class:`tokenward.RefreshTokenError`."""

@@ -15,6 +15,11 @@ exception                              status  headers
 ``RateLimitError``                     429     ``Retry-After``
 ``UnstorableValueError``               422
 ``WeakPasswordError``                  422     (the body names every broken rule)
+``EmailNotVerifiedError``              401     (``error: email_not_verified`` in the body)
+``AccountTokenError``                  400     (a bad, expired or used verification/reset link)
+``SignUpClosedError``                  403
+``SignUpFieldError``                   422     (a field a client may not set at sign-up)
+``DuplicateUserError``                 409     (sign-up without required verification)
 ``KeySetUnavailableError``, ``StoreError``,
 any other ``TokenwardError``           503     ``Retry-After``
 =====================================  ======  ===============================================
@@ -39,9 +44,12 @@ from fastapi import HTTPException, WebSocketException, status
 from fastapi.responses import JSONResponse
 
 from tokenward.exceptions import (
+    AccountTokenError,
     AuthenticationError,
     AuthorizationError,
     CsrfError,
+    DuplicateUserError,
+    EmailNotVerifiedError,
     ExpiredTokenError,
     InsufficientAuthenticationError,
     InvalidApiKeyError,
@@ -52,6 +60,8 @@ from tokenward.exceptions import (
     RateLimitError,
     RefreshTokenError,
     SecondFactorStateError,
+    SignUpClosedError,
+    SignUpFieldError,
     StoreError,
     TokenUseError,
     TokenwardError,
@@ -61,10 +71,12 @@ from tokenward.exceptions import (
 from tokenward.strategies import bearer_challenge
 
 __all__ = [
+    "ERROR_CODES",
     "LOGIN_PATH",
     "REFRESH_PATH",
     "RETRY_AFTER_UNAVAILABLE",
     "bad_request",
+    "error_response",
     "exception_handler",
     "exception_handler_for",
     "not_found",
@@ -165,6 +177,12 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
         if login_path and login_path not in detail:
             detail += f" POST {login_path} returns an access token."
         return _unauthorized(detail, _challenges(exc, bearer_challenge()))
+    if isinstance(exc, EmailNotVerifiedError):
+        return _unauthorized(
+            "The e-mail address is not verified yet: follow the link in the verification "
+            "mail (POST /v1/auth/resend-verification sends another).",
+            bearer_challenge(),
+        )
     if isinstance(exc, AuthenticationError):  # InvalidCredentialsError included
         text = str(exc)
         return _unauthorized(text[:1].upper() + text[1:], _challenges(exc, bearer_challenge()), exc)
@@ -212,6 +230,26 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
     if isinstance(exc, WeakPasswordError):  # the message lists the rules, never the password
         text = str(exc)
         return HTTPException(422, detail=text[:1].upper() + text[1:] + ".")
+    if isinstance(exc, AccountTokenError):
+        return HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail="The link is not valid: it is malformed, expired or already used. Ask for "
+            "a new one.",
+        )
+    if isinstance(exc, SignUpClosedError):
+        return HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="Sign-up is closed here: an administrator creates accounts.",
+        )
+    if isinstance(exc, SignUpFieldError):
+        text = str(exc)
+        return HTTPException(422, detail=text[:1].upper() + text[1:] + ".")
+    if isinstance(exc, DuplicateUserError):
+        return HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail="An account with this e-mail address exists already: sign in, or reset "
+            "the password.",
+        )
     if isinstance(exc, KeySetUnavailableError):
         _log.warning("tokenward: verification keys unavailable: %s", exc)
         return unavailable("Token verification")
@@ -240,6 +278,33 @@ def _second_factor(
     return HTTPException(
         status.HTTP_403_FORBIDDEN, detail=detail, headers={"WWW-Authenticate": challenge}
     )
+
+
+ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (EmailNotVerifiedError, "email_not_verified"),
+    (AccountTokenError, "invalid_account_token"),
+    (SignUpClosedError, "signup_closed"),
+    (SignUpFieldError, "signup_field_refused"),
+    (DuplicateUserError, "email_taken"),
+    (WeakPasswordError, "weak_password"),
+)
+"""The ``error`` code the account routes add to the body, beside ``detail``, so a client can
+tell these answers apart without reading the text."""
+
+
+def error_response(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> JSONResponse:
+    """:func:`to_http`'s answer as a response, with ``Cache-Control: no-store``, and the
+    ``error`` code of :data:`ERROR_CODES` in the body (``rules`` too, for a weak password)."""
+    http = to_http(exc, login_path=login_path)
+    body: dict[str, Any] = {"detail": http.detail}
+    for kind, code in ERROR_CODES:
+        if isinstance(exc, kind):
+            body["error"] = code
+            break
+    if isinstance(exc, WeakPasswordError):
+        body["rules"] = list(exc.rules)
+    headers = {**(http.headers or {}), "Cache-Control": "no-store", "Pragma": "no-cache"}
+    return JSONResponse(body, status_code=http.status_code, headers=headers)
 
 
 def unavailable(what: str) -> HTTPException:

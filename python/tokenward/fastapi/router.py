@@ -31,8 +31,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import ClientDisconnect
 
+from tokenward.accounts import MfaRequired
 from tokenward.apikeys import refuse_api_key
-from tokenward.exceptions import InvalidCredentialsError, TokenwardError
+from tokenward.exceptions import EmailNotVerifiedError, InvalidCredentialsError, TokenwardError
 from tokenward.fastapi import errors
 from tokenward.fastapi.dependencies import public
 from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
@@ -71,7 +72,7 @@ class Login(Protocol):
         scope: str | None = None,
         *,
         client: ClientInfo | None = None,
-    ) -> TokenPair | None: ...
+    ) -> TokenPair | MfaRequired | None: ...
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -406,7 +407,7 @@ def build_auth_router(
         openapi_extra=_body_doc(LoginRequest, _PASSWORD_FORM_SCHEMA),
         responses=_error_doc(400, 401, 413, 415, 422, 429, 503),
     )
-    async def login(request: Request, response: Response) -> TokenResponse:
+    async def login(request: Request, response: Response) -> Any:
         if cookies is not None:  # a login that sets cookies: another site's form may not
             try:
                 cookies.check_login(request.scope)
@@ -426,15 +427,22 @@ def build_auth_router(
             attempt = None
             if guard is not None:  # reserves the attempt: a failure unless it succeeds
                 attempt = await guard.check(credentials.email, origin.address)
-            pair = await signin.login(
-                credentials.email, credentials.password, credentials.scope, client=origin
-            )
+            try:
+                pair = await signin.login(
+                    credentials.email, credentials.password, credentials.scope, client=origin
+                )
+            except EmailNotVerifiedError as exc:  # the password was right: not a guess
+                if attempt is not None:
+                    await attempt.succeeded()
+                return errors.error_response(exc, login_path=login_path)
             if attempt is not None and pair is not None:
                 await attempt.succeeded()
             if pair is None:
                 raise InvalidCredentialsError("Incorrect email or password.")
         except TokenwardError as exc:
             raise fail(exc) from None
+        if isinstance(pair, MfaRequired):  # a second factor is on: no tokens yet
+            return JSONResponse({"mfa_required": True, "mfa_token": pair.mfa_token})
         if cookies is not None:
             cookies.write_login(response, pair, request)
         return TokenResponse(**pair.to_json())
