@@ -254,6 +254,10 @@ GOOD_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/auth/forgot-password"): {"email": EMAIL},
     ("POST", "/v1/auth/reset-password"): {"token": "twr_unknown", "password": PASSWORD},
     ("POST", "/v1/auth/change-password"): {"current_password": PASSWORD, "new_password": "x"},
+    ("POST", "/v1/auth/mfa/totp/confirm"): {"code": "123456"},
+    ("DELETE", "/v1/auth/mfa/totp"): {"code": "123456"},
+    ("POST", "/v1/auth/mfa/challenge"): {"mfa_token": "twm_unknown", "code": "123456"},
+    ("POST", "/v1/auth/mfa/step-up"): {"code": "123456"},
 }
 
 
