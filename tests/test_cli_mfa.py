@@ -1,13 +1,8 @@
 """``tokenward users mfa-reset EMAIL``: an operator removes a user's TOTP factor (a lost device)
-in the app's store, found through the settings as the app finds it (SQLite here).
-
-The ``users`` group is the accounts' command; until it is on this branch the test builds the
-group itself and adds the subcommand through :func:`tokenward.cli.add_users_mfa_reset`, the
-hook that group calls."""
+in the app's store, found through the settings as the app finds it (SQLite here)."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 from pathlib import Path
@@ -25,14 +20,7 @@ SECRET = "mfa cli test secret-0123456789-abcdefghijklmnop"
 
 
 def users_command(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="tokenward")
-    commands = parser.add_subparsers(dest="command", required=True)
-    cli.add_users_mfa_reset(cli._group(commands, "users", "accounts"))
-    args = parser.parse_args(["users", *argv, "--prefix", PREFIX])
-    try:
-        return int(args.run(args))
-    except cli.UsageError as exc:
-        return cli._fail(args, str(exc))
+    return cli.main(["users", *argv, "--prefix", PREFIX])
 
 
 @pytest.fixture
@@ -72,7 +60,9 @@ def test_the_reset_removes_the_factor(store_url: str, capsys: pytest.CaptureFixt
     assert users_command("mfa-reset", " ADA@Example.com ") == 0
     assert capsys.readouterr().out == "two-step sign-in removed\n"
     assert users_command("mfa-reset", "ada@example.com", "--json") == 0
-    assert json.loads(capsys.readouterr().out) == {"email": "ada@example.com", "removed": False}
+    assert json.loads(capsys.readouterr().out) == {"id": "u1", "removed": False}
+    assert users_command("mfa-reset", "u1") == 0  # by id too
+    assert capsys.readouterr().out == "two-step sign-in was not on\n"
 
 
 def test_an_unknown_email_is_a_usage_error(
@@ -80,4 +70,4 @@ def test_an_unknown_email_is_a_usage_error(
 ) -> None:
     enrolled(store_url)
     assert users_command("mfa-reset", "nobody@example.com") == 2
-    assert "no account has the email 'nobody@example.com'" in capsys.readouterr().err
+    assert "no user 'nobody@example.com'" in capsys.readouterr().err

@@ -150,7 +150,11 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     ("tokenward.authenticator", "tokenward.services"),  # services: the service graph
     ("tokenward.fastapi",),
-    ("tokenward", "tokenward.cli"),  # the public API's re-exports, and the command line on top
+    (
+        "tokenward",
+        "tokenward.cli",
+        "tokenward.cli_users",
+    ),  # the public API's re-exports, and the command line on top
 ]
 
 

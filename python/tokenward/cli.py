@@ -44,6 +44,7 @@ from typing import Any, TextIO
 from urllib.parse import unquote
 
 import tokenward as tw
+from tokenward import cli_users
 
 __all__ = ["EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE", "main"]
 
@@ -1327,22 +1328,24 @@ def _run_totp_code(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- users mfa-reset (a subcommand of the accounts' `users` group) -----------------------------
+command(cli_users.register_users)  # tokenward users ... (tokenward/cli_users.py)
 
 
-def add_users_mfa_reset(users: Commands) -> None:
-    """Add ``mfa-reset EMAIL`` to the ``users`` command group (its ``commands``)."""
-    parser = _parser(
-        users,
+# --- users mfa-reset (a subcommand of `tokenward users`) ----------------------------------------
+
+
+@cli_users.users_subcommand
+def _users_mfa_reset(users: Commands) -> None:
+    parser = users.add_parser(
         "mfa-reset",
-        "turn a user's two-step sign-in off (a lost device, no recovery codes left)",
-        "Remove the TOTP factor of the account EMAIL, its recovery codes and its sign-ins\n"
-        "waiting for a second factor; the user signs in with the password alone and can enrol\n"
-        "again. Check who is asking out of band first: a reset is the weakest point of any\n"
-        "second factor (docs/mfa.md).",
+        help="turn a user's two-step sign-in off (a lost device, no recovery codes left)",
+        description="Remove the TOTP factor of the account EMAIL (or id), its recovery codes "
+        "and its sign-ins waiting for a second factor; the user signs in with the password "
+        "alone and can enrol again. Check who is asking out of band first: a reset is the "
+        "weakest point of any second factor (docs/mfa.md).",
     )
-    parser.add_argument("email", metavar="EMAIL", help="the account's email")
-    parser.add_argument("--prefix", default="TOKENWARD_", help="the settings' prefix")
+    parser.add_argument("email", metavar="EMAIL", help="the account's e-mail (or its id)")
+    cli_users.add_common_options(parser)
     parser.set_defaults(run=_run_users_mfa_reset)
 
 
@@ -1358,22 +1361,25 @@ def _run_users_mfa_reset(args: argparse.Namespace) -> int:
         raise UsageError("second factors belong to the custom provider's accounts")
     email = normalize_email(args.email)
 
-    async def reset() -> bool | None:
+    async def reset() -> tuple[str, bool] | None:
         await services.store.open()
         try:
             user = await factors.store.get_user_by_email(email)
-            return None if user is None else await factors.reset(user.id)
+            if user is None:
+                user = await factors.store.get_user(args.email.strip())
+            return None if user is None else (user.id, await factors.reset(user.id))
         finally:
             await services.store.close()
 
     try:
-        removed = asyncio.run(reset())
+        found = asyncio.run(reset())
     except tw.StoreError as exc:
         raise UsageError(f"the store failed: {exc}") from None
-    if removed is None:
-        raise UsageError(f"no account has the email {email!r}")
+    if found is None:
+        raise UsageError(f"no user {args.email.strip()!r} (give an e-mail or an id)")
+    user_id, removed = found
     if args.json:
-        _print_json({"email": email, "removed": removed})
+        _print_json({"id": user_id, "removed": removed})
     else:
         print("two-step sign-in removed" if removed else "two-step sign-in was not on")
     return EXIT_OK
