@@ -257,6 +257,10 @@ GOOD_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/auth/passkeys/register"): {"name": "n", "credential": {}},
     ("PATCH", "/v1/auth/passkeys/nobody-has-this-id"): {"name": "n"},
     ("POST", "/v1/auth/passkeys/authenticate"): {"credential": {}},
+    ("POST", "/v1/auth/mfa/totp/confirm"): {"code": "123456"},
+    ("DELETE", "/v1/auth/mfa/totp"): {"code": "123456"},
+    ("POST", "/v1/auth/mfa/challenge"): {"mfa_token": "twm_unknown", "code": "123456"},
+    ("POST", "/v1/auth/mfa/step-up"): {"code": "123456"},
 }
 
 

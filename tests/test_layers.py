@@ -148,6 +148,7 @@ LAYERS: list[tuple[str, ...]] = [
         "tokenward.providers",
         "tokenward.strategies",
         "tokenward.issuer",
+        "tokenward.secondfactor",  # TOTP enrolment, the challenge, step-up (docs/mfa.md)
         "tokenward.accounts",  # sign-up, password sign-in, verification, reset, admin
     ),
     ("tokenward.authenticator", "tokenward.services"),  # services: the service graph

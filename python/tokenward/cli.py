@@ -1329,3 +1329,57 @@ def _run_totp_code(args: argparse.Namespace) -> int:
 
 
 command(cli_users.register_users)  # tokenward users ... (tokenward/cli_users.py)
+
+
+# --- users mfa-reset (a subcommand of `tokenward users`) ----------------------------------------
+
+
+@cli_users.users_subcommand
+def _users_mfa_reset(users: Commands) -> None:
+    parser = users.add_parser(
+        "mfa-reset",
+        help="turn a user's two-step sign-in off (a lost device, no recovery codes left)",
+        description="Remove the TOTP factor of the account EMAIL (or id), its recovery codes "
+        "and its sign-ins waiting for a second factor; the user signs in with the password "
+        "alone and can enrol again. Check who is asking out of band first: a reset is the "
+        "weakest point of any second factor (docs/mfa.md).",
+    )
+    parser.add_argument("email", metavar="EMAIL", help="the account's e-mail (or its id)")
+    cli_users.add_common_options(parser)
+    parser.set_defaults(run=_run_users_mfa_reset)
+
+
+def _run_users_mfa_reset(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tokenward.services import Services
+    from tokenward.users import normalize_email
+
+    services = Services(_load_settings(args.prefix), warn=False)
+    factors = services.second_factors
+    if factors is None:
+        raise UsageError("second factors belong to the custom provider's accounts")
+    email = normalize_email(args.email)
+
+    async def reset() -> tuple[str, bool] | None:
+        await services.store.open()
+        try:
+            user = await factors.store.get_user_by_email(email)
+            if user is None:
+                user = await factors.store.get_user(args.email.strip())
+            return None if user is None else (user.id, await factors.reset(user.id))
+        finally:
+            await services.store.close()
+
+    try:
+        found = asyncio.run(reset())
+    except tw.StoreError as exc:
+        raise UsageError(f"the store failed: {exc}") from None
+    if found is None:
+        raise UsageError(f"no user {args.email.strip()!r} (give an e-mail or an id)")
+    user_id, removed = found
+    if args.json:
+        _print_json({"id": user_id, "removed": removed})
+    else:
+        print("two-step sign-in removed" if removed else "two-step sign-in was not on")
+    return EXIT_OK

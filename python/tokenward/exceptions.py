@@ -34,6 +34,12 @@ Everything tokenward raises on purpose derives from :class:`TokenwardError`.
 * :class:`PasskeyInputError` (422, also a :class:`ValueError`): a passkey request that cannot be
   read (a credential that is not WebAuthn's JSON) or does not fit (a passkey registered already,
   too many passkeys, none to step up with).
+* :class:`InsufficientAuthenticationError` (403, RFC 9470): the caller is signed in, but
+  without a second factor recent enough (``max_age``) for this request: step up first.
+* :class:`InvalidSecondFactorError` (401): a wrong, reused or expired second factor (a TOTP
+  code, a recovery code, an ``mfa_token``).
+* :class:`SecondFactorStateError` (422): the request does not fit the user's second factors
+  (confirming without an enrolment, enrolling while one is on, a challenge without a factor).
 * :class:`EmailNotVerifiedError` (401): the password was right but the account's e-mail is not
   verified yet while ``EMAIL_VERIFICATION=required``.
 * :class:`AccountTokenError` (400): a verification or password-reset token that is malformed,
@@ -69,6 +75,7 @@ __all__ = [
     "ExternalSignUpError",
     "HierarchyError",
     "ImmatureTokenError",
+    "InsufficientAuthenticationError",
     "IntrospectionUnavailableError",
     "InvalidApiKeyError",
     "InvalidAudienceError",
@@ -76,6 +83,7 @@ __all__ = [
     "InvalidCredentialsError",
     "InvalidIssuerError",
     "InvalidKeyError",
+    "InvalidSecondFactorError",
     "InvalidSignatureError",
     "InvalidTokenError",
     "KeyNotFoundError",
@@ -89,6 +97,7 @@ __all__ = [
     "PasswordHashError",
     "RateLimitError",
     "RefreshTokenError",
+    "SecondFactorStateError",
     "SignUpClosedError",
     "SignUpFieldError",
     "StoreError",
@@ -384,6 +393,29 @@ class MailDeliveryError(TokenwardError):
     message, or the address is not one a message can be sent to. Not the client's fault: a
     server answers 503. The message names the server and what failed, never the password of
     ``SMTP_URL`` nor the token."""
+
+
+class InsufficientAuthenticationError(TokenwardError):
+    """The caller is authenticated, but not strongly or recently enough for this request: no
+    second factor, or one older than ``max_age`` seconds (RFC 9470). A server answers 403 with
+    ``WWW-Authenticate: Bearer error="insufficient_user_authentication"`` and ``max_age``; the
+    client steps up (``POST /v1/auth/mfa/step-up``) and retries. ``subject`` is for logs."""
+
+    def __init__(self, message: str, *, max_age: int | None = None, subject: str | None = None):
+        super().__init__(message)
+        self.max_age = max_age
+        self.subject = subject
+
+
+class InvalidSecondFactorError(TokenwardError):
+    """A second factor that does not check out: a wrong TOTP code, one used already (replay),
+    a recovery code that is wrong or spent, an unknown or expired ``mfa_token``. All answer
+    alike (401), and each counts against the rate limits."""
+
+
+class SecondFactorStateError(TokenwardError, ValueError):
+    """The request does not fit the user's second factors: confirming without an enrolment,
+    enrolling while a factor is on, removing one that is not there. A server answers 422."""
 
 
 class EmailNotVerifiedError(AuthenticationError):

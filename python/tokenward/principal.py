@@ -26,6 +26,7 @@ from tokenward.exceptions import InvalidClaimError
 __all__ = [
     "CREDENTIAL_TYPES",
     "EMPTY_CLAIMS",
+    "SECOND_FACTORS",
     "CredentialType",
     "FrozenDict",
     "FrozenList",
@@ -40,6 +41,10 @@ CredentialType = Literal["access_token", "api_key", "basic", "gateway"]
 CREDENTIAL_TYPES: tuple[CredentialType, ...] = ("access_token", "api_key", "basic", "gateway")
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+SECOND_FACTORS = frozenset({"otp", "webauthn", "hwk", "mfa"})
+"""The ``amr`` values (RFC 8176) that name a second factor, or a factor as strong as one: a
+one-time password, a passkey (WebAuthn), a hardware key, or "multiple factors" as such."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,32 @@ class Principal:
             object.__setattr__(self, "groups", tuple(self.groups))
         if type(self.scopes) is not tuple:
             object.__setattr__(self, "scopes", tuple(self.scopes))
+
+    @property
+    def amr(self) -> tuple[str, ...]:
+        """How the user proved who they are (the token's ``amr``, RFC 8176: ``("pwd",)``,
+        ``("pwd", "otp")``, ``("webauthn",)``...); empty when the credential does not say."""
+        found = self.claims.get("amr")
+        if not isinstance(found, list | tuple):
+            return ()
+        return tuple(m for m in found if isinstance(m, str))
+
+    @property
+    def mfa_time(self) -> float | None:
+        """When the user last proved a second factor (POSIX seconds), or None when the
+        credential does not tell. tokenward's own access tokens carry it as ``mfa_time``; a
+        token of another issuer (Cognito, OIDC) counts only when its ``amr`` names a second
+        factor (:data:`SECOND_FACTORS`), and then its ``auth_time`` is the time."""
+        claims = self.claims
+        if self.provider == "custom":
+            value = claims.get("mfa_time")
+        elif SECOND_FACTORS.intersection(self.amr):
+            value = claims.get("auth_time")
+        else:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value)
 
     def in_any_group(self, *groups: str) -> bool:
         """Whether the principal belongs to at least one of ``groups``."""

@@ -77,6 +77,7 @@ from tokenward.providers import (
 )
 from tokenward.ratelimit import LoginLimiter, limiter_key
 from tokenward.rbac import Roles
+from tokenward.secondfactor import MfaBackend, SecondFactors
 from tokenward.sessions import SessionLifecycle
 from tokenward.settings import AuthSettings
 from tokenward.signin import SecondFactorGate
@@ -375,6 +376,28 @@ class Services:
             clock=self.clock,
         )
 
+    @functools.cached_property
+    def second_factors(self) -> SecondFactors | None:
+        """TOTP, recovery codes and step-up for the accounts (docs/mfa.md): the
+        :class:`~tokenward.signin.SecondFactorGate` password sign-in asks. None unless the
+        custom provider issues the tokens."""
+        if self.tokens is None:
+            return None
+        settings = self.settings
+        return SecondFactors(
+            cast(MfaBackend, self.store),  # every backend store is one
+            secret=self.secret,
+            previous=settings.previous_secrets,
+            sign_in=self.sign_in_user,
+            tokens=self.tokens,
+            issuer=settings.mfa_issuer or settings.token_issuer,
+            max_attempts=settings.mfa_max_attempts,
+            attempt_window=settings.mfa_attempt_window,
+            token_ttl=settings.mfa_token_ttl,
+            fresh_max_age=settings.mfa_fresh_max_age,
+            clock=self.clock,
+        )
+
     def _extra_claims(self) -> ExtraClaims:
         """An access token's extra claims: the access set (``ACCESS_SET_IN_TOKEN``), and for
         an account's session its ``amr``, its ``roles`` and the app's ``claims(user)``."""
@@ -443,7 +466,7 @@ class Services:
             lifecycle=lifecycle,
             secret=self.secret,
             options=AccountOptions.from_settings(settings),
-            gate=self.gate,
+            gate=self.second_factors if self.gate is None else self.gate,
             clock=self.clock,
         )
 
@@ -488,7 +511,7 @@ class Services:
             raise InvalidCredentialsError("Incorrect email or password.")
         tokens = self.require_custom()[1]
         who = account_principal(user, tuple(amr))
-        pair = await tokens.start(who, client=client, requested_scope=scope)
+        pair = await tokens.start(who, client=client, requested_scope=scope, amr=amr)
         users: Any = self.store  # every backend is a UserStore
         await users.record_sign_in(user.id, now=self.clock())
         return pair
@@ -730,6 +753,9 @@ class Services:
                 await self.oauth.links.purge_oauth_states(before=now)
             purge = getattr(self.store, "purge_passkey_challenges", None)
             if self.custom and purge is not None:  # ceremonies never finished
+                await purge(before=now)
+            purge = getattr(self.store, "purge_pending_sign_ins", None)
+            if self.custom and purge is not None:  # sign-ins that waited for a factor in vain
                 await purge(before=now)
             if self.api_keys is not None and not await self.api_keys.verify_secret():
                 _log.error(

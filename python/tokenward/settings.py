@@ -766,6 +766,42 @@ class MailSettings(BaseModel):
     )
 
 
+class MfaSettings(BaseModel):
+    """Second factors of the custom provider's accounts: TOTP, recovery codes, step-up
+    (docs/mfa.md)."""
+
+    concern: ClassVar[str] = "second factors"
+    mfa_issuer: str | None = Field(
+        default=None,
+        description="the issuer an authenticator app shows beside the account (the otpauth URI); "
+        "default: TOKEN_ISSUER",
+    )
+    mfa_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="second-factor attempts per window, counted per address, per mfa_token "
+        "and per account",
+    )
+    mfa_attempt_window: int = Field(
+        default=900, ge=60, le=86400, description="the window of those attempts, in seconds"
+    )
+    mfa_token_ttl: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="seconds an mfa_token (a password sign-in waiting for its second factor) "
+        "stays usable",
+    )
+    mfa_fresh_max_age: int = Field(
+        default=300,
+        ge=10,
+        le=86400,
+        description="how recent (seconds) a second factor must be to turn TOTP off without a "
+        "code (DELETE /v1/auth/mfa/totp)",
+    )
+
+
 class AuthSettings(
     BaseSettings,
     ProviderSettings,
@@ -784,6 +820,7 @@ class AuthSettings(
     StoreSettings,
     PasskeySettings,
     MailSettings,
+    MfaSettings,
 ):
     """Authentication settings. Field ``auth_secret`` is read from ``<PREFIX>AUTH_SECRET``, etc.
     The fields are declared by concern in the bases (:data:`SETTING_GROUPS`; :func:`settings`).

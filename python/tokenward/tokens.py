@@ -41,7 +41,7 @@ from tokenward.exceptions import (
     InvalidSignatureError,
     RefreshTokenError,
 )
-from tokenward.principal import Principal, split_scopes
+from tokenward.principal import SECOND_FACTORS, Principal, split_scopes
 from tokenward.rotation import RefreshRotation
 from tokenward.sessions import SessionLifecycle
 from tokenward.stores import RefreshSession, SessionInfo, Store
@@ -147,6 +147,32 @@ def _identity_json(who: Principal, requested_scope: str | None) -> dict[str, Any
     amr = session_amr(who)
     if amr:  # an account's session (tokenward.accounts): how the user proved who they are
         kept["amr"] = list(amr)
+    return kept
+
+
+def _sign_in_claims(amr: Sequence[str] | None, now: float) -> dict[str, Any]:
+    """What a sign-in adds to its session's access tokens: ``amr`` (how the user proved who
+    they are) and, when it names a second factor (:data:`SECOND_FACTORS`), ``mfa_time``: the
+    time of that factor, which ``require_fresh_mfa`` compares with its ``max_age``."""
+    if amr is None:
+        return {}
+    methods = [m for m in dict.fromkeys(amr) if isinstance(m, str) and m]
+    kept: dict[str, Any] = {"amr": methods}
+    if SECOND_FACTORS.intersection(methods):
+        kept["mfa_time"] = int(now)
+    return kept
+
+
+def _kept_sign_in(identity: Mapping[str, Any]) -> dict[str, Any]:
+    """The sign-in claims a session recorded (a refresh keeps them: ``mfa_time`` stays the time
+    of the factor, not of the refresh)."""
+    kept: dict[str, Any] = {}
+    amr = identity.get("amr")
+    if isinstance(amr, list):
+        kept["amr"] = [m for m in amr if isinstance(m, str)]
+    when = identity.get("mfa_time")
+    if isinstance(when, int) and not isinstance(when, bool):
+        kept["mfa_time"] = when
     return kept
 
 
@@ -495,6 +521,15 @@ class TokenService:
             extra=extra or None,
         )
 
+    async def step_up(self, who: Principal, amr: Sequence[str]) -> str:
+        """A fresh access token for ``who`` (the user of a valid access token, in its session)
+        right after a second factor: ``amr`` and ``mfa_time`` = now. Its session's refreshes
+        keep what the session's sign-in recorded, so the step-up's freshness ends with this
+        token."""
+        now = self._clock()
+        extra = {**(await self._extra(who) or {}), **_sign_in_claims(amr, now)}
+        return self.issue_access(who, iat=int(now), sid=who.session_id, extra=extra)
+
     async def _extra(self, who: Principal) -> Mapping[str, Any] | None:
         return None if self.extra_claims is None else await self.extra_claims(who)
 
@@ -526,11 +561,17 @@ class TokenService:
         *,
         client: ClientInfo | None = None,
         requested_scope: str | None = None,
+        amr: Sequence[str] | None = None,
     ) -> TokenPair:
         """A login: a new session (refresh-token family) and a first pair. The user's oldest
-        live sessions beyond ``max_sessions`` end in the same transaction."""
+        live sessions beyond ``max_sessions`` end in the same transaction. ``amr`` (how the
+        user proved who they are) goes into the session's access tokens, with ``mfa_time`` =
+        now when it names a second factor; the session keeps both for its refreshes."""
         extra = await self._extra(who)  # before the session starts: a failure starts none
         now = self._clock()
+        signed_in = _sign_in_claims(amr, now)
+        if signed_in:
+            extra = {**(extra or {}), **signed_in}
         refresh = DebugTokens.new_refresh_token()
         family = DebugTokens.random_id(16)
         agent = client.user_agent if client is not None else None
@@ -538,7 +579,7 @@ class TokenService:
             token_hash=self.tokens.refresh_token_hash(refresh),
             family_id=family,
             subject=who.subject,
-            identity=_identity_json(who, requested_scope),
+            identity={**_identity_json(who, requested_scope), **signed_in},
             issued_at=now,
             expires_at=now + self.refresh_lifetime,
         )
@@ -604,8 +645,12 @@ class TokenService:
         session = rotation.session
         iat = int(rotation.issued_at)
         who = await self._who(session)
+        extra = await self._extra(who)
+        kept = _kept_sign_in(session.identity)
+        if kept:
+            extra = {**(extra or {}), **kept}
         access = self.issue_access(
-            who, iat=iat, jti=rotation.jti, sid=session.family_id, extra=await self._extra(who)
+            who, iat=iat, jti=rotation.jti, sid=session.family_id, extra=extra
         )
         if rotation.duplicate:  # the pair of the rotation it duplicates, as it was then
             expires_in = max(0, iat + self.access_lifetime - int(rotation.seen_at))

@@ -189,7 +189,7 @@ def test_a_version_2_sqlite_file_gains_the_access_tables(tmp_path: Path) -> None
 
     asyncio.run(scenario())
     versions = sqlite3.connect(path).execute("SELECT version FROM tokenward_schema_version")
-    assert sorted(v for (v,) in versions) == [1, 2, 3, 4, 5, 7, 8]
+    assert sorted(v for (v,) in versions) == [1, 2, 3, 4, 5, 6, 7, 8]
 
 
 def test_a_version_merged_below_the_highest_is_still_applied(

@@ -183,4 +183,4 @@ def test_a_version_5_sqlite_file_gains_the_linked_identity_tables(tmp_path: Path
 
     asyncio.run(scenario())
     versions = sqlite3.connect(path).execute("SELECT version FROM tokenward_schema_version")
-    assert sorted(v for (v,) in versions) == [1, 2, 3, 4, 5, 7, 8]
+    assert sorted(v for (v,) in versions) == [1, 2, 3, 4, 5, 6, 7, 8]

@@ -42,7 +42,7 @@ def test_schema_is_created_once(pg_url: str) -> None:
         await again.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2, 3, 4, 5, 7, 8]
+    assert versions(pg_url) == [2, 3, 4, 5, 6, 7, 8]
     with psycopg.connect(pg_url) as conn:
         tables = {
             r[0]
@@ -65,6 +65,9 @@ def test_schema_is_created_once(pg_url: str) -> None:
         "tokenward_oauth_states",
         "tokenward_passkeys",
         "tokenward_passkey_challenges",
+        "tokenward_mfa_totp",
+        "tokenward_mfa_recovery_codes",
+        "tokenward_mfa_pending",
     }
 
 
@@ -99,7 +102,7 @@ def test_concurrent_open_migrates_once(pg_url: str) -> None:
                 await s.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2, 3, 4, 5, 7, 8]
+    assert versions(pg_url) == [2, 3, 4, 5, 6, 7, 8]
 
 
 def test_migration_from_version_2_leaves_keys_in_no_group(pg_url: str) -> None:
@@ -127,7 +130,7 @@ def test_migration_from_version_2_leaves_keys_in_no_group(pg_url: str) -> None:
         await store.close()
 
     asyncio.run(scenario())
-    assert versions(pg_url) == [2, 3, 4, 5, 7, 8]
+    assert versions(pg_url) == [2, 3, 4, 5, 6, 7, 8]
 
 
 _OPEN_IN_A_PROCESS = """
@@ -160,7 +163,7 @@ def test_two_processes_open_a_fresh_database_at_once(pg_url: str) -> None:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert out.strip() == "8"
-    assert versions(pg_url) == [2, 3, 4, 5, 7, 8]
+    assert versions(pg_url) == [2, 3, 4, 5, 6, 7, 8]
 
 
 def test_migration_waits_for_the_advisory_lock(pg_url: str) -> None:

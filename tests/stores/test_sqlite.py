@@ -95,6 +95,7 @@ def test_reopening_keeps_data_and_does_not_migrate_twice(db: Path) -> None:
             3,
             4,
             5,
+            6,
             7,
             8,
         ]  # one row per version, each once
@@ -274,7 +275,7 @@ def test_migration_from_version_1(db: Path) -> None:
     run(scenario())
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
-        assert sorted(v[0] for v in versions) == [1, 2, 3, 4, 5, 7, 8]
+        assert sorted(v[0] for v in versions) == [1, 2, 3, 4, 5, 6, 7, 8]
     conn.close()
 
 
@@ -293,7 +294,7 @@ def test_two_stores_migrate_one_file_once(db: Path) -> None:
     run(scenario())
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM tokenward_schema_version").fetchall()
-        assert sorted(v[0] for v in versions) == [1, 2, 3, 4, 5, 7, 8]
+        assert sorted(v[0] for v in versions) == [1, 2, 3, 4, 5, 6, 7, 8]
         assert conn.execute("SELECT COUNT(*) FROM tokenward_sessions").fetchone()[0] == 2
     conn.close()
 

@@ -324,7 +324,7 @@ def test_a_version_4_sqlite_file_gains_the_user_tables(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     versions = sqlite3.connect(path).execute("SELECT version FROM tokenward_schema_version")
-    assert sorted(v for (v,) in versions) == [1, 2, 3, 4, 5, 7, 8]
+    assert sorted(v for (v,) in versions) == [1, 2, 3, 4, 5, 6, 7, 8]
 
 
 def test_a_version_4_postgres_database_gains_the_user_tables(pg_url: str) -> None:
@@ -357,4 +357,4 @@ def test_a_version_4_postgres_database_gains_the_user_tables(pg_url: str) -> Non
     asyncio.run(scenario())
     with psycopg.connect(pg_url) as conn:
         found = sorted(v for (v,) in conn.execute("SELECT version FROM tokenward_schema_version"))
-    assert found == [2, 3, 4, 5, 7, 8]
+    assert found == [2, 3, 4, 5, 6, 7, 8]

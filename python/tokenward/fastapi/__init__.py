@@ -43,6 +43,7 @@ from tokenward.fastapi.dependencies import (
     optional_current_user,
     public,
     require_current_user,
+    require_fresh_mfa,
     require_groups,
 )
 from tokenward.fastapi.docs import install_docs
@@ -82,6 +83,7 @@ __all__ = [
     "public",
     "require_current_user",
     "require_entitlement",
+    "require_fresh_mfa",
     "require_groups",
     "route_report",
 ]

@@ -25,6 +25,7 @@ from tokenward.fastapi.accounts_router import add_account_routes
 from tokenward.fastapi.api_keys import build_api_keys_router
 from tokenward.fastapi.dependencies import StrategySpec, install_on_app, require_current_user
 from tokenward.fastapi.jwks_router import build_jwks_router
+from tokenward.fastapi.mfa_router import add_mfa_routes
 from tokenward.fastapi.models import CurrentUser
 from tokenward.fastapi.oauth_router import add_oauth_routes
 from tokenward.fastapi.openapi import install_openapi
@@ -122,6 +123,7 @@ class Auth:
             client=self.client,
             cookies=(cookies := self.transports.cookies),
         )
+        add_mfa_routes(self.router, graph.second_factors, self.client, cookies)
         add_passkey_routes(self.router, graph.passkeys, self.client, cookies)
         add_oauth_routes(self.router, graph.oauth, settings, client=self.client, cookies=cookies)
         add_account_routes(self.router, graph.accounts, require_current_user, self.client, cookies)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, MutableMapping
 from typing import Annotated, Any, Protocol
@@ -46,6 +47,7 @@ from tokenward.caches import REQUEST_MEMO_KEY
 from tokenward.exceptions import (
     AuthorizationError,
     ConfigurationError,
+    InsufficientAuthenticationError,
     InvalidCredentialsError,
     NotAuthenticatedError,
     TokenwardError,
@@ -68,6 +70,7 @@ __all__ = [
     "optional_current_user",
     "public",
     "require_current_user",
+    "require_fresh_mfa",
     "require_groups",
 ]
 
@@ -361,6 +364,45 @@ def require_groups(*groups: str) -> Callable[..., Awaitable[CurrentUser]]:
     dependency.__name__ = "require_groups_" + "_".join(g.replace(":", "_") for g in wanted)
     dependency.__qualname__ = dependency.__name__
     dependency.tokenward_groups = wanted  # type: ignore[attr-defined]
+    return dependency
+
+
+def require_fresh_mfa(max_age: int = 300) -> Callable[..., Awaitable[CurrentUser]]:
+    """A dependency that lets through users whose last second factor is at most ``max_age``
+    seconds old (the access token's ``mfa_time``; a Cognito or OIDC token's ``auth_time`` when
+    its ``amr`` names a second factor)::
+
+        @app.post("/v1/payouts", dependencies=[Depends(require_fresh_mfa(max_age=300))])
+
+    Otherwise 403 with ``WWW-Authenticate: Bearer error="insufficient_user_authentication",
+    error_description="...", max_age=300`` (RFC 9470): the client steps up (``POST
+    /v1/auth/mfa/step-up``) and retries with the fresh token."""
+    if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0:
+        raise ConfigurationError("require_fresh_mfa needs max_age in whole seconds, 0 or more")
+
+    async def dependency(
+        request: HTTPConnection,
+        user: Annotated[CurrentUser, Security(require_current_user)],
+    ) -> CurrentUser:
+        services = getattr(_app_auth(request.scope["app"]), "services", None)
+        now = getattr(services, "clock", time.time)()
+        when = user.mfa_time
+        if when is None or now - when > max_age:
+            refusal = errors.to_http(
+                InsufficientAuthenticationError(
+                    "This needs a second factor in the last "
+                    f"{max_age} seconds: step up with POST /v1/auth/mfa/step-up and retry.",
+                    max_age=max_age,
+                    subject=user.sub,
+                )
+            )
+            if request.scope["type"] == "websocket":
+                raise await _refused(request, refusal)
+            raise refusal
+        return user
+
+    dependency.__name__ = f"require_fresh_mfa_{max_age}"
+    dependency.__qualname__ = dependency.__name__
     return dependency
 
 

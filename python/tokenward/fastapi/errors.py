@@ -11,6 +11,10 @@ exception                              status  headers
 ``ExternalSignInError``                401     (an ``AuthenticationError``; ``error`` names why)
 ``ExternalSignUpError``                403     (closed sign-up, an unverified email)
 ``ExternalProviderUnavailableError``   503     ``Retry-After``
+``InsufficientAuthenticationError``    403     ``Bearer error="insufficient_user_authentication"``
+                                               with ``max_age`` (RFC 9470)
+``InvalidSecondFactorError``           401     ``Bearer error="invalid_token"``
+``SecondFactorStateError``             422
 ``RateLimitError``                     429     ``Retry-After``
 ``UnstorableValueError``               422
 ``PasskeyInputError``                  422     (``PasskeyError`` is an ``AuthenticationError``: 401)
@@ -54,7 +58,9 @@ from tokenward.exceptions import (
     ExpiredTokenError,
     ExternalProviderUnavailableError,
     ExternalSignUpError,
+    InsufficientAuthenticationError,
     InvalidApiKeyError,
+    InvalidSecondFactorError,
     InvalidTokenError,
     KeySetUnavailableError,
     MailDeliveryError,
@@ -62,6 +68,7 @@ from tokenward.exceptions import (
     PasskeyInputError,
     RateLimitError,
     RefreshTokenError,
+    SecondFactorStateError,
     SignUpClosedError,
     SignUpFieldError,
     StoreError,
@@ -215,6 +222,11 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
     if isinstance(exc, ExternalProviderUnavailableError):
         _log.warning("tokenward: the external provider is unavailable: %s", exc)
         return unavailable("The identity provider")
+    if isinstance(exc, InsufficientAuthenticationError | InvalidSecondFactorError):
+        return _second_factor(exc)
+    if isinstance(exc, SecondFactorStateError):
+        text = str(exc)
+        return HTTPException(422, detail=text[:1].upper() + text[1:])
     if isinstance(exc, CsrfError):
         detail = "Cross-site request refused: it needs " + " and ".join(exc.missing) + "."
         return HTTPException(status.HTTP_403_FORBIDDEN, detail=detail)
@@ -266,6 +278,26 @@ def to_http(exc: Exception, *, login_path: str | None = LOGIN_PATH) -> HTTPExcep
         return unavailable("Sending mail")
     _log.error("tokenward: cannot authenticate the request: %s: %s", type(exc).__name__, exc)
     return unavailable("Authentication")
+
+
+def _second_factor(
+    exc: InsufficientAuthenticationError | InvalidSecondFactorError,
+) -> HTTPException:
+    text = str(exc)
+    detail = text[:1].upper() + text[1:]
+    if isinstance(exc, InvalidSecondFactorError):
+        challenge = bearer_challenge("invalid_token", "The second factor is not valid")
+        return HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": challenge}
+        )
+    challenge = bearer_challenge(
+        "insufficient_user_authentication", "A recent second factor is required"
+    )
+    if exc.max_age is not None:
+        challenge += f", max_age={int(exc.max_age)}"
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN, detail=detail, headers={"WWW-Authenticate": challenge}
+    )
 
 
 ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (

@@ -90,6 +90,16 @@ class CurrentUser(BaseModel):
             )
         return self._principal
 
+    @property
+    def amr(self) -> tuple[str, ...]:
+        """How the user proved who they are (:attr:`Principal.amr`)."""
+        return self.principal.amr
+
+    @property
+    def mfa_time(self) -> float | None:
+        """When the user last proved a second factor (:attr:`Principal.mfa_time`), or None."""
+        return self.principal.mfa_time
+
     def in_any_group(self, *groups: str) -> bool:
         """Whether the user belongs to at least one of ``groups``."""
         return any(g in self.groups for g in groups)

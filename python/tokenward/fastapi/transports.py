@@ -289,6 +289,16 @@ class CookieSession:
             ),
         )
 
+    def write_access(self, response: Response, token: str, connection: HTTPConnection) -> None:
+        """Set the access cookie alone (a step-up's fresh access token; the refresh cookie and
+        its session stay as they are)."""
+        if not _COOKIE_VALUE.fullmatch(token):
+            raise ValueError("a token holds a character a cookie cannot carry")
+        cookie = self._cookie(
+            self.access_name, token, self.access_lifetime, "/", self.secure(connection)
+        )
+        response.headers.append("set-cookie", cookie)
+
     def write_logout(self, response: Response, connection: HTTPConnection) -> None:
         """Clear both cookies (``Max-Age=0``, same name, path and attributes)."""
         secure = self.secure(connection)

@@ -14,6 +14,10 @@ version in ``tokenward_schema_version`` (one row per applied version). A fresh f
 * 5: accounts (``tokenward_users``, unique by normalised email; groups, roles and attributes
   as JSON text) and their single-use verification and reset tokens (``tokenward_user_tokens``,
   by hash).
+* 6: second factors: each user's TOTP factor (``tokenward_mfa_totp``: the secret encrypted,
+  pending or confirmed, the last accepted time step), recovery codes
+  (``tokenward_mfa_recovery_codes``, hashes only) and the password sign-ins waiting for a second
+  factor (``tokenward_mfa_pending``, by the hash of their ``mfa_token``).
 * 7: passkeys (``tokenward_passkeys``: WebAuthn credentials by credential id, several per user)
   and the single-use challenges of their ceremonies (``tokenward_passkey_challenges``, by hash).
   (6 is the second factors'.)
@@ -150,6 +154,31 @@ _V5 = (
     "CREATE INDEX tokenward_user_tokens_expiry ON tokenward_user_tokens (expires_at)",
 )
 
+_V6 = (
+    """CREATE TABLE tokenward_mfa_totp (
+        user_id      TEXT PRIMARY KEY,
+        secret       TEXT NOT NULL,
+        created_at   REAL NOT NULL,
+        confirmed_at REAL,
+        last_step    INTEGER
+    )""",
+    """CREATE TABLE tokenward_mfa_recovery_codes (
+        user_id   TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        PRIMARY KEY (user_id, code_hash)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE tokenward_mfa_pending (
+        token_hash     TEXT PRIMARY KEY,
+        user_id        TEXT NOT NULL,
+        client_address TEXT,
+        user_agent     TEXT,
+        scope          TEXT,
+        expires_at     REAL NOT NULL
+    )""",
+    "CREATE INDEX tokenward_mfa_pending_user ON tokenward_mfa_pending (user_id)",
+    "CREATE INDEX tokenward_mfa_pending_expiry ON tokenward_mfa_pending (expires_at)",
+)
+
 # IF NOT EXISTS: applying it again (a file that recorded it in another order) changes nothing.
 _V7 = (
     """CREATE TABLE IF NOT EXISTS tokenward_passkeys (
@@ -209,6 +238,7 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (3, _V3),
     (4, _V4),
     (5, _V5),
+    (6, _V6),
     (7, _V7),
     (8, _V8),
 )

@@ -9,6 +9,8 @@ A store is split by concern, so that a piece of tokenward can ask for only what 
   table), for :mod:`tokenward.access`; the SQLite and PostgreSQL stores implement it too;
 * :class:`UserStore`: accounts (:class:`UserRecord`, unique by normalised email) and their
   single-use verification and reset tokens (by hash); every backend implements it too;
+* :class:`MfaStore`: second factors (TOTP secrets, encrypted; the last accepted step; recovery
+  codes, hashed; sign-ins waiting for a second factor); every backend implements it too;
 * :class:`PasskeyStore`: WebAuthn credentials (several per user) and the single-use challenges
   of their ceremonies; every backend implements it too;
 * :class:`LinkedIdentityStore`: accounts at external providers linked to users, and the
@@ -42,6 +44,7 @@ from tokenward.exceptions import (
 __all__ = [
     "MAX_BULK_RESOURCES",
     "MAX_PASSKEY_NAME",
+    "MAX_RECOVERY_CODES",
     "MAX_USER_PAGE",
     "PASSKEY_PURPOSES",
     "UNSET",
@@ -54,9 +57,11 @@ __all__ = [
     "DuplicateUserError",
     "LinkedIdentity",
     "LinkedIdentityStore",
+    "MfaStore",
     "OAuthState",
     "PasskeyRecord",
     "PasskeyStore",
+    "PendingSignIn",
     "RefreshSession",
     "RefreshSessionStore",
     "Reservation",
@@ -69,6 +74,7 @@ __all__ = [
     "SpendResult",
     "Store",
     "StoreError",
+    "TotpRecord",
     "UnstorableValueError",
     "UserRecord",
     "UserStore",
@@ -781,6 +787,121 @@ class UserStore(Protocol):
 
     async def purge_user_tokens(self, *, before: float) -> int:
         """Delete tokens that expired at or before ``before``; returns how many."""
+
+
+# --- second factors ----------------------------------------------------------------------------
+
+MAX_RECOVERY_CODES = 32  # the most recovery-code hashes one user may hold
+
+
+@dataclass(frozen=True, slots=True)
+class TotpRecord:
+    """A user's TOTP factor as stored. ``secret`` is the secret *encrypted* (a field-cipher
+    ciphertext, never the raw bytes: :mod:`tokenward.secondfactor` encrypts and decrypts it);
+    ``confirmed_at`` is None while the factor is pending (enrolled, not yet proven with a code:
+    it does not guard sign-in); ``last_step`` is the last accepted time step (replay refusal,
+    :class:`tokenward.mfa.TotpSteps`)."""
+
+    user_id: str
+    secret: str
+    created_at: float
+    confirmed_at: float | None = None
+    last_step: int | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSignIn:
+    """A password sign-in waiting for its second factor (the ``mfa_token`` it was answered
+    with is stored only as a hash): whose, from where, the scope it asked for, until when."""
+
+    user_id: str
+    expires_at: float
+    client_address: str | None = None
+    user_agent: str | None = None
+    scope: str | None = None
+
+
+def _check_totp(user_id: str, secret: str, code_hashes: Sequence[str]) -> None:
+    if not user_id or not secret:
+        raise ValueError("a TOTP factor needs a user id and an encrypted secret")
+    if isinstance(code_hashes, str) or len(code_hashes) > MAX_RECOVERY_CODES:
+        raise ValueError(f"at most {MAX_RECOVERY_CODES} recovery-code hashes")
+    if not all(isinstance(h, str) and h for h in code_hashes):
+        raise ValueError("a recovery-code hash is a non-empty string")
+    _refuse([user_id, secret, *code_hashes], "a TOTP factor")
+
+
+def _check_pending(token_hash: str, pending: PendingSignIn) -> None:
+    if not token_hash or not pending.user_id:
+        raise ValueError("a pending sign-in needs a token hash and a user id")
+    _refuse(
+        [token_hash, pending.user_id, pending.client_address, pending.user_agent, pending.scope],
+        "a pending sign-in",
+    )
+
+
+@runtime_checkable
+class MfaStore(Protocol):
+    """Second factors: each user's TOTP factor (its secret encrypted), the last accepted time
+    step, the recovery codes (hashes only), and the password sign-ins waiting for a second
+    factor (by the hash of their ``mfa_token``).
+
+    It is a :class:`tokenward.mfa.TotpSteps` (``accept_totp_step``: one conditional ``UPDATE``)
+    and a :class:`tokenward.mfa.RecoveryCodeStore` (``use_recovery_code``: one ``DELETE``), so
+    that a code, a recovery code or an ``mfa_token`` works once however many requests race
+    with it. A look-up with a string no store can hold finds nothing."""
+
+    async def begin_totp(
+        self, user_id: str, secret: str, code_hashes: Sequence[str], *, now: float
+    ) -> bool:
+        """In one transaction, unless the user has a *confirmed* factor: store ``secret`` as the
+        user's pending factor (replacing a pending one; ``last_step`` reset) and
+        ``code_hashes`` as their recovery codes (replacing every earlier one). False, changing
+        nothing, when a confirmed factor exists."""
+
+    async def get_totp(self, user_id: str) -> TotpRecord | None:
+        """The user's factor, pending or confirmed, or None."""
+
+    async def confirm_totp(self, user_id: str, *, now: float) -> bool:
+        """Mark the user's pending factor confirmed at ``now``; False when there is none (no
+        factor, or it was confirmed already)."""
+
+    async def delete_totp(self, user_id: str) -> bool:
+        """Remove the user's factor and recovery codes, in one transaction; False when there
+        was no factor."""
+
+    async def accept_totp_step(self, user_id: str, step: int) -> bool:
+        """Atomically: when the user has a factor and ``step`` is greater than its
+        ``last_step`` (or that is unset), set ``last_step = step`` and return True; otherwise
+        change nothing and return False."""
+
+    async def recovery_code_hashes(self, user_id: str) -> list[str]:
+        """The hashes of the user's unused recovery codes (in no particular order)."""
+
+    async def use_recovery_code(self, user_id: str, code_hash: str) -> bool:
+        """Atomically delete one of the user's unused codes: True for the one caller that did."""
+
+    async def add_pending_sign_in(self, token_hash: str, pending: PendingSignIn) -> None:
+        """Store a sign-in waiting for its second factor; :class:`DuplicateKeyError` when the
+        hash is taken."""
+
+    async def get_pending_sign_in(self, token_hash: str, *, now: float) -> PendingSignIn | None:
+        """The pending sign-in with this hash when it has not expired at ``now``, or None."""
+
+    async def consume_pending_sign_in(self, token_hash: str, *, now: float) -> PendingSignIn | None:
+        """In one atomic step: delete the pending sign-in with this hash when it has not
+        expired at ``now`` and return it; otherwise None. Of concurrent calls exactly one gets
+        it."""
+
+    async def delete_pending_sign_ins(self, user_id: str) -> int:
+        """Delete every pending sign-in of the user (their factor was removed); how many."""
+
+    async def purge_pending_sign_ins(self, *, before: float) -> int:
+        """Delete pending sign-ins that expired at or before ``before``; how many."""
 
 
 # --- passkeys (WebAuthn credentials) and their ceremony challenges -----------------------------

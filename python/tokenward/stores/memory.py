@@ -37,6 +37,7 @@ from tokenward.stores.base import (
     LinkedIdentity,
     OAuthState,
     PasskeyRecord,
+    PendingSignIn,
     RefreshSession,
     Reservation,
     Resource,
@@ -45,6 +46,7 @@ from tokenward.stores.base import (
     SessionInfo,
     SpendResult,
     StoreError,
+    TotpRecord,
     UnstorableValueError,
     UserRecord,
     _check_challenge,
@@ -56,11 +58,13 @@ from tokenward.stores.base import (
     _check_page,
     _check_parent,
     _check_passkey_name,
+    _check_pending,
     _check_reserve,
     _check_resources,
     _check_sign_count,
     _check_start_session,
     _check_state,
+    _check_totp,
     _check_update,
     _check_user_token,
     _cycle,
@@ -94,6 +98,9 @@ class _Database:
     emails: dict[str, str] = field(default_factory=dict)  # email → id
     user_tokens: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     # token hash → (user id, purpose, expires at)
+    totp: dict[str, TotpRecord] = field(default_factory=dict)  # by user id
+    recovery: dict[str, set[str]] = field(default_factory=dict)  # user id → unused code hashes
+    pending: dict[str, PendingSignIn] = field(default_factory=dict)  # by mfa_token hash
     passkeys: dict[str, PasskeyRecord] = field(default_factory=dict)  # by credential id
     passkey_challenges: dict[str, tuple[str, str | None, float]] = field(default_factory=dict)
     # challenge hash → (purpose, user id or None, expires at)
@@ -703,6 +710,111 @@ class MemoryStore:
             gone = [h for h, (_, _, expires) in db.user_tokens.items() if expires <= before]
             for token_hash in gone:
                 del db.user_tokens[token_hash]
+            return len(gone)
+
+        return self._atomic(work)
+
+    # --- second factors -----------------------------------------------------------------------
+
+    async def begin_totp(
+        self, user_id: str, secret: str, code_hashes: Sequence[str], *, now: float
+    ) -> bool:
+        _check_totp(user_id, secret, code_hashes)
+
+        def work(db: _Database) -> bool:
+            old = db.totp.get(user_id)
+            if old is not None and old.confirmed:
+                return False
+            db.totp[user_id] = TotpRecord(user_id=user_id, secret=secret, created_at=now)
+            db.recovery[user_id] = set(code_hashes)
+            return True
+
+        return self._atomic(work)
+
+    async def get_totp(self, user_id: str) -> TotpRecord | None:
+        return self._atomic(lambda db: db.totp.get(user_id))
+
+    async def confirm_totp(self, user_id: str, *, now: float) -> bool:
+        def work(db: _Database) -> bool:
+            old = db.totp.get(user_id)
+            if old is None or old.confirmed:
+                return False
+            db.totp[user_id] = replace(old, confirmed_at=now)
+            return True
+
+        return self._atomic(work)
+
+    async def delete_totp(self, user_id: str) -> bool:
+        def work(db: _Database) -> bool:
+            db.recovery.pop(user_id, None)
+            return db.totp.pop(user_id, None) is not None
+
+        return self._atomic(work)
+
+    async def accept_totp_step(self, user_id: str, step: int) -> bool:
+        def work(db: _Database) -> bool:
+            old = db.totp.get(user_id)
+            if old is None or (old.last_step is not None and step <= old.last_step):
+                return False
+            db.totp[user_id] = replace(old, last_step=step)
+            return True
+
+        return self._atomic(work)
+
+    async def recovery_code_hashes(self, user_id: str) -> list[str]:
+        return self._atomic(lambda db: sorted(db.recovery.get(user_id, ())))
+
+    async def use_recovery_code(self, user_id: str, code_hash: str) -> bool:
+        def work(db: _Database) -> bool:
+            unused = db.recovery.get(user_id)
+            if unused is None or code_hash not in unused:
+                return False
+            unused.remove(code_hash)
+            return True
+
+        return self._atomic(work)
+
+    async def add_pending_sign_in(self, token_hash: str, pending: PendingSignIn) -> None:
+        _check_pending(token_hash, pending)
+
+        def work(db: _Database) -> None:
+            if token_hash in db.pending:
+                raise DuplicateKeyError("a pending sign-in with this hash exists")
+            db.pending[token_hash] = pending
+
+        self._atomic(work)
+
+    async def get_pending_sign_in(self, token_hash: str, *, now: float) -> PendingSignIn | None:
+        def work(db: _Database) -> PendingSignIn | None:
+            found = db.pending.get(token_hash)
+            return found if found is not None and now < found.expires_at else None
+
+        return self._atomic(work)
+
+    async def consume_pending_sign_in(self, token_hash: str, *, now: float) -> PendingSignIn | None:
+        def work(db: _Database) -> PendingSignIn | None:
+            found = db.pending.get(token_hash)
+            if found is None or not now < found.expires_at:
+                return None
+            del db.pending[token_hash]
+            return found
+
+        return self._atomic(work)
+
+    async def delete_pending_sign_ins(self, user_id: str) -> int:
+        def work(db: _Database) -> int:
+            gone = [h for h, p in db.pending.items() if p.user_id == user_id]
+            for token_hash in gone:
+                del db.pending[token_hash]
+            return len(gone)
+
+        return self._atomic(work)
+
+    async def purge_pending_sign_ins(self, *, before: float) -> int:
+        def work(db: _Database) -> int:
+            gone = [h for h, p in db.pending.items() if p.expires_at <= before]
+            for token_hash in gone:
+                del db.pending[token_hash]
             return len(gone)
 
         return self._atomic(work)

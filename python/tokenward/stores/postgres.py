@@ -45,6 +45,7 @@ from tokenward.stores.base import (
     LinkedIdentity,
     OAuthState,
     PasskeyRecord,
+    PendingSignIn,
     RefreshSession,
     Reservation,
     Resource,
@@ -53,6 +54,7 @@ from tokenward.stores.base import (
     SessionInfo,
     SpendResult,
     StoreError,
+    TotpRecord,
     UnstorableValueError,
     UserRecord,
     _chains_from_rows,
@@ -65,11 +67,13 @@ from tokenward.stores.base import (
     _check_page,
     _check_parent,
     _check_passkey_name,
+    _check_pending,
     _check_reserve,
     _check_resources,
     _check_sign_count,
     _check_start_session,
     _check_state,
+    _check_totp,
     _check_update,
     _check_user_token,
     _cycle,
@@ -220,6 +224,33 @@ _V5 = (
     "CREATE INDEX tokenward_user_tokens_expiry ON tokenward_user_tokens (expires_at)",
 )
 
+# 6: second factors: the TOTP factor per user (secret encrypted, pending or confirmed, last
+# accepted step), recovery codes (hashes) and sign-ins waiting for a second factor (by hash).
+_V6 = (
+    """CREATE TABLE tokenward_mfa_totp (
+        user_id      TEXT PRIMARY KEY,
+        secret       TEXT NOT NULL,
+        created_at   DOUBLE PRECISION NOT NULL,
+        confirmed_at DOUBLE PRECISION,
+        last_step    BIGINT
+    )""",
+    """CREATE TABLE tokenward_mfa_recovery_codes (
+        user_id   TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        PRIMARY KEY (user_id, code_hash)
+    )""",
+    """CREATE TABLE tokenward_mfa_pending (
+        token_hash     TEXT PRIMARY KEY,
+        user_id        TEXT NOT NULL,
+        client_address TEXT,
+        user_agent     TEXT,
+        scope          TEXT,
+        expires_at     DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX tokenward_mfa_pending_user ON tokenward_mfa_pending (user_id)",
+    "CREATE INDEX tokenward_mfa_pending_expiry ON tokenward_mfa_pending (expires_at)",
+)
+
 # 7: passkeys (WebAuthn credentials by credential id, several per user) and the single-use
 # challenges of their ceremonies, by hash (6 is the second factors'). IF NOT EXISTS: applying it
 # again changes nothing.
@@ -283,6 +314,7 @@ _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (3, _V3),
     (4, _V4),
     (5, _V5),
+    (6, _V6),
     (7, _V7),
     (8, _V8),
 )
@@ -1202,6 +1234,200 @@ class PostgresStore:
         async def work(conn: _Conn) -> int:
             cur = await conn.execute(
                 "DELETE FROM tokenward_user_tokens WHERE expires_at <= %s", (before,)
+            )
+            return cur.rowcount
+
+        return await self._run(work)
+
+    # --- second factors -----------------------------------------------------------------------
+
+    async def begin_totp(
+        self, user_id: str, secret: str, code_hashes: Sequence[str], *, now: float
+    ) -> bool:
+        _check_totp(user_id, secret, code_hashes)
+
+        async def work(conn: _Conn) -> bool:
+            # the upsert takes the row's lock (or the new row's), so two enrolments of one user
+            # run one after the other; a confirmed factor is left alone
+            cur = await conn.execute(
+                "INSERT INTO tokenward_mfa_totp (user_id, secret, created_at)"
+                " VALUES (%s, %s, %s)"
+                " ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret,"
+                " created_at = excluded.created_at, confirmed_at = NULL, last_step = NULL"
+                " WHERE tokenward_mfa_totp.confirmed_at IS NULL",
+                (user_id, secret, now),
+            )
+            if cur.rowcount != 1:
+                return False
+            await conn.execute(
+                "DELETE FROM tokenward_mfa_recovery_codes WHERE user_id = %s", (user_id,)
+            )
+            if code_hashes:
+                await conn.execute(
+                    "INSERT INTO tokenward_mfa_recovery_codes (user_id, code_hash)"
+                    " SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
+                    (user_id, list(code_hashes)),
+                )
+            return True
+
+        return await self._transaction(work)
+
+    async def get_totp(self, user_id: str) -> TotpRecord | None:
+        if not _lookup_ok(user_id):
+            return None
+
+        async def work(conn: _Conn) -> TotpRecord | None:
+            cur = await conn.execute(
+                "SELECT user_id, secret, created_at, confirmed_at, last_step"
+                " FROM tokenward_mfa_totp WHERE user_id = %s",
+                (user_id,),
+            )
+            row = await cur.fetchone()
+            return None if row is None else TotpRecord(*row)
+
+        return await self._run(work)
+
+    async def confirm_totp(self, user_id: str, *, now: float) -> bool:
+        if not _lookup_ok(user_id):
+            return False
+
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "UPDATE tokenward_mfa_totp SET confirmed_at = %s"
+                " WHERE user_id = %s AND confirmed_at IS NULL",
+                (now, user_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def delete_totp(self, user_id: str) -> bool:
+        if not _lookup_ok(user_id):
+            return False
+
+        async def work(conn: _Conn) -> bool:
+            await conn.execute(
+                "DELETE FROM tokenward_mfa_recovery_codes WHERE user_id = %s", (user_id,)
+            )
+            cur = await conn.execute(
+                "DELETE FROM tokenward_mfa_totp WHERE user_id = %s", (user_id,)
+            )
+            return cur.rowcount == 1
+
+        return await self._transaction(work)
+
+    async def accept_totp_step(self, user_id: str, step: int) -> bool:
+        if not _lookup_ok(user_id):
+            return False
+
+        async def work(conn: _Conn) -> bool:
+            # one conditional UPDATE: a concurrent one on the row waits for this one's lock, then
+            # re-checks the condition against the committed step, so one of them wins
+            cur = await conn.execute(
+                "UPDATE tokenward_mfa_totp SET last_step = %s"
+                " WHERE user_id = %s AND (last_step IS NULL OR last_step < %s)",
+                (step, user_id, step),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def recovery_code_hashes(self, user_id: str) -> list[str]:
+        if not _lookup_ok(user_id):
+            return []
+
+        async def work(conn: _Conn) -> list[str]:
+            cur = await conn.execute(
+                "SELECT code_hash FROM tokenward_mfa_recovery_codes WHERE user_id = %s",
+                (user_id,),
+            )
+            return [str(row[0]) for row in await cur.fetchall()]
+
+        return await self._run(work)
+
+    async def use_recovery_code(self, user_id: str, code_hash: str) -> bool:
+        if not _lookup_ok(user_id, code_hash):
+            return False
+
+        async def work(conn: _Conn) -> bool:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_mfa_recovery_codes WHERE user_id = %s AND code_hash = %s",
+                (user_id, code_hash),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def add_pending_sign_in(self, token_hash: str, pending: PendingSignIn) -> None:
+        _check_pending(token_hash, pending)
+
+        async def work(conn: _Conn) -> None:
+            try:
+                await conn.execute(
+                    "INSERT INTO tokenward_mfa_pending (token_hash, user_id, client_address,"
+                    " user_agent, scope, expires_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (
+                        token_hash,
+                        pending.user_id,
+                        pending.client_address,
+                        pending.user_agent,
+                        pending.scope,
+                        pending.expires_at,
+                    ),
+                )
+            except pg_errors.UniqueViolation as exc:
+                raise DuplicateKeyError("a pending sign-in with this hash exists") from exc
+
+        await self._run(work)
+
+    async def get_pending_sign_in(self, token_hash: str, *, now: float) -> PendingSignIn | None:
+        if not _lookup_ok(token_hash):
+            return None
+
+        async def work(conn: _Conn) -> PendingSignIn | None:
+            cur = await conn.execute(
+                "SELECT user_id, expires_at, client_address, user_agent, scope"
+                " FROM tokenward_mfa_pending WHERE token_hash = %s AND expires_at > %s",
+                (token_hash, now),
+            )
+            row = await cur.fetchone()
+            return None if row is None else PendingSignIn(*row)
+
+        return await self._run(work)
+
+    async def consume_pending_sign_in(self, token_hash: str, *, now: float) -> PendingSignIn | None:
+        if not _lookup_ok(token_hash):
+            return None
+
+        async def work(conn: _Conn) -> PendingSignIn | None:
+            # one statement: a concurrent DELETE waits for this one's row lock, then finds the
+            # row gone, so exactly one consumer gets it
+            cur = await conn.execute(
+                "DELETE FROM tokenward_mfa_pending WHERE token_hash = %s AND expires_at > %s"
+                " RETURNING user_id, expires_at, client_address, user_agent, scope",
+                (token_hash, now),
+            )
+            row = await cur.fetchone()
+            return None if row is None else PendingSignIn(*row)
+
+        return await self._run(work)
+
+    async def delete_pending_sign_ins(self, user_id: str) -> int:
+        if not _lookup_ok(user_id):
+            return 0
+
+        async def work(conn: _Conn) -> int:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_mfa_pending WHERE user_id = %s", (user_id,)
+            )
+            return cur.rowcount
+
+        return await self._run(work)
+
+    async def purge_pending_sign_ins(self, *, before: float) -> int:
+        async def work(conn: _Conn) -> int:
+            cur = await conn.execute(
+                "DELETE FROM tokenward_mfa_pending WHERE expires_at <= %s", (before,)
             )
             return cur.rowcount
 

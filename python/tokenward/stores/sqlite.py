@@ -45,6 +45,7 @@ from tokenward.stores.base import (
     LinkedIdentity,
     OAuthState,
     PasskeyRecord,
+    PendingSignIn,
     RefreshSession,
     Reservation,
     Resource,
@@ -53,6 +54,7 @@ from tokenward.stores.base import (
     SessionInfo,
     SpendResult,
     StoreError,
+    TotpRecord,
     UnstorableValueError,
     UserRecord,
     _chains_from_rows,
@@ -65,11 +67,13 @@ from tokenward.stores.base import (
     _check_page,
     _check_parent,
     _check_passkey_name,
+    _check_pending,
     _check_reserve,
     _check_resources,
     _check_sign_count,
     _check_start_session,
     _check_state,
+    _check_totp,
     _check_update,
     _check_user_token,
     _cycle,
@@ -939,6 +943,186 @@ class SQLiteStore:
         def work(conn: sqlite3.Connection) -> int:
             return conn.execute(
                 "DELETE FROM tokenward_user_tokens WHERE expires_at <= ?", (before,)
+            ).rowcount
+
+        return await self._run(work)
+
+    # --- second factors -----------------------------------------------------------------------
+
+    async def begin_totp(
+        self, user_id: str, secret: str, code_hashes: Sequence[str], *, now: float
+    ) -> bool:
+        _check_totp(user_id, secret, code_hashes)
+
+        def work(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT confirmed_at FROM tokenward_mfa_totp WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                return False
+            conn.execute(
+                "INSERT INTO tokenward_mfa_totp (user_id, secret, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret,"
+                " created_at = excluded.created_at, confirmed_at = NULL, last_step = NULL",
+                (user_id, secret, now),
+            )
+            conn.execute("DELETE FROM tokenward_mfa_recovery_codes WHERE user_id = ?", (user_id,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO tokenward_mfa_recovery_codes (user_id, code_hash)"
+                " VALUES (?, ?)",
+                [(user_id, h) for h in code_hashes],
+            )
+            return True
+
+        return await self._run(lambda conn: self._write(conn, lambda: work(conn)))
+
+    async def get_totp(self, user_id: str) -> TotpRecord | None:
+        if not _lookup_ok(user_id):
+            return None
+
+        def work(conn: sqlite3.Connection) -> TotpRecord | None:
+            row = conn.execute(
+                "SELECT user_id, secret, created_at, confirmed_at, last_step"
+                " FROM tokenward_mfa_totp WHERE user_id = ?",
+                (user_id,),
+            ).fetchone()
+            return None if row is None else TotpRecord(*row)
+
+        return await self._run(work)
+
+    async def confirm_totp(self, user_id: str, *, now: float) -> bool:
+        if not _lookup_ok(user_id):
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute(
+                    "UPDATE tokenward_mfa_totp SET confirmed_at = ?"
+                    " WHERE user_id = ? AND confirmed_at IS NULL",
+                    (now, user_id),
+                ).rowcount
+                == 1
+            )
+
+        return await self._run(work)
+
+    async def delete_totp(self, user_id: str) -> bool:
+        if not _lookup_ok(user_id):
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM tokenward_mfa_recovery_codes WHERE user_id = ?", (user_id,))
+            gone = conn.execute("DELETE FROM tokenward_mfa_totp WHERE user_id = ?", (user_id,))
+            return gone.rowcount == 1
+
+        return await self._run(lambda conn: self._write(conn, lambda: work(conn)))
+
+    async def accept_totp_step(self, user_id: str, step: int) -> bool:
+        if not _lookup_ok(user_id):
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            # one conditional statement: of concurrent callers with one step, one changes the row
+            cur = conn.execute(
+                "UPDATE tokenward_mfa_totp SET last_step = ?"
+                " WHERE user_id = ? AND (last_step IS NULL OR last_step < ?)",
+                (step, user_id, step),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def recovery_code_hashes(self, user_id: str) -> list[str]:
+        if not _lookup_ok(user_id):
+            return []
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT code_hash FROM tokenward_mfa_recovery_codes WHERE user_id = ?", (user_id,)
+            ).fetchall()
+            return [str(row[0]) for row in rows]
+
+        return await self._run(work)
+
+    async def use_recovery_code(self, user_id: str, code_hash: str) -> bool:
+        if not _lookup_ok(user_id, code_hash):
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM tokenward_mfa_recovery_codes WHERE user_id = ? AND code_hash = ?",
+                (user_id, code_hash),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(work)
+
+    async def add_pending_sign_in(self, token_hash: str, pending: PendingSignIn) -> None:
+        _check_pending(token_hash, pending)
+
+        def work(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO tokenward_mfa_pending (token_hash, user_id, client_address,"
+                    " user_agent, scope, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        token_hash,
+                        pending.user_id,
+                        pending.client_address,
+                        pending.user_agent,
+                        pending.scope,
+                        pending.expires_at,
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKeyError("a pending sign-in with this hash exists") from exc
+
+        await self._run(work)
+
+    async def get_pending_sign_in(self, token_hash: str, *, now: float) -> PendingSignIn | None:
+        if not _lookup_ok(token_hash):
+            return None
+
+        def work(conn: sqlite3.Connection) -> PendingSignIn | None:
+            row = conn.execute(
+                "SELECT user_id, expires_at, client_address, user_agent, scope"
+                " FROM tokenward_mfa_pending WHERE token_hash = ? AND expires_at > ?",
+                (token_hash, now),
+            ).fetchone()
+            return None if row is None else PendingSignIn(*row)
+
+        return await self._run(work)
+
+    async def consume_pending_sign_in(self, token_hash: str, *, now: float) -> PendingSignIn | None:
+        if not _lookup_ok(token_hash):
+            return None
+
+        def work(conn: sqlite3.Connection) -> PendingSignIn | None:
+            # one statement: of concurrent consumers (other connections too) one deletes it
+            row = conn.execute(
+                "DELETE FROM tokenward_mfa_pending WHERE token_hash = ? AND expires_at > ?"
+                " RETURNING user_id, expires_at, client_address, user_agent, scope",
+                (token_hash, now),
+            ).fetchone()
+            return None if row is None else PendingSignIn(*row)
+
+        return await self._run(work)
+
+    async def delete_pending_sign_ins(self, user_id: str) -> int:
+        if not _lookup_ok(user_id):
+            return 0
+
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM tokenward_mfa_pending WHERE user_id = ?", (user_id,)
+            ).rowcount
+
+        return await self._run(work)
+
+    async def purge_pending_sign_ins(self, *, before: float) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "DELETE FROM tokenward_mfa_pending WHERE expires_at <= ?", (before,)
             ).rowcount
 
         return await self._run(work)
