@@ -430,11 +430,7 @@ class PasskeyService:
         ``require_fresh_mfa`` checks). Its refreshes keep what the session's sign-in recorded."""
         await self._limit("verify", address)
         await self._assert(credential, who.subject)
-        now = self._clock()
-        amr = list(dict.fromkeys([*_amr(who), AMR]))
-        extra = dict(await self.tokens.extra_claims(who) or {}) if self.tokens.extra_claims else {}
-        extra.update({"amr": amr, "mfa_time": int(now)})
-        return self.tokens.issue_access(who, iat=int(now), sid=who.session_id, extra=extra)
+        return await self.tokens.step_up(who, list(dict.fromkeys([*_amr(who), AMR])))
 
 
 def _amr(who: Principal) -> list[str]:

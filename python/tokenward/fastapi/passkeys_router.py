@@ -274,10 +274,7 @@ def add_passkey_routes(
             raise fail(exc) from None
         if user is not None:
             if cookies is not None:  # the fresh access token alone; the session is the same
-                secure = cookies.secure(request)
-                lifetime = service.tokens.access_lifetime
-                cookie = cookies._cookie(cookies.access_name, token, lifetime, "/", secure)
-                response.headers.append("set-cookie", cookie)
+                cookies.write_access(response, token, request)
             return StepUpOut(access_token=token, expires_in=service.tokens.access_lifetime)
         if cookies is not None:
             cookies.write_login(response, pair, request)
