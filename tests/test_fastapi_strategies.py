@@ -423,6 +423,30 @@ def test_route_report(app_auth: tuple[FastAPI, Auth]) -> None:
         "/private/status": "public (marked)",
         "/open": "public",
     }
+    # The account, second-factor and passkey routes on the auth router: the
+    # ways of signing in are public (marked); what acts on a signed-in user is protected.
+    signing_in = {
+        "signup",
+        "verify-email",
+        "forgot-password",
+        "reset-password",
+        "mfa/challenge",
+        "passkeys/authenticate/options",
+        "passkeys/authenticate",
+    }  # (the external sign-in routes only exist when OAUTH_PROVIDERS names a provider)
+    signed_in = {
+        "resend-verification",
+        "change-password",
+        "mfa/totp",
+        "mfa/totp/confirm",
+        "mfa/step-up",
+        "passkeys",
+        "passkeys/register/options",
+        "passkeys/register",
+        "passkeys/{credential_id}",
+    }
+    expected |= {f"/v1/auth/{path}": "public (marked)" for path in signing_in}
+    expected |= {f"/v1/auth/{path}": "protected" for path in signed_in}
     assert {path: info.protection for path, info in report.items()} == expected
     assert report["/default"].strategies == ("default",)
     assert report["/jwt-or-basic"].strategies == ("jwt", "basic")
