@@ -162,20 +162,12 @@ result<std::string> hmac(alg a, std::string_view key, std::string_view data) {
 
 namespace {
 
-// HMAC under the key's prepared template, falling back to a one-shot MAC.
+// HMAC under the key's prepared pad states, falling back to a one-shot MAC.
 result<std::string> keyed_hmac(alg a, const jwk& key, std::string_view data) {
   const hmac_templates* t = key.hmac();
-  ossl::mac_ctx ctx(t != nullptr ? t->fresh(a) : nullptr);
-  if (!ctx) return hmac(a, key.secret(), data);
   std::string out(digest_size(a), '\0');
-  std::size_t out_len = 0;
-  if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
-      EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &out_len, out.size()) != 1 ||
-      out_len != out.size()) {
-    ossl::clear_errors();
-    return make_error(errc::internal, "HMAC failed");
-  }
-  return out;
+  if (t != nullptr && t->mac(a, data, reinterpret_cast<unsigned char*>(out.data()))) return out;
+  return hmac(a, key.secret(), data);
 }
 
 }  // namespace
@@ -279,9 +271,14 @@ status verify(alg a, const jwk& key, std::string_view input, std::string_view si
   switch (family(a)) {
     case alg_family::hmac: {
       if (signature.size() != digest_size(a)) return bad_sig();
-      auto mac = keyed_hmac(a, key, input);
-      if (!mac) return mac.err();
-      if (CRYPTO_memcmp(mac->data(), signature.data(), signature.size()) != 0) return bad_sig();
+      std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+      const hmac_templates* t = key.hmac();
+      if (t == nullptr || !t->mac(a, input, mac.data())) {
+        auto once = hmac(a, key.secret(), input);
+        if (!once) return once.err();
+        std::memcpy(mac.data(), once->data(), once->size());
+      }
+      if (CRYPTO_memcmp(mac.data(), signature.data(), signature.size()) != 0) return bad_sig();
       return {};
     }
     case alg_family::eddsa:
