@@ -504,6 +504,16 @@ GOOD_PAYLOAD = dumps(CLAIMS)
             b'{"sub":"alice","exp":1700003600,"groups":[{"name":"a","name":"root"}]}',
             id="payload-nested-in-array",
         ),
+        pytest.param(
+            GOOD_HEADER,
+            b'{"cognito:groups":["a"],"exp":1700003600,"cognito:groups":["root"]}',
+            id="payload-long-name-twice",
+        ),
+        pytest.param(
+            GOOD_HEADER,
+            b'{"abcdefgh":1,"abcdefgX":2,"exp":1700003600,"abcdefgh":3}',
+            id="payload-long-name-twice-among-same-prefix",
+        ),
     ],
 )
 def test_duplicate_json_members(header: bytes, payload: bytes) -> None:
@@ -1048,6 +1058,22 @@ def test_error_messages_do_not_echo_secrets(rsa_public_pem: bytes) -> None:
         tw.Verifier(key, algorithms=["HS256"]).verify(wrong, now=NOW)
     assert SECRET.decode() not in str(sig_exc.value)
     assert "another-secret" not in str(sig_exc.value)
+
+
+def test_member_names_alike_but_not_the_same_are_not_duplicates() -> None:
+    """The duplicate check's other side: names sharing a length and a long prefix, or differing
+    in their last byte only, are distinct members and all reach the claims."""
+    claims = {
+        "abcdefgh": 1,
+        "abcdefgX": 2,
+        "abcdefg": 3,
+        "abcdefghi": 4,
+        "cognito:groups": ["a"],
+        "cognito:groupz": ["b"],
+        **CLAIMS,
+    }
+    token = hs256_token(GOOD_HEADER, dumps(claims))
+    assert hs_verifier().verify(token, now=NOW) == claims
 
 
 def test_remembered_header_never_vouches_for_another() -> None:
