@@ -504,6 +504,16 @@ GOOD_PAYLOAD = dumps(CLAIMS)
             b'{"sub":"alice","exp":1700003600,"groups":[{"name":"a","name":"root"}]}',
             id="payload-nested-in-array",
         ),
+        pytest.param(
+            GOOD_HEADER,
+            b'{"cognito:groups":["a"],"exp":1700003600,"cognito:groups":["root"]}',
+            id="payload-long-name-twice",
+        ),
+        pytest.param(
+            GOOD_HEADER,
+            b'{"abcdefgh":1,"abcdefgX":2,"exp":1700003600,"abcdefgh":3}',
+            id="payload-long-name-twice-among-same-prefix",
+        ),
     ],
 )
 def test_duplicate_json_members(header: bytes, payload: bytes) -> None:
@@ -1048,3 +1058,73 @@ def test_error_messages_do_not_echo_secrets(rsa_public_pem: bytes) -> None:
         tw.Verifier(key, algorithms=["HS256"]).verify(wrong, now=NOW)
     assert SECRET.decode() not in str(sig_exc.value)
     assert "another-secret" not in str(sig_exc.value)
+
+
+def test_member_names_alike_but_not_the_same_are_not_duplicates() -> None:
+    """The duplicate check's other side: names sharing a length and a long prefix, or differing
+    in their last byte only, are distinct members and all reach the claims."""
+    claims = {
+        "abcdefgh": 1,
+        "abcdefgX": 2,
+        "abcdefg": 3,
+        "abcdefghi": 4,
+        "cognito:groups": ["a"],
+        "cognito:groupz": ["b"],
+        **CLAIMS,
+    }
+    token = hs256_token(GOOD_HEADER, dumps(claims))
+    assert hs_verifier().verify(token, now=NOW) == claims
+
+
+def test_remembered_header_never_vouches_for_another() -> None:
+    """Caching class: the verifier remembers the last header it parsed (per thread, by its exact
+    bytes), so a header seen just before must decide nothing for a token whose header differs in
+    any byte, nor lend its checks to a bad signature under the same bytes."""
+    other_secret = b"another-hmac-secret-of-sufficient-length-0123456789"
+    keys = tw.JWKSet(
+        [
+            tw.JWK.from_json({"kty": "oct", "k": b64e(SECRET), "kid": "k1", "alg": "HS256"}),
+            tw.JWK.from_json({"kty": "oct", "k": b64e(other_secret), "kid": "k2", "alg": "HS256"}),
+        ]
+    )
+    verifier = tw.Verifier(keys, algorithms=["HS256"], typ="JWT")
+    header = {"alg": "HS256", "typ": "JWT", "kid": "k1"}
+    good = hs256_token(header, CLAIMS)
+    assert verifier.verify(good, now=NOW) == CLAIMS
+
+    def after_good(token: str, error: type[Exception]) -> None:
+        assert verifier.verify(good, now=NOW) == CLAIMS  # the memo now holds the good header
+        with pytest.raises(error):
+            verifier.verify(token, now=NOW)
+
+    head, payload, signature = good.split(".")
+    # The same header bytes vouch for nothing else: a forged signature, another payload.
+    after_good(with_signature(good, b"\0" * 32), tw.InvalidSignatureError)
+    after_good(
+        f"{head}.{b64e(dumps({**CLAIMS, 'sub': 'mallory'}))}.{signature}", tw.InvalidSignatureError
+    )
+    # One byte more or less than the remembered segment is another header, parsed on its own.
+    after_good(resign(head + "A", payload), tw.MalformedTokenError)
+    after_good(resign(head[:-1], payload), tw.MalformedTokenError)
+    # Headers that differ in a member are checked as themselves.
+    after_good(hs256_token({**header, "alg": "none"}, CLAIMS), tw.UnsupportedAlgorithmError)
+    after_good(hs256_token({"alg": "HS256", "kid": "k1"}, CLAIMS), tw.InvalidClaimError)  # no typ
+    after_good(hs256_token({**header, "typ": "at+jwt"}, CLAIMS), tw.InvalidClaimError)
+    after_good(hs256_token({**header, "kid": "k3"}, CLAIMS), tw.KeyNotFoundError)
+    after_good(hs256_token({**header, "crit": ["exp"]}, CLAIMS), tw.MalformedTokenError)
+    # kid k2 names the other key: a token signed with the first secret fails under it...
+    after_good(hs256_token({**header, "kid": "k2"}, CLAIMS), tw.InvalidSignatureError)
+    # ...and one signed with the second passes, right after the first key's header.
+    k2_input = f"{b64e(dumps({**header, 'kid': 'k2'}))}.{payload}"
+    k2_token = f"{k2_input}.{hs256(k2_input, other_secret)}"
+    assert verifier.verify(k2_token, now=NOW) == CLAIMS
+    # A header that failed is not remembered as good: the same bytes fail again.
+    bad = hs256_token({**header, "alg": "none"}, CLAIMS)
+    for _ in range(2):
+        with pytest.raises(tw.UnsupportedAlgorithmError):
+            verifier.verify(bad, now=NOW)
+    # A verifier with other rules reads the same remembered header by its own rules.
+    assert verifier.verify(good, now=NOW) == CLAIMS
+    with pytest.raises(tw.UnsupportedAlgorithmError):
+        tw.Verifier(keys, algorithms=["HS384"]).verify(good, now=NOW)
+    assert hs_verifier().verify(good, now=NOW) == CLAIMS  # a single key: kid not matched

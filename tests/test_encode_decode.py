@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import hmac
 import json
 import types
 from typing import Any
@@ -117,6 +119,37 @@ def test_rfc7515_hs256_known_answer() -> None:
         verifier.verify(RFC7515_TOKEN, now=1300819380)
     with pytest.raises(tw.ExpiredTokenError):
         tw.decode(RFC7515_TOKEN, key, algorithms=["HS256"])
+
+
+HASHES = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+
+
+# Key lengths around both block sizes, each at least as long as the hash (the key policy's floor).
+BLOCK_EDGES = [
+    (alg, length)
+    for alg in sorted(HASHES)
+    for length in (32, 48, 63, 64, 65, 127, 128, 129, 200)
+    if length >= HASHES[alg]().digest_size
+]
+
+
+@pytest.mark.parametrize(("alg", "length"), BLOCK_EDGES)
+def test_hmac_signatures_match_rfc_2104_around_the_block_size(alg: str, length: int) -> None:
+    """The key schedule (K0: the key, or its hash past the block, zero-padded) is tokenward's own:
+    keys just under, at and over the 64-byte (SHA-256) and 128-byte (SHA-384/512) blocks sign
+    and verify exactly as Python's hmac does."""
+    secret = bytes((7 * i + length) % 256 for i in range(length))
+    key = tw.JWK.from_secret(secret, alg)
+    for claims in ({"sub": "alice", "exp": NOW + 60}, {"data": "x" * 300, "exp": NOW + 60}):
+        token = tw.encode(claims, key)
+        signing_input, _, signature = token.rpartition(".")
+        expected = hmac.new(secret, signing_input.encode(), HASHES[alg]).digest()
+        assert b64d(signature) == expected
+        assert tw.Verifier(key, algorithms=[alg]).verify(token, now=NOW) == claims
+        zeros = base64.urlsafe_b64encode(bytes(len(expected))).decode().rstrip("=")
+        forged = f"{signing_input}.{zeros}"
+        with pytest.raises(tw.InvalidSignatureError):
+            tw.Verifier(key, algorithms=[alg]).verify(forged, now=NOW)
 
 
 def test_rfc8037_eddsa_known_answer_and_non_json_payload() -> None:

@@ -2,7 +2,8 @@
 
 #include <array>
 #include <cmath>
-#include <unordered_map>
+#include <cstdint>
+#include <cstring>
 
 namespace tokenward::bindings {
 
@@ -147,30 +148,84 @@ constexpr std::array<std::string_view, 40> kCommonNames{
     "family_name", "preferred_username", "phone_number", "phone_number_verified", "nonce", "at_hash",
     "sid", "typ", "groups", "roles", "permissions", "tid", "oid", "version", "amr", "acr"};
 
-using name_table = std::unordered_map<std::string_view, PyObject*>;
+// kCommonNames as interned str objects in a fixed open-addressed table: a name's first slot comes
+// from its length and its first and last bytes, and a look-up compares lengths before bytes. The
+// table is never more than a third full, so every probe sequence ends at an empty slot.
+class name_table {
+ public:
+  name_table() {
+    for (auto name : kCommonNames) {
+      PyObject* s = PyUnicode_InternFromString(std::string(name).c_str());
+      if (s == nullptr) throw py::error_already_set();
+      std::size_t i = slot(name);
+      while (slots_[i].object != nullptr) i = (i + 1) % kSlots;
+      slots_[i] = {name, s};  // kept for the life of the process, as interned names are
+    }
+  }
+
+  // A borrowed reference to the shared str for `name`, or null when it is not a common name.
+  [[nodiscard]] PyObject* find(std::string_view name) const noexcept {
+    if (name.empty()) return nullptr;
+    for (std::size_t i = slot(name);; i = (i + 1) % kSlots) {
+      const entry& e = slots_[i];
+      if (e.object == nullptr) return nullptr;
+      if (e.name.size() == name.size() && std::memcmp(e.name.data(), name.data(), name.size()) == 0) {
+        return e.object;
+      }
+    }
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 128;
+  static_assert(kCommonNames.size() * 3 <= kSlots);
+  struct entry {
+    std::string_view name;
+    PyObject* object = nullptr;
+  };
+  static std::size_t slot(std::string_view name) noexcept {
+    const auto first = static_cast<unsigned char>(name.front());
+    const auto last = static_cast<unsigned char>(name.back());
+    return (name.size() * 41U + first * 7U + last) % kSlots;
+  }
+  std::array<entry, kSlots> slots_{};
+};
 
 const name_table& common_names() {
   PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<name_table> storage;
-  return storage
-      .call_once_and_store_result([] {
-        name_table table;
-        for (auto name : kCommonNames) {
-          PyObject* s = PyUnicode_InternFromString(std::string(name).c_str());
-          if (s == nullptr) throw py::error_already_set();
-          table.emplace(name, s);  // kept for the life of the process, as interned names are
-        }
-        return table;
-      })
-      .get_stored();
+  return storage.call_once_and_store_result([] { return name_table(); }).get_stored();
+}
+
+// Whether every byte of `s` is ASCII, eight bytes at a time.
+bool is_ascii(std::string_view s) noexcept {
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  std::uint64_t any = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, s.data() + i, 8);
+    any |= word;
+  }
+  for (; i < s.size(); ++i) any |= static_cast<unsigned char>(s[i]);
+  return (any & kHigh) == 0;
+}
+
+// A new str of UTF-8 `s` (checked by the parser), or null with a Python error set. ASCII text, what
+// tokens mostly hold, is copied straight into an exactly sized compact str.
+PyObject* text_to_py(std::string_view s) {
+  const auto size = static_cast<Py_ssize_t>(s.size());
+  if (!is_ascii(s)) return PyUnicode_DecodeUTF8(s.data(), size, "strict");
+  PyObject* out = PyUnicode_New(size, 127);
+  if (out != nullptr) std::memcpy(PyUnicode_1BYTE_DATA(out), s.data(), s.size());
+  return out;
 }
 
 // A member name as a new str reference (a shared one for common names), or null on error.
 PyObject* name_to_py(std::string_view name, const name_table& common) {
-  if (auto it = common.find(name); it != common.end()) {
-    Py_INCREF(it->second);
-    return it->second;
+  if (PyObject* shared = common.find(name)) {
+    Py_INCREF(shared);
+    return shared;
   }
-  return PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size()));
+  return text_to_py(name);
 }
 
 // New reference, or null with a Python error set. Strings were checked as UTF-8 by the parser.
@@ -198,22 +253,29 @@ PyObject* element_to_py(dom::element e, const name_table& common) {
     case dom::element_type::ARRAY: {
       dom::array items;
       if (e.get(items) != simdjson::SUCCESS) break;
-      PyObject* out = PyList_New(0);
+      // Sized up front (simdjson's tape has the count); the slots are filled in order.
+      const std::size_t count = items.size();
+      PyObject* out = PyList_New(static_cast<Py_ssize_t>(count));
       if (out == nullptr) return nullptr;
+      Py_ssize_t i = 0;
       for (const auto item : items) {
-        PyObject* value = element_to_py(item, common);
-        const int rc = value != nullptr ? PyList_Append(out, value) : -1;
-        Py_XDECREF(value);
-        if (rc != 0) {
-          Py_DECREF(out);
+        PyObject* value = static_cast<std::size_t>(i) < count ? element_to_py(item, common) : nullptr;
+        if (value == nullptr) {
+          if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "JSON array changed size");
+          Py_DECREF(out);  // unfilled slots are null, which list_dealloc skips
           return nullptr;
         }
+        PyList_SET_ITEM(out, i++, value);
+      }
+      if (static_cast<std::size_t>(i) != count) {
+        PyErr_SetString(PyExc_RuntimeError, "JSON array changed size");
+        Py_DECREF(out);
+        return nullptr;
       }
       return out;
     }
     case dom::element_type::STRING: {
-      const std::string_view s = e.get_string().value_unsafe();
-      return PyUnicode_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
+      return text_to_py(e.get_string().value_unsafe());
     }
     case dom::element_type::INT64: return PyLong_FromLongLong(e.get_int64().value_unsafe());
     case dom::element_type::UINT64: return PyLong_FromUnsignedLongLong(e.get_uint64().value_unsafe());

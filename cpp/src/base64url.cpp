@@ -1,43 +1,59 @@
 #include "tokenward/base64url.hpp"
 
 #include <array>
+#include <cstring>
 
 namespace tokenward::b64 {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-constexpr std::array<std::int8_t, 256> make_table() {
-  std::array<std::int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+// Decoding: one 256-entry table per position in a quad, each holding the character's six bits
+// already shifted to their place in the 24-bit group, so a quad is four loads and three ORs.
+// A character outside the alphabet has kBad, whose top byte survives the ORs and is tested once.
+constexpr std::uint32_t kBad = 0xFF000000U;
+
+constexpr std::array<std::uint32_t, 256> make_table(unsigned shift) {
+  std::array<std::uint32_t, 256> t{};
+  for (auto& v : t) v = kBad;
+  for (std::uint32_t i = 0; i < 64; ++i) t[static_cast<unsigned char>(kAlphabet[i])] = i << shift;
   return t;
 }
-constexpr auto kTable = make_table();
+constexpr auto kQuad0 = make_table(18);
+constexpr auto kQuad1 = make_table(12);
+constexpr auto kQuad2 = make_table(6);
+constexpr auto kQuad3 = make_table(0);
+
+// Encoding: 12 bits to two characters at once (a 4096-entry table of character pairs).
+constexpr std::array<std::array<char, 2>, 4096> make_pairs() {
+  std::array<std::array<char, 2>, 4096> t{};
+  for (std::size_t i = 0; i < t.size(); ++i) t[i] = {kAlphabet[i >> 6], kAlphabet[i & 63]};
+  return t;
+}
+constexpr auto kPairs = make_pairs();
 
 }  // namespace
 
 void encode_append(std::string& out, std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  std::size_t n = bytes.size();
-  out.reserve(out.size() + (n * 4 + 2) / 3);
+  const std::size_t n = bytes.size();
+  const std::size_t start = out.size();
+  out.resize(start + (n * 4 + 2) / 3);
+  char* o = out.data() + start;
   std::size_t i = 0;
   for (; i + 3 <= n; i += 3) {
-    std::uint32_t v = (std::uint32_t{p[i]} << 16) | (std::uint32_t{p[i + 1]} << 8) | p[i + 2];
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
-    out.push_back(kAlphabet[v & 63]);
+    const std::uint32_t v = (std::uint32_t{p[i]} << 16) | (std::uint32_t{p[i + 1]} << 8) | p[i + 2];
+    std::memcpy(o, kPairs[v >> 12].data(), 2);
+    std::memcpy(o + 2, kPairs[v & 0xFFF].data(), 2);
+    o += 4;
   }
   if (n - i == 1) {
-    std::uint32_t v = std::uint32_t{p[i]} << 16;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
+    const std::uint32_t v = std::uint32_t{p[i]} << 16;
+    std::memcpy(o, kPairs[v >> 12].data(), 2);
   } else if (n - i == 2) {
-    std::uint32_t v = (std::uint32_t{p[i]} << 16) | (std::uint32_t{p[i + 1]} << 8);
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(kAlphabet[(v >> 6) & 63]);
+    const std::uint32_t v = (std::uint32_t{p[i]} << 16) | (std::uint32_t{p[i + 1]} << 8);
+    std::memcpy(o, kPairs[v >> 12].data(), 2);
+    o[2] = kAlphabet[(v >> 6) & 63];
   }
 }
 
@@ -56,31 +72,43 @@ std::optional<std::size_t> decoded_size(std::string_view text) noexcept {
   return text.size() / 4 * 3 + (rem == 0 ? 0 : rem - 1);
 }
 
+std::uint32_t quad(const unsigned char* in) noexcept {
+  return kQuad0[in[0]] | kQuad1[in[1]] | kQuad2[in[2]] | kQuad3[in[3]];
+}
+
 // Decodes `text` into `o`, which has room for decoded_size(text) bytes; false if not canonical.
 bool decode_into(std::string_view text, unsigned char* o) noexcept {
   const std::size_t n = text.size();
-  const std::size_t rem = n % 4;
+  const std::size_t whole = n / 4 * 4;
   const auto* in = reinterpret_cast<const unsigned char*>(text.data());
   std::size_t i = 0;
-  // Whole quads: any invalid character makes the OR of the table values negative.
-  for (; i + 4 <= n; i += 4) {
-    const int a = kTable[in[i]], b = kTable[in[i + 1]], c = kTable[in[i + 2]], d = kTable[in[i + 3]];
-    if ((a | b | c | d) < 0) return false;
-    const auto v = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
-                   (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
-    *o++ = static_cast<unsigned char>(v >> 16);
-    *o++ = static_cast<unsigned char>(v >> 8);
-    *o++ = static_cast<unsigned char>(v);
+  // All quads but the last: each writes four bytes (the fourth is overwritten by the next quad).
+  for (; i + 4 < whole; i += 4) {
+    const std::uint32_t v = quad(in + i);
+    if (v & kBad) return false;
+    const std::uint32_t be = __builtin_bswap32(v << 8);
+    std::memcpy(o, &be, 4);
+    o += 3;
   }
+  if (i < whole) {  // the last whole quad: exactly three bytes
+    const std::uint32_t v = quad(in + i);
+    if (v & kBad) return false;
+    o[0] = static_cast<unsigned char>(v >> 16);
+    o[1] = static_cast<unsigned char>(v >> 8);
+    o[2] = static_cast<unsigned char>(v);
+    o += 3;
+    i += 4;
+  }
+  const std::size_t rem = n - i;
   if (rem == 2) {
-    const int a = kTable[in[i]], b = kTable[in[i + 1]];
-    if ((a | b) < 0 || (b & 0x0F) != 0) return false;  // unused low bits must be zero
-    *o = static_cast<unsigned char>((a << 2) | (b >> 4));
+    const std::uint32_t v = kQuad0[in[i]] | kQuad1[in[i + 1]];
+    if ((v & kBad) != 0 || (v & 0xFFFFU) != 0) return false;  // unused low bits must be zero
+    o[0] = static_cast<unsigned char>(v >> 16);
   } else if (rem == 3) {
-    const int a = kTable[in[i]], b = kTable[in[i + 1]], c = kTable[in[i + 2]];
-    if ((a | b | c) < 0 || (c & 0x03) != 0) return false;
-    o[0] = static_cast<unsigned char>((a << 2) | (b >> 4));
-    o[1] = static_cast<unsigned char>(((b & 0x0F) << 4) | (c >> 2));
+    const std::uint32_t v = kQuad0[in[i]] | kQuad1[in[i + 1]] | kQuad2[in[i + 2]];
+    if ((v & kBad) != 0 || (v & 0xFFU) != 0) return false;
+    o[0] = static_cast<unsigned char>(v >> 16);
+    o[1] = static_cast<unsigned char>(v >> 8);
   }
   return true;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <vector>
 
 namespace tokenward {
@@ -73,16 +74,28 @@ class checker {
     return false;
   }
 
+  // The length and the first seven bytes of a name: names that differ there differ, and names of
+  // at most seven bytes are equal exactly when their prints are.
+  static std::uint64_t print(std::string_view name) noexcept {
+    std::uint64_t p = static_cast<std::uint64_t>(name.size() & 0xFF) << 56;
+    const std::size_t n = name.size() < 7 ? name.size() : 7;
+    for (std::size_t i = 0; i < n; ++i) p |= static_cast<std::uint64_t>(static_cast<unsigned char>(name[i])) << (8 * i);
+    return p;
+  }
+
   bool object_ok(dom::object obj, std::size_t depth) {
     std::array<std::string_view, kPairwise> few{};
+    std::array<std::uint64_t, kPairwise> prints{};
     std::size_t count = 0;
     std::vector<std::string_view> many;
     for (const auto field : obj) {
       const std::string_view name = field.key;
       if (count < kPairwise) {
+        const std::uint64_t p = print(name);
         for (std::size_t i = 0; i < count; ++i) {
-          if (few[i] == name) return fail("duplicate member name");
+          if (prints[i] == p && (name.size() <= 7 || few[i] == name)) return fail("duplicate member name");
         }
+        prints[count] = p;
         few[count++] = name;
       } else {
         if (many.empty()) many.assign(few.begin(), few.end());

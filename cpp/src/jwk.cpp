@@ -3,9 +3,11 @@
 // generation in jwk_generate.cpp, checks and the thumbprint in jwk_checks.cpp.
 #include "tokenward/jwk.hpp"
 
+#include <openssl/crypto.h>
+
 #include <algorithm>
 #include <array>
-#include <cstdio>
+#include <cstring>
 
 #include "jwk_detail.hpp"
 
@@ -13,42 +15,73 @@ namespace tokenward {
 
 namespace {
 
-EVP_MAC* hmac_implementation() {
-  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);  // kept for the process
-  return mac;
+constexpr std::size_t hmac_index(alg a) noexcept {
+  return a == alg::HS256 ? 0 : a == alg::HS384 ? 1 : a == alg::HS512 ? 2 : 3;
+}
+
+// A hash context that has absorbed `block` (K0 ^ pad); null if OpenSSL failed.
+ossl::md_ctx absorbed(const EVP_MD* md, const unsigned char* block, std::size_t size) {
+  ossl::md_ctx ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1 || EVP_DigestUpdate(ctx.get(), block, size) != 1) {
+    ossl::clear_errors();
+    return {};
+  }
+  return ctx;
+}
+
+// Largest block of the HMAC digests (SHA-384 and SHA-512: 128 bytes).
+constexpr std::size_t kMaxHmacBlock = 128;
+
+// A scratch hash context per thread, reused by every MAC the thread computes.
+EVP_MD_CTX* scratch_context() noexcept {
+  thread_local const ossl::md_ctx scratch(EVP_MD_CTX_new());
+  return scratch.get();
 }
 
 }  // namespace
 
 hmac_templates::hmac_templates(std::string_view secret) {
-  EVP_MAC* mac = hmac_implementation();
-  if (mac == nullptr) return;
   const std::array<alg, 3> algs{alg::HS256, alg::HS384, alg::HS512};
   for (std::size_t i = 0; i < algs.size(); ++i) {
-    EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
-    if (ctx == nullptr) continue;
-    char md_name[16];
-    const auto name = EVP_MD_get0_name(digest(algs[i]));
-    std::snprintf(md_name, sizeof md_name, "%s", name != nullptr ? name : "");
-    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, md_name, 0),
-                                 OSSL_PARAM_construct_end()};
-    if (EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), params) != 1) {
-      EVP_MAC_CTX_free(ctx);
-      ossl::clear_errors();
-      continue;
+    const EVP_MD* md = digest(algs[i]);
+    const int block_size = md != nullptr ? EVP_MD_get_block_size(md) : 0;
+    if (block_size <= 0 || static_cast<std::size_t>(block_size) > kMaxHmacBlock) continue;
+    const auto block = static_cast<std::size_t>(block_size);
+    // K0 (RFC 2104 §2): the key hashed when longer than the block, then zero-padded.
+    secret_bytes k0(block);
+    if (secret.size() > block) {
+      unsigned int len = 0;
+      if (EVP_Digest(secret.data(), secret.size(), k0.data(), &len, md, nullptr) != 1) {
+        ossl::clear_errors();
+        continue;
+      }
+    } else if (!secret.empty()) {
+      std::memcpy(k0.data(), secret.data(), secret.size());
     }
-    ctx_[i] = ctx;
+    secret_bytes pad(block);
+    for (std::size_t j = 0; j < block; ++j) pad.data()[j] = static_cast<unsigned char>(k0.data()[j] ^ 0x36U);
+    ossl::md_ctx inner = absorbed(md, pad.data(), block);
+    for (std::size_t j = 0; j < block; ++j) pad.data()[j] = static_cast<unsigned char>(k0.data()[j] ^ 0x5CU);
+    ossl::md_ctx outer = absorbed(md, pad.data(), block);
+    if (inner && outer) pads_[i] = pads{std::move(inner), std::move(outer)};
   }
 }
 
-hmac_templates::~hmac_templates() {
-  for (auto* c : ctx_) EVP_MAC_CTX_free(c);
-}
-
-EVP_MAC_CTX* hmac_templates::fresh(alg a) const noexcept {
-  const std::size_t i = a == alg::HS256 ? 0 : a == alg::HS384 ? 1 : a == alg::HS512 ? 2 : 3;
-  if (i > 2 || ctx_[i] == nullptr) return nullptr;
-  return EVP_MAC_CTX_dup(ctx_[i]);
+bool hmac_templates::mac(alg a, std::string_view data, unsigned char* out) const noexcept {
+  const std::size_t i = hmac_index(a);
+  if (i >= pads_.size() || !pads_[i].inner) return false;
+  EVP_MD_CTX* ctx = scratch_context();
+  std::array<unsigned char, EVP_MAX_MD_SIZE> inner{};
+  unsigned int inner_len = 0;
+  unsigned int out_len = 0;
+  const bool ok = ctx != nullptr && EVP_MD_CTX_copy_ex(ctx, pads_[i].inner.get()) == 1 &&
+                  EVP_DigestUpdate(ctx, data.data(), data.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx, inner.data(), &inner_len) == 1 &&
+                  EVP_MD_CTX_copy_ex(ctx, pads_[i].outer.get()) == 1 &&
+                  EVP_DigestUpdate(ctx, inner.data(), inner_len) == 1 && EVP_DigestFinal_ex(ctx, out, &out_len) == 1;
+  OPENSSL_cleanse(inner.data(), inner.size());
+  if (!ok) ossl::clear_errors();
+  return ok && out_len == digest_size(a);
 }
 
 verify_contexts::verify_contexts(EVP_PKEY* key) {

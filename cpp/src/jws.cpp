@@ -162,20 +162,12 @@ result<std::string> hmac(alg a, std::string_view key, std::string_view data) {
 
 namespace {
 
-// HMAC under the key's prepared template, falling back to a one-shot MAC.
+// HMAC under the key's prepared pad states, falling back to a one-shot MAC.
 result<std::string> keyed_hmac(alg a, const jwk& key, std::string_view data) {
   const hmac_templates* t = key.hmac();
-  ossl::mac_ctx ctx(t != nullptr ? t->fresh(a) : nullptr);
-  if (!ctx) return hmac(a, key.secret(), data);
   std::string out(digest_size(a), '\0');
-  std::size_t out_len = 0;
-  if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
-      EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &out_len, out.size()) != 1 ||
-      out_len != out.size()) {
-    ossl::clear_errors();
-    return make_error(errc::internal, "HMAC failed");
-  }
-  return out;
+  if (t != nullptr && t->mac(a, data, reinterpret_cast<unsigned char*>(out.data()))) return out;
+  return hmac(a, key.secret(), data);
 }
 
 }  // namespace
@@ -279,9 +271,14 @@ status verify(alg a, const jwk& key, std::string_view input, std::string_view si
   switch (family(a)) {
     case alg_family::hmac: {
       if (signature.size() != digest_size(a)) return bad_sig();
-      auto mac = keyed_hmac(a, key, input);
-      if (!mac) return mac.err();
-      if (CRYPTO_memcmp(mac->data(), signature.data(), signature.size()) != 0) return bad_sig();
+      std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+      const hmac_templates* t = key.hmac();
+      if (t == nullptr || !t->mac(a, input, mac.data())) {
+        auto once = hmac(a, key.secret(), input);
+        if (!once) return once.err();
+        std::memcpy(mac.data(), once->data(), once->size());
+      }
+      if (CRYPTO_memcmp(mac.data(), signature.data(), signature.size()) != 0) return bad_sig();
       return {};
     }
     case alg_family::eddsa:
@@ -353,6 +350,57 @@ status check_header(dom::element root, parsed& out) {
   return {};
 }
 
+// The last header segment this thread parsed and found good, with what parse() read from it. A
+// token is its issuer's, and its header is the same bytes on every token the issuer signs, so the
+// next token's header is mostly the same text: recall() then answers from the memo instead of
+// decoding, parsing and checking it again. The memo is keyed by the exact bytes of the segment and
+// the limits it was checked under, and holds only what a successful check of those bytes yields
+// (a function of them alone), so it cannot vouch for any other header; the signature is verified
+// over the token's own bytes either way. A failed header is never remembered.
+class header_memo {
+ public:
+  bool recall(std::string_view header_b64, const limits& lim, parsed& out) const {
+    if (!valid_ || header_b64 != header_b64_ || lim.max_header_bytes != max_header_bytes_ ||
+        lim.max_depth != max_depth_) {
+      return false;
+    }
+    out.algorithm = algorithm_;
+    out.has_kid = has_kid_;
+    if (has_kid_) out.kid = kid_;
+    out.has_typ = has_typ_;
+    if (has_typ_) out.typ = typ_;
+    return true;
+  }
+
+  void remember(std::string_view header_b64, const limits& lim, const parsed& p) {
+    valid_ = false;
+    if (header_b64.size() > kMaxRemembered) return;  // only headers of a usual size are kept
+    header_b64_.assign(header_b64);
+    max_header_bytes_ = lim.max_header_bytes;
+    max_depth_ = lim.max_depth;
+    algorithm_ = p.algorithm;
+    has_kid_ = p.has_kid;
+    kid_ = p.kid;
+    has_typ_ = p.has_typ;
+    typ_ = p.typ;
+    valid_ = true;
+  }
+
+ private:
+  static constexpr std::size_t kMaxRemembered = 1024;
+  bool valid_ = false;
+  std::string header_b64_;
+  std::size_t max_header_bytes_ = 0;
+  std::size_t max_depth_ = 0;
+  alg algorithm_ = alg::HS256;
+  bool has_kid_ = false;
+  std::string kid_;
+  bool has_typ_ = false;
+  std::string typ_;
+};
+
+thread_local header_memo t_header_memo;
+
 }  // namespace
 
 result<json> header_of(std::string_view token, const limits& lim) {
@@ -385,12 +433,13 @@ result<parsed> parse(std::string_view token, const limits& lim) {
   out.signing_input = token.substr(0, d2);
   if (header_b64.empty()) return make_error(errc::malformed, "JWS header is empty");
   if (header_b64.size() > lim.max_header_bytes / 3 * 4 + 4) return make_error(errc::malformed, "JWS header is too large");
-  auto header = b64::decode(header_b64, kJsonPadding);
-  if (!header) return make_error(errc::malformed, "JWS header is not canonical base64url");
-  {
+  if (!t_header_memo.recall(header_b64, lim, out)) {
+    auto header = b64::decode(header_b64, kJsonPadding);
+    if (!header) return make_error(errc::malformed, "JWS header is not canonical base64url");
     auto h = json_doc::parse(*header, json_limits{lim.max_header_bytes, lim.max_depth}, "JWS header");
     if (!h) return h.err();
     TW_TRY(check_header(h->root(), out));
+    t_header_memo.remember(header_b64, lim, out);
   }
   auto payload = b64::decode(out.payload_b64, kJsonPadding);
   if (!payload) return make_error(errc::malformed, "JWS payload is not canonical base64url");

@@ -32,20 +32,28 @@ inline constexpr int kMinRsaBits = 2048;
 
 enum class key_op : std::uint8_t { sign, verify };
 
-// HMAC contexts for HS256/384/512 keyed once with an oct key's secret. Signing and verifying
-// duplicate one (EVP_MAC_CTX_dup) instead of fetching and keying HMAC on every call; the
-// templates themselves are only read, so threads share them.
+// HMAC (RFC 2104) for HS256/384/512 under an oct key, with the key schedule done once: for each
+// digest, a hash context that has absorbed K0 ^ ipad and one that has absorbed K0 ^ opad (K0: the
+// key, or its hash when longer than the block, zero-padded to the block). A MAC copies the two
+// states in turn into the calling thread's scratch context (EVP_MD_CTX_copy_ex) instead of
+// duplicating a keyed EVP_MAC context. The templates are only read, so threads share them;
+// OpenSSL wipes their states when they are freed.
 class hmac_templates {
  public:
   explicit hmac_templates(std::string_view secret);
   hmac_templates(const hmac_templates&) = delete;
   hmac_templates& operator=(const hmac_templates&) = delete;
-  ~hmac_templates();
-  // A fresh keyed context for `a` (the caller owns it), or null if OpenSSL could not make one.
-  [[nodiscard]] EVP_MAC_CTX* fresh(alg a) const noexcept;
+  ~hmac_templates() = default;
+  // HMAC of `data` with the digest of `a` into `out` (digest_size(a) bytes); false when `a` is not
+  // an HMAC algorithm or OpenSSL failed (the caller then falls back to a one-shot MAC).
+  [[nodiscard]] bool mac(alg a, std::string_view data, unsigned char* out) const noexcept;
 
  private:
-  std::array<EVP_MAC_CTX*, 3> ctx_{};
+  struct pads {
+    ossl::md_ctx inner;  // after K0 ^ ipad
+    ossl::md_ctx outer;  // after K0 ^ opad
+  };
+  std::array<pads, 3> pads_{};
 };
 
 // Verification contexts of one asymmetric key, kept so that a verify does not build them anew.
