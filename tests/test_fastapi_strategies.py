@@ -475,8 +475,10 @@ def test_openapi_documents_every_protected_route(client: TestClient, app_auth: A
             assert operation["security"], info.path
             assert {} not in operation["security"], info.path
         elif info.protection == "optional" or (
-            info.protection == "public (marked)" and info.path.startswith("/private/")
-        ):  # optional auth, or public() under a protecting router: credentials stay optional
+            info.protection == "public (marked)"
+            and info.path.startswith(("/private/", "/v1/auth/passkeys/authenticate"))
+        ):  # optional auth, public() under a protecting router, or a passkey ceremony (a
+            # sign-in, or with credentials a step-up): credentials stay optional
             assert "401" in responses and {} in operation["security"], info.path
         elif info.protection == "public (marked)":  # signing in: public, nothing to present
             assert "security" not in operation, info.path
