@@ -628,8 +628,8 @@ class _DebugLogin(Protocol):
 
 class PasswordLogin:
     """``POST /v1/auth/login`` of the custom provider: the account store first, then the debug
-    user (when there is one) as before accounts existed. An account's answer may be
-    :class:`MfaRequired`; EmailNotVerifiedError goes to the caller."""
+    user when ``debug`` is given (the services give it in development only). An account's
+    answer may be :class:`MfaRequired`; EmailNotVerifiedError goes to the caller."""
 
     def __init__(self, accounts: Accounts | None, debug: _DebugLogin | None) -> None:
         self.accounts = accounts

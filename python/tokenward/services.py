@@ -23,7 +23,8 @@ is patched in afterwards)::
     settings, store, tokens (sign-in) ─▶ oauth (ExternalSignIn: OAUTH_PROVIDERS)
     provider, api_keys, limiter (+ basic, gateway, the app's own) ─▶ strategies
     store (a UserStore), limiter, lifecycle, mailer (on_send), gate, sign_in_user
-        ─▶ accounts (Accounts) ─▶ password_login (accounts first, then the debug user)
+        ─▶ accounts (Accounts) ─▶ password_login (accounts; in development, then the
+        debug user: outside development the debug login is off)
     tokens: an account session's refresh re-reads its user (disabled or deleted: refused);
         its access tokens carry amr, roles and the app's claims(user)
 
@@ -430,7 +431,8 @@ class Services:
     async def _reidentify(self, who: Principal, requested_scope: str | None) -> Principal | None:
         """The user a refresh mints for: an account's session (it has an ``amr``) re-reads its
         user (None when disabled or deleted: the refresh is refused, the session ends); the
-        debug user's is read again from the settings."""
+        debug user's is read again from the settings, in development only (elsewhere the debug
+        login is off, and a session it started earlier is refused)."""
         amr = session_amr(who)
         if amr:
             store = self.store
@@ -439,6 +441,8 @@ class Services:
                 return None
             return account_principal(user, amr, session_id=who.session_id)
         assert self.debug_user is not None
+        if not self.settings.is_development:
+            return None
         return self.debug_user.reidentify(who, requested_scope)
 
     # --- accounts (docs/accounts.md) ----------------------------------------------------------
@@ -481,10 +485,13 @@ class Services:
 
     @functools.cached_property
     def password_login(self) -> PasswordLogin | None:
-        """``POST /v1/auth/login``: accounts first, then the debug user (None under Cognito)."""
+        """``POST /v1/auth/login``: accounts first, then, in development only, the debug user
+        (None under Cognito). Outside development (``ALLOW_CUSTOM_AUTH_IN_PRODUCTION``)
+        accounts alone sign in."""
         if self.custom_provider is None:
             return None
-        return PasswordLogin(self.accounts, self.custom_provider)
+        debug = self.custom_provider if self.settings.is_development else None
+        return PasswordLogin(self.accounts, debug)
 
     async def login(
         self, email: str, password: str, scope: str | None = None

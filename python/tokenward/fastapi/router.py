@@ -403,7 +403,7 @@ def build_auth_router(
         "/login",
         dependencies=_PUBLIC,
         response_model=TokenResponse,
-        summary="Sign in (debug login of the custom provider)",
+        summary="Sign in with a password (accounts; the debug user in development)",
         openapi_extra=_body_doc(LoginRequest, _PASSWORD_FORM_SCHEMA),
         responses=_error_doc(400, 401, 413, 415, 422, 429, 503),
     )
