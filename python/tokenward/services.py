@@ -676,8 +676,9 @@ class Services:
 
     def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
         """What ``principal`` may do: its credential's scopes, then those its roles grant
-        (:meth:`tokenward.rbac.Roles.effective_scopes`). An API key's are exactly those it was
-        given: its owner's roles do not widen a key made narrow on purpose."""
+        (:meth:`tokenward.rbac.Roles.effective_scopes`: its groups, and an account's roles).
+        An API key's are exactly those it was given: its owner's roles do not widen a key made
+        narrow on purpose."""
         if principal.credential_type == "api_key" or not self.roles.roles:
             return principal.scopes
         return self.roles.effective_scopes(principal)
