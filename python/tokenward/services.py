@@ -22,7 +22,7 @@ is patched in afterwards)::
     settings ─▶ oidc (OidcVerifier: discovery, several issuers) ─▶ provider (OidcProvider)
     settings, store, tokens (sign-in) ─▶ oauth (ExternalSignIn: OAUTH_PROVIDERS)
     provider, api_keys, limiter (+ basic, gateway, the app's own) ─▶ strategies
-    store (a UserStore), limiter, lifecycle, mailer (on_send), gate, sign_in_user
+    store (a UserStore), limiter, lifecycle, mailer (on_send, SMTP_URL), gate, sign_in_user
         ─▶ accounts (Accounts) ─▶ password_login (accounts; in development, then the
         debug user: outside development the debug login is off)
     tokens: an account session's refresh re-reads its user (disabled or deleted: refused);
@@ -187,9 +187,10 @@ class Services:
     ``warn=False`` leaves out the start-up warnings (a CLI command is not an app starting);
     ``access`` is the entitlements' definition (``ACCESS_SET_IN_TOKEN`` puts its access set in
     the custom provider's access tokens); ``on_send`` is the application's account mailer
-    (:func:`tokenward.mail.build_mailer`); ``claims`` adds the app's claims to an account's
-    access tokens from its user record; ``gate`` is the second-factor gate password sign-in
-    asks (None: none).
+    (without it ``SMTP_URL``'s built-in sender, :mod:`tokenward.smtp`, or the log in
+    development: :func:`tokenward.mail.build_mailer`); ``claims`` adds the app's claims to an
+    account's access tokens from its user record; ``gate`` is the second-factor gate password
+    sign-in asks (None: none).
     The settings are not checked here: :func:`build_services` does, as ``Auth`` does.
     """
 
@@ -449,7 +450,9 @@ class Services:
 
     @functools.cached_property
     def mailer(self) -> Mailer | None:
-        """Where account mail goes: ``on_send``, else the log in development, else None."""
+        """Where account mail goes (:func:`tokenward.mail.build_mailer`): ``on_send``, else the
+        built-in SMTP sender when ``SMTP_URL`` is set (:mod:`tokenward.smtp`, with ``SMTP_FROM``
+        and ``APP_URL``), else the log in development, else None."""
         return build_mailer(self.settings, self._on_send)
 
     @functools.cached_property
