@@ -17,6 +17,7 @@ from tests._fastapi_support import TestClient
 from smtp_server import smtp_server
 from tokenward.fastapi import Auth, AuthSettings
 from tokenward.stores import open_store
+from tokenward.tokens import TokenPair
 
 SECRET = "accounts-route-secret-0123456789-abcdefghijklmn"
 PASSWORD = "correct horse battery staple"
@@ -321,7 +322,11 @@ def test_the_debug_user_and_the_server_side_api(client: TestClient, mail: Mail) 
             pair = await auth.api.sign_in("kim@example.com", PASSWORD)
             await auth.api.change_password(user.id, PASSWORD, NEW_PASSWORD)
             assert pair is not None
-            assert await auth.login("kim@example.com", NEW_PASSWORD) is not None
+            signed_in = await auth.login("kim@example.com", NEW_PASSWORD)
+            assert isinstance(signed_in, TokenPair)  # an account, as the route signs it in
+            who = auth.services.require_custom()[1].verify_access(signed_in.access_token)
+            assert who["sub"] == user.id and who["amr"] == ["pwd"]
+            assert await auth.login("kim@example.com", PASSWORD) is None  # the old one
 
         asyncio.run(scenario())
 
