@@ -464,7 +464,6 @@ def test_no_mailer_refuses_open_sign_up_outside_development() -> None:
     settings = make_settings(
         environment="production",
         allow_custom_auth_in_production=True,
-        debug_password="a long production debug password",
         store_url="sqlite:///:memory:",
     )
     with pytest.raises(ConfigurationError, match="on_send"):

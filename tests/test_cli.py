@@ -466,7 +466,6 @@ def test_settings_check_names_each_problem() -> None:
             {
                 "TOKENWARD_ENVIRONMENT": "staging",
                 "TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION": "true",
-                "TOKENWARD_DEBUG_PASSWORD": "a-password-for-staging",
             },
             "TOKENWARD_AUTH_SECRET",
         ),

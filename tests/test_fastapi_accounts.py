@@ -14,8 +14,10 @@ import pytest
 from fastapi import FastAPI
 from tests._fastapi_support import TestClient
 
+from smtp_server import smtp_server
 from tokenward.fastapi import Auth, AuthSettings
 from tokenward.stores import open_store
+from tokenward.tokens import TokenPair
 
 SECRET = "accounts-route-secret-0123456789-abcdefghijklmn"
 PASSWORD = "correct horse battery staple"
@@ -102,6 +104,46 @@ def test_sign_up_verify_sign_in(client: TestClient, mail: Mail) -> None:
     assert answer.status_code == 200
     me = client.get("/v1/auth/me", headers=bearer(answer.json()["access_token"]))
     assert me.json()["email"] == "alice@example.com" and me.json()["claims"]["amr"] == ["pwd"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        '"alice"@example.org',  # a quoted local part
+        "alice..b@example.org",
+        "alice@exa_mple.org",  # a domain that is no host name
+        "alice@-example.org",
+        "a" * 65 + "@example.org",  # a local part beyond 64 bytes
+        "alice@[127.0.0.1]",  # an address literal
+    ],
+)
+def test_sign_up_refuses_an_address_the_smtp_sender_could_never_send_to(address: str) -> None:
+    """With SMTP_URL (a real aiosmtpd server on loopback), an address the sender would refuse
+    is a 422 at sign-up (nothing stored, nothing sent) rather than a failure later, in the
+    background send; a good address still gets its mail."""
+    with smtp_server() as server:
+        settings = AuthSettings.from_env(
+            prefix="TOKENWARD_TEST_ACCOUNT_ROUTES_",
+            auth_secret=SECRET,
+            signup="open",
+            smtp_url=server.url(),
+            smtp_from="noreply@example.com",
+            app_url="http://127.0.0.1:8000",
+            **CHEAP,
+        )
+        auth = Auth(settings, store=open_store("memory://"))
+        app = FastAPI(lifespan=auth.lifespan)
+        app.include_router(auth.router)
+        with TestClient(app) as client:
+            refused = signup(client, address)
+            assert refused.status_code == 422, refused.text
+            assert refused.headers["cache-control"] == "no-store"
+            assert address not in refused.text
+            assert auth.api is not None
+            assert client.portal.call(auth.api.users.get_user_by_email, address) is None
+            assert signup(client, "carol@example.org").status_code == 202
+            server.inbox.wait_for("carol@example.org")
+            assert len(server.inbox) == 1
 
 
 def test_sign_up_does_not_tell_a_taken_email(client: TestClient, mail: Mail) -> None:
@@ -280,7 +322,11 @@ def test_the_debug_user_and_the_server_side_api(client: TestClient, mail: Mail) 
             pair = await auth.api.sign_in("kim@example.com", PASSWORD)
             await auth.api.change_password(user.id, PASSWORD, NEW_PASSWORD)
             assert pair is not None
-            assert await auth.login("kim@example.com", NEW_PASSWORD) is not None
+            signed_in = await auth.login("kim@example.com", NEW_PASSWORD)
+            assert isinstance(signed_in, TokenPair)  # an account, as the route signs it in
+            who = auth.services.require_custom()[1].verify_access(signed_in.access_token)
+            assert who["sub"] == user.id and who["amr"] == ["pwd"]
+            assert await auth.login("kim@example.com", PASSWORD) is None  # the old one
 
         asyncio.run(scenario())
 

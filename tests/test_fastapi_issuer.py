@@ -187,7 +187,6 @@ def test_outside_development_a_missing_key_refuses_to_start() -> None:
     values: dict[str, Any] = {
         "environment": "production",
         "allow_custom_auth_in_production": True,
-        "debug_password": "another-password-for-production",
         "token_algorithm": "ES256",
     }
     with pytest.raises(tw.ConfigurationError, match=f"{PREFIX}SIGNING_KEY_FILE is not set"):

@@ -54,6 +54,19 @@ def test_the_custom_provider_shows_its_password_flow() -> None:
     assert "TOKENWARD_TEST_ISOLATED_DEBUG_EMAIL" in scheme["description"]
 
 
+def test_outside_development_the_password_flow_names_accounts_only() -> None:
+    settings = _settings(
+        auth_secret=SECRET,
+        debug_scopes="reports:read",
+        environment="production",
+        allow_custom_auth_in_production=True,
+    )
+    scheme = _scheme(settings, "/v1/auth/login")
+    assert "an account's." in scheme["description"]
+    assert "DEBUG" not in scheme["description"]
+    assert "reports:read" not in scheme["flows"]["password"]["scopes"]
+
+
 def test_cognito_with_a_domain_shows_the_hosted_ui_and_the_routes_scopes() -> None:
     settings = _settings(**COGNITO, cognito_domain="auth.example.com")
     app = _app()

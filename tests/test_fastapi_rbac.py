@@ -90,6 +90,40 @@ def test_no_known_role_means_the_default_role() -> None:
         assert client.get("/root", headers=headers).status_code == 403  # roles are no groups
 
 
+def test_an_accounts_roles_grant_scopes() -> None:
+    """Issue 22: ROLES maps an account's roles (UserRecord.roles, the ``roles`` claim) to
+    scopes as it does groups: a route with Security(scopes=...) passes for a user with the
+    role, and a role is no group (require_groups still looks at groups only)."""
+    cheap = {"password_hash_passes": 2, "password_hash_memory_kib": 19456}
+    app, auth = make_app(clock=Clock(), **rbac(default_role="", **cheap))
+    api = auth.api
+    assert api is not None
+    with TestClient(app) as client:
+        client.portal.call(
+            lambda: api.create_user("ann@example.com", "a long passphrase", roles=["viewer"])
+        )
+        bo_user = client.portal.call(lambda: api.create_user("bo@example.com", "a long passphrase"))
+        ann = login(client, "ann@example.com", "a long passphrase")
+        headers = bearer(ann["access_token"])
+        me = client.get("/v1/auth/me", headers=headers).json()
+        assert me["groups"] == [] and me["scopes"] == ["reports:read"]
+        assert client.get("/reports", headers=headers).status_code == 200
+        assert client.get("/admin-reports", headers=headers).status_code == 403
+        assert client.get("/operator", headers=headers).status_code == 403  # roles are no groups
+        bo = login(client, "bo@example.com", "a long passphrase")
+        assert client.get("/reports", headers=bearer(bo["access_token"])).status_code == 403
+        # a role given later shows from the next refresh on (it re-reads the user)
+        client.portal.call(lambda: api.set_groups(bo_user.id, [], roles=["operator"]))
+        fresh = client.post("/v1/auth/refresh", json={"refresh_token": bo["refresh_token"]})
+        assert fresh.status_code == 200, fresh.text
+        again = bearer(fresh.json()["access_token"])
+        assert client.get("/v1/auth/me", headers=again).json()["scopes"] == [
+            "reports:read",
+            "users.write",
+        ]
+        assert client.get("/reports", headers=again).status_code == 200
+
+
 def test_without_a_default_role_no_role_means_no_scopes() -> None:
     with client_for(debug_groups="staff", default_role="") as client:
         headers = bearer(login(client)["access_token"])

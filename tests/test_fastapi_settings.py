@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 
-from _fastapi_support import SECRET, TestClient, bearer, login
+from _fastapi_support import EMAIL, PASSWORD, SECRET, TestClient, bearer, login
 from tokenward import ConfigurationError
 from tokenward.fastapi import Auth, AuthSettings
 
@@ -52,7 +53,6 @@ def test_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOKENWARD_REFRESH_REUSE_GRACE", "PT5S")
     monkeypatch.setenv("tokenward_environment", "staging")
     monkeypatch.setenv("TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION", "true")
-    monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", "a-password-for-staging")
     settings = AuthSettings.from_env()
     assert settings.auth_secret is not None
     assert settings.auth_secret.get_secret_value() == SECRET
@@ -147,20 +147,65 @@ def test_custom_auth_refuses_production(monkeypatch: pytest.MonkeyPatch, environ
     assert "TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION" in message
 
 
-def test_production_can_be_allowed_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+def production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENVIRONMENT=production with ALLOW_CUSTOM_AUTH_IN_PRODUCTION, cheap Argon2 for the tests."""
     monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
     monkeypatch.setenv("TOKENWARD_ENVIRONMENT", "production")
     monkeypatch.setenv("TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION", "true")
-    # ... but not with the published debug password
-    assert "TOKENWARD_DEBUG_PASSWORD" in refused()
-    monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", "a-real-password-for-this-deployment")
-    Auth.from_env()
+    monkeypatch.setenv("TOKENWARD_PASSWORD_HASH_PASSES", "2")
+    monkeypatch.setenv("TOKENWARD_PASSWORD_HASH_MEMORY_KIB", "19456")
+
+
+def test_production_can_be_allowed_explicitly_and_signs_in_accounts_only(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 22: outside development /v1/auth/login (and Auth.login) sign in accounts only; the
+    debug user, even with its published password, is a development-only sign-in."""
+    production(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="tokenward"):
+        auth = Auth.from_env()  # the published debug password is no matter: its login is off
+    [warning] = [r.getMessage() for r in caplog.records if "custom auth" in r.getMessage()]
+    assert "TOKENWARD_ENVIRONMENT='production' is not development" in warning
+    assert "TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION=true" in warning
+    assert "accounts sign in; the debug login is off (development only)" in warning
+    assert not [r for r in caplog.records if "ignored" in r.getMessage()]
+    app = FastAPI(lifespan=auth.lifespan)
+    app.include_router(auth.router)
+    with TestClient(app) as client:
+        response = client.post("/v1/auth/login", json={"email": EMAIL, "password": PASSWORD})
+        assert response.status_code == 401
+        assert client.portal.call(auth.login, EMAIL, PASSWORD) is None
+        assert auth.api is not None
+        client.portal.call(auth.api.create_user, "ops@example.com", "a passphrase for prod")
+        tokens = login(client, email="ops@example.com", password="a passphrase for prod")
+        me = client.get("/v1/auth/me", headers=bearer(tokens["access_token"]))
+        assert me.status_code == 200 and me.json()["email"] == "ops@example.com"
+
+
+def test_a_debug_session_made_in_development_does_not_refresh_outside_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A session the debug login started in development, on a store then used by a deployment
+    outside development: its refresh is refused there (the debug login is development-only)."""
+    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
+    monkeypatch.setenv("TOKENWARD_STORE_URL", f"sqlite:///{tmp_path / 'shared.db'}")
+
+    def app_of(auth: Auth) -> FastAPI:
+        app = FastAPI(lifespan=auth.lifespan)
+        app.include_router(auth.router)
+        return app
+
+    with TestClient(app_of(Auth.from_env())) as client:
+        refresh = login(client)["refresh_token"]
+    production(monkeypatch)
+    with TestClient(app_of(Auth.from_env())) as client:
+        response = client.post("/v1/auth/refresh", json={"refresh_token": refresh})
+        assert response.status_code == 401, response.text
 
 
 def test_production_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOKENWARD_ENVIRONMENT", "production")
     monkeypatch.setenv("TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION", "1")
-    monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", "a-real-password-for-this-deployment")
     assert "TOKENWARD_AUTH_SECRET" in refused()
 
 
@@ -170,7 +215,6 @@ def test_no_secret_outside_development_is_refused(
 ) -> None:
     monkeypatch.setenv("TOKENWARD_ENVIRONMENT", environment)
     monkeypatch.setenv("TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION", "true")
-    monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", "a-password-for-this-deployment")
     message = refused()
     assert "TOKENWARD_AUTH_SECRET" in message
     assert environment in message
@@ -337,34 +381,27 @@ def test_store_in_a_missing_directory_fails_at_start_up(
         pass
 
 
-@pytest.mark.parametrize(
-    ("password", "says"),
-    [
-        ("a", "1 characters long"),
-        ("VEGA-DEBUG-PASSWORD", "published default"),
-        ("Vega-Debug-Password ", "published default"),
-    ],
-)
-def test_production_refuses_a_weak_debug_password(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, password: str, says: str
+@pytest.mark.parametrize("password", ["a", "VEGA-DEBUG-PASSWORD", "a-real-password-here"])
+def test_outside_development_the_debug_settings_are_ignored_and_said_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, password: str
 ) -> None:
-    """Issue 20 item 7: ENVIRONMENT=production with ALLOW_CUSTOM_AUTH_IN_PRODUCTION accepted
-    DEBUG_PASSWORD=a or a case variant of the published one, and then warned that 'production'
-    names development. Both are refused; an accepted one warns with the right words."""
-    monkeypatch.setenv("TOKENWARD_AUTH_SECRET", SECRET)
-    monkeypatch.setenv("TOKENWARD_ENVIRONMENT", "production")
-    monkeypatch.setenv("TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION", "true")
+    """Issue 20 item 7 refused a weak DEBUG_PASSWORD under ALLOW_CUSTOM_AUTH_IN_PRODUCTION;
+    since issue 22 the debug login is off outside development, so no DEBUG_PASSWORD opens a
+    door there: start-up says it is ignored (never echoing it) and that accounts sign in."""
+    production(monkeypatch)
     monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", password)
-    message = refused()
-    assert "TOKENWARD_DEBUG_PASSWORD" in message and says in message
-    assert len(password) < 2 or password not in message  # never echoed
-    monkeypatch.setenv("TOKENWARD_DEBUG_PASSWORD", "a-real-password-for-this-deployment")
     with caplog.at_level(logging.WARNING, logger="tokenward"):
-        Auth.from_env()
-    [warning] = [r.getMessage() for r in caplog.records if "debug login" in r.getMessage()]
-    assert "names development" not in warning
-    assert "TOKENWARD_ENVIRONMENT='production' is not development" in warning
-    assert "TOKENWARD_ALLOW_CUSTOM_AUTH_IN_PRODUCTION=true" in warning
+        auth = Auth.from_env()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "names development" not in text
+    assert "the debug login is off (development only)" in text
+    assert "TOKENWARD_DEBUG_PASSWORD is ignored" in text
+    assert len(password) < 2 or password not in text  # never echoed
+    app = FastAPI(lifespan=auth.lifespan)
+    app.include_router(auth.router)
+    with TestClient(app) as client:
+        response = client.post("/v1/auth/login", json={"email": EMAIL, "password": password})
+        assert response.status_code == 401
 
 
 @pytest.mark.parametrize("provider", ["custom", "cognito"])

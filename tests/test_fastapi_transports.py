@@ -32,8 +32,12 @@ REFRESH_LIFETIME = 7 * 24 * 3600
 
 
 @contextlib.contextmanager
-def running(base_url: str = SITE, **overrides: Any) -> Iterator[TestClient]:
-    """The test app with a protected POST and the WebSocket routes, cookie sessions on."""
+def running(
+    base_url: str = SITE, *, account: tuple[str, str] | None = None, **overrides: Any
+) -> Iterator[TestClient]:
+    """The test app with a protected POST and the WebSocket routes, cookie sessions on;
+    ``account`` (email, password) is created once it has started (outside development the
+    debug login is off: accounts sign in)."""
     overrides.setdefault("cookie_sessions", True)
     overrides.setdefault("allowed_origins", SITE)
     app, auth = make_app(clock=Clock(), **overrides)
@@ -47,6 +51,9 @@ def running(base_url: str = SITE, **overrides: Any) -> Iterator[TestClient]:
         return {"made_by": user.sub}
 
     with TestClient(app, base_url=base_url) as client:
+        if account is not None:
+            assert auth.api is not None
+            client.portal.call(auth.api.create_user, *account)
         yield client
 
 
@@ -244,7 +251,8 @@ def test_login_sets_both_cookies_with_exact_attributes_on_loopback_development()
             {
                 "environment": "staging",
                 "allow_custom_auth_in_production": True,
-                "debug_password": PASSWORD + "-staging",
+                "password_hash_passes": 2,
+                "password_hash_memory_kib": 19456,
             },
         ),
     ],
@@ -252,8 +260,10 @@ def test_login_sets_both_cookies_with_exact_attributes_on_loopback_development()
 def test_cookies_are_secure_except_for_plain_http_to_loopback_in_development(
     base_url: str, overrides: dict[str, Any]
 ) -> None:
-    with running(base_url, **overrides) as client:
-        password = overrides.get("debug_password", PASSWORD)
+    staging = "environment" in overrides  # an account signs in there: no debug login
+    password = PASSWORD + "-staging" if staging else PASSWORD
+    account = (EMAIL, password) if staging else None
+    with running(base_url, account=account, **overrides) as client:
         response = client.post("/v1/auth/login", json={"email": EMAIL, "password": password})
         assert response.status_code == 200, response.text
         for value in set_cookies(response).values():

@@ -244,3 +244,21 @@ def test_the_core_imports_without_fastapi(modules: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_fastapi_routers_share_their_body_helpers_through_one_module() -> None:
+    """The routers of tokenward.fastapi import no private name from one another: what they
+    share (reading and checking bodies, OpenAPI's error answers) lives in fastapi/_forms.py
+    under public names."""
+    wrong = []
+    for path in (PACKAGE / "fastapi").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "tokenward.fastapi"
+            ):
+                wrong += [
+                    f"{path.name}: from {node.module} import {alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("_")
+                ]
+    assert not wrong, "\n".join(sorted(wrong))

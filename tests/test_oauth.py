@@ -436,7 +436,6 @@ def test_settings_refuse_what_cannot_run(overrides: dict[str, Any], named: str) 
         "cognito_user_pool_id": "eu-west-1_abc",
         "cognito_app_client_id": "x",
         "allow_custom_auth_in_production": True,
-        "debug_password": "a long debug password here",
     }
     values.update(overrides)
     with pytest.raises(ConfigurationError) as refused:

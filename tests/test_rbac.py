@@ -8,7 +8,7 @@ import pytest
 
 from tokenward.exceptions import ConfigurationError
 from tokenward.principal import Principal
-from tokenward.rbac import Roles, is_scope_token
+from tokenward.rbac import Roles, is_scope_token, role_names
 
 TABLE = {
     "viewer": ["users.read"],
@@ -71,6 +71,33 @@ def test_effective_scopes_are_the_tokens_then_the_roles(roles: Roles) -> None:
     assert roles.effective_scopes(who()) == ("users.read",)  # the default role
     assert roles.missing_scopes(who("member"), ["users.write", "admin.users"]) == ("admin.users",)
     assert Roles().effective_scopes(principal) == ("reports:read", "users.read")
+
+
+def test_an_accounts_roles_claim_grants_scopes_in_tokenwards_own_tokens_only() -> None:
+    """Issue 22: an account's roles (the ``roles`` claim of the custom provider's access
+    tokens) grant the scopes ROLES maps them to, beside its groups; another issuer's ``roles``
+    claim, an API key's principal and non-string entries grant nothing."""
+    roles = Roles(TABLE)  # no default role: nothing is granted by accident
+
+    def account(provider: str | None, **more: Any) -> Principal:
+        return Principal(
+            subject="u1",
+            credential_type=more.pop("credential_type", "access_token"),
+            groups=("staff", "viewer"),
+            provider=provider,
+            claims={"roles": ["member", 7, "viewer"], "amr": ["pwd"]},
+            **more,
+        )
+
+    mine = account("custom")
+    assert role_names(mine) == ("staff", "viewer", "member")
+    assert roles.effective_scopes(mine) == ("users.read", "users.write")
+    assert roles.missing_scopes(mine, ["users.write"]) == ()
+    for other in (account("oidc"), account("cognito"), account(None)):
+        assert role_names(other) == ("staff", "viewer")
+        assert roles.effective_scopes(other) == ("users.read",)
+    keyed = account("custom", credential_type="api_key")
+    assert roles.effective_scopes(keyed) == ("users.read",)
 
 
 def test_declared_scopes(roles: Roles) -> None:

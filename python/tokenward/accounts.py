@@ -276,9 +276,18 @@ class Accounts:
     # --- sign-up ------------------------------------------------------------------------------
 
     def _check_email(self, email: str) -> str:
+        """``email`` normalised; SignUpFieldError (422) when it is not an address, or when the
+        mailer can say it could never send to it (the SMTP sender's ``check_address``: white
+        space, a quoted local part, a domain that is no host name...)."""
         normal = normalize_email(email) if isinstance(email, str) else ""
         if not 3 <= len(normal) <= MAX_EMAIL_CHARS or not _EMAIL.fullmatch(normal):
             raise SignUpFieldError("email", "the e-mail is not an address")
+        check: Callable[[str], object] | None = getattr(self.mailer, "check_address", None)
+        if check is not None:
+            try:
+                check(normal)
+            except ValueError as exc:
+                raise SignUpFieldError("email", f"no mail can reach this e-mail: {exc}") from None
         return normal
 
     def _check_fields(self, fields: Mapping[str, object] | None) -> dict[str, AttributeValue]:
@@ -360,9 +369,13 @@ class Accounts:
         return token
 
     async def _mail(self, kind: MailKind, email: str, token: str) -> None:
+        """Hand one message to the mailer: the app's ``on_send``, else the built-in SMTP sender
+        of ``SMTP_URL`` (:mod:`tokenward.smtp`), else the log in development. With none of them
+        a ConfigurationError says how to get one."""
         if self.mailer is None:
             raise ConfigurationError(
-                "nothing can send account mail: pass Auth(settings, on_send=...)"
+                "nothing can send account mail: pass Auth(settings, on_send=...) or set "
+                "SMTP_URL (with SMTP_FROM and APP_URL) for the built-in SMTP sender"
             )
         await self.mailer.send(kind, email, token)
 
@@ -628,8 +641,8 @@ class _DebugLogin(Protocol):
 
 class PasswordLogin:
     """``POST /v1/auth/login`` of the custom provider: the account store first, then the debug
-    user (when there is one) as before accounts existed. An account's answer may be
-    :class:`MfaRequired`; EmailNotVerifiedError goes to the caller."""
+    user when ``debug`` is given (the services give it in development only). An account's
+    answer may be :class:`MfaRequired`; EmailNotVerifiedError goes to the caller."""
 
     def __init__(self, accounts: Accounts | None, debug: _DebugLogin | None) -> None:
         self.accounts = accounts

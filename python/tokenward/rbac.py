@@ -1,7 +1,9 @@
 """Roles → scopes: which scopes a principal's roles grant it.
 
-A role is a group name (``cognito:groups`` for Cognito, ``DEBUG_GROUPS`` for the debug user);
-each role grants a list of scopes::
+A role is a group name (``cognito:groups`` for Cognito, ``DEBUG_GROUPS`` for the debug user,
+an account's groups), or one of an account's roles (``UserRecord.roles``, carried in the
+``roles`` claim of tokenward's own access tokens: :func:`role_names`); each role grants a list
+of scopes::
 
     roles = Roles(
         {"viewer": ["users.read"], "member": ["users.read", "users.write"], "admin": []},
@@ -40,7 +42,7 @@ from typing import Any
 from tokenward.exceptions import ConfigurationError
 from tokenward.principal import Principal
 
-__all__ = ["RoleInfo", "Roles", "is_scope_token"]
+__all__ = ["RoleInfo", "Roles", "is_scope_token", "role_names"]
 
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), i.e. printable ASCII without
 # space, double quote and backslash. Roles follow the same rule, so they fit a header too.
@@ -55,6 +57,20 @@ def is_scope_token(value: object) -> bool:
         and len(value) <= MAX_NAME_CHARS
         and _SCOPE_TOKEN.fullmatch(value) is not None
     )
+
+
+def role_names(principal: Principal) -> tuple[str, ...]:
+    """The names a principal's roles are looked up by: its groups, then, for an access token of
+    tokenward's own (the custom provider), the account's ``roles`` claim. Only tokenward sets
+    that claim there (an app's ``claims=`` may not); another issuer's ``roles`` claim means what
+    that issuer says, so it grants nothing here (map it to groups instead)."""
+    groups = principal.groups
+    if principal.provider != "custom" or principal.credential_type != "access_token":
+        return groups
+    found = principal.claims.get("roles")
+    if not isinstance(found, list | tuple) or not found:
+        return groups
+    return tuple(dict.fromkeys((*groups, *(r for r in found if isinstance(r, str)))))
 
 
 def _names(value: object, what: str) -> tuple[str, ...]:
@@ -242,11 +258,12 @@ class Roles:
     # --- principals ---------------------------------------------------------------------------
 
     def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
-        """The principal's own scopes (its token's), then those its roles grant, each once."""
+        """The principal's own scopes (its token's), then those its roles grant (its groups and
+        an account's roles: :func:`role_names`), each once."""
         own = tuple(principal.scopes)
         if not self._roles:
             return own
-        return tuple(dict.fromkeys(own + self.scopes_for_roles(principal.groups)))
+        return tuple(dict.fromkeys(own + self.scopes_for_roles(role_names(principal))))
 
     def missing_scopes(self, principal: Principal, scopes: Iterable[str]) -> tuple[str, ...]:
         """Those of ``scopes`` the principal does not hold (effective scopes)."""

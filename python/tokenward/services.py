@@ -22,8 +22,9 @@ is patched in afterwards)::
     settings ─▶ oidc (OidcVerifier: discovery, several issuers) ─▶ provider (OidcProvider)
     settings, store, tokens (sign-in) ─▶ oauth (ExternalSignIn: OAUTH_PROVIDERS)
     provider, api_keys, limiter (+ basic, gateway, the app's own) ─▶ strategies
-    store (a UserStore), limiter, lifecycle, mailer (on_send), gate, sign_in_user
-        ─▶ accounts (Accounts) ─▶ password_login (accounts first, then the debug user)
+    store (a UserStore), limiter, lifecycle, mailer (on_send, SMTP_URL), gate, sign_in_user
+        ─▶ accounts (Accounts) ─▶ password_login (accounts; in development, then the
+        debug user: outside development the debug login is off)
     tokens: an account session's refresh re-reads its user (disabled or deleted: refused);
         its access tokens carry amr, roles and the app's claims(user)
 
@@ -186,9 +187,10 @@ class Services:
     ``warn=False`` leaves out the start-up warnings (a CLI command is not an app starting);
     ``access`` is the entitlements' definition (``ACCESS_SET_IN_TOKEN`` puts its access set in
     the custom provider's access tokens); ``on_send`` is the application's account mailer
-    (:func:`tokenward.mail.build_mailer`); ``claims`` adds the app's claims to an account's
-    access tokens from its user record; ``gate`` is the second-factor gate password sign-in
-    asks (None: none).
+    (without it ``SMTP_URL``'s built-in sender, :mod:`tokenward.smtp`, or the log in
+    development: :func:`tokenward.mail.build_mailer`); ``claims`` adds the app's claims to an
+    account's access tokens from its user record; ``gate`` is the second-factor gate password
+    sign-in asks (None: none).
     The settings are not checked here: :func:`build_services` does, as ``Auth`` does.
     """
 
@@ -430,7 +432,8 @@ class Services:
     async def _reidentify(self, who: Principal, requested_scope: str | None) -> Principal | None:
         """The user a refresh mints for: an account's session (it has an ``amr``) re-reads its
         user (None when disabled or deleted: the refresh is refused, the session ends); the
-        debug user's is read again from the settings."""
+        debug user's is read again from the settings, in development only (elsewhere the debug
+        login is off, and a session it started earlier is refused)."""
         amr = session_amr(who)
         if amr:
             store = self.store
@@ -439,13 +442,17 @@ class Services:
                 return None
             return account_principal(user, amr, session_id=who.session_id)
         assert self.debug_user is not None
+        if not self.settings.is_development:
+            return None
         return self.debug_user.reidentify(who, requested_scope)
 
     # --- accounts (docs/accounts.md) ----------------------------------------------------------
 
     @functools.cached_property
     def mailer(self) -> Mailer | None:
-        """Where account mail goes: ``on_send``, else the log in development, else None."""
+        """Where account mail goes (:func:`tokenward.mail.build_mailer`): ``on_send``, else the
+        built-in SMTP sender when ``SMTP_URL`` is set (:mod:`tokenward.smtp`, with ``SMTP_FROM``
+        and ``APP_URL``), else the log in development, else None."""
         return build_mailer(self.settings, self._on_send)
 
     @functools.cached_property
@@ -481,10 +488,13 @@ class Services:
 
     @functools.cached_property
     def password_login(self) -> PasswordLogin | None:
-        """``POST /v1/auth/login``: accounts first, then the debug user (None under Cognito)."""
+        """``POST /v1/auth/login``: accounts first, then, in development only, the debug user
+        (None under Cognito). Outside development (``ALLOW_CUSTOM_AUTH_IN_PRODUCTION``)
+        accounts alone sign in."""
         if self.custom_provider is None:
             return None
-        return PasswordLogin(self.accounts, self.custom_provider)
+        debug = self.custom_provider if self.settings.is_development else None
+        return PasswordLogin(self.accounts, debug)
 
     async def login(
         self, email: str, password: str, scope: str | None = None
@@ -669,8 +679,9 @@ class Services:
 
     def effective_scopes(self, principal: Principal) -> tuple[str, ...]:
         """What ``principal`` may do: its credential's scopes, then those its roles grant
-        (:meth:`tokenward.rbac.Roles.effective_scopes`). An API key's are exactly those it was
-        given: its owner's roles do not widen a key made narrow on purpose."""
+        (:meth:`tokenward.rbac.Roles.effective_scopes`: its groups, and an account's roles).
+        An API key's are exactly those it was given: its owner's roles do not widen a key made
+        narrow on purpose."""
         if principal.credential_type == "api_key" or not self.roles.roles:
             return principal.scopes
         return self.roles.effective_scopes(principal)

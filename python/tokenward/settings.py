@@ -6,11 +6,11 @@ Every variable carries a prefix, ``TOKENWARD_`` unless told otherwise: an app th
 Settings fail closed. :meth:`AuthSettings.check` (run when an :class:`~tokenward.fastapi.Auth` is
 built) refuses, with a :class:`~tokenward.ConfigurationError` that names the variable to set:
 
-* the custom (debug) provider unless ``ENVIRONMENT`` names development explicitly
-  (``development``, the default, ``dev``, ``local``, ``test``, ``testing``): any other value —
-  ``staging``, ``prd``, ``production-eu``, a typo — refuses to start it unless
-  ``ALLOW_CUSTOM_AUTH_IN_PRODUCTION`` is true (and then only with a debug password of 12
-  characters or more that is not the published default in any case);
+* the custom provider unless ``ENVIRONMENT`` names development explicitly (``development``,
+  the default, ``dev``, ``local``, ``test``, ``testing``): any other value — ``staging``,
+  ``prd``, ``production-eu``, a typo — refuses to start it unless
+  ``ALLOW_CUSTOM_AUTH_IN_PRODUCTION`` is true, and then it signs in accounts only: the debug
+  user (``DEBUG_EMAIL``, ``DEBUG_PASSWORD``) signs in in development and nowhere else;
 * an ``AUTH_SECRET`` shorter than 32 bytes, or blank (white space only); the same for each
   secret of ``AUTH_SECRET_PREVIOUS`` (comma-separated), which also must not repeat
   ``AUTH_SECRET``, begin or end with white space, or be set without ``AUTH_SECRET``;
@@ -76,7 +76,6 @@ _log = logging.getLogger("tokenward")
 DEFAULT_PREFIX = "TOKENWARD_"
 DEFAULT_DEBUG_PASSWORD = "vega-debug-password"
 MIN_SECRET_BYTES = 32
-MIN_DEBUG_PASSWORD_CHARS = 12  # outside development (ALLOW_CUSTOM_AUTH_IN_PRODUCTION=true)
 # About 4 KB per cached token (docs/performance.md): 4 MiB at most with the default.
 DEFAULT_TOKEN_CACHE_SIZE = 1024
 MAX_TOKEN_CACHE_SIZE = 1_000_000  # the native cache's own bound
@@ -153,7 +152,8 @@ class ProviderSettings(BaseModel):
     )
     allow_custom_auth_in_production: bool = Field(
         default=False,
-        description="run the custom provider (and its debug login) outside development anyway",
+        description="run the custom provider outside development anyway (accounts only: the "
+        "debug login stays in development)",
     )
 
 
@@ -177,7 +177,7 @@ class SecretSettings(BaseModel):
 
 
 class DebugUserSettings(BaseModel):
-    """The custom provider's debug login."""
+    """The custom provider's debug login (development only: outside it nobody signs in so)."""
 
     concern: ClassVar[str] = "debug user"
     debug_email: str = Field(
@@ -188,8 +188,8 @@ class DebugUserSettings(BaseModel):
     )
     debug_password: SecretStr = Field(
         default=SecretStr(DEFAULT_DEBUG_PASSWORD),
-        description="the debug user's password; outside development 12 characters or more, "
-        "never the default",
+        description="the debug user's password (development only: outside it the debug "
+        "login is off)",
     )
     debug_groups: str | list[str] = Field(
         default="root,operator", description="groups of the debug user"
@@ -1178,14 +1178,13 @@ class AuthSettings(
                 raise ConfigurationError(f"{self.var('debug_scopes')} holds an invalid scope")
         if not self.is_development and not self.allow_custom_auth_in_production:
             raise ConfigurationError(
-                "custom auth (HMAC tokens and a debug login) starts only in development, and "
-                f"{self.var('environment')}={self.environment!r} is not one of "
+                "custom auth (tokenward's own tokens and accounts) starts only in development, "
+                f"and {self.var('environment')}={self.environment!r} is not one of "
                 f"{', '.join(sorted(_DEVELOPMENT))}: set {self.var('auth_provider')} to a "
                 f"production provider, or {self.var('allow_custom_auth_in_production')}=true "
-                "to run it anyway"
+                "to run it anyway (it then signs in accounts only: the debug login stays in "
+                "development)"
             )
-        if not self.is_development:
-            self._check_debug_password()
         if self.login_failure_window.total_seconds() <= 0:
             raise ConfigurationError(f"{self.var('login_failure_window')} must be positive")
         self._check_signing()
@@ -1276,24 +1275,6 @@ class AuthSettings(
             if item in items[: number - 1]:
                 raise ConfigurationError(f"{where} repeats an earlier one")
 
-    def _check_debug_password(self) -> None:
-        """Outside development the debug login is reachable by whoever finds the service: its
-        password must be neither the published default (in any case) nor short."""
-        password = self.debug_password.get_secret_value()
-        if password.strip().casefold() == DEFAULT_DEBUG_PASSWORD.casefold():
-            raise ConfigurationError(
-                f"{self.var('debug_password')} is the published default password (in any case) "
-                f"and {self.var('environment')}={self.environment!r} is not development: set "
-                "your own"
-            )
-        size = len(password.strip())
-        if size < MIN_DEBUG_PASSWORD_CHARS:
-            raise ConfigurationError(
-                f"{self.var('debug_password')} is {size} characters long; it must be at least "
-                f"{MIN_DEBUG_PASSWORD_CHARS} when {self.var('environment')}="
-                f"{self.environment!r} (not development)"
-            )
-
     def _check_secret_size(self) -> None:
         if self.auth_secret is None:
             return
@@ -1355,7 +1336,9 @@ class AuthSettings(
                 )
 
     def warn_custom_auth(self) -> None:
-        """The start-up warning of the custom provider: why its debug login is on."""
+        """The start-up log of the custom provider: in development why its debug login is on;
+        elsewhere that accounts alone sign in (and that ``DEBUG_*`` settings, if set, are
+        ignored)."""
         if self.is_development:
             default = "" if "environment" in self.model_fields_set else " (the default)"
             _log.warning(
@@ -1369,13 +1352,23 @@ class AuthSettings(
             )
             return
         _log.warning(
-            "tokenward: custom auth with a debug login is on although %s=%r is not development, "
-            "because %s=true. For a deployment, set %s=cognito.",
+            "tokenward: custom auth is on although %s=%r is not development, because %s=true: "
+            "accounts sign in; the debug login is off (development only).",
             self.var("environment"),
             self.environment,
             self.var("allow_custom_auth_in_production"),
-            self.var("auth_provider"),
         )
+        ignored = [
+            self.var(name)
+            for name in ("debug_email", "debug_password", "debug_groups", "debug_scopes")
+            if name in self.model_fields_set
+        ]
+        if ignored:
+            _log.warning(
+                "tokenward: %s %s ignored: the debug login is off outside development",
+                ", ".join(ignored),
+                "is" if len(ignored) == 1 else "are",
+            )
 
     def warn_random_secret(self) -> None:
         _log.warning(

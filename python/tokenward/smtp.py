@@ -316,6 +316,12 @@ class SmtpMailer:
             self._hostname = await asyncio.to_thread(socket.getfqdn)
         return self._hostname
 
+    def check_address(self, email: str) -> None:
+        """ValueError when ``email`` is no address this sender could ever send to (see the
+        module's :func:`check_address`): the accounts ask at sign-up, so such an address is
+        refused there (422) instead of failing later, in the background send."""
+        check_address(email)
+
     def compose(self, kind: str, email: str, token: str) -> EmailMessage:
         """The message :meth:`send` would send."""
         return compose(kind, email, token, sender=self.sender, links=self.links)

@@ -81,7 +81,6 @@ def test_settings_refuse_memory_outside_development(environment: str, provider: 
         auth_provider=provider,
         allow_custom_auth_in_production=True,
         auth_secret="memory-test-secret-0123456789-abcdefgh",
-        debug_password="a-password-for-this-deployment",
         cognito_region="eu-west-1",
         cognito_user_pool_id="eu-west-1_abc",
         cognito_app_client_id="client",

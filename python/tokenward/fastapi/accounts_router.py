@@ -34,9 +34,9 @@ from tokenward.accounts import Accounts
 from tokenward.apikeys import refuse_api_key
 from tokenward.exceptions import RateLimitError, SignUpClosedError, TokenwardError
 from tokenward.fastapi import errors
+from tokenward.fastapi._forms import error_doc, read_fields, validate
 from tokenward.fastapi.dependencies import public
 from tokenward.fastapi.models import CurrentUser, TokenResponse
-from tokenward.fastapi.router import _error_doc, _read_fields, _validate
 from tokenward.fastapi.transports import CookieSession
 from tokenward.stores.base import UserRecord
 from tokenward.tokens import ClientInfo
@@ -101,7 +101,7 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _errors(*codes: int, **more: str) -> dict[int | str, dict[str, Any]]:
-    doc = _error_doc(*(c for c in codes if c in (400, 401, 403, 413, 415, 422, 429, 503)))
+    doc = error_doc(*(c for c in codes if c in (400, 401, 403, 413, 415, 422, 429, 503)))
     for code, text in more.items():
         doc[int(code.removeprefix("s"))] = {"description": text}
     return doc
@@ -163,7 +163,7 @@ def add_account_routes(
                 cookies.check_login(request.scope)
             except TokenwardError as exc:
                 return refuse(exc)
-        body = _validate(SignUpRequest, (await _read_fields(request))[0])
+        body = validate(SignUpRequest, (await read_fields(request))[0])
         fields = dict(body.model_extra or {})
         origin = client(request)
         try:
@@ -195,7 +195,7 @@ def add_account_routes(
         responses=_errors(400, 413, 415, 422, 503),
     )
     async def verify_email(request: Request) -> Response:
-        body = _validate(TokenRequest, (await _read_fields(request))[0])
+        body = validate(TokenRequest, (await read_fields(request))[0])
         try:
             await service.verify_email(body.token)
         except TokenwardError as exc:
@@ -229,7 +229,7 @@ def add_account_routes(
         responses=_errors(400, 413, 415, 422),
     )
     async def forgot_password(request: Request) -> Any:
-        body = _validate(EmailRequest, (await _read_fields(request))[0])
+        body = validate(EmailRequest, (await read_fields(request))[0])
         email = body.email
 
         async def work() -> None:
@@ -248,7 +248,7 @@ def add_account_routes(
         responses=_errors(400, 413, 415, 422, 429, 503),
     )
     async def reset_password(request: Request) -> Response:
-        body = _validate(ResetPasswordRequest, (await _read_fields(request))[0])
+        body = validate(ResetPasswordRequest, (await read_fields(request))[0])
         try:
             await service.reset_password(body.token, body.password, address=client(request).address)
         except TokenwardError as exc:
@@ -267,7 +267,7 @@ def add_account_routes(
         request: Request,
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> Response:
-        body = _validate(ChangePasswordRequest, (await _read_fields(request))[0])
+        body = validate(ChangePasswordRequest, (await read_fields(request))[0])
         try:
             refuse_api_key(user.principal, "accounts")
             await service.change_password(

@@ -236,7 +236,7 @@ class Auth:
     # --- the custom provider's operations, for apps and tests ---------------------------------
 
     async def login(self, email: str, password: str, scope: str | None = None) -> LoginResult:
-        """A new token pair for valid credentials (an account's, then the debug user's)."""
+        """The login route without HTTP: accounts, the debug user in development only."""
         return await self.services.login(email, password, scope)
 
     async def refresh(self, refresh_token: str) -> TokenPair:

@@ -22,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from tokenward.apikeys import refuse_api_key
 from tokenward.exceptions import TokenwardError
 from tokenward.fastapi import errors
+from tokenward.fastapi._forms import read_fields, validate
 from tokenward.fastapi.dependencies import public, require_current_user
 from tokenward.fastapi.models import MAX_FIELD_CHARS, CurrentUser, TokenResponse
-from tokenward.fastapi.router import _read_fields, _validate
 from tokenward.fastapi.transports import CookieSession
 from tokenward.secondfactor import SecondFactors
 from tokenward.tokens import ClientInfo
@@ -127,8 +127,8 @@ def add_mfa_routes(
         request: Request,
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> Response:
-        data, _ = await _read_fields(request)
-        body = _validate(CodeRequest, data)
+        data, _ = await read_fields(request)
+        body = validate(CodeRequest, data)
         try:
             refuse_api_key(user.principal, "second factors")
             await factors.confirm(user.sub, body.code, address=client(request).address)
@@ -147,8 +147,8 @@ def add_mfa_routes(
         request: Request,
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> Response:
-        data, _ = await _read_fields(request, empty=True)
-        body = _validate(OptionalCodeRequest, data)
+        data, _ = await read_fields(request, empty=True)
+        body = validate(OptionalCodeRequest, data)
         try:
             refuse_api_key(user.principal, "second factors")
             await factors.disable(
@@ -172,8 +172,8 @@ def add_mfa_routes(
         try:
             if cookies is not None:  # it sets cookies as a login does: same origin rule
                 cookies.check_login(request.scope)
-            data, _ = await _read_fields(request)
-            body = _validate(ChallengeRequest, data)
+            data, _ = await read_fields(request)
+            body = validate(ChallengeRequest, data)
             pair = await factors.challenge(
                 body.mfa_token, body.code, address=client(request).address
             )
@@ -194,8 +194,8 @@ def add_mfa_routes(
         response: Response,
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> StepUpResponse:
-        data, _ = await _read_fields(request)
-        body = _validate(CodeRequest, data)
+        data, _ = await read_fields(request)
+        body = validate(CodeRequest, data)
         try:
             refuse_api_key(user.principal, "second factors")
             token = await factors.step_up(

@@ -80,18 +80,25 @@ def document(
         return
     var = settings.var
     if login_path is not None:
+        debug = settings.is_development  # the debug login is development-only
+        who = (
+            f"an account's or the debug user's ({var('debug_email')}, {var('debug_password')})"
+            if debug
+            else "an account's"
+        )
         schemes["tokenward"] = {
             "type": "oauth2",
             "description": (
                 f"Bearer access token, or an API key (Bearer vk_…). Authorize signs in "
-                f"through POST {login_path}: username is the email "
-                f"({var('debug_email')}), password is {var('debug_password')}."
+                f"through POST {login_path}: username and password are {who}."
             ),
             "flows": {
                 "password": {
                     "tokenUrl": login_path,
                     "refreshUrl": PREFIX + "/refresh",
-                    "scopes": routes.scope_table(roles, settings.debug_user_scopes),
+                    "scopes": routes.scope_table(
+                        roles, settings.debug_user_scopes if debug else ()
+                    ),
                 }
             },
         }

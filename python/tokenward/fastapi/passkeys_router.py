@@ -29,9 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from tokenward.apikeys import refuse_api_key
 from tokenward.exceptions import TokenwardError
 from tokenward.fastapi import errors
+from tokenward.fastapi._forms import read_fields, validate
 from tokenward.fastapi.dependencies import optional_current_user, public, require_current_user
 from tokenward.fastapi.models import CurrentUser, TokenResponse
-from tokenward.fastapi.router import _read_fields, _validate
 from tokenward.fastapi.transports import CookieSession
 from tokenward.stores.base import MAX_PASSKEY_NAME
 from tokenward.tokens import ClientInfo
@@ -158,8 +158,8 @@ def add_passkey_routes(
         request: Request,
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> PasskeyOut:
-        data, _ = await _read_fields(request)
-        body = _validate(RegisterRequest, data)
+        data, _ = await read_fields(request)
+        body = validate(RegisterRequest, data)
         try:
             refuse_api_key(user.principal, "passkeys")
             view = await service.register(
@@ -196,8 +196,8 @@ def add_passkey_routes(
         request: Request,
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> Response:
-        data, _ = await _read_fields(request)
-        body = _validate(RenameRequest, data)
+        data, _ = await read_fields(request)
+        body = validate(RenameRequest, data)
         try:
             refuse_api_key(user.principal, "passkeys")
             found = await service.rename(user.sub, credential_id[:1400], body.name)
@@ -261,8 +261,8 @@ def add_passkey_routes(
         try:
             if user is None and cookies is not None:  # sets cookies as a login does
                 cookies.check_login(request.scope)
-            data, _ = await _read_fields(request)
-            body = _validate(AssertionRequest, data)
+            data, _ = await read_fields(request)
+            body = validate(AssertionRequest, data)
             if user is not None:
                 refuse_api_key(user.principal, "passkeys")
                 token = await service.step_up(

@@ -19,22 +19,27 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
-import urllib.parse
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field, ValidationError
-from starlette.requests import ClientDisconnect
+from pydantic import BaseModel, Field
 
 from tokenward.accounts import MfaRequired
 from tokenward.apikeys import refuse_api_key
 from tokenward.exceptions import EmailNotVerifiedError, InvalidCredentialsError, TokenwardError
 from tokenward.fastapi import errors
+from tokenward.fastapi._forms import (
+    body_doc,
+    decode_json,
+    error_doc,
+    grant_type,
+    read_fields,
+    validate,
+)
 from tokenward.fastapi.dependencies import public
 from tokenward.fastapi.models import CurrentUser, LoginRequest, RefreshRequest, TokenResponse
 from tokenward.fastapi.transports import CookieSession
@@ -59,7 +64,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _PUBLIC = [Depends(public())]
 
 PREFIX = "/v1/auth"
-MAX_BODY_BYTES = 16 * 1024
+_UNPROCESSABLE = 422
 
 
 class Login(Protocol):
@@ -74,14 +79,6 @@ class Login(Protocol):
         client: ClientInfo | None = None,
     ) -> TokenPair | MfaRequired | None: ...
 
-
-M = TypeVar("M", bound=BaseModel)
-
-_TOO_LARGE = 413  # named differently across Starlette versions
-_UNPROCESSABLE = 422
-
-_JSON = "application/json"
-_FORM = "application/x-www-form-urlencoded"
 
 _PASSWORD_FORM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -101,172 +98,6 @@ _REFRESH_FORM_SCHEMA: dict[str, Any] = {
         "refresh_token": {"type": "string"},
     },
 }
-
-
-def _body_doc(model: type[BaseModel], form_schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                _JSON: {"schema": model.model_json_schema()},
-                _FORM: {"schema": form_schema},
-            },
-        }
-    }
-
-
-def _error_doc(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {
-        400: "The body could not be read",
-        401: "Not authenticated, or the credentials or token are not valid",
-        403: "Signed in with an API key: sessions are managed with an access token",
-        413: "The body is too large",
-        415: "The body is neither JSON nor a urlencoded form",
-        422: "The body lacks a field or has one of the wrong type",
-        429: "Too many attempts: wait for Retry-After seconds",
-        503: "The session store is unavailable",
-    }
-    return {code: {"description": text[code]} for code in codes}
-
-
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise errors.bad_request(
-            f"The body must be at most {MAX_BODY_BYTES} bytes.",
-            _TOO_LARGE,
-        )
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise errors.bad_request(
-                    f"The body must be at most {MAX_BODY_BYTES} bytes.",
-                    _TOO_LARGE,
-                )
-            chunks.append(chunk)
-    except ClientDisconnect:
-        # The client went away mid-body: nobody is left to answer, and it is not our error.
-        raise errors.bad_request("The client disconnected before sending the whole body.") from None
-    return b"".join(chunks)
-
-
-_NUMBER = "a number that is not finite, or beyond the range of a double"
-_UNSTORABLE = (
-    "a string with a NUL character or a lone surrogate (a UTF-16 escape without its pair), "
-    "which no store can hold"
-)
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(_NUMBER)
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(_NUMBER)
-
-
-def _has_unstorable(data: Any) -> bool:
-    pending = [data]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if unstorable(item):
-                return True
-        elif isinstance(item, dict):
-            pending += item
-            pending += item.values()
-        elif isinstance(item, list):
-            pending += item
-    return False
-
-
-def decode_json(body: bytes | str) -> Any:
-    """``body`` as JSON, strictly. json.JSONDecodeError when it is not JSON; ValueError (with
-    a message that quotes nothing of the body) when it holds a number no double can hold
-    (``NaN``, ``Infinity``, ``1e999``, an integer of thousands of digits), or a NUL or a lone
-    surrogate in a string or a name: values no application or store can use (see
-    :func:`tokenward.stores.base.unstorable`), and that no answer could echo."""
-    try:
-        data = json.loads(body, parse_float=_finite, parse_constant=_no_constant)
-    except json.JSONDecodeError:
-        raise
-    except RecursionError:
-        raise json.JSONDecodeError("nested too deeply", "", 0) from None
-    except UnicodeDecodeError:
-        raise json.JSONDecodeError("not UTF-8", "", 0) from None
-    except ValueError:  # the hooks', and int()'s for thousands of digits
-        raise ValueError(_NUMBER) from None
-    if _has_unstorable(data):
-        raise ValueError(_UNSTORABLE)
-    return data
-
-
-def _unprocessable_json(reason: str) -> HTTPException:
-    problem = {"loc": [0], "msg": "JSON decode error", "type": "json_invalid"}
-    return HTTPException(
-        _UNPROCESSABLE,
-        detail=errors.validation_detail([{**problem, "ctx": {"error": reason}}], ("body",)),
-    )
-
-
-async def _read_fields(request: Request, empty: bool = False) -> tuple[dict[str, Any], bool]:
-    """The body as a dict of fields, and whether it came as a form (``empty``: an empty JSON
-    body is ``{}``, for a refresh or logout whose token is in a cookie)."""
-    media_type = request.headers.get("content-type", _JSON).split(";", 1)[0].strip().lower()
-    body = await _read_body(request)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise errors.bad_request("The body must be UTF-8.") from None
-    if media_type == _FORM:
-        try:
-            parsed = urllib.parse.parse_qs(
-                text, keep_blank_values=True, strict_parsing=False, max_num_fields=16
-            )
-        except ValueError:
-            raise errors.bad_request("The form has too many fields.") from None
-        fields = {key: values[0] for key, values in parsed.items() if values}
-        if _has_unstorable(fields):
-            problem = {"loc": [], "msg": f"The form holds {_UNSTORABLE}", "type": "value_error"}
-            raise HTTPException(
-                _UNPROCESSABLE, detail=errors.validation_detail([problem], ("body",))
-            )
-        return fields, True
-    if media_type in (_JSON, "") or media_type.endswith("+json"):
-        try:
-            data = decode_json(text) if text.strip() else ({} if empty else None)
-        except json.JSONDecodeError:
-            raise errors.bad_request("The body is not valid JSON.") from None
-        except ValueError as exc:
-            raise _unprocessable_json(str(exc)) from None
-        if not isinstance(data, dict):
-            raise errors.bad_request("The body must be a JSON object.")
-        return data, False
-    raise errors.bad_request(
-        f"Send the body as {_JSON} (or {_FORM}).", status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-    )
-
-
-def _validate(model: type[M], data: dict[str, Any]) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        # The inputs are left out: they may hold a password.
-        problems = exc.errors(include_url=False, include_input=False, include_context=False)
-        detail = errors.validation_detail(problems, ("body",))
-        raise HTTPException(_UNPROCESSABLE, detail=detail) from None
-
-
-def _grant_type(data: dict[str, Any], expected: str) -> None:
-    grant = data.get("grant_type")
-    if grant is not None and grant != expected:
-        raise errors.bad_request(f"grant_type must be {expected!r} here.")
 
 
 class _StrictJSONRequest(Request):
@@ -375,7 +206,7 @@ def build_auth_router(
         "/me",
         response_model=CurrentUser,
         summary="The signed-in user",
-        responses=_error_doc(401, 503),
+        responses=error_doc(401, 503),
     )
     # A default rather than Annotated: the annotations are strings, evaluated in the module's
     # globals, where the ``current_user`` this router was handed does not exist.
@@ -403,9 +234,9 @@ def build_auth_router(
         "/login",
         dependencies=_PUBLIC,
         response_model=TokenResponse,
-        summary="Sign in (debug login of the custom provider)",
-        openapi_extra=_body_doc(LoginRequest, _PASSWORD_FORM_SCHEMA),
-        responses=_error_doc(400, 401, 413, 415, 422, 429, 503),
+        summary="Sign in with a password (accounts; the debug user in development)",
+        openapi_extra=body_doc(LoginRequest, _PASSWORD_FORM_SCHEMA),
+        responses=error_doc(400, 401, 413, 415, 422, 429, 503),
     )
     async def login(request: Request, response: Response) -> Any:
         if cookies is not None:  # a login that sets cookies: another site's form may not
@@ -413,15 +244,15 @@ def build_auth_router(
                 cookies.check_login(request.scope)
             except TokenwardError as exc:
                 raise fail(exc) from None
-        data, is_form = await _read_fields(request)
+        data, is_form = await read_fields(request)
         if is_form:
-            _grant_type(data, "password")
+            grant_type(data, "password")
             data = {
                 "email": data.get("username", data.get("email")),
                 "password": data.get("password"),
                 "scope": data.get("scope"),
             }
-        credentials = _validate(LoginRequest, data)
+        credentials = validate(LoginRequest, data)
         origin = where(request)
         try:
             attempt = None
@@ -452,15 +283,15 @@ def build_auth_router(
         dependencies=_PUBLIC,
         response_model=TokenResponse,
         summary="Exchange a refresh token for a new pair (the old one is spent)",
-        openapi_extra=_body_doc(RefreshRequest, _REFRESH_FORM_SCHEMA),
-        responses=_error_doc(400, 401, 413, 415, 422, 429, 503),
+        openapi_extra=body_doc(RefreshRequest, _REFRESH_FORM_SCHEMA),
+        responses=error_doc(400, 401, 413, 415, 422, 429, 503),
     )
     async def refresh(request: Request, response: Response) -> TokenResponse:
-        data, is_form = await _read_fields(request, empty=cookies is not None)
+        data, is_form = await read_fields(request, empty=cookies is not None)
         if is_form:
-            _grant_type(data, "refresh_token")
+            grant_type(data, "refresh_token")
         try:
-            token = _validate(RefreshRequest, _with_cookie(data, request)).refresh_token
+            token = validate(RefreshRequest, _with_cookie(data, request)).refresh_token
             if guard is not None:
                 await guard.check_refresh(where(request).address)
             pair = await rotation.refresh(token)
@@ -476,14 +307,14 @@ def build_auth_router(
         status_code=status.HTTP_204_NO_CONTENT,
         response_class=Response,
         summary="Revoke the refresh token's whole family (every token it was rotated into)",
-        openapi_extra=_body_doc(RefreshRequest, _REFRESH_FORM_SCHEMA),
-        responses=_error_doc(400, 413, 415, 422, 503),
+        openapi_extra=body_doc(RefreshRequest, _REFRESH_FORM_SCHEMA),
+        responses=error_doc(400, 413, 415, 422, 503),
     )
     async def logout(request: Request) -> Response:
-        data, _ = await _read_fields(request, empty=cookies is not None)
+        data, _ = await read_fields(request, empty=cookies is not None)
         answer = Response(status_code=status.HTTP_204_NO_CONTENT)
         try:
-            body = _validate(RefreshRequest, _with_cookie(data, request))
+            body = validate(RefreshRequest, _with_cookie(data, request))
             await rotation.end_session_of(body.refresh_token)
         except TokenwardError as exc:
             raise fail(exc) from None
@@ -495,7 +326,7 @@ def build_auth_router(
         "/sessions",
         response_model=list[SessionView],
         summary="The caller's live sessions; current: true marks the one of this request",
-        responses=_error_doc(401, 403, 503),
+        responses=error_doc(401, 403, 503),
     )
     async def list_sessions(
         user: CurrentUser = Depends(current_user),  # noqa: B008
@@ -526,7 +357,7 @@ def build_auth_router(
         response_class=Response,
         summary="End one of the caller's sessions (its refresh token stops working at once)",
         responses={
-            **_error_doc(401, 403, 503),
+            **error_doc(401, 403, 503),
             404: {"description": "The caller has no such session"},
         },
     )
@@ -547,7 +378,7 @@ def build_auth_router(
         "/sessions",
         response_model=EndedSessions,
         summary="End every session of the caller but the current one",
-        responses=_error_doc(401, 403, 503),
+        responses=error_doc(401, 403, 503),
     )
     async def end_other_sessions(
         user: CurrentUser = Depends(current_user),  # noqa: B008
