@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from tokenward.secondfactor import SecondFactors, totp_cipher
 from tokenward.signin import SecondFactorGate
 from tokenward.stores import UserRecord
 from tokenward.stores.memory import MemoryStore
+from tokenward.stores.sqlite import SQLiteStore
 from tokenward.tokens import ClientInfo, TokenPair, TokenService
 
 SECRET = b"a second-factor test secret of 32 bytes or more"
@@ -42,7 +44,7 @@ class World:
 
     def __init__(self, **options: Any) -> None:
         self.clock = Clock()
-        self.store = MemoryStore()
+        self.store: Any = options.pop("store", None) or MemoryStore()
         self.tokens = TokenService(DebugTokens(SECRET), self.store, clock=self.clock)
         self.signed_in: list[tuple[str, tuple[str, ...], ClientInfo | None, str | None]] = []
         self.user = UserRecord(
@@ -246,6 +248,68 @@ def test_a_burst_of_challenges_with_one_token_signs_in_once() -> None:
 
         results = await asyncio.gather(*(one(c) for c in codes))
         assert results.count(True) == 1
+        assert len(world.signed_in) == 1
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_losing_challenge_spends_no_recovery_code(kind: str, tmp_path: Path) -> None:
+    """A burst with one mfa_token and recovery codes (one of them twice): one request wins
+    the token and spends its code; the losers are refused before their codes are looked at,
+    so every other code still works afterwards. On SQLite the requests really interleave
+    (each store call waits for the store's thread)."""
+    store = SQLiteStore(tmp_path / "mfa.db") if kind == "sqlite" else MemoryStore()
+    world = World(store=store, max_attempts=50)
+
+    async def scenario() -> None:
+        await store.open()
+        try:
+            await world.store.create_user(world.user)
+            made = await world.factors.enrol("u1", "ada@example.com")
+            await world.factors.confirm("u1", world.code(made.secret))
+            token = await world.factors.begin(world.user)
+            codes = made.recovery_codes
+            burst = [codes[0], codes[0], codes[1], codes[2], codes[3], codes[4]]
+
+            async def one(code: str) -> bool:
+                try:
+                    await world.factors.challenge(token, code)
+                except InvalidSecondFactorError:
+                    return False
+                return True
+
+            results = await asyncio.gather(*(one(c) for c in burst))
+            assert results.count(True) == 1 and len(world.signed_in) == 1
+            spent = burst[results.index(True)]
+            assert len(await world.store.recovery_code_hashes("u1")) == 9
+            for code in dict.fromkeys(burst):  # each loser's code still signs in, once
+                again = await world.factors.begin(world.user)
+                if code == spent:
+                    with pytest.raises(InvalidSecondFactorError):
+                        await world.factors.challenge(again, code)
+                else:
+                    await world.factors.challenge(again, code)
+            assert len(await world.store.recovery_code_hashes("u1")) == 5
+        finally:
+            await store.close()
+
+    run(scenario())
+
+
+def test_a_wrong_code_keeps_the_token_and_a_right_one_spends_it() -> None:
+    world = World()
+
+    async def scenario() -> None:
+        secret = await world.enrolled()
+        token = await world.factors.begin(world.user)
+        for wrong in ("000000", "AAAA-BBBB-CCCC"):
+            with pytest.raises(InvalidSecondFactorError):
+                await world.factors.challenge(token, wrong)
+        await world.factors.challenge(token, world.code(secret))
+        world.clock.now += 30
+        with pytest.raises(InvalidSecondFactorError):  # spent
+            await world.factors.challenge(token, world.code(secret))
         assert len(world.signed_in) == 1
 
     run(scenario())

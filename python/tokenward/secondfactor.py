@@ -14,7 +14,9 @@ behind the routes of docs/mfa.md. Framework-free; what it keeps is an :class:`Mf
 * the recovery codes, as keyed hashes (:class:`~tokenward.mfa.RecoveryCodes`);
 * the sign-ins waiting for a second factor, by the SHA-256 of their ``mfa_token`` (256 random
   bits from the native DRBG: a hash without a key is enough for a value nobody can guess), each
-  single-use and short-lived.
+  single-use and short-lived. A challenge takes its sign-in (one atomic delete) before it
+  looks at the code and puts it back after a wrong one, so a request that loses a race for
+  the ``mfa_token`` never spends a recovery code.
 
 Every attempt (a challenge, a confirmation, a step-up, a removal with a code) goes through the
 atomic limiter (:meth:`~tokenward.stores.CounterStore.reserve`): ``max_attempts`` per
@@ -40,6 +42,7 @@ from tokenward._core import DebugTokens, FieldCipher, base32_encode, totp_secret
 from tokenward.exceptions import (
     ConfigurationError,
     DecryptionError,
+    DuplicateKeyError,
     InsufficientAuthenticationError,
     InvalidSecondFactorError,
     RateLimitError,
@@ -243,7 +246,10 @@ class SecondFactors:
         ``mfa_token``; the session starts through :class:`~tokenward.signin.SignInUser` with
         ``amr`` ``("pwd", "otp")``. InvalidSecondFactorError for a wrong code, an unknown,
         expired or spent token, or a user gone or disabled since; RateLimitError past the
-        limits. Of concurrent challenges with one token at most one starts a session."""
+        limits. The pending sign-in is taken before the code is looked at and put back after a
+        wrong one: of concurrent challenges with one token at most one starts a session, and
+        only the request holding the token checks its code, so a losing request spends no
+        recovery code and no TOTP step."""
         if self.sign_in is None:
             raise ConfigurationError("second-factor sign-in needs the accounts' sign-in")
         token_hash = _token_hash(mfa_token[:_MAX_CODE_CHARS])
@@ -251,18 +257,27 @@ class SecondFactors:
             "the code or the mfa_token is not valid (wrong, used, or expired: sign in again)"
         )
         held = await self._reserve(address=address, token_hash=token_hash)
-        pending = await self.store.get_pending_sign_in(token_hash, now=self._clock())
+        # The pending sign-in is taken first, in one atomic step: from here on this request
+        # alone holds it, so only the request that wins the mfa_token checks (and may spend) a
+        # code. Concurrent requests with the same token find nothing and are refused without
+        # touching the user's codes.
+        pending = await self.store.consume_pending_sign_in(token_hash, now=self._clock())
         if pending is None:
             raise refused
-        held += await self._reserve(user_id=pending.user_id)
-        user = await self.store.get_user(pending.user_id)
-        record = await self.store.get_totp(pending.user_id)
-        if user is None or user.disabled or record is None or not record.confirmed:
-            raise refused
-        if not await self._check(user.id, record, code):
-            raise refused
-        if await self.store.consume_pending_sign_in(token_hash, now=self._clock()) is None:
-            raise refused  # another request with the same token won
+        done = False
+        try:
+            held += await self._reserve(user_id=pending.user_id)
+            user = await self.store.get_user(pending.user_id)
+            record = await self.store.get_totp(pending.user_id)
+            if user is None or user.disabled or record is None or not record.confirmed:
+                done = True  # it can never succeed: the sign-in is not put back
+                raise refused
+            if not await self._check(user.id, record, code):
+                raise refused
+            done = True
+        finally:
+            if not done:  # a wrong code (or a limit, or a failure): the token may try again
+                await self._put_back(token_hash, pending)
         await self._release(held)
         client = ClientInfo(pending.client_address, pending.user_agent)
         return await self.sign_in(user, client=client, scope=pending.scope, amr=("pwd", "otp"))
@@ -292,6 +307,16 @@ class SecondFactors:
         return mfa_time is not None and self._clock() - mfa_time <= max_age
 
     # --- inside --------------------------------------------------------------------------------
+
+    async def _put_back(self, token_hash: str, pending: PendingSignIn) -> None:
+        """Return a pending sign-in the challenge took but did not finish (a wrong code): the
+        same hash and expiry, so its attempts go on counting against the same limits."""
+        if pending.expires_at <= self._clock():
+            return
+        try:
+            await self.store.add_pending_sign_in(token_hash, pending)
+        except DuplicateKeyError:  # cannot happen: the hash is 256 random bits, taken by us
+            pass
 
     def _secret(self, record: TotpRecord) -> bytes:
         try:
