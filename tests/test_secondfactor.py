@@ -5,12 +5,14 @@ freshness, removal, the operator's reset, the limits, and the secret stored encr
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _fastapi_support import TestClient, bearer, login, make_app
 from tokenward._core import DebugTokens, base32_decode, totp_code
 from tokenward.exceptions import (
     InsufficientAuthenticationError,
@@ -57,6 +59,7 @@ class World:
             sign_in=self.sign_in,
             tokens=self.tokens,
             issuer="Vega",
+            lifecycle=self.tokens.lifecycle,
             clock=self.clock,
             **options,
         )
@@ -72,6 +75,15 @@ class World:
         self.signed_in.append((user.id, tuple(amr), client, scope))
         who = Principal(subject=user.id, credential_type="access_token", email=user.email)
         return await self.tokens.start(who, client=client, requested_scope=scope, amr=amr)
+
+    async def session(self) -> str:
+        """A new session of the user (a sign-in); its id."""
+        pair = await self.sign_in(self.user)
+        sid: str = self.claims(pair.access_token)["sid"]
+        return sid
+
+    async def live(self) -> set[str]:
+        return {s.id for s in await self.store.list_sessions("u1", now=self.clock.now)}
 
     def code(self, secret: str, offset: int = 0) -> str:
         return totp_code(base32_decode(secret), int(self.clock.now) + offset)
@@ -453,3 +465,77 @@ def test_secrets_and_codes_made_under_a_previous_secret_still_work() -> None:
         await rotated.challenge(token, made.recovery_codes[0])
 
     run(scenario())
+
+
+def test_turning_totp_on_or_off_ends_the_other_sessions_and_a_reset_ends_all() -> None:
+    world = World()
+
+    async def scenario() -> None:
+        await world.store.create_user(world.user)
+        mine, other = await world.session(), await world.session()
+        made = await world.factors.enrol("u1", "ada@example.com")
+        assert await world.live() == {mine, other}  # a pending factor changes nothing
+        await world.factors.confirm("u1", world.code(made.secret), keep_session=mine)
+        assert await world.live() == {mine}
+        world.clock.now += 30
+        other = await world.session()
+        await world.factors.disable("u1", code=world.code(made.secret), keep_session=mine)
+        assert await world.live() == {mine}
+        # an operator's reset ends every session, the caller's included
+        made = await world.factors.enrol("u1", "ada@example.com")
+        await world.factors.confirm("u1", world.code(made.secret), keep_session=mine)
+        await world.session()
+        assert await world.factors.reset("u1")
+        assert await world.live() == set()
+
+    run(scenario())
+
+
+def test_a_refused_change_ends_no_session() -> None:
+    world = World()
+
+    async def scenario() -> None:
+        secret = await world.enrolled()
+        mine, other = await world.session(), await world.session()
+        with pytest.raises(InvalidSecondFactorError):
+            await world.factors.disable("u1", code="000000", keep_session=mine)
+        with pytest.raises(InsufficientAuthenticationError):
+            await world.factors.disable("u1", keep_session=mine)
+        assert await world.live() == {mine, other}
+        assert await world.factors.required(world.user) and secret
+
+    run(scenario())
+
+
+def test_the_routes_keep_the_callers_session_and_end_the_others() -> None:
+    """POST /mfa/totp/confirm and DELETE /mfa/totp through the auth router: the session of the
+    request stays, another session of the same user ends (its refresh token is refused)."""
+    store = MemoryStore()
+    app, auth = make_app(store=store, cookie_sessions=False)
+    with TestClient(app) as client:
+        subject = auth.provider.subject  # type: ignore[attr-defined]
+        run(store.create_user(UserRecord(subject, "mfa-user@example.com", None, T0, T0)))
+        mine, other = login(client), login(client)
+        headers = bearer(mine["access_token"])
+
+        def refreshes(pair: dict[str, Any]) -> bool:
+            answer = client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+            if answer.status_code == 200:
+                pair.update(answer.json())
+            return answer.status_code == 200
+
+        made = client.post("/v1/auth/mfa/totp", headers=headers).json()
+        code = totp_code(base32_decode(made["secret"]), int(time.time()))
+        confirmed = client.post("/v1/auth/mfa/totp/confirm", headers=headers, json={"code": code})
+        assert confirmed.status_code == 204, confirmed.text
+        assert not refreshes(other) and refreshes(mine)
+        headers = bearer(mine["access_token"])
+        other = login(client)  # the debug user has no second factor of the gate's
+        off = client.request(
+            "DELETE",
+            "/v1/auth/mfa/totp",
+            headers=headers,
+            json={"code": made["recovery_codes"][0]},
+        )
+        assert off.status_code == 204, off.text
+        assert not refreshes(other) and refreshes(mine)

@@ -51,6 +51,7 @@ from tokenward.exceptions import (
 )
 from tokenward.mfa import RecoveryCodes, TotpVerifier, otpauth_uri
 from tokenward.principal import Principal
+from tokenward.sessions import SessionLifecycle
 from tokenward.signin import SignInUser
 from tokenward.stores.base import (
     CounterStore,
@@ -109,6 +110,9 @@ class SecondFactors:
     ``sign_in`` starts the session a challenge ends in (``Services.sign_in_user``); ``tokens``
     makes the step-up's fresh access token; ``secret`` and ``previous`` are ``AUTH_SECRET`` and
     ``AUTH_SECRET_PREVIOUS``; ``issuer`` is what an authenticator app shows beside the account.
+    ``lifecycle`` ends sessions when a factor is turned on or off (a security event, as a
+    password change is): the user's other sessions after :meth:`confirm` and :meth:`disable`
+    (the caller's, ``keep_session``, stays), all of them after an operator's :meth:`reset`.
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class SecondFactors:
         attempt_window: float = 900.0,
         token_ttl: float = 300.0,
         fresh_max_age: int = 300,
+        lifecycle: SessionLifecycle | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if max_attempts < 1 or attempt_window <= 0 or token_ttl <= 0 or fresh_max_age <= 0:
@@ -139,6 +144,7 @@ class SecondFactors:
         self.attempt_window = attempt_window
         self.token_ttl = token_ttl
         self.fresh_max_age = fresh_max_age
+        self.lifecycle = lifecycle
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -183,9 +189,17 @@ class SecondFactors:
             )
         return Enrolment(secret=base32_encode(raw), otpauth_uri=uri, recovery_codes=codes)
 
-    async def confirm(self, user_id: str, code: str, *, address: str | None = None) -> None:
-        """Turn the pending factor on with a current code from the app. SecondFactorStateError
-        without a pending factor; InvalidSecondFactorError for a wrong code."""
+    async def confirm(
+        self,
+        user_id: str,
+        code: str,
+        *,
+        address: str | None = None,
+        keep_session: str | None = None,
+    ) -> None:
+        """Turn the pending factor on with a current code from the app; every session of the
+        user but ``keep_session`` (the caller's) ends. SecondFactorStateError without a pending
+        factor; InvalidSecondFactorError for a wrong code."""
         record = await self.store.get_totp(user_id)
         if record is None or record.confirmed:
             raise SecondFactorStateError(
@@ -196,6 +210,7 @@ class SecondFactors:
             raise InvalidSecondFactorError("the code is not valid: enter the current one")
         await self.store.confirm_totp(user_id, now=self._clock())
         await self._release(held)
+        await self._end_sessions(user_id, keep_session)
         _log.info("tokenward: two-step sign-in turned on for user %s", user_id)
 
     async def disable(
@@ -205,8 +220,10 @@ class SecondFactors:
         code: str | None = None,
         mfa_time: float | None = None,
         address: str | None = None,
+        keep_session: str | None = None,
     ) -> None:
-        """Turn TOTP off (its recovery codes and waiting sign-ins go too). It needs a fresh
+        """Turn TOTP off (its recovery codes, waiting sign-ins and every session of the user
+        but ``keep_session``, the caller's, go too). It needs a fresh
         factor: ``code`` (a current TOTP code or a recovery code), or an ``mfa_time`` (the
         caller's token's) at most ``fresh_max_age`` seconds old; InsufficientAuthenticationError
         without either, InvalidSecondFactorError for a wrong code, SecondFactorStateError when
@@ -226,16 +243,31 @@ class SecondFactors:
                 max_age=self.fresh_max_age,
                 subject=user_id,
             )
-        await self.reset(user_id)
+        await self._remove(user_id)
+        await self._end_sessions(user_id, keep_session)
 
     async def reset(self, user_id: str) -> bool:
-        """An operator's reset (a lost device, no codes left): the factor, its recovery codes
-        and the user's waiting sign-ins are removed. False when no factor was there."""
+        """An operator's reset (a lost device, no codes left): the factor, its recovery codes,
+        the user's waiting sign-ins and every session of the user are removed (whoever holds
+        them signs in again, with the password alone). False when no factor was there."""
+        removed = await self._remove(user_id)
+        await self._end_sessions(user_id, None)
+        return removed
+
+    async def _remove(self, user_id: str) -> bool:
         removed = await self.store.delete_totp(user_id)
         await self.store.delete_pending_sign_ins(user_id)
         if removed:
             _log.warning("tokenward: two-step sign-in removed for user %s", user_id)
         return removed
+
+    async def _end_sessions(self, user_id: str, keep_session: str | None) -> None:
+        """A factor went on or off: the user's sessions but ``keep_session`` end (through the
+        one session life cycle, so the access-token session check forgets them at once)."""
+        if self.lifecycle is not None:
+            ended = await self.lifecycle.end_others(user_id, keep_session)
+            if ended:
+                _log.info("tokenward: %d other session(s) of user %s ended", ended, user_id)
 
     # --- the challenge and step-up -------------------------------------------------------------
 
