@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from _fastapi_support import TestClient, bearer, login, make_app
-from tokenward._core import DebugTokens, base32_decode, totp_code
+from tokenward._core import DebugTokens, OneTimeTokens, base32_decode, totp_code
 from tokenward.exceptions import (
     InsufficientAuthenticationError,
     InvalidSecondFactorError,
@@ -463,6 +463,10 @@ def test_secrets_and_codes_made_under_a_previous_secret_still_work() -> None:
         await rotated.challenge(token, before.code(made.secret))
         token = await rotated.begin(before.user)
         await rotated.challenge(token, made.recovery_codes[0])
+        # an mfa_token handed out before the rotation is still found (under the old key)
+        waiting = await old.begin(before.user)
+        before.clock.now += 30
+        await rotated.challenge(waiting, before.code(made.secret))
 
     run(scenario())
 
@@ -539,3 +543,25 @@ def test_the_routes_keep_the_callers_session_and_end_the_others() -> None:
         )
         assert off.status_code == 204, off.text
         assert not refreshes(other) and refreshes(mine)
+
+
+def test_the_mfa_token_is_made_and_hashed_in_the_native_core() -> None:
+    """twm_ and 256 bits (OneTimeTokens, purpose "mfa"); the store holds only the HMAC of the
+    token under the key of AUTH_SECRET for that purpose, no e-mail token's hash."""
+    world = World()
+
+    async def scenario() -> None:
+        secret = await world.enrolled()
+        token = await world.factors.begin(world.user)
+        mfa = OneTimeTokens(SECRET, "mfa")
+        assert mfa.is_token(token) and token.startswith("twm_") and len(token) == 47
+        assert await world.store.get_pending_sign_in(mfa.hash(token), now=world.clock.now)
+        relabelled = "twr_" + token[4:]  # the same random part as a reset token: not found
+        reset_hash = OneTimeTokens(SECRET, "reset-password").hash(relabelled)
+        assert await world.store.get_pending_sign_in(reset_hash, now=world.clock.now) is None
+        for malformed in (relabelled, token[:-1], token + "A", token.upper(), "twm_\ud800"):
+            with pytest.raises(InvalidSecondFactorError):
+                await world.factors.challenge(malformed, world.code(secret))
+        await world.factors.challenge(token, world.code(secret))
+
+    run(scenario())

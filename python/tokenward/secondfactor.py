@@ -12,9 +12,12 @@ behind the routes of docs/mfa.md. Framework-free; what it keeps is an :class:`Mf
 * the last accepted time step (:class:`~tokenward.mfa.TotpVerifier`'s replay refusal: one
   conditional ``UPDATE``);
 * the recovery codes, as keyed hashes (:class:`~tokenward.mfa.RecoveryCodes`);
-* the sign-ins waiting for a second factor, by the SHA-256 of their ``mfa_token`` (256 random
-  bits from the native DRBG: a hash without a key is enough for a value nobody can guess), each
-  single-use and short-lived. A challenge takes its sign-in (one atomic delete) before it
+* the sign-ins waiting for a second factor, by the hash of their ``mfa_token``, each
+  single-use and short-lived. The token is made and hashed in the native core as the e-mail
+  tokens are (:class:`~tokenward._core.OneTimeTokens`, purpose ``"mfa"``: ``twm_`` and 256 bits
+  from the private DRBG; the hash an HMAC-SHA256 under a key HKDF derives from ``AUTH_SECRET``
+  for this purpose alone; a token made before a rotation is still found under
+  ``AUTH_SECRET_PREVIOUS``). A challenge takes its sign-in (one atomic delete) before it
   looks at the code and puts it back after a wrong one, so a request that loses a race for
   the ``mfa_token`` never spends a recovery code.
 
@@ -38,13 +41,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from tokenward._core import DebugTokens, FieldCipher, base32_encode, totp_secret
+from tokenward._core import FieldCipher, OneTimeTokens, base32_encode, totp_secret
 from tokenward.exceptions import (
     ConfigurationError,
     DecryptionError,
     DuplicateKeyError,
     InsufficientAuthenticationError,
     InvalidSecondFactorError,
+    MalformedTokenError,
     RateLimitError,
     SecondFactorStateError,
     StoreError,
@@ -100,8 +104,9 @@ def totp_cipher(secret: bytes, previous: Sequence[bytes] = ()) -> FieldCipher:
     return FieldCipher(keys, primary=_key_id(secret))
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+def _counter_key(user_id: str) -> str:
+    """A user's attempt counter's key: a digest, so that no user id reaches the counter store."""
+    return hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 class SecondFactors:
@@ -137,6 +142,7 @@ class SecondFactors:
         self._cipher = totp_cipher(secret, previous)
         self._verifier = TotpVerifier(store, clock=clock)
         self._recovery = [RecoveryCodes(store, item) for item in (secret, *previous)]
+        self._mfa_tokens = [OneTimeTokens(item, "mfa") for item in (secret, *previous)]
         self.sign_in = sign_in
         self.tokens = tokens
         self.issuer = issuer
@@ -161,7 +167,7 @@ class SecondFactors:
         self, user: UserRecord, *, client: ClientInfo | None = None, scope: str | None = None
     ) -> str:
         """A new ``mfa_token`` for ``user``'s password sign-in, single-use, for ``token_ttl``."""
-        token = MFA_TOKEN_PREFIX + DebugTokens.random_id(32)
+        token, token_hash = self._mfa_tokens[0].issue()
         pending = PendingSignIn(
             user_id=user.id,
             expires_at=self._clock() + self.token_ttl,
@@ -169,7 +175,7 @@ class SecondFactors:
             user_agent=None if client is None or not client.user_agent else client.user_agent[:512],
             scope=scope,
         )
-        await self.store.add_pending_sign_in(_token_hash(token), pending)
+        await self.store.add_pending_sign_in(token_hash, pending)
         return token
 
     # --- enrolment -----------------------------------------------------------------------------
@@ -284,16 +290,20 @@ class SecondFactors:
         recovery code and no TOTP step."""
         if self.sign_in is None:
             raise ConfigurationError("second-factor sign-in needs the accounts' sign-in")
-        token_hash = _token_hash(mfa_token[:_MAX_CODE_CHARS])
+        hashes = self._token_hashes(mfa_token)
         refused = InvalidSecondFactorError(
             "the code or the mfa_token is not valid (wrong, used, or expired: sign in again)"
         )
-        held = await self._reserve(address=address, token_hash=token_hash)
+        held = await self._reserve(address=address, token_hash=hashes[0] if hashes else None)
         # The pending sign-in is taken first, in one atomic step: from here on this request
         # alone holds it, so only the request that wins the mfa_token checks (and may spend) a
         # code. Concurrent requests with the same token find nothing and are refused without
         # touching the user's codes.
-        pending = await self.store.consume_pending_sign_in(token_hash, now=self._clock())
+        pending: PendingSignIn | None = None
+        for token_hash in hashes:  # AUTH_SECRET's hash, then AUTH_SECRET_PREVIOUS's
+            pending = await self.store.consume_pending_sign_in(token_hash, now=self._clock())
+            if pending is not None:
+                break
         if pending is None:
             raise refused
         done = False
@@ -339,6 +349,15 @@ class SecondFactors:
         return mfa_time is not None and self._clock() - mfa_time <= max_age
 
     # --- inside --------------------------------------------------------------------------------
+
+    def _token_hashes(self, mfa_token: str) -> list[str]:
+        """The hashes ``mfa_token`` may be stored under (HMAC-SHA256 in the native core, under
+        a key derived from ``AUTH_SECRET``, then from each previous secret); none when it is
+        not an mfa_token's exact shape."""
+        try:
+            return [tokens.hash(mfa_token[:_MAX_CODE_CHARS]) for tokens in self._mfa_tokens]
+        except MalformedTokenError:
+            return []
 
     async def _put_back(self, token_hash: str, pending: PendingSignIn) -> None:
         """Return a pending sign-in the challenge took but did not finish (a wrong code): the
@@ -386,7 +405,7 @@ class SecondFactors:
         if token_hash:
             keys.append(f"mfa-token:{token_hash[:40]}")
         if user_id:
-            keys.append("mfa-user:" + _token_hash(user_id)[:40])
+            keys.append("mfa-user:" + _counter_key(user_id))
         held: list[tuple[str, float]] = []
         now = self._clock()
         for key in keys:
