@@ -1,6 +1,6 @@
-"""Single-use tokens for e-mail verification and password reset (C++ core): the shape is strict,
-the hash at rest is an HMAC under a key of the purpose alone, the purposes never serve for each
-other, and the comparison is the constant-time one."""
+"""Single-use tokens for e-mail verification, password reset and the mfa_token (C++ core): the
+shape is strict, the hash at rest is an HMAC under a key of the purpose alone, the purposes never
+serve for each other, and the comparison is the constant-time one."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def test_the_hash_is_hmac_under_an_hkdf_key_of_the_purpose(
     verify: tw.OneTimeTokens, reset: tw.OneTimeTokens
 ) -> None:
     """Known answer computed independently with `cryptography` and hmac."""
-    for tokens, purpose in ((verify, "verify-email"), (reset, "reset-password")):
+    mfa = tw.OneTimeTokens(SECRET, "mfa")
+    for tokens, purpose in ((verify, "verify-email"), (reset, "reset-password"), (mfa, "mfa")):
         key = HKDF(
             algorithm=hashes.SHA256(),
             length=32,
@@ -85,6 +86,28 @@ def test_purposes_never_serve_for_each_other(
     assert not verify.matches(relabelled, r_hash)
     # And two hashers of different purposes give different hashes for the same text shape.
     assert verify.hash(relabelled) != reset.hash("twr_" + r_token[4:])
+
+
+def test_mfa_tokens_serve_no_other_purpose(
+    verify: tw.OneTimeTokens, reset: tw.OneTimeTokens
+) -> None:
+    """The mfa_token of a sign-in waiting for its second factor (tokenward.secondfactor):
+    'twm_', 47 characters, and never a verification or reset token, nor they one of it."""
+    mfa = tw.OneTimeTokens(SECRET, "mfa")
+    assert (mfa.purpose, mfa.prefix) == ("mfa", "twm_")
+    token, token_hash = mfa.issue()
+    assert re.fullmatch(r"twm_[A-Za-z0-9_-]{43}", token) and mfa.matches(token, token_hash)
+    for other in (verify, reset):
+        o_token, o_hash = other.issue()
+        assert not other.is_token(token) and not mfa.is_token(o_token)
+        assert not other.matches(token, token_hash) and not mfa.matches(o_token, o_hash)
+        with pytest.raises(tw.MalformedTokenError):
+            other.hash(token)
+        with pytest.raises(tw.MalformedTokenError):
+            mfa.hash(o_token)
+        relabelled = "twm_" + o_token[4:]
+        assert mfa.hash(relabelled) != o_hash
+    assert repr(mfa) == "<OneTimeTokens purpose='mfa'>"
 
 
 def test_a_different_secret_gives_different_hashes(verify: tw.OneTimeTokens) -> None:
@@ -153,6 +176,8 @@ def test_arguments_are_checked() -> None:
         tw.OneTimeTokens(SECRET, "login")
     with pytest.raises(tw.ConfigurationError):
         tw.OneTimeTokens(SECRET, "Verify-Email")
+    with pytest.raises(tw.ConfigurationError):
+        tw.OneTimeTokens(SECRET, "MFA")
     with pytest.raises(tw.InvalidKeyError):
         tw.OneTimeTokens(b"short", "verify-email")
     tokens = tw.OneTimeTokens("x" * 32, "reset-password")  # str secrets count as UTF-8

@@ -64,6 +64,7 @@ class World:
             sign_in=self.sign_in,
             signin_enabled=signin,
             max_per_address=max_per_address,
+            lifecycle=self.tokens.lifecycle,
             clock=self.clock,
         )
 
@@ -262,6 +263,47 @@ def test_a_revoked_passkey_signs_no_one_in_and_management_is_owner_scoped() -> N
     run(scenario())
 
 
+def test_registering_or_revoking_a_passkey_ends_the_other_sessions() -> None:
+    async def scenario() -> None:
+        world = World()
+        await world.accounts()
+
+        async def session() -> str:
+            pair = await world.sign_in(await world.store.get_user("u1"))  # type: ignore[arg-type]
+            sid: str = world.tokens.verify_access(pair.access_token)["sid"]
+            return sid
+
+        async def live() -> set[str]:
+            return {s.id for s in await world.store.list_sessions("u1", now=world.clock())}
+
+        mine, other = await session(), await session()
+        device = await world.register(_with_session(mine))
+        assert await live() == {mine}
+        other = await session()
+        assert not await world.service.revoke("u1", "no-such-passkey", keep_session=mine)
+        assert await live() == {mine, other}  # nothing revoked, nothing ended
+        assert await world.service.revoke("u1", device.id, keep_session=mine)
+        assert await live() == {mine}
+        # an operator's reset: every passkey and every session
+        await world.register(_with_session(mine))
+        await world.register(_with_session(mine))
+        assert len(await world.service.list("u1")) == 2
+        assert await world.service.reset("u1") == 2
+        assert await world.service.list("u1") == [] and await live() == set()
+
+    run(scenario())
+
+
+def _with_session(session_id: str) -> Principal:
+    return Principal(
+        subject="u1",
+        credential_type="access_token",
+        email="u1@example.com",
+        provider="custom",
+        session_id=session_id,
+    )
+
+
 def test_garbage_credentials_are_input_errors() -> None:
     async def scenario() -> None:
         world = World()
@@ -370,6 +412,9 @@ def test_routes_register_list_rename_sign_in_step_up_and_revoke(
     assert again.status_code == 401 and again.headers["cache-control"] == "no-store"
 
     assert client.delete(f"{prefix}/{device.id}", headers=headers).status_code == 204
+    # a revoked passkey ended the user's other sessions (the passkey's own), not the caller's
+    refresh = client.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refresh.status_code == 401
     assert client.delete(f"{prefix}/{device.id}", headers=headers).status_code == 404
     assert client.delete(f"{prefix}/x%00", headers=headers).status_code == 404
     assert client.get(prefix).status_code == 401

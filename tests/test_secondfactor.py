@@ -5,12 +5,15 @@ freshness, removal, the operator's reset, the limits, and the secret stored encr
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tokenward._core import DebugTokens, base32_decode, totp_code
+from _fastapi_support import TestClient, bearer, login, make_app
+from tokenward._core import DebugTokens, OneTimeTokens, base32_decode, totp_code
 from tokenward.exceptions import (
     InsufficientAuthenticationError,
     InvalidSecondFactorError,
@@ -22,6 +25,7 @@ from tokenward.secondfactor import SecondFactors, totp_cipher
 from tokenward.signin import SecondFactorGate
 from tokenward.stores import UserRecord
 from tokenward.stores.memory import MemoryStore
+from tokenward.stores.sqlite import SQLiteStore
 from tokenward.tokens import ClientInfo, TokenPair, TokenService
 
 SECRET = b"a second-factor test secret of 32 bytes or more"
@@ -42,7 +46,7 @@ class World:
 
     def __init__(self, **options: Any) -> None:
         self.clock = Clock()
-        self.store = MemoryStore()
+        self.store: Any = options.pop("store", None) or MemoryStore()
         self.tokens = TokenService(DebugTokens(SECRET), self.store, clock=self.clock)
         self.signed_in: list[tuple[str, tuple[str, ...], ClientInfo | None, str | None]] = []
         self.user = UserRecord(
@@ -55,6 +59,7 @@ class World:
             sign_in=self.sign_in,
             tokens=self.tokens,
             issuer="Vega",
+            lifecycle=self.tokens.lifecycle,
             clock=self.clock,
             **options,
         )
@@ -70,6 +75,15 @@ class World:
         self.signed_in.append((user.id, tuple(amr), client, scope))
         who = Principal(subject=user.id, credential_type="access_token", email=user.email)
         return await self.tokens.start(who, client=client, requested_scope=scope, amr=amr)
+
+    async def session(self) -> str:
+        """A new session of the user (a sign-in); its id."""
+        pair = await self.sign_in(self.user)
+        sid: str = self.claims(pair.access_token)["sid"]
+        return sid
+
+    async def live(self) -> set[str]:
+        return {s.id for s in await self.store.list_sessions("u1", now=self.clock.now)}
 
     def code(self, secret: str, offset: int = 0) -> str:
         return totp_code(base32_decode(secret), int(self.clock.now) + offset)
@@ -251,6 +265,68 @@ def test_a_burst_of_challenges_with_one_token_signs_in_once() -> None:
     run(scenario())
 
 
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_losing_challenge_spends_no_recovery_code(kind: str, tmp_path: Path) -> None:
+    """A burst with one mfa_token and recovery codes (one of them twice): one request wins
+    the token and spends its code; the losers are refused before their codes are looked at,
+    so every other code still works afterwards. On SQLite the requests really interleave
+    (each store call waits for the store's thread)."""
+    store = SQLiteStore(tmp_path / "mfa.db") if kind == "sqlite" else MemoryStore()
+    world = World(store=store, max_attempts=50)
+
+    async def scenario() -> None:
+        await store.open()
+        try:
+            await world.store.create_user(world.user)
+            made = await world.factors.enrol("u1", "ada@example.com")
+            await world.factors.confirm("u1", world.code(made.secret))
+            token = await world.factors.begin(world.user)
+            codes = made.recovery_codes
+            burst = [codes[0], codes[0], codes[1], codes[2], codes[3], codes[4]]
+
+            async def one(code: str) -> bool:
+                try:
+                    await world.factors.challenge(token, code)
+                except InvalidSecondFactorError:
+                    return False
+                return True
+
+            results = await asyncio.gather(*(one(c) for c in burst))
+            assert results.count(True) == 1 and len(world.signed_in) == 1
+            spent = burst[results.index(True)]
+            assert len(await world.store.recovery_code_hashes("u1")) == 9
+            for code in dict.fromkeys(burst):  # each loser's code still signs in, once
+                again = await world.factors.begin(world.user)
+                if code == spent:
+                    with pytest.raises(InvalidSecondFactorError):
+                        await world.factors.challenge(again, code)
+                else:
+                    await world.factors.challenge(again, code)
+            assert len(await world.store.recovery_code_hashes("u1")) == 5
+        finally:
+            await store.close()
+
+    run(scenario())
+
+
+def test_a_wrong_code_keeps_the_token_and_a_right_one_spends_it() -> None:
+    world = World()
+
+    async def scenario() -> None:
+        secret = await world.enrolled()
+        token = await world.factors.begin(world.user)
+        for wrong in ("000000", "AAAA-BBBB-CCCC"):
+            with pytest.raises(InvalidSecondFactorError):
+                await world.factors.challenge(token, wrong)
+        await world.factors.challenge(token, world.code(secret))
+        world.clock.now += 30
+        with pytest.raises(InvalidSecondFactorError):  # spent
+            await world.factors.challenge(token, world.code(secret))
+        assert len(world.signed_in) == 1
+
+    run(scenario())
+
+
 def test_limits_per_token_per_account_and_per_address() -> None:
     world = World(max_attempts=3)
 
@@ -387,5 +463,105 @@ def test_secrets_and_codes_made_under_a_previous_secret_still_work() -> None:
         await rotated.challenge(token, before.code(made.secret))
         token = await rotated.begin(before.user)
         await rotated.challenge(token, made.recovery_codes[0])
+        # an mfa_token handed out before the rotation is still found (under the old key)
+        waiting = await old.begin(before.user)
+        before.clock.now += 30
+        await rotated.challenge(waiting, before.code(made.secret))
+
+    run(scenario())
+
+
+def test_turning_totp_on_or_off_ends_the_other_sessions_and_a_reset_ends_all() -> None:
+    world = World()
+
+    async def scenario() -> None:
+        await world.store.create_user(world.user)
+        mine, other = await world.session(), await world.session()
+        made = await world.factors.enrol("u1", "ada@example.com")
+        assert await world.live() == {mine, other}  # a pending factor changes nothing
+        await world.factors.confirm("u1", world.code(made.secret), keep_session=mine)
+        assert await world.live() == {mine}
+        world.clock.now += 30
+        other = await world.session()
+        await world.factors.disable("u1", code=world.code(made.secret), keep_session=mine)
+        assert await world.live() == {mine}
+        # an operator's reset ends every session, the caller's included
+        made = await world.factors.enrol("u1", "ada@example.com")
+        await world.factors.confirm("u1", world.code(made.secret), keep_session=mine)
+        await world.session()
+        assert await world.factors.reset("u1")
+        assert await world.live() == set()
+
+    run(scenario())
+
+
+def test_a_refused_change_ends_no_session() -> None:
+    world = World()
+
+    async def scenario() -> None:
+        secret = await world.enrolled()
+        mine, other = await world.session(), await world.session()
+        with pytest.raises(InvalidSecondFactorError):
+            await world.factors.disable("u1", code="000000", keep_session=mine)
+        with pytest.raises(InsufficientAuthenticationError):
+            await world.factors.disable("u1", keep_session=mine)
+        assert await world.live() == {mine, other}
+        assert await world.factors.required(world.user) and secret
+
+    run(scenario())
+
+
+def test_the_routes_keep_the_callers_session_and_end_the_others() -> None:
+    """POST /mfa/totp/confirm and DELETE /mfa/totp through the auth router: the session of the
+    request stays, another session of the same user ends (its refresh token is refused)."""
+    store = MemoryStore()
+    app, auth = make_app(store=store, cookie_sessions=False)
+    with TestClient(app) as client:
+        subject = auth.provider.subject  # type: ignore[attr-defined]
+        run(store.create_user(UserRecord(subject, "mfa-user@example.com", None, T0, T0)))
+        mine, other = login(client), login(client)
+        headers = bearer(mine["access_token"])
+
+        def refreshes(pair: dict[str, Any]) -> bool:
+            answer = client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+            if answer.status_code == 200:
+                pair.update(answer.json())
+            return answer.status_code == 200
+
+        made = client.post("/v1/auth/mfa/totp", headers=headers).json()
+        code = totp_code(base32_decode(made["secret"]), int(time.time()))
+        confirmed = client.post("/v1/auth/mfa/totp/confirm", headers=headers, json={"code": code})
+        assert confirmed.status_code == 204, confirmed.text
+        assert not refreshes(other) and refreshes(mine)
+        headers = bearer(mine["access_token"])
+        other = login(client)  # the debug user has no second factor of the gate's
+        off = client.request(
+            "DELETE",
+            "/v1/auth/mfa/totp",
+            headers=headers,
+            json={"code": made["recovery_codes"][0]},
+        )
+        assert off.status_code == 204, off.text
+        assert not refreshes(other) and refreshes(mine)
+
+
+def test_the_mfa_token_is_made_and_hashed_in_the_native_core() -> None:
+    """twm_ and 256 bits (OneTimeTokens, purpose "mfa"); the store holds only the HMAC of the
+    token under the key of AUTH_SECRET for that purpose, no e-mail token's hash."""
+    world = World()
+
+    async def scenario() -> None:
+        secret = await world.enrolled()
+        token = await world.factors.begin(world.user)
+        mfa = OneTimeTokens(SECRET, "mfa")
+        assert mfa.is_token(token) and token.startswith("twm_") and len(token) == 47
+        assert await world.store.get_pending_sign_in(mfa.hash(token), now=world.clock.now)
+        relabelled = "twr_" + token[4:]  # the same random part as a reset token: not found
+        reset_hash = OneTimeTokens(SECRET, "reset-password").hash(relabelled)
+        assert await world.store.get_pending_sign_in(reset_hash, now=world.clock.now) is None
+        for malformed in (relabelled, token[:-1], token + "A", token.upper(), "twm_\ud800"):
+            with pytest.raises(InvalidSecondFactorError):
+                await world.factors.challenge(malformed, world.code(secret))
+        await world.factors.challenge(token, world.code(secret))
 
     run(scenario())

@@ -56,10 +56,11 @@ constexpr const char* kArgon2idDoc =
     "are used as given (str as UTF-8): tokenward.passwords.PasswordHasher normalises them first.";
 
 constexpr const char* kOneTimeDoc =
-    "Single-use tokens for account e-mails. purpose 'verify-email' makes 'twv_' tokens, "
-    "'reset-password' makes 'twr_' tokens (47 characters, 256 random bits). A store keeps "
-    "hash(token), an HMAC-SHA256 under a key derived from the secret and the purpose with HKDF, "
-    "never the token; a token of one purpose is malformed for the other.";
+    "Single-use tokens of accounts. purpose 'verify-email' makes 'twv_' tokens, "
+    "'reset-password' makes 'twr_' tokens, 'mfa' makes 'twm_' tokens (a sign-in waiting for its "
+    "second factor); each is 47 characters, 256 random bits. A store keeps hash(token), an "
+    "HMAC-SHA256 under a key derived from the secret and the purpose with HKDF, never the token; "
+    "a token of one purpose is malformed for the others.";
 
 }  // namespace
 
@@ -141,8 +142,8 @@ void bind_passwords(py::module_& m) {
                  std::make_shared<const one_time_tokens>(unwrap(one_time_tokens::create(bytes.view(), purpose)))};
            }),
            py::arg("secret"), py::arg("purpose"),
-           "secret: str (as UTF-8) or bytes, at least 32 bytes; purpose: 'verify-email' or "
-           "'reset-password' (ConfigurationError otherwise).")
+           "secret: str (as UTF-8) or bytes, at least 32 bytes; purpose: 'verify-email', "
+           "'reset-password' or 'mfa' (ConfigurationError otherwise).")
       .def(
           "issue",
           [](const py_one_time_tokens& self) {

@@ -14,9 +14,10 @@ struct purpose_entry {
   std::string_view prefix;
 };
 
-constexpr std::array<purpose_entry, 2> kPurposes{{
+constexpr std::array<purpose_entry, 3> kPurposes{{
     {"verify-email", "twv_"},
     {"reset-password", "twr_"},
+    {"mfa", "twm_"},
 }};
 
 
@@ -28,7 +29,8 @@ result<one_time_tokens> one_time_tokens::create(std::string_view secret, std::st
     if (e.purpose == purpose) entry = &e;
   }
   if (entry == nullptr) {
-    return make_error(errc::configuration, "the purpose of one-time tokens must be 'verify-email' or 'reset-password'");
+    return make_error(errc::configuration,
+                      "the purpose of one-time tokens must be 'verify-email', 'reset-password' or 'mfa'");
   }
   if (secret.size() < kMinOneTimeTokenSecretBytes) {
     return make_error(errc::invalid_key, "the one-time token secret must be at least " +

@@ -1340,19 +1340,27 @@ def _users_mfa_reset(users: Commands) -> None:
         "mfa-reset",
         help="turn a user's two-step sign-in off (a lost device, no recovery codes left)",
         description="Remove the TOTP factor of the account EMAIL (or id), its recovery codes "
-        "and its sign-ins waiting for a second factor; the user signs in with the password "
-        "alone and can enrol again. Check who is asking out of band first: a reset is the "
+        "and its sign-ins waiting for a second factor, and end every session of the user; the "
+        "user signs in with the password alone and can enrol again. With --passkeys every "
+        "passkey of the user goes too. Check who is asking out of band first: a reset is the "
         "weakest point of any second factor (docs/mfa.md).",
     )
     parser.add_argument("email", metavar="EMAIL", help="the account's e-mail (or its id)")
+    parser.add_argument(
+        "--passkeys",
+        action="store_true",
+        help="also remove every passkey of the user (a lost or stolen device, docs/passkeys.md)",
+    )
     cli_users.add_common_options(parser)
     parser.set_defaults(run=_run_users_mfa_reset)
 
 
 def _run_users_mfa_reset(args: argparse.Namespace) -> int:
     import asyncio
+    from typing import cast
 
     from tokenward.services import Services
+    from tokenward.stores.base import PasskeyStore
     from tokenward.users import normalize_email
 
     services = Services(_load_settings(args.prefix), warn=False)
@@ -1361,13 +1369,23 @@ def _run_users_mfa_reset(args: argparse.Namespace) -> int:
         raise UsageError("second factors belong to the custom provider's accounts")
     email = normalize_email(args.email)
 
-    async def reset() -> tuple[str, bool] | None:
+    async def reset() -> tuple[str, bool, int] | None:
         await services.store.open()
         try:
             user = await factors.store.get_user_by_email(email)
             if user is None:
                 user = await factors.store.get_user(args.email.strip())
-            return None if user is None else (user.id, await factors.reset(user.id))
+            if user is None:
+                return None
+            passkeys = 0
+            if args.passkeys:  # every backend store is a PasskeyStore (py_webauthn not needed)
+                passkeys = await cast(PasskeyStore, services.store).delete_passkeys(user.id)
+                if passkeys:
+                    logging.getLogger("tokenward").warning(
+                        "tokenward: %d passkey(s) of user %s removed", passkeys, user.id
+                    )
+            # the TOTP reset ends every session of the user, after the passkeys are gone
+            return user.id, await factors.reset(user.id), passkeys
         finally:
             await services.store.close()
 
@@ -1377,9 +1395,14 @@ def _run_users_mfa_reset(args: argparse.Namespace) -> int:
         raise UsageError(f"the store failed: {exc}") from None
     if found is None:
         raise UsageError(f"no user {args.email.strip()!r} (give an e-mail or an id)")
-    user_id, removed = found
+    user_id, removed, passkeys = found
     if args.json:
-        _print_json({"id": user_id, "removed": removed})
+        answer: dict[str, object] = {"id": user_id, "removed": removed}
+        if args.passkeys:
+            answer["passkeys_removed"] = passkeys
+        _print_json(answer)
     else:
         print("two-step sign-in removed" if removed else "two-step sign-in was not on")
+        if args.passkeys:
+            print(f"{passkeys} passkey(s) removed")
     return EXIT_OK

@@ -43,6 +43,7 @@ from tokenward.exceptions import (
     RateLimitError,
 )
 from tokenward.principal import Principal
+from tokenward.sessions import SessionLifecycle
 from tokenward.signin import SignInUser
 from tokenward.stores import CounterStore, PasskeyRecord, PasskeyStore, UserStore
 from tokenward.stores.base import MAX_PASSKEY_NAME
@@ -134,7 +135,9 @@ class PasskeyService:
     """The passkey ceremonies over ``store`` (credentials and challenges), ``users`` (the
     account a discoverable passkey names), ``counters`` (per-address limits) and ``tokens``
     (step-up access tokens). ``sign_in`` is the accounts' :class:`SignInUser` (None: passkeys
-    step up and are managed, but sign no one in). ``signin_enabled`` is ``PASSKEY_SIGNIN``."""
+    step up and are managed, but sign no one in). ``signin_enabled`` is ``PASSKEY_SIGNIN``.
+    ``lifecycle`` ends the user's other sessions when a passkey is registered or revoked (a
+    security event, as a password change is); the caller's session stays."""
 
     def __init__(
         self,
@@ -151,6 +154,7 @@ class PasskeyService:
         max_per_address: int = 30,
         address_window: float = 60.0,
         challenge_ttl: int = CHALLENGE_TTL,
+        lifecycle: SessionLifecycle | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not origins:
@@ -167,6 +171,7 @@ class PasskeyService:
         self.max_per_address = max_per_address
         self.address_window = address_window
         self.challenge_ttl = challenge_ttl
+        self.lifecycle = lifecycle
         self._clock = clock
 
     # --- limits and challenges ----------------------------------------------------------------
@@ -263,7 +268,8 @@ class PasskeyService:
         address: str | None = None,
     ) -> PasskeyView:
         """Verify ``credential`` (what ``navigator.credentials.create()`` returned, as JSON)
-        against a challenge made for ``who`` and store the passkey."""
+        against a challenge made for ``who`` and store the passkey; ``who``'s other sessions
+        end (their own, ``who.session_id``, stays)."""
         await self._limit("verify", address)
         try:
             parsed: RegistrationCredential = parse_registration_credential_json(dict(credential))
@@ -304,6 +310,7 @@ class PasskeyService:
             await self.store.add_passkey(record)
         except DuplicateKeyError:
             raise PasskeyInputError("this passkey is registered already") from None
+        await self._end_sessions(who.subject, who.session_id)
         return _view(record)
 
     # --- management ---------------------------------------------------------------------------
@@ -318,8 +325,28 @@ class PasskeyService:
             raise PasskeyInputError(f"a passkey's name is 1 to {MAX_PASSKEY_NAME} characters")
         return await self.store.rename_passkey(credential_id, user_id=user_id, name=name)
 
-    async def revoke(self, user_id: str, credential_id: str) -> bool:
-        return await self.store.revoke_passkey(credential_id, user_id=user_id)
+    async def revoke(
+        self, user_id: str, credential_id: str, *, keep_session: str | None = None
+    ) -> bool:
+        """Revoke one of the user's passkeys and end their sessions but ``keep_session`` (the
+        caller's); False (nothing ended) when they have none with this id."""
+        done = await self.store.revoke_passkey(credential_id, user_id=user_id)
+        if done:
+            await self._end_sessions(user_id, keep_session)
+        return done
+
+    async def reset(self, user_id: str) -> int:
+        """An operator's reset (a lost or stolen device): every passkey of the user is removed
+        and every session of the user ends. Returns how many passkeys there were."""
+        removed = await self.store.delete_passkeys(user_id)
+        await self._end_sessions(user_id, None)
+        if removed:
+            _log.warning("tokenward: %d passkey(s) of user %s removed", removed, user_id)
+        return removed
+
+    async def _end_sessions(self, user_id: str, keep_session: str | None) -> None:
+        if self.lifecycle is not None:
+            await self.lifecycle.end_others(user_id, keep_session)
 
     # --- authentication -----------------------------------------------------------------------
 

@@ -12,9 +12,14 @@ behind the routes of docs/mfa.md. Framework-free; what it keeps is an :class:`Mf
 * the last accepted time step (:class:`~tokenward.mfa.TotpVerifier`'s replay refusal: one
   conditional ``UPDATE``);
 * the recovery codes, as keyed hashes (:class:`~tokenward.mfa.RecoveryCodes`);
-* the sign-ins waiting for a second factor, by the SHA-256 of their ``mfa_token`` (256 random
-  bits from the native DRBG: a hash without a key is enough for a value nobody can guess), each
-  single-use and short-lived.
+* the sign-ins waiting for a second factor, by the hash of their ``mfa_token``, each
+  single-use and short-lived. The token is made and hashed in the native core as the e-mail
+  tokens are (:class:`~tokenward._core.OneTimeTokens`, purpose ``"mfa"``: ``twm_`` and 256 bits
+  from the private DRBG; the hash an HMAC-SHA256 under a key HKDF derives from ``AUTH_SECRET``
+  for this purpose alone; a token made before a rotation is still found under
+  ``AUTH_SECRET_PREVIOUS``). A challenge takes its sign-in (one atomic delete) before it
+  looks at the code and puts it back after a wrong one, so a request that loses a race for
+  the ``mfa_token`` never spends a recovery code.
 
 Every attempt (a challenge, a confirmation, a step-up, a removal with a code) goes through the
 atomic limiter (:meth:`~tokenward.stores.CounterStore.reserve`): ``max_attempts`` per
@@ -36,18 +41,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from tokenward._core import DebugTokens, FieldCipher, base32_encode, totp_secret
+from tokenward._core import FieldCipher, OneTimeTokens, base32_encode, totp_secret
 from tokenward.exceptions import (
     ConfigurationError,
     DecryptionError,
+    DuplicateKeyError,
     InsufficientAuthenticationError,
     InvalidSecondFactorError,
+    MalformedTokenError,
     RateLimitError,
     SecondFactorStateError,
     StoreError,
 )
 from tokenward.mfa import RecoveryCodes, TotpVerifier, otpauth_uri
 from tokenward.principal import Principal
+from tokenward.sessions import SessionLifecycle
 from tokenward.signin import SignInUser
 from tokenward.stores.base import (
     CounterStore,
@@ -96,8 +104,9 @@ def totp_cipher(secret: bytes, previous: Sequence[bytes] = ()) -> FieldCipher:
     return FieldCipher(keys, primary=_key_id(secret))
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+def _counter_key(user_id: str) -> str:
+    """A user's attempt counter's key: a digest, so that no user id reaches the counter store."""
+    return hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 class SecondFactors:
@@ -106,6 +115,9 @@ class SecondFactors:
     ``sign_in`` starts the session a challenge ends in (``Services.sign_in_user``); ``tokens``
     makes the step-up's fresh access token; ``secret`` and ``previous`` are ``AUTH_SECRET`` and
     ``AUTH_SECRET_PREVIOUS``; ``issuer`` is what an authenticator app shows beside the account.
+    ``lifecycle`` ends sessions when a factor is turned on or off (a security event, as a
+    password change is): the user's other sessions after :meth:`confirm` and :meth:`disable`
+    (the caller's, ``keep_session``, stays), all of them after an operator's :meth:`reset`.
     """
 
     def __init__(
@@ -121,6 +133,7 @@ class SecondFactors:
         attempt_window: float = 900.0,
         token_ttl: float = 300.0,
         fresh_max_age: int = 300,
+        lifecycle: SessionLifecycle | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if max_attempts < 1 or attempt_window <= 0 or token_ttl <= 0 or fresh_max_age <= 0:
@@ -129,6 +142,7 @@ class SecondFactors:
         self._cipher = totp_cipher(secret, previous)
         self._verifier = TotpVerifier(store, clock=clock)
         self._recovery = [RecoveryCodes(store, item) for item in (secret, *previous)]
+        self._mfa_tokens = [OneTimeTokens(item, "mfa") for item in (secret, *previous)]
         self.sign_in = sign_in
         self.tokens = tokens
         self.issuer = issuer
@@ -136,6 +150,7 @@ class SecondFactors:
         self.attempt_window = attempt_window
         self.token_ttl = token_ttl
         self.fresh_max_age = fresh_max_age
+        self.lifecycle = lifecycle
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -152,7 +167,7 @@ class SecondFactors:
         self, user: UserRecord, *, client: ClientInfo | None = None, scope: str | None = None
     ) -> str:
         """A new ``mfa_token`` for ``user``'s password sign-in, single-use, for ``token_ttl``."""
-        token = MFA_TOKEN_PREFIX + DebugTokens.random_id(32)
+        token, token_hash = self._mfa_tokens[0].issue()
         pending = PendingSignIn(
             user_id=user.id,
             expires_at=self._clock() + self.token_ttl,
@@ -160,7 +175,7 @@ class SecondFactors:
             user_agent=None if client is None or not client.user_agent else client.user_agent[:512],
             scope=scope,
         )
-        await self.store.add_pending_sign_in(_token_hash(token), pending)
+        await self.store.add_pending_sign_in(token_hash, pending)
         return token
 
     # --- enrolment -----------------------------------------------------------------------------
@@ -180,9 +195,17 @@ class SecondFactors:
             )
         return Enrolment(secret=base32_encode(raw), otpauth_uri=uri, recovery_codes=codes)
 
-    async def confirm(self, user_id: str, code: str, *, address: str | None = None) -> None:
-        """Turn the pending factor on with a current code from the app. SecondFactorStateError
-        without a pending factor; InvalidSecondFactorError for a wrong code."""
+    async def confirm(
+        self,
+        user_id: str,
+        code: str,
+        *,
+        address: str | None = None,
+        keep_session: str | None = None,
+    ) -> None:
+        """Turn the pending factor on with a current code from the app; every session of the
+        user but ``keep_session`` (the caller's) ends. SecondFactorStateError without a pending
+        factor; InvalidSecondFactorError for a wrong code."""
         record = await self.store.get_totp(user_id)
         if record is None or record.confirmed:
             raise SecondFactorStateError(
@@ -193,6 +216,7 @@ class SecondFactors:
             raise InvalidSecondFactorError("the code is not valid: enter the current one")
         await self.store.confirm_totp(user_id, now=self._clock())
         await self._release(held)
+        await self._end_sessions(user_id, keep_session)
         _log.info("tokenward: two-step sign-in turned on for user %s", user_id)
 
     async def disable(
@@ -202,8 +226,10 @@ class SecondFactors:
         code: str | None = None,
         mfa_time: float | None = None,
         address: str | None = None,
+        keep_session: str | None = None,
     ) -> None:
-        """Turn TOTP off (its recovery codes and waiting sign-ins go too). It needs a fresh
+        """Turn TOTP off (its recovery codes, waiting sign-ins and every session of the user
+        but ``keep_session``, the caller's, go too). It needs a fresh
         factor: ``code`` (a current TOTP code or a recovery code), or an ``mfa_time`` (the
         caller's token's) at most ``fresh_max_age`` seconds old; InsufficientAuthenticationError
         without either, InvalidSecondFactorError for a wrong code, SecondFactorStateError when
@@ -223,16 +249,31 @@ class SecondFactors:
                 max_age=self.fresh_max_age,
                 subject=user_id,
             )
-        await self.reset(user_id)
+        await self._remove(user_id)
+        await self._end_sessions(user_id, keep_session)
 
     async def reset(self, user_id: str) -> bool:
-        """An operator's reset (a lost device, no codes left): the factor, its recovery codes
-        and the user's waiting sign-ins are removed. False when no factor was there."""
+        """An operator's reset (a lost device, no codes left): the factor, its recovery codes,
+        the user's waiting sign-ins and every session of the user are removed (whoever holds
+        them signs in again, with the password alone). False when no factor was there."""
+        removed = await self._remove(user_id)
+        await self._end_sessions(user_id, None)
+        return removed
+
+    async def _remove(self, user_id: str) -> bool:
         removed = await self.store.delete_totp(user_id)
         await self.store.delete_pending_sign_ins(user_id)
         if removed:
             _log.warning("tokenward: two-step sign-in removed for user %s", user_id)
         return removed
+
+    async def _end_sessions(self, user_id: str, keep_session: str | None) -> None:
+        """A factor went on or off: the user's sessions but ``keep_session`` end (through the
+        one session life cycle, so the access-token session check forgets them at once)."""
+        if self.lifecycle is not None:
+            ended = await self.lifecycle.end_others(user_id, keep_session)
+            if ended:
+                _log.info("tokenward: %d other session(s) of user %s ended", ended, user_id)
 
     # --- the challenge and step-up -------------------------------------------------------------
 
@@ -243,26 +284,42 @@ class SecondFactors:
         ``mfa_token``; the session starts through :class:`~tokenward.signin.SignInUser` with
         ``amr`` ``("pwd", "otp")``. InvalidSecondFactorError for a wrong code, an unknown,
         expired or spent token, or a user gone or disabled since; RateLimitError past the
-        limits. Of concurrent challenges with one token at most one starts a session."""
+        limits. The pending sign-in is taken before the code is looked at and put back after a
+        wrong one: of concurrent challenges with one token at most one starts a session, and
+        only the request holding the token checks its code, so a losing request spends no
+        recovery code and no TOTP step."""
         if self.sign_in is None:
             raise ConfigurationError("second-factor sign-in needs the accounts' sign-in")
-        token_hash = _token_hash(mfa_token[:_MAX_CODE_CHARS])
+        hashes = self._token_hashes(mfa_token)
         refused = InvalidSecondFactorError(
             "the code or the mfa_token is not valid (wrong, used, or expired: sign in again)"
         )
-        held = await self._reserve(address=address, token_hash=token_hash)
-        pending = await self.store.get_pending_sign_in(token_hash, now=self._clock())
+        held = await self._reserve(address=address, token_hash=hashes[0] if hashes else None)
+        # The pending sign-in is taken first, in one atomic step: from here on this request
+        # alone holds it, so only the request that wins the mfa_token checks (and may spend) a
+        # code. Concurrent requests with the same token find nothing and are refused without
+        # touching the user's codes.
+        pending: PendingSignIn | None = None
+        for token_hash in hashes:  # AUTH_SECRET's hash, then AUTH_SECRET_PREVIOUS's
+            pending = await self.store.consume_pending_sign_in(token_hash, now=self._clock())
+            if pending is not None:
+                break
         if pending is None:
             raise refused
-        held += await self._reserve(user_id=pending.user_id)
-        user = await self.store.get_user(pending.user_id)
-        record = await self.store.get_totp(pending.user_id)
-        if user is None or user.disabled or record is None or not record.confirmed:
-            raise refused
-        if not await self._check(user.id, record, code):
-            raise refused
-        if await self.store.consume_pending_sign_in(token_hash, now=self._clock()) is None:
-            raise refused  # another request with the same token won
+        done = False
+        try:
+            held += await self._reserve(user_id=pending.user_id)
+            user = await self.store.get_user(pending.user_id)
+            record = await self.store.get_totp(pending.user_id)
+            if user is None or user.disabled or record is None or not record.confirmed:
+                done = True  # it can never succeed: the sign-in is not put back
+                raise refused
+            if not await self._check(user.id, record, code):
+                raise refused
+            done = True
+        finally:
+            if not done:  # a wrong code (or a limit, or a failure): the token may try again
+                await self._put_back(token_hash, pending)
         await self._release(held)
         client = ClientInfo(pending.client_address, pending.user_agent)
         return await self.sign_in(user, client=client, scope=pending.scope, amr=("pwd", "otp"))
@@ -292,6 +349,25 @@ class SecondFactors:
         return mfa_time is not None and self._clock() - mfa_time <= max_age
 
     # --- inside --------------------------------------------------------------------------------
+
+    def _token_hashes(self, mfa_token: str) -> list[str]:
+        """The hashes ``mfa_token`` may be stored under (HMAC-SHA256 in the native core, under
+        a key derived from ``AUTH_SECRET``, then from each previous secret); none when it is
+        not an mfa_token's exact shape."""
+        try:
+            return [tokens.hash(mfa_token[:_MAX_CODE_CHARS]) for tokens in self._mfa_tokens]
+        except MalformedTokenError:
+            return []
+
+    async def _put_back(self, token_hash: str, pending: PendingSignIn) -> None:
+        """Return a pending sign-in the challenge took but did not finish (a wrong code): the
+        same hash and expiry, so its attempts go on counting against the same limits."""
+        if pending.expires_at <= self._clock():
+            return
+        try:
+            await self.store.add_pending_sign_in(token_hash, pending)
+        except DuplicateKeyError:  # cannot happen: the hash is 256 random bits, taken by us
+            pass
 
     def _secret(self, record: TotpRecord) -> bytes:
         try:
@@ -329,7 +405,7 @@ class SecondFactors:
         if token_hash:
             keys.append(f"mfa-token:{token_hash[:40]}")
         if user_id:
-            keys.append("mfa-user:" + _token_hash(user_id)[:40])
+            keys.append("mfa-user:" + _counter_key(user_id))
         held: list[tuple[str, float]] = []
         now = self._clock()
         for key in keys:

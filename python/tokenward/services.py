@@ -375,6 +375,7 @@ class Services:
             sign_in=self.sign_in_user,  # the accounts' SignInUser
             signin_enabled=settings.passkey_signin,
             max_per_address=settings.login_max_per_address,
+            lifecycle=self.lifecycle,  # a passkey added or revoked ends the other sessions
             clock=self.clock,
         )
 
@@ -397,6 +398,7 @@ class Services:
             attempt_window=settings.mfa_attempt_window,
             token_ttl=settings.mfa_token_ttl,
             fresh_max_age=settings.mfa_fresh_max_age,
+            lifecycle=self.lifecycle,  # a factor turned on or off ends the other sessions
             clock=self.clock,
         )
 

@@ -1,11 +1,13 @@
-// Single-use tokens for account e-mails: verifying an address, resetting a password.
+// Single-use tokens for accounts: verifying an address, resetting a password (both sent by
+// e-mail), and a password sign-in waiting for its second factor (the mfa_token).
 //
 // A token is a purpose's prefix and 256 random bits from the private DRBG in base64url:
-//   "twv_" + 43 characters for "verify-email", "twr_" + 43 for "reset-password" (47 in all).
+//   "twv_" + 43 characters for "verify-email", "twr_" + 43 for "reset-password", "twm_" + 43
+//   for "mfa" (47 in all).
 // A store keeps only the token's hash, made under a key of that purpose alone:
 //   hashing key = HKDF-SHA256(secret, salt "", info "tokenward one-time token v1 " + purpose, 32)
 //   token hash  = hex(HMAC-SHA256(hashing key, the whole token text, prefix included))
-// Two separations keep a reset token from ever serving as a verification token: the prefix is
+// Two separations keep a token of one purpose from ever serving another: the prefix is
 // checked before anything else (a token of another purpose is malformed here), and even the same
 // random part under another purpose hashes under another key. The shape is strict, as for API
 // keys: exactly 43 characters of canonical unpadded base64url (zero spare bits).
@@ -32,7 +34,7 @@ struct one_time_token {
 
 class one_time_tokens {
  public:
-  // `purpose` is "verify-email" or "reset-password" (errc::configuration otherwise); `secret` at
+  // `purpose` is "verify-email", "reset-password" or "mfa" (errc::configuration otherwise); `secret` at
   // least kMinOneTimeTokenSecretBytes bytes (errc::invalid_key otherwise).
   static result<one_time_tokens> create(std::string_view secret, std::string_view purpose);
 

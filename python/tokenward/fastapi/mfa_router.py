@@ -4,7 +4,8 @@
 * ``POST /mfa/totp`` (signed in): a new pending factor, ``{secret, otpauth_uri,
   recovery_codes}``, shown once;
 * ``POST /mfa/totp/confirm`` ``{code}``: turns it on;
-* ``DELETE /mfa/totp`` (optionally ``{code}``): turns it off, with a fresh factor;
+* ``DELETE /mfa/totp`` (optionally ``{code}``): turns it off, with a fresh factor (either
+  change ends the caller's other sessions);
 * ``POST /mfa/challenge`` ``{mfa_token, code}``: finishes a password sign-in that answered
   ``mfa_required``, with the answer a login gives (tokens, and cookies under cookie sessions);
 * ``POST /mfa/step-up`` ``{code}``: a fresh access token (``mfa_time`` now), for routes behind
@@ -131,7 +132,12 @@ def add_mfa_routes(
         body = validate(CodeRequest, data)
         try:
             refuse_api_key(user.principal, "second factors")
-            await factors.confirm(user.sub, body.code, address=client(request).address)
+            await factors.confirm(
+                user.sub,
+                body.code,
+                address=client(request).address,
+                keep_session=user.principal.session_id,
+            )
         except TokenwardError as exc:
             raise fail(exc) from None
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -156,6 +162,7 @@ def add_mfa_routes(
                 code=body.code,
                 mfa_time=user.mfa_time,
                 address=client(request).address,
+                keep_session=user.principal.session_id,
             )
         except TokenwardError as exc:
             raise fail(exc) from None

@@ -220,7 +220,9 @@ def add_passkey_routes(
     ) -> Response:
         try:
             refuse_api_key(user.principal, "passkeys")
-            found = await service.revoke(user.sub, credential_id[:1400])
+            found = await service.revoke(
+                user.sub, credential_id[:1400], keep_session=user.principal.session_id
+            )
         except TokenwardError as exc:
             raise fail(exc) from None
         if not found:
