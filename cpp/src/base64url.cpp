@@ -84,18 +84,26 @@ std::uint32_t quad(const unsigned char* in) noexcept {
 #ifdef TOKENWARD_B64_AVX2
 // 32 characters (8 quads) to 24 bytes per step with AVX2, for as many whole steps as `in` holds
 // before `whole`; returns how many characters it took (a multiple of 32), or SIZE_MAX when a
-// character is outside the alphabet. Each byte is classified by signed range compares (bytes of
-// 0x80 and above are negative, so in no range), its six bits are the byte plus its range's offset,
-// then the standard multiply-add packing joins 4 x 6 bits into 3 bytes per 32-bit lane.
+// character is outside the alphabet.
+//
+// Each byte is split into nibbles. Validity: the high nibble picks a class bit (kHiClass), the low
+// nibble the set of classes in which it is NOT a character of the alphabet (kLoInvalid); a byte is
+// valid when the two share no bit. Classes: 0x01 high nibbles 0, 1, 8-F (nothing valid; 8-F
+// also because a byte of 0x80 and above never is), 0x02 '-' (2D), 0x04 digits (30-39), 0x08
+// 'A'-'O' and 'a'-'o' (41-4F, 61-6F), 0x10 'P'-'Z' and '_' (50-5A, 5F), 0x20 'p'-'z' (70-7A).
+// The six bits are then the byte plus an offset chosen by the high nibble, '_' (the only
+// character of its high nibble with another offset) taking slot 0. Packing: the standard
+// multiply-add pairs 4 x 6 bits into 3 bytes per 32-bit lane, a shuffle puts them in order.
 __attribute__((target("avx2"))) std::size_t decode_avx2(const unsigned char* in, std::size_t whole,
                                                         unsigned char* o) noexcept {
-  const __m256i upper_lo = _mm256_set1_epi8(0x40), upper_hi = _mm256_set1_epi8(0x5B);
-  const __m256i lower_lo = _mm256_set1_epi8(0x60), lower_hi = _mm256_set1_epi8(0x7B);
-  const __m256i digit_lo = _mm256_set1_epi8(0x2F), digit_hi = _mm256_set1_epi8(0x3A);
-  const __m256i dash = _mm256_set1_epi8(0x2D), under = _mm256_set1_epi8(0x5F);
-  const __m256i off_upper = _mm256_set1_epi8(-65), off_lower = _mm256_set1_epi8(-71);
-  const __m256i off_digit = _mm256_set1_epi8(4), off_dash = _mm256_set1_epi8(17);
-  const __m256i off_under = _mm256_set1_epi8(-32);
+  const __m256i lo_invalid = _mm256_broadcastsi128_si256(_mm_setr_epi8(  //
+      0x0B, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x07, 0x37, 0x37, 0x35, 0x37, 0x27));
+  const __m256i hi_class = _mm256_broadcastsi128_si256(_mm_setr_epi8(  //
+      0x01, 0x01, 0x02, 0x04, 0x08, 0x10, 0x08, 0x20, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01));
+  const __m256i roll = _mm256_broadcastsi128_si256(_mm_setr_epi8(  //
+      -32, 0, 17, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0));
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m256i under = _mm256_set1_epi8(0x5F);
   const __m256i pair = _mm256_set1_epi32(0x01400140), quad = _mm256_set1_epi32(0x00011000);
   const __m256i order = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,  //
                                          2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
@@ -103,22 +111,13 @@ __attribute__((target("avx2"))) std::size_t decode_avx2(const unsigned char* in,
   std::size_t i = 0;
   for (; i + 32 <= whole; i += 32) {
     const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i));
-    const __m256i is_upper = _mm256_and_si256(_mm256_cmpgt_epi8(c, upper_lo), _mm256_cmpgt_epi8(upper_hi, c));
-    const __m256i is_lower = _mm256_and_si256(_mm256_cmpgt_epi8(c, lower_lo), _mm256_cmpgt_epi8(lower_hi, c));
-    const __m256i is_digit = _mm256_and_si256(_mm256_cmpgt_epi8(c, digit_lo), _mm256_cmpgt_epi8(digit_hi, c));
-    const __m256i is_dash = _mm256_cmpeq_epi8(c, dash);
-    const __m256i is_under = _mm256_cmpeq_epi8(c, under);
-    const __m256i valid = _mm256_or_si256(_mm256_or_si256(is_upper, is_lower),
-                                          _mm256_or_si256(is_digit, _mm256_or_si256(is_dash, is_under)));
-    if (_mm256_movemask_epi8(valid) != -1) return SIZE_MAX;
-    __m256i off = _mm256_and_si256(is_upper, off_upper);
-    off = _mm256_or_si256(off, _mm256_and_si256(is_lower, off_lower));
-    off = _mm256_or_si256(off, _mm256_and_si256(is_digit, off_digit));
-    off = _mm256_or_si256(off, _mm256_and_si256(is_dash, off_dash));
-    off = _mm256_or_si256(off, _mm256_and_si256(is_under, off_under));
-    const __m256i six = _mm256_add_epi8(c, off);
-    const __m256i twelve = _mm256_maddubs_epi16(six, pair);     // a << 6 | b per 16 bits
-    const __m256i twenty4 = _mm256_madd_epi16(twelve, quad);    // ab << 12 | cd per 32 bits
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi32(c, 4), nibble);
+    const __m256i lo = _mm256_and_si256(c, nibble);
+    if (!_mm256_testz_si256(_mm256_shuffle_epi8(lo_invalid, lo), _mm256_shuffle_epi8(hi_class, hi))) return SIZE_MAX;
+    const __m256i slot = _mm256_andnot_si256(_mm256_cmpeq_epi8(c, under), hi);
+    const __m256i six = _mm256_add_epi8(c, _mm256_shuffle_epi8(roll, slot));
+    const __m256i twelve = _mm256_maddubs_epi16(six, pair);   // a << 6 | b per 16 bits
+    const __m256i twenty4 = _mm256_madd_epi16(twelve, quad);  // ab << 12 | cd per 32 bits
     const __m256i packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(twenty4, order), lanes);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm256_castsi256_si128(packed));
     _mm_storel_epi64(reinterpret_cast<__m128i*>(o + 16), _mm256_extracti128_si256(packed, 1));
