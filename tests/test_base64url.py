@@ -189,6 +189,43 @@ def test_garbage_token_segment_rejected(segment: int, bad: str) -> None:
         _verifier().verify(token, now=NOW)
 
 
+# Characters next to each range of the alphabet ('-', '0'-'9', 'A'-'Z', '_', 'a'-'z'), the
+# padding and standard-alphabet characters, and bytes with the top bit set (as UTF-8 of str).
+OUTSIDE = ",./:@[^`{\x7f=+ \xe9\u20ac"
+
+
+def _long_token(extra: int) -> tuple[str, dict[str, Any]]:
+    """A token whose claims segment spans several 32-character blocks, then `extra` more."""
+    claims = {
+        "sub": "alice",
+        "exp": NOW + 60,
+        "blob": "".join(chr(33 + i % 94) for i in range(150 + extra)),
+    }
+    header = b64e(b'{"alg":"HS256"}')
+    payload = b64e(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{header}.{payload}.{hs256(f'{header}.{payload}')}", claims
+
+
+@pytest.mark.parametrize("extra", range(0, 48))
+def test_long_claims_decode_exactly(extra: int) -> None:
+    token, claims = _long_token(extra)
+    assert _verifier().verify(token, now=NOW) == claims
+    assert _verifier().verify(token.encode("ascii"), now=NOW) == claims
+
+
+def test_character_outside_alphabet_rejected_at_every_position() -> None:
+    """Wide decoders take the middle of a segment in blocks: one bad character anywhere fails."""
+    token, _ = _long_token(5)
+    header, payload, _sig = token.split(".")
+    verifier = _verifier()
+    for i in range(len(payload)):
+        bad = OUTSIDE[i % len(OUTSIDE)]
+        mutated = payload[:i] + bad + payload[i + 1 :]
+        forged = f"{header}.{mutated}.{hs256(f'{header}.{mutated}')}"
+        with pytest.raises(tw.MalformedTokenError):
+            verifier.verify(forged, now=NOW)
+
+
 # --------------------------------------------------------------------------------------------
 # JWK members
 

@@ -152,6 +152,22 @@ def test_hmac_signatures_match_rfc_2104_around_the_block_size(alg: str, length: 
             tw.Verifier(key, algorithms=[alg]).verify(forged, now=NOW)
 
 
+def test_hs256_matches_hmac_at_every_padding_boundary() -> None:
+    """HS256 may run on the CPU's SHA extensions (tokenward's own SHA-256 padding): messages of
+    every length across one, two and three blocks, where the length field moves to a block of its
+    own (55/56 bytes past a block), sign and verify as Python's hmac says; a flipped bit fails."""
+    for length in (32, 64, 65, 200):
+        secret = bytes((5 * i + length) % 256 for i in range(length))
+        key = tw.JWK.from_secret(secret, "HS256")
+        for size in [*range(0, 200), 1000, 4097]:
+            message = bytes((3 * i + size) % 256 for i in range(size))
+            expected = hmac.new(secret, message, hashlib.sha256).digest()
+            assert tw._core._sign_raw("HS256", key, message) == expected
+            assert tw._core._verify_raw("HS256", key, message, expected)
+            flipped = bytes([expected[0] ^ 1]) + expected[1:]
+            assert not tw._core._verify_raw("HS256", key, message, flipped)
+
+
 def test_rfc8037_eddsa_known_answer_and_non_json_payload() -> None:
     private = tw.JWK.from_json(RFC8037_KEY)
     verifier = tw.Verifier(private.public(), algorithms=["EdDSA"])

@@ -92,6 +92,93 @@ bool check_fast(const py_verifier& self, std::string_view t, double at) {
   return true;
 }
 
+// The py_verifier inside `self`, which the method descriptor has checked is a Verifier. An
+// instance of a class with one bound C++ base keeps its value pointer in pybind11's simple layout;
+// anything else (not initialized, several bound bases) goes through pybind11's own cast, which
+// says what is wrong.
+const py_verifier& verifier_of(PyObject* self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  if (inst->simple_layout && inst->simple_holder_constructed && inst->simple_value_holder[0] != nullptr) {
+    return *static_cast<const py_verifier*>(inst->simple_value_holder[0]);
+  }
+  return py::handle(self).cast<const py_verifier&>();
+}
+
+// Verifier.verify(token, *, now=None): the claims as a dict.
+py::object verify_call(PyObject* self, PyObject* token, PyObject* now) {
+  const py_verifier& v = verifier_of(self);
+  // The caller's reference keeps the token object, and so this view, alive while the GIL is
+  // released; str and bytes buffers are immutable.
+  const std::string_view t = text_view(token, "token");
+  double at = 0;
+  if (now == nullptr || now == Py_None) {
+    at = verifier::now_seconds();
+  } else {
+    at = PyFloat_Check(now) ? PyFloat_AS_DOUBLE(now) : PyFloat_AsDouble(now);
+    if (at == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+  }
+  if (py::object claims = verify_fast(v, t, at)) return claims;
+  // Keys not fresh, or a kid the set lacks: the Python side asks the key source.
+  py::handle me(self);
+  if (!py::hasattr(me, "_verify_slow")) {
+    raise(errc::configuration, "a verifier over a key source must be a tokenward.Verifier");
+  }
+  return me.attr("_verify_slow")(py::handle(token), now == nullptr ? py::handle(Py_None) : py::handle(now));
+}
+
+// The vectorcall entry of verify(): arguments as the signature says (token positional or by
+// name, now by name only), C++ exceptions through pybind11's translators.
+PyObject* verify_entry(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) noexcept {
+  PyObject* token = nargs >= 1 ? args[0] : nullptr;
+  PyObject* now = nullptr;
+  if (nargs > 1) {
+    PyErr_Format(PyExc_TypeError, "verify() takes 1 positional argument but %zd were given", nargs);
+    return nullptr;
+  }
+  if (kwnames != nullptr) {
+    const Py_ssize_t n = PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      PyObject* name = PyTuple_GET_ITEM(kwnames, i);
+      PyObject* value = args[nargs + i];
+      if (PyUnicode_CompareWithASCIIString(name, "now") == 0) {
+        now = value;
+      } else if (PyUnicode_CompareWithASCIIString(name, "token") == 0) {
+        if (token != nullptr) {
+          PyErr_SetString(PyExc_TypeError, "verify() got multiple values for argument 'token'");
+          return nullptr;
+        }
+        token = value;
+      } else {
+        PyErr_Format(PyExc_TypeError, "verify() got an unexpected keyword argument '%U'", name);
+        return nullptr;
+      }
+    }
+  }
+  if (token == nullptr) {
+    PyErr_SetString(PyExc_TypeError, "verify() missing required argument 'token'");
+    return nullptr;
+  }
+  try {
+    return verify_call(self, token, now).release().ptr();
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+    return nullptr;
+  }
+}
+
+void install_verify(const py::type& cls) {
+  // Filled once here, at import, and only read afterwards (by the method descriptor).
+  static PyMethodDef verify_def = {
+      "verify", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&verify_entry)),
+      METH_FASTCALL | METH_KEYWORDS,
+      "verify($self, token, *, now=None)\n--\n\nVerify the signature, header and claims; return the claims as a "
+      "dict."};
+  py::object descr = py::reinterpret_steal<py::object>(
+      PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &verify_def));
+  if (!descr) throw py::error_already_set();
+  py::setattr(cls, "verify", descr);
+}
+
 std::shared_ptr<const jwk_set> keys_arg(py::handle h, bool& single) {
   if (py::isinstance<jwk>(h)) {
     single = true;
@@ -295,23 +382,6 @@ void bind_jose(py::module_& m) {
            py::arg("typ") = py::none(), py::arg("max_token_size") = 65536, py::arg("field_cipher") = py::none(),
            py::arg("cache_size") = 0, py::arg("access_token") = false)
       .def(
-          "verify",
-          [](const py_verifier& self, py::handle token, std::optional<double> now) -> py::object {
-            // The caller's reference keeps the token object, and so this view, alive while the GIL is
-            // released; str and bytes buffers are immutable.
-            const std::string_view t = text_view(token, "token");
-            const double at = now.value_or(verifier::now_seconds());
-            if (py::object claims = verify_fast(self, t, at)) return claims;
-            // Keys not fresh, or a kid the set lacks: the Python side asks the key source.
-            py::object me = py::cast(&self, py::return_value_policy::reference);
-            if (!py::hasattr(me, "_verify_slow")) {
-              raise(errc::configuration, "a verifier over a key source must be a tokenward.Verifier");
-            }
-            return me.attr("_verify_slow")(token, now);
-          },
-          py::arg("token"), py::kw_only(), py::arg("now") = py::none(),
-          "Verify the signature, header and claims; return the claims as a dict.")
-      .def(
           "_try_verify",
           [](const py_verifier& self, py::handle token, std::optional<double> now) -> py::object {
             const std::string_view t = text_view(token, "token");
@@ -378,6 +448,10 @@ void bind_jose(py::module_& m) {
         for (alg a : self.v->options().algorithms) out.emplace_back(alg_name(a));
         return out;
       });
+
+  // verify() is the hot call: a raw METH_FASTCALL method (see verify_entry) in place of a
+  // pybind11 method and its dispatcher.
+  install_verify(py::type::of<py_verifier>());
 
   // --- functions ---------------------------------------------------------------------------
   m.def(
