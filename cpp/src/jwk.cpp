@@ -9,7 +9,6 @@
 #include <array>
 #include <cstring>
 
-#include "crypto/sha256_ni.hpp"
 #include "jwk_detail.hpp"
 
 namespace tokenward {
@@ -62,32 +61,13 @@ hmac_templates::hmac_templates(std::string_view secret) {
     secret_bytes pad(block);
     for (std::size_t j = 0; j < block; ++j) pad.data()[j] = static_cast<unsigned char>(k0.data()[j] ^ 0x36U);
     ossl::md_ctx inner = absorbed(md, pad.data(), block);
-    const bool ni = algs[i] == alg::HS256 && block == 64 && sha256ni::available();
-    if (ni) {
-      ni_inner_ = sha256ni::initial();
-      sha256ni::compress(ni_inner_, pad.data(), 1);
-    }
     for (std::size_t j = 0; j < block; ++j) pad.data()[j] = static_cast<unsigned char>(k0.data()[j] ^ 0x5CU);
     ossl::md_ctx outer = absorbed(md, pad.data(), block);
-    if (ni) {
-      ni_outer_ = sha256ni::initial();
-      sha256ni::compress(ni_outer_, pad.data(), 1);
-      ni_ = true;
-    }
     if (inner && outer) pads_[i] = pads{std::move(inner), std::move(outer)};
   }
 }
 
-hmac_templates::~hmac_templates() {
-  OPENSSL_cleanse(ni_inner_.data(), sizeof ni_inner_);
-  OPENSSL_cleanse(ni_outer_.data(), sizeof ni_outer_);
-}
-
 bool hmac_templates::mac(alg a, std::string_view data, unsigned char* out) const noexcept {
-  if (a == alg::HS256 && ni_) {
-    sha256ni::hmac(ni_inner_, ni_outer_, data, out);
-    return true;
-  }
   const std::size_t i = hmac_index(a);
   if (i >= pads_.size() || !pads_[i].inner) return false;
   EVP_MD_CTX* ctx = scratch_context();

@@ -43,7 +43,7 @@ class hmac_templates {
   explicit hmac_templates(std::string_view secret);
   hmac_templates(const hmac_templates&) = delete;
   hmac_templates& operator=(const hmac_templates&) = delete;
-  ~hmac_templates();  // wipes the SHA-NI states
+  ~hmac_templates() = default;
   // HMAC of `data` with the digest of `a` into `out` (digest_size(a) bytes); false when `a` is not
   // an HMAC algorithm or OpenSSL failed (the caller then falls back to a one-shot MAC).
   [[nodiscard]] bool mac(alg a, std::string_view data, unsigned char* out) const noexcept;
@@ -54,10 +54,6 @@ class hmac_templates {
     ossl::md_ctx outer;  // after K0 ^ opad
   };
   std::array<pads, 3> pads_{};
-  // HS256 where the CPU has SHA-NI: the SHA-256 states after K0 ^ ipad and K0 ^ opad.
-  bool ni_ = false;
-  std::array<std::uint32_t, 8> ni_inner_{};
-  std::array<std::uint32_t, 8> ni_outer_{};
 };
 
 // Verification contexts of one asymmetric key, kept so that a verify does not build them anew.
