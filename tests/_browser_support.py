@@ -2,9 +2,9 @@
 
 ``CHROMIUM``/``CHROMEDRIVER`` are the installed binaries (None when absent; ``needs_chromium``
 skips a module then, saying how to install them), ``chrome(profile)`` starts one browser with
-its own profile directory (so two of them share no cookie), and ``run`` awaits a promise of the
-page. Only loopback addresses resolve: every other host name is refused, so a test never
-reaches the network.
+its own profile directory (so two of them share no cookie; extra switches, host names and
+capabilities when a test needs them), and ``run`` awaits a promise of the page. Only loopback
+addresses resolve: every other host name is refused, so a test never reaches the network.
 """
 
 from __future__ import annotations
@@ -34,9 +34,20 @@ needs_chromium = pytest.mark.skipif(
 
 
 @contextlib.contextmanager
-def chrome(profile: Path) -> Iterator[WebDriver]:
-    """A headless Chromium with its user data in ``profile`` (its driver's log there too)."""
+def chrome(
+    profile: Path,
+    *arguments: str,
+    resolve: tuple[str, ...] = (),
+    capabilities: dict[str, Any] | None = None,
+) -> Iterator[WebDriver]:
+    """A headless Chromium with its user data in ``profile`` (its driver's log there too).
+
+    ``arguments`` are more command-line switches, ``resolve`` host names that resolve besides
+    127.0.0.1 (``localhost`` for WebAuthn), ``capabilities`` set on its options."""
     assert CHROMIUM is not None and CHROMEDRIVER is not None
+    profile.mkdir(parents=True, exist_ok=True)
+    # Every host but the loopback ones resolves to nothing: no CDN, no network can be reached.
+    hosts = ", ".join(f"EXCLUDE {host}" for host in ("127.0.0.1", *resolve))
     options = Options()
     options.binary_location = CHROMIUM
     for argument in (
@@ -48,10 +59,13 @@ def chrome(profile: Path) -> Iterator[WebDriver]:
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        f"--host-resolver-rules=MAP * ~NOTFOUND, {hosts}",
         f"--user-data-dir={profile}",
+        *arguments,
     ):
         options.add_argument(argument)
+    for name, value in (capabilities or {}).items():
+        options.set_capability(name, value)
     driver = webdriver.Chrome(
         service=Service(executable_path=CHROMEDRIVER, log_output=str(profile / "driver.log")),
         options=options,

@@ -13,34 +13,23 @@ docs/fastapi.md shows (they always go to the test's temporary directory as well)
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from _browser_support import WAIT, chrome, needs_chromium
 from _uvicorn_support import example_app
 
 EMAIL = "debug@example.com"
 PASSWORD = "vega-debug-password"
-WAIT = 60  # seconds; a generous bound for a loaded 2-core machine, not a timing assertion
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="headless Chromium is not installed: run `bash scripts/browser-deps.sh` as root "
-    "(Debian packages chromium and chromium-driver)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -57,34 +46,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    assert CHROMIUM is not None and CHROMEDRIVER is not None
     profile = tmp_path_factory.mktemp("chromium-profile")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # root in a container has no user namespace for the sandbox
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        # Every host but the app's own address resolves to nothing: no CDN can be reached.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(
-        service=Service(executable_path=CHROMEDRIVER, log_output=str(profile / "driver.log")),
-        options=options,
-    )
-    try:
+    logs = {"goog:loggingPrefs": {"browser": "ALL"}}  # the page's console, for the CSP check
+    with chrome(profile, "--window-size=1280,900", capabilities=logs) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def screenshots(tmp_path: Path) -> list[Path]:

@@ -248,8 +248,8 @@ def test_the_core_imports_without_fastapi(modules: str) -> None:
 
 def test_the_fastapi_routers_share_their_body_helpers_through_one_module() -> None:
     """The routers of tokenward.fastapi import no private name from one another: what they
-    share (reading and checking bodies, OpenAPI's error answers) lives in fastapi/_forms.py
-    under public names."""
+    share (reading and checking bodies, OpenAPI's error answers) lives in fastapi/_forms.py,
+    the answers of a sign-in or a step-up in fastapi/_answers.py, under public names."""
     wrong = []
     for path in (PACKAGE / "fastapi").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

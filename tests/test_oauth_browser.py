@@ -9,7 +9,6 @@ installed."""
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,57 +18,26 @@ import pytest
 if importlib.util.find_spec("oidc_provider_mock") is None:
     pytest.skip("oidc-provider-mock is not installed (the test extra)", allow_module_level=True)
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
+from _browser_support import WAIT, chrome, needs_chromium
 from _uvicorn_support import HOST, free_port, serve
 from test_oauth_uvicorn import CLIENT_ID, mock_provider, set_user
 
-WAIT = 60  # seconds; a generous bound for a loaded 2-core machine, not a timing assertion
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="headless Chromium is not installed: run `bash scripts/browser-deps.sh` as root",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    assert CHROMIUM is not None and CHROMEDRIVER is not None
-    options = Options()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # root in a container has no user namespace for the sandbox
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(
-        service=Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "driver.log")),
-        options=options,
-    )
-    driver.set_script_timeout(WAIT)
-    try:
+def chromium(tmp_path: Path) -> Iterator[WebDriver]:
+    with chrome(tmp_path / "profile") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_chromium_signs_in_with_the_mock_provider_and_lands_with_cookies(
-    chromium: webdriver.Chrome, tmp_path: Path
+    chromium: WebDriver, tmp_path: Path
 ) -> None:
     with mock_provider(tmp_path / "mock.log") as issuer:
         set_user(issuer, "ivy", email="ivy@example.com", email_verified=True)

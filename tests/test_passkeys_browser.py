@@ -16,19 +16,15 @@ Chromium comes from ``scripts/browser-deps.sh``; the test skips only when it is 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.virtual_authenticator import VirtualAuthenticatorOptions
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from _browser_support import chrome, needs_chromium, run
 from _uvicorn_support import Server, free_port, serve
 from tokenward.passwords import PasswordHasher
 from tokenward.stores import UserRecord
@@ -36,16 +32,8 @@ from tokenward.stores.sqlite import SQLiteStore
 
 EMAIL = "passkey-user@example.com"
 PASSWORD = "a passkey test password"
-WAIT = 60  # seconds; a generous bound for a loaded 2-core machine, not a timing assertion
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="headless Chromium is not installed: run `bash scripts/browser-deps.sh` as root "
-    "(Debian packages chromium and chromium-driver)",
-)
+pytestmark = needs_chromium
 
 
 async def _create_account(path: Path) -> None:
@@ -80,42 +68,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    assert CHROMIUM is not None and CHROMEDRIVER is not None
     profile = tmp_path_factory.mktemp("chromium-passkeys")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # root in a container has no user namespace for the sandbox
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(
-        service=Service(executable_path=CHROMEDRIVER, log_output=str(profile / "driver.log")),
-        options=options,
-    )
-    driver.set_script_timeout(WAIT)
-    try:
+    with chrome(profile, resolve=("localhost",)) as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def run(driver: WebDriver, call: str, *args: Any) -> Any:
-    """Await ``call`` (a promise-returning expression of the page, taking ``args``)."""
-    script = (
-        "const done = arguments[arguments.length - 1];"
-        f"({call})(...Array.from(arguments).slice(0, -1))"
-        ".then(done, e => done('error: ' + e));"
-    )
-    return driver.execute_async_script(script, *args)
 
 
 def test_register_a_passkey_then_sign_in_with_it_alone(browser: WebDriver, server: Server) -> None:

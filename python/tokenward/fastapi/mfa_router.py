@@ -17,12 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from tokenward.apikeys import refuse_api_key
-from tokenward.exceptions import TokenwardError
-from tokenward.fastapi import errors
+from tokenward.fastapi._answers import StepUpResponse, http_errors, signed_in, stepped_up
 from tokenward.fastapi._forms import read_fields, validate
 from tokenward.fastapi.dependencies import public, require_current_user
 from tokenward.fastapi.models import MAX_FIELD_CHARS, CurrentUser, TokenResponse
@@ -67,12 +66,6 @@ class EnrolmentResponse(BaseModel):
     recovery_codes: list[str] = Field(description="10 single-use codes, shown only now")
 
 
-class StepUpResponse(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int = Field(description="seconds until the access token expires")
-
-
 def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         401: "Not signed in, or the code or mfa_token is not valid",
@@ -98,9 +91,6 @@ def add_mfa_routes(
     prefix = router.prefix
     login_path = prefix + "/login"
 
-    def fail(exc: TokenwardError) -> HTTPException:
-        return errors.to_http(exc, login_path=login_path)
-
     @router.post(
         "/mfa/totp",
         response_model=EnrolmentResponse,
@@ -108,11 +98,9 @@ def add_mfa_routes(
         responses=_doc(401, 403, 422, 503),
     )
     async def enrol(user: CurrentUser = Depends(current_user)) -> EnrolmentResponse:  # noqa: B008
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "second factors")
             made = await factors.enrol(user.sub, user.email or user.sub)
-        except TokenwardError as exc:
-            raise fail(exc) from None
         return EnrolmentResponse(
             secret=made.secret, otpauth_uri=made.otpauth_uri, recovery_codes=made.recovery_codes
         )
@@ -130,7 +118,7 @@ def add_mfa_routes(
     ) -> Response:
         data, _ = await read_fields(request)
         body = validate(CodeRequest, data)
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "second factors")
             await factors.confirm(
                 user.sub,
@@ -138,8 +126,6 @@ def add_mfa_routes(
                 address=client(request).address,
                 keep_session=user.principal.session_id,
             )
-        except TokenwardError as exc:
-            raise fail(exc) from None
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.delete(
@@ -155,7 +141,7 @@ def add_mfa_routes(
     ) -> Response:
         data, _ = await read_fields(request, empty=True)
         body = validate(OptionalCodeRequest, data)
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "second factors")
             await factors.disable(
                 user.sub,
@@ -164,8 +150,6 @@ def add_mfa_routes(
                 address=client(request).address,
                 keep_session=user.principal.session_id,
             )
-        except TokenwardError as exc:
-            raise fail(exc) from None
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.post(
@@ -176,7 +160,7 @@ def add_mfa_routes(
         responses=_doc(401, 422, 429, 503),
     )
     async def challenge(request: Request, response: Response) -> TokenResponse:
-        try:
+        with http_errors(login_path):
             if cookies is not None:  # it sets cookies as a login does: same origin rule
                 cookies.check_login(request.scope)
             data, _ = await read_fields(request)
@@ -184,11 +168,7 @@ def add_mfa_routes(
             pair = await factors.challenge(
                 body.mfa_token, body.code, address=client(request).address
             )
-        except TokenwardError as exc:
-            raise fail(exc) from None
-        if cookies is not None:
-            cookies.write_login(response, pair, request)
-        return TokenResponse(**pair.to_json())
+        return signed_in(response, pair, request, cookies)
 
     @router.post(
         "/mfa/step-up",
@@ -203,14 +183,10 @@ def add_mfa_routes(
     ) -> StepUpResponse:
         data, _ = await read_fields(request)
         body = validate(CodeRequest, data)
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "second factors")
             token = await factors.step_up(
                 user.principal, body.code, address=client(request).address
             )
-        except TokenwardError as exc:
-            raise fail(exc) from None
-        if cookies is not None:
-            cookies.write_access(response, token, request)
         lifetime = factors.tokens.access_lifetime if factors.tokens is not None else 0
-        return StepUpResponse(access_token=token, expires_in=lifetime)
+        return stepped_up(StepUpResponse, response, token, lifetime, request, cookies)

@@ -23,12 +23,12 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from tokenward.apikeys import refuse_api_key
-from tokenward.exceptions import TokenwardError
 from tokenward.fastapi import errors
+from tokenward.fastapi._answers import StepUpResponse, http_errors, signed_in, stepped_up
 from tokenward.fastapi._forms import read_fields, validate
 from tokenward.fastapi.dependencies import optional_current_user, public, require_current_user
 from tokenward.fastapi.models import CurrentUser, TokenResponse
@@ -77,10 +77,8 @@ class PasskeyOut(BaseModel):
     aaguid: str = Field(description="the authenticator model (zeros when it does not say)")
 
 
-class StepUpOut(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int = Field(description="seconds until the access token expires")
+class StepUpOut(StepUpResponse):
+    pass
 
 
 def _when(value: float | None) -> _dt.datetime | None:
@@ -127,9 +125,6 @@ def add_passkey_routes(
     login_path = router.prefix + "/login"
     base = "/passkeys"
 
-    def fail(exc: TokenwardError) -> HTTPException:
-        return errors.to_http(exc, login_path=login_path)
-
     @router.post(
         base + "/register/options",
         summary="Options for navigator.credentials.create(): register a passkey",
@@ -139,13 +134,11 @@ def add_passkey_routes(
         request: Request,
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> dict[str, Any]:
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "passkeys")
             return await service.registration_options(
                 user.principal, address=client(request).address
             )
-        except TokenwardError as exc:
-            raise fail(exc) from None
 
     @router.post(
         base + "/register",
@@ -160,13 +153,11 @@ def add_passkey_routes(
     ) -> PasskeyOut:
         data, _ = await read_fields(request)
         body = validate(RegisterRequest, data)
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "passkeys")
             view = await service.register(
                 user.principal, body.credential, name=body.name, address=client(request).address
             )
-        except TokenwardError as exc:
-            raise fail(exc) from None
         return _out(view)
 
     @router.get(
@@ -178,11 +169,9 @@ def add_passkey_routes(
     async def list_passkeys(
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> list[PasskeyOut]:
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "passkeys")
             return [_out(view) for view in await service.list(user.sub)]
-        except TokenwardError as exc:
-            raise fail(exc) from None
 
     @router.patch(
         base + "/{credential_id}",
@@ -198,11 +187,9 @@ def add_passkey_routes(
     ) -> Response:
         data, _ = await read_fields(request)
         body = validate(RenameRequest, data)
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "passkeys")
             found = await service.rename(user.sub, credential_id[:1400], body.name)
-        except TokenwardError as exc:
-            raise fail(exc) from None
         if not found:
             raise errors.not_found("passkey")
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -218,13 +205,11 @@ def add_passkey_routes(
         credential_id: str,
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> Response:
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "passkeys")
             found = await service.revoke(
                 user.sub, credential_id[:1400], keep_session=user.principal.session_id
             )
-        except TokenwardError as exc:
-            raise fail(exc) from None
         if not found:
             raise errors.not_found("passkey")
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -239,13 +224,11 @@ def add_passkey_routes(
         request: Request,
         user: CurrentUser | None = Depends(maybe_user),  # noqa: B008
     ) -> dict[str, Any]:
-        try:
+        with http_errors(login_path):
             if user is not None:
                 refuse_api_key(user.principal, "passkeys")
             who = None if user is None else user.principal
             return await service.authentication_options(who, address=client(request).address)
-        except TokenwardError as exc:
-            raise fail(exc) from None
 
     @router.post(
         base + "/authenticate",
@@ -260,7 +243,7 @@ def add_passkey_routes(
         user: CurrentUser | None = Depends(maybe_user),  # noqa: B008
     ) -> TokenResponse | StepUpOut:
         origin = client(request)
-        try:
+        with http_errors(login_path):
             if user is None and cookies is not None:  # sets cookies as a login does
                 cookies.check_login(request.scope)
             data, _ = await read_fields(request)
@@ -272,12 +255,7 @@ def add_passkey_routes(
                 )
             else:
                 pair = await service.sign_in(body.credential, client=origin)
-        except TokenwardError as exc:
-            raise fail(exc) from None
-        if user is not None:
-            if cookies is not None:  # the fresh access token alone; the session is the same
-                cookies.write_access(response, token, request)
-            return StepUpOut(access_token=token, expires_in=service.tokens.access_lifetime)
-        if cookies is not None:
-            cookies.write_login(response, pair, request)
-        return TokenResponse(**pair.to_json())
+        if user is not None:  # the fresh access token alone; the session is the same
+            lifetime = service.tokens.access_lifetime
+            return stepped_up(StepUpOut, response, token, lifetime, request, cookies)
+        return signed_in(response, pair, request, cookies)

@@ -30,8 +30,9 @@ from pydantic import BaseModel, Field
 
 from tokenward.accounts import MfaRequired
 from tokenward.apikeys import refuse_api_key
-from tokenward.exceptions import EmailNotVerifiedError, InvalidCredentialsError, TokenwardError
+from tokenward.exceptions import EmailNotVerifiedError, InvalidCredentialsError
 from tokenward.fastapi import errors
+from tokenward.fastapi._answers import http_errors, signed_in
 from tokenward.fastapi._forms import (
     body_doc,
     decode_json,
@@ -199,9 +200,6 @@ def build_auth_router(
     router = APIRouter(prefix=prefix, tags=["auth"], route_class=NoStoreRoute)
     login_path = prefix + "/login"
 
-    def fail(exc: TokenwardError) -> HTTPException:
-        return errors.to_http(exc, login_path=login_path)
-
     @router.get(
         "/me",
         response_model=CurrentUser,
@@ -240,10 +238,8 @@ def build_auth_router(
     )
     async def login(request: Request, response: Response) -> Any:
         if cookies is not None:  # a login that sets cookies: another site's form may not
-            try:
+            with http_errors(login_path):
                 cookies.check_login(request.scope)
-            except TokenwardError as exc:
-                raise fail(exc) from None
         data, is_form = await read_fields(request)
         if is_form:
             grant_type(data, "password")
@@ -254,7 +250,7 @@ def build_auth_router(
             }
         credentials = validate(LoginRequest, data)
         origin = where(request)
-        try:
+        with http_errors(login_path):
             attempt = None
             if guard is not None:  # reserves the attempt: a failure unless it succeeds
                 attempt = await guard.check(credentials.email, origin.address)
@@ -270,13 +266,9 @@ def build_auth_router(
                 await attempt.succeeded()
             if pair is None:
                 raise InvalidCredentialsError("Incorrect email or password.")
-        except TokenwardError as exc:
-            raise fail(exc) from None
         if isinstance(pair, MfaRequired):  # a second factor is on: no tokens yet
             return JSONResponse({"mfa_required": True, "mfa_token": pair.mfa_token})
-        if cookies is not None:
-            cookies.write_login(response, pair, request)
-        return TokenResponse(**pair.to_json())
+        return signed_in(response, pair, request, cookies)
 
     @router.post(
         "/refresh",
@@ -290,16 +282,12 @@ def build_auth_router(
         data, is_form = await read_fields(request, empty=cookies is not None)
         if is_form:
             grant_type(data, "refresh_token")
-        try:
+        with http_errors(login_path):
             token = validate(RefreshRequest, _with_cookie(data, request)).refresh_token
             if guard is not None:
                 await guard.check_refresh(where(request).address)
             pair = await rotation.refresh(token)
-        except TokenwardError as exc:
-            raise fail(exc) from None
-        if cookies is not None:
-            cookies.write_login(response, pair, request)
-        return TokenResponse(**pair.to_json())
+        return signed_in(response, pair, request, cookies)
 
     @router.post(
         "/logout",
@@ -313,11 +301,9 @@ def build_auth_router(
     async def logout(request: Request) -> Response:
         data, _ = await read_fields(request, empty=cookies is not None)
         answer = Response(status_code=status.HTTP_204_NO_CONTENT)
-        try:
+        with http_errors(login_path):
             body = validate(RefreshRequest, _with_cookie(data, request))
             await rotation.end_session_of(body.refresh_token)
-        except TokenwardError as exc:
-            raise fail(exc) from None
         if cookies is not None:
             cookies.write_logout(answer, request)
         return answer
@@ -331,11 +317,9 @@ def build_auth_router(
     async def list_sessions(
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> list[SessionView]:
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "sessions")
             found = await rotation.sessions(user.sub)
-        except TokenwardError as exc:
-            raise fail(exc) from None
         current = user.principal.session_id
         return [
             SessionView(
@@ -365,11 +349,9 @@ def build_auth_router(
         session_id: str,
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> Response:
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "sessions")
             ended = await rotation.end_session(user.sub, session_id[:128])
-        except TokenwardError as exc:
-            raise fail(exc) from None
         if not ended:
             raise errors.not_found("session")
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -384,11 +366,9 @@ def build_auth_router(
         user: CurrentUser = Depends(current_user),  # noqa: B008
     ) -> EndedSessions:
         keep = user.principal.session_id
-        try:
+        with http_errors(login_path):
             refuse_api_key(user.principal, "sessions")
             ended = await rotation.end_other_sessions(user.sub, keep)
-        except TokenwardError as exc:
-            raise fail(exc) from None
         return EndedSessions(ended=ended)
 
     return router
