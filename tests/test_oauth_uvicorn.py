@@ -17,8 +17,6 @@ import asyncio
 import contextlib
 import importlib.util
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -32,6 +30,7 @@ import pytest
 if importlib.util.find_spec("oidc_provider_mock") is None:
     pytest.skip("oidc-provider-mock is not installed (the test extra)", allow_module_level=True)
 
+import _oidc_mock
 from _uvicorn_support import HOST, Server, free_port, serve
 from github_server import GitHubServer
 from tokenward.oauth import COOKIE_NAME
@@ -41,33 +40,9 @@ CLIENT_ID = "orders-web"
 NOW = time.time()
 
 
-@contextlib.contextmanager
-def mock_provider(log: Path) -> Iterator[str]:
+def mock_provider(log: Path) -> contextlib.AbstractContextManager[str]:
     """``python -m oidc_provider_mock`` on a free loopback port; yields its issuer."""
-    port = free_port()
-    command = [sys.executable, "-m", "oidc_provider_mock", "--host", HOST, "--port", str(port)]
-    issuer = f"http://{HOST}:{port}"
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail("oidc-provider-mock exited:\n" + log.read_text(errors="replace"))
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(issuer + "/.well-known/openid-configuration").status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail("oidc-provider-mock did not answer:\n" + log.read_text())
-            time.sleep(0.2)
-        yield issuer
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    return _oidc_mock.mock_provider(free_port(), log)
 
 
 @dataclass

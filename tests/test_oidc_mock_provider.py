@@ -9,11 +9,7 @@ import contextlib
 import importlib.util
 import json
 import logging
-import subprocess
-import sys
-import time
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +22,7 @@ httpx = pytest.importorskip("httpx")
 
 from fastapi import Depends, FastAPI  # noqa: E402
 
+import _oidc_mock  # noqa: E402
 import tokenward as tw  # noqa: E402
 from _fastapi_support import TestClient  # noqa: E402
 from _uvicorn_support import HOST, free_port, serve  # noqa: E402
@@ -44,35 +41,9 @@ REDIRECT = "http://127.0.0.1:9/callback"  # never followed: the code is read fro
 ALICE = {"sub": "alice", "email": "alice@example.com", "groups": ["admin", "staff"]}
 
 
-@contextlib.contextmanager
-def provider(port: int, log: Path) -> Iterator[str]:
-    """``python -m oidc_provider_mock`` on ``port``; yields its issuer once discovery answers."""
-    command = [sys.executable, "-m", "oidc_provider_mock", "--host", HOST, "--port", str(port)]
-    command += ["--user-claims", json.dumps(ALICE)]
-    issuer = f"http://{HOST}:{port}"
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail("oidc-provider-mock exited:\n" + log.read_text(errors="replace"))
-            try:
-                if httpx.get(issuer + "/.well-known/openid-configuration").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("oidc-provider-mock did not answer:\n" + log.read_text())
-            time.sleep(0.2)
-        yield issuer
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+def provider(port: int, log: Path) -> contextlib.AbstractContextManager[str]:
+    """The mock provider on ``port`` whose user is ALICE; yields its issuer."""
+    return _oidc_mock.mock_provider(port, log, "--user-claims", json.dumps(ALICE))
 
 
 def id_token(issuer: str, sub: str = "alice") -> str:
