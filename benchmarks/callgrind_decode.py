@@ -22,20 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import timeit
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from benchmarks._callgrind import mark, section_counts
+
 ALGORITHM = "HS256"
-
-
-def _marker() -> None:
-    os.getppid()
 
 
 def _decoders() -> tuple[str, dict[str, Callable[[str], Any]]]:
@@ -72,45 +66,18 @@ def _inside(decodes: int, warm_up: int) -> None:
         for _ in range(warm_up):
             decode(token)
     for decode in sections:
-        _marker()
+        mark()
         for _ in range(decodes):
             decode(token)
-    _marker()
-
-
-def _totals(path: Path) -> int:
-    for line in path.read_text().splitlines():
-        if line.startswith(("totals:", "summary:")):
-            return int(line.split()[1])
-    raise RuntimeError(f"no totals in {path}")
+    mark()
 
 
 def measure(decodes: int, warm_up: int) -> dict[str, Any]:
     """Run this module under callgrind and read its dumps."""
     _, decoders = _decoders()
     names = ["baseline", *decoders]
-    with tempfile.TemporaryDirectory(prefix="tokenward-cg-out-") as out:
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            "--dump-before=getppid",
-            f"--callgrind-out-file={out}/cg.out",
-            sys.executable,
-            "-m",
-            "benchmarks.callgrind_decode",
-            "--inside",
-            "--decodes",
-            str(decodes),
-            "--warm-up",
-            str(warm_up),
-        ]
-        subprocess.run(command, check=True, capture_output=True, env=os.environ.copy())
-        dumps = sorted(
-            (p for p in Path(out).iterdir() if p.name.startswith("cg.out.")),
-            key=lambda p: int(p.name.rsplit(".", 1)[1]),
-        )
-        # dump 1: start-up and warm-up; dumps 2..: one section each; the last: the exit.
-        counts = [_totals(p) for p in dumps[1 : 1 + len(names)]]
+    args = ["--decodes", str(decodes), "--warm-up", str(warm_up)]
+    counts = section_counts("benchmarks.callgrind_decode", args, len(names))
     per = {name: n / decodes for name, n in zip(names, counts, strict=True)}
     base = per.pop("baseline")
     net = {name: round(v - base) for name, v in per.items()}

@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from benchmarks._callgrind import mark, section_counts
 
 # Each section: (app, path); "swapped" has /dependency-only right after /open.
 SECTIONS = [
@@ -34,10 +33,6 @@ SECTIONS = [
     ("app", "/dependency-only"),
     ("swapped", "/dependency-only"),
 ]
-
-
-def _marker() -> None:
-    os.getppid()
 
 
 async def _inside(provider: str, requests: int, warm_up: int, api_key: bool) -> None:
@@ -72,46 +67,17 @@ async def _inside(provider: str, requests: int, warm_up: int, api_key: bool) -> 
                         if status != 200:
                             raise RuntimeError(f"{path} answered {status}")
                 for name, path in SECTIONS:
-                    _marker()
+                    mark()
                     for _ in range(requests):
                         await _asgi_get(apps[name], path, token)
-                _marker()
-
-
-def _totals(path: Path) -> int:
-    for line in path.read_text().splitlines():
-        if line.startswith(("totals:", "summary:")):
-            return int(line.split()[1])
-    raise RuntimeError(f"no totals in {path}")
+                mark()
 
 
 def measure(provider: str, requests: int, warm_up: int, api_key: bool = False) -> dict[str, Any]:
     """Run this module under callgrind and read its dumps."""
-    with tempfile.TemporaryDirectory(prefix="tokenward-cg-out-") as out:
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            "--dump-before=getppid",
-            f"--callgrind-out-file={out}/cg.out",
-            sys.executable,
-            "-m",
-            "benchmarks.callgrind_request",
-            "--inside",
-            "--provider",
-            provider,
-            "--requests",
-            str(requests),
-            "--warm-up",
-            str(warm_up),
-            *(["--api-key"] if api_key else []),
-        ]
-        subprocess.run(command, check=True, capture_output=True, env=os.environ.copy())
-        dumps = sorted(
-            (p for p in Path(out).iterdir() if p.name.startswith("cg.out.")),
-            key=lambda p: int(p.name.rsplit(".", 1)[1]),
-        )
-        # dump 1: start-up and warm-up; dumps 2..: one section each; the last: the exit.
-        counts = [_totals(p) for p in dumps[1 : 1 + len(SECTIONS)]]
+    args = ["--provider", provider, "--requests", str(requests), "--warm-up", str(warm_up)]
+    args += ["--api-key"] if api_key else []
+    counts = section_counts("benchmarks.callgrind_request", args, len(SECTIONS))
     per = {f"{name} {path}": n / requests for (name, path), n in zip(SECTIONS, counts, strict=True)}
     return {
         "provider": provider,
